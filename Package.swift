@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+// Rampart: a replicated IAM policy store. See README.md and shared design notes.
+
+import PackageDescription
+
+/// Strict settings shared by every target: Swift 6 language mode is the package default;
+/// these upcoming features keep existentials explicit and imports private by default.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Rampart",
+    products: [
+        .library(name: "RaftCore", targets: ["RaftCore"]),
+        .executable(name: "raft-sim", targets: ["RaftSim"]),
+    ],
+    targets: [
+        // Pure cores: standard library only. The empty dependency list is the proof.
+        .target(
+            name: "RaftCore",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        // Test support: a deterministic, seeded cluster simulator and a transcript driver.
+        .target(
+            name: "RaftSimulation",
+            dependencies: ["RaftCore"],
+            swiftSettings: strictSettings
+        ),
+        // Release-built runner for the simulator soak, seed replay and the core benchmark.
+        .executableTarget(
+            name: "RaftSim",
+            dependencies: ["RaftCore", "RaftSimulation"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RaftCoreTests",
+            dependencies: ["RaftCore", "RaftSimulation"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RaftSimulationTests",
+            dependencies: ["RaftCore", "RaftSimulation"],
+            exclude: ["Transcripts"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

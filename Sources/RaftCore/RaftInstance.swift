@@ -1,0 +1,368 @@
+/// The Raft algorithm for one replica, as a value with no I/O: no clock, no disk, no network,
+/// no global randomness.
+///
+/// The runtime drives it with `tick()`, `step(_:)`, `propose(_:)`, `readIndex(context:)`,
+/// `transferLeadership(to:)` and `proposeMembershipChange(_:)`, then collects the resulting work
+/// with `ready()`, carries it out in the order `Ready` documents, and calls `advance(_:)`. No
+/// other call may come between `ready()` and `advance(_:)`.
+///
+/// Design choices, with their arguments:
+/// - Membership changes are single-replica changes that take effect when their entry is
+///   committed. A leader proposes one only after it has committed an entry of its own term and
+///   while no other change is uncommitted; then every configuration in force anywhere is the
+///   committed one or its immediate predecessor, and a majority of each overlaps a majority of
+///   the other (Raft thesis §4.1, with the fix from §4.1's erratum on the raft-dev list).
+/// - The uncompacted log lives in memory; snapshots bound it. The snapshot's bytes never pass
+///   through the instance.
+/// - A leader counts itself toward a commit only for entries it has persisted, and sends its
+///   appends before persisting them (thesis §10.2.1).
+public struct RaftInstance: Sendable {
+    // MARK: - Stored state
+
+    /// The options this instance was built with.
+    public let options: RaftOptions
+    var random: DeterministicRandom
+
+    // Invariant: term never decreases during the instance's life.
+    /// The current term.
+    public internal(set) var term: Term
+    // Invariant: votedFor is only changed when term changes, or from nil to a candidate.
+    /// The candidate this replica voted for in `term`.
+    public internal(set) var votedFor: ReplicaID?
+    /// The leader of `term`, when known.
+    public internal(set) var leader: ReplicaID?
+    var state: Role
+    var log: RaftLog
+    // Invariant: membership is the one in force at log.committed.
+    /// The membership in force: the snapshot's, changed by every committed membership entry.
+    public internal(set) var membership: Membership
+    /// The index of the newest membership entry in the log (leader only).
+    var pendingMembershipIndex: LogIndex = 0
+
+    var progress: [ReplicaID: Progress] = [:]
+    var votes: [ReplicaID: Bool] = [:]
+    var electionElapsed = 0
+    var heartbeatElapsed = 0
+    var randomizedElectionTimeout = 0
+    /// The voter a leadership transfer is handing over to.
+    public internal(set) var leadTransferee: ReplicaID?
+    // Invariant: uncommittedBytes >= 0; only a leader holds a non-zero value.
+    var uncommittedBytes = 0
+    /// Whether proposals were appended since the last broadcast (flushed in `ready()`).
+    var needsBroadcast = false
+
+    /// The last read round handed out; monotonic for the instance's life.
+    var readRound: UInt64 = 0
+    var pendingReads: [PendingRead] = []
+    var readsAwaitingCommit: [(context: ReadContext, requester: ReplicaID)] = []
+
+    var outbox: [Message] = []
+    var outboxAfterPersist: [Message] = []
+    var readStates: [ReadState] = []
+    var lastSoftState: SoftState
+    var lastHardState: HardState
+    var awaitingAdvance = false
+
+    /// A linearizable read waiting for a quorum to confirm the leader's leadership.
+    struct PendingRead: Sendable {
+        var round: UInt64
+        var context: ReadContext
+        var index: LogIndex
+        var requester: ReplicaID
+    }
+
+    // MARK: - Creation
+
+    /// Creates an instance from what the replica has persisted.
+    /// - Parameters:
+    ///   - options: limits and switches; validated here.
+    ///   - persisted: the durable state (`.bootstrap(voters:)` for a founding replica of a new
+    ///     cluster, `.empty` for a replica that will be added to an existing one).
+    ///   - seed: the source of every random choice (election timeouts); equal seeds and equal
+    ///     inputs give equal behaviour.
+    /// - Throws: `RaftOptionsError` when an option is out of range.
+    public init(options: RaftOptions, persisted: PersistedState, seed: UInt64) throws(RaftOptionsError) {
+        try options.validate()
+        self.options = options
+        random = DeterministicRandom(seed: seed ^ (options.id.rawValue &* 0x2545_F491_4F6C_DD1D))
+        log = RaftLog(state: persisted)
+        term = persisted.hardState.term
+        votedFor = persisted.hardState.votedFor
+        leader = nil
+        state = .follower
+        membership = persisted.snapshot.membership
+        lastHardState = persisted.hardState
+        lastSoftState = SoftState(role: .follower, leader: nil, term: persisted.hardState.term)
+        if log.committed > log.snapshot.index {
+            for index in (log.snapshot.index + 1)...log.committed {
+                if case .membership(let change) = log.entry(at: index).payload {
+                    membership = membership.applying(change) ?? membership
+                }
+            }
+        }
+        lastSoftState = softState
+        resetRandomizedElectionTimeout()
+    }
+
+    // MARK: - Observers
+
+    /// This replica's identifier.
+    public var id: ReplicaID { options.id }
+
+    /// The replica's role; a follower that is a learner in the membership reports `.learner`.
+    public var role: Role {
+        if state == .follower && membership.isLearner(id) { return .learner }
+        return state
+    }
+
+    /// The role, leader and term.
+    public var softState: SoftState { SoftState(role: role, leader: leader, term: term) }
+
+    /// The state that must be durable.
+    public var hardState: HardState { HardState(term: term, votedFor: votedFor, commit: log.committed) }
+
+    /// The highest committed index.
+    public var commitIndex: LogIndex { log.committed }
+
+    /// The highest index handed out for applying.
+    public var appliedIndex: LogIndex { log.applied }
+
+    /// The last index in the log.
+    public var lastIndex: LogIndex { log.lastIndex }
+
+    /// The last entry's position.
+    public var lastPosition: LogPosition { log.lastPosition }
+
+    /// The highest index known durable on this replica.
+    public var persistedIndex: LogIndex { log.persisted }
+
+    /// The latest snapshot's metadata.
+    public var snapshotMetadata: SnapshotMetadata { log.snapshot }
+
+    /// The term of the entry at `index`, when held.
+    public func term(at index: LogIndex) -> Term? { log.term(at: index) }
+
+    /// The entry at `index`, when held (not compacted and not beyond the end).
+    public func entry(at index: LogIndex) -> Entry? {
+        guard index > log.snapshot.index && index <= log.lastIndex else { return nil }
+        return log.entry(at: index)
+    }
+
+    /// On a leader, the highest index known held by `member`; nil elsewhere or for non-members.
+    public func matchIndex(of member: ReplicaID) -> LogIndex? {
+        guard state == .leader else { return nil }
+        if member == id { return log.persisted }
+        return progress[member]?.match
+    }
+
+    /// Whether `ready()` has work to hand out.
+    public var hasReady: Bool {
+        needsBroadcast || softState != lastSoftState || hardState != lastHardState
+            || !log.unstableEntries.isEmpty || log.pendingSnapshot != nil || !outbox.isEmpty
+            || !outboxAfterPersist.isEmpty || !readStates.isEmpty
+            || !log.entriesToApply(maxBytes: 1).isEmpty
+    }
+
+    // MARK: - Inputs
+
+    /// Advances logical time by one tick. Followers campaign after their randomized election
+    /// timeout; leaders send heartbeats and run the CheckQuorum test.
+    public mutating func tick() {
+        precondition(!awaitingAdvance, "tick() between ready() and advance()")
+        if state == .leader {
+            tickLeader()
+        } else {
+            tickElection()
+        }
+    }
+
+    /// Starts an election now, as if the election timeout had passed (with a pre-vote first
+    /// when enabled). Ignored on leaders and on replicas that are not voters.
+    public mutating func campaign() {
+        precondition(!awaitingAdvance, "campaign() between ready() and advance()")
+        guard state != .leader else { return }
+        campaign(transfer: false)
+    }
+
+    /// Proposes a command. Only the leader accepts proposals; the runtime forwards them.
+    /// - Parameter command: the command's bytes, opaque to Raft.
+    /// - Returns: the position the command was appended at. The command is committed if and
+    ///   when an entry with this exact position is handed out in `committedEntries`; an entry
+    ///   with another term at this index means the proposal was lost.
+    /// - Throws: `.notLeader`, `.transferInProgress` or `.overloaded`.
+    @discardableResult
+    public mutating func propose(_ command: [UInt8]) throws(ProposalError) -> LogPosition {
+        precondition(!awaitingAdvance, "propose() between ready() and advance()")
+        guard state == .leader else { throw .notLeader(leaderHint: leader) }
+        guard leadTransferee == nil else { throw .transferInProgress }
+        if uncommittedBytes > 0 && uncommittedBytes + command.count > options.maxUncommittedBytes {
+            throw .overloaded
+        }
+        let position = appendEntry(.command(command))
+        needsBroadcast = true
+        return position
+    }
+
+    /// Proposes a membership change; see the type's documentation for the rules.
+    /// - Returns: the position of the change's entry; it takes effect when committed.
+    /// - Throws: `.notLeader`, `.transferInProgress`, `.membershipChangePending`, or
+    ///   `.membershipChangeRejected` when it does not apply to the current membership.
+    @discardableResult
+    public mutating func proposeMembershipChange(_ change: MembershipChange) throws(ProposalError) -> LogPosition {
+        precondition(!awaitingAdvance, "proposeMembershipChange() between ready() and advance()")
+        guard state == .leader else { throw .notLeader(leaderHint: leader) }
+        guard leadTransferee == nil else { throw .transferInProgress }
+        // Raft thesis §4.1 erratum: a leader must commit an entry of its own term before it
+        // changes membership, and only one change may be uncommitted at a time.
+        guard log.term(at: log.committed) == term, pendingMembershipIndex <= log.committed else {
+            throw .membershipChangePending
+        }
+        if let rejection = membership.rejection(of: change) { throw .membershipChangeRejected(rejection) }
+        let position = appendEntry(.membership(change))
+        pendingMembershipIndex = position.index
+        needsBroadcast = true
+        return position
+    }
+
+    /// Asks for a linearizable read (Raft §6.4, ReadIndex). On the leader the read index is the
+    /// commit index once a quorum confirms leadership; a follower forwards the request to its
+    /// leader. The answer arrives as a `ReadState` with the same context in a later `Ready`; a
+    /// request lost to a leader change gets no answer, so the runtime bounds its wait.
+    /// - Throws: `.notLeader(nil)` when no leader is known; `.overloaded` when the leader holds
+    ///   `maxPendingReads` reads.
+    public mutating func readIndex(context: ReadContext) throws(ProposalError) {
+        precondition(!awaitingAdvance, "readIndex() between ready() and advance()")
+        if state == .leader {
+            guard pendingReads.count + readsAwaitingCommit.count < options.maxPendingReads else { throw .overloaded }
+            handleReadIndex(context: context, requester: id)
+            return
+        }
+        guard let leader else { throw .notLeader(leaderHint: nil) }
+        send(to: leader, .readIndex(context))
+    }
+
+    /// Starts handing leadership to `target` (Raft thesis §3.10): the leader brings the target's
+    /// log up to date, then tells it to campaign at once. Proposals are refused meanwhile; the
+    /// transfer is abandoned after an election timeout.
+    /// - Throws: `.notLeader` or `.invalidTransferTarget`.
+    public mutating func transferLeadership(to target: ReplicaID) throws(ProposalError) {
+        precondition(!awaitingAdvance, "transferLeadership() between ready() and advance()")
+        guard state == .leader else { throw .notLeader(leaderHint: leader) }
+        guard target != id, membership.isVoter(target) else { throw .invalidTransferTarget(target) }
+        if leadTransferee == target { return }
+        leadTransferee = target
+        electionElapsed = 0
+        if progress[target]?.match == log.lastIndex {
+            send(to: target, .timeoutNow)
+        } else {
+            sendAppend(to: target)
+        }
+    }
+
+    /// Reports the outcome of a snapshot transfer the runtime carried out for a leader.
+    /// - Parameters:
+    ///   - member: the follower the snapshot went to.
+    ///   - succeeded: whether the follower received all of it.
+    public mutating func reportSnapshot(to member: ReplicaID, succeeded: Bool) {
+        precondition(!awaitingAdvance, "reportSnapshot() between ready() and advance()")
+        guard state == .leader, var memberProgress = progress[member],
+            case .snapshot = memberProgress.state
+        else { return }
+        if !succeeded {
+            // Retry from scratch; wait for the next heartbeat response before sending again.
+            memberProgress.becomeProbe()
+            memberProgress.next = memberProgress.match + 1
+        } else {
+            memberProgress.becomeProbe()
+        }
+        memberProgress.probeSent = true
+        progress[member] = memberProgress
+    }
+
+    /// Reports that `member` could not be reached; a leader stops streaming to it and probes.
+    public mutating func reportUnreachable(_ member: ReplicaID) {
+        precondition(!awaitingAdvance, "reportUnreachable() between ready() and advance()")
+        guard state == .leader, var memberProgress = progress[member] else { return }
+        if memberProgress.state == .replicate {
+            memberProgress.becomeProbe()
+            progress[member] = memberProgress
+        }
+    }
+
+    /// Drops log entries through `index` after the runtime has durably saved a snapshot of the
+    /// state machine at that index.
+    /// - Parameter index: at most the applied index.
+    /// - Returns: the metadata to store with the snapshot (its term and membership).
+    @discardableResult
+    public mutating func compact(through index: LogIndex) -> SnapshotMetadata {
+        precondition(!awaitingAdvance, "compact() between ready() and advance()")
+        precondition(index <= log.applied, "compaction through \(index) beyond applied \(log.applied)")
+        guard index > log.snapshot.index else { return log.snapshot }
+        return log.compact(through: index, membership: membership(at: index))
+    }
+
+    /// The membership in force at `index`, which must be held and committed.
+    public func membership(at index: LogIndex) -> Membership {
+        precondition(index >= log.snapshot.index && index <= log.committed, "membership at \(index) unknown")
+        var result = log.snapshot.membership
+        var cursor = log.snapshot.index + 1
+        while cursor <= index {
+            if case .membership(let change) = log.entry(at: cursor).payload {
+                result = result.applying(change) ?? result
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    /// Checks every invariant stated next to a field; a violation stops the process with the
+    /// values involved. Cheap enough to run after every step in simulation.
+    public func checkInvariants() {
+        log.checkInvariants()
+        precondition(state != .leader || leader == id, "leader \(id) does not name itself leader")
+        precondition(uncommittedBytes >= 0, "negative uncommitted bytes")
+        precondition(state == .leader || uncommittedBytes == 0, "non-leader holds uncommitted bytes")
+        if state == .leader {
+            precondition(votedFor == id, "leader \(id) did not vote for itself in term \(term)")
+            for (member, memberProgress) in progress {
+                precondition(memberProgress.match < memberProgress.next, "progress of \(member): match \(memberProgress.match) >= next \(memberProgress.next)")
+                precondition(memberProgress.match <= log.lastIndex, "progress of \(member): match beyond last index")
+            }
+        }
+    }
+
+    // MARK: - Helpers shared by the extensions
+
+    mutating func resetRandomizedElectionTimeout() {
+        randomizedElectionTimeout = options.electionTimeoutTicks + random.below(options.electionTimeoutTicks)
+    }
+
+    /// Queues a message from this replica, in the right half of the `Ready` for its kind.
+    mutating func send(to recipient: ReplicaID, term messageTerm: Term? = nil, _ kind: Message.Kind) {
+        let message = Message(from: id, to: recipient, term: messageTerm ?? term, kind: kind)
+        switch kind {
+        case .appendEntries, .heartbeat, .installSnapshot, .timeoutNow, .readIndexResponse, .heartbeatResponse,
+            .readIndex, .requestPreVote, .preVoteResponse:
+            // Pre-votes change no durable state; the rest are a leader's or carry no promise.
+            outbox.append(message)
+        case .voteResponse:
+            if options.plantedBugs.contains(.voteBeforePersist) {
+                outbox.append(message)
+            } else {
+                outboxAfterPersist.append(message)
+            }
+        case .appendResponse, .requestVote:
+            // Raft Figure 2: respond only after persisting; a candidate's own vote must be
+            // durable before anyone can grant it leadership.
+            outboxAfterPersist.append(message)
+        }
+    }
+
+    /// Appends an entry of this leader's term.
+    mutating func appendEntry(_ payload: Entry.Payload) -> LogPosition {
+        let entry = Entry(term: term, index: log.lastIndex + 1, payload: payload)
+        log.append([entry])
+        uncommittedBytes += entry.payloadBytes
+        return entry.position
+    }
+}

@@ -1,0 +1,58 @@
+package import RaftCore
+
+/// A failed simulation: the violated property, the parameters that reproduce it, and the events
+/// that led to it (when traced).
+public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
+    /// The run's parameters.
+    public var parameters: SimulationParameters
+    /// The violated property.
+    public var violation: SimulationViolation
+    /// The most recent events (empty unless the run was traced).
+    public var trace: [String]
+
+    /// The one-line command that replays this run bit for bit, with a trace.
+    public var replayCommand: String {
+        var command = "swift run -c release raft-sim replay --seed \(parameters.seed) --size \(parameters.clusterSize)"
+        let bugs = PlantedBugs.named.filter { parameters.plantedBugs.contains($0.1) }.map(\.0)
+        if !bugs.isEmpty { command += " --bugs \(bugs.joined(separator: ","))" }
+        return command
+    }
+
+    public var description: String {
+        "simulation failed: \(violation)\n  parameters: \(parameters)\n  replay: \(replayCommand)"
+    }
+}
+
+/// Runs simulations by seed; shared by the tests and the `raft-sim` runner.
+public enum SimulationRunner {
+    /// Runs one seeded simulation.
+    /// - Parameters:
+    ///   - seed: the seed.
+    ///   - clusterSize: 1, 3 or 5; nil picks one from the seed.
+    ///   - recordTrace: whether to keep the recent events for the failure report.
+    /// - Returns: the run's statistics, or the failure with its replay command.
+    public static func run(seed: UInt64, clusterSize: Int? = nil, recordTrace: Bool = false)
+        -> Result<SimulationStatistics, SimulationFailure>
+    {
+        run(seed: seed, clusterSize: clusterSize, plantedBugs: [], recordTrace: recordTrace)
+    }
+
+    /// Runs one seeded simulation with deliberate bugs planted in every replica.
+    package static func run(
+        seed: UInt64, clusterSize: Int?, plantedBugs: PlantedBugs, recordTrace: Bool = false
+    ) -> Result<SimulationStatistics, SimulationFailure> {
+        var parameters = SimulationParameters(
+            seed: seed, clusterSize: clusterSize ?? SimulationParameters.clusterSize(forSeed: seed))
+        parameters.plantedBugs = plantedBugs
+        parameters.recordTrace = recordTrace
+        var simulation = ClusterSimulation(parameters: parameters)
+        do {
+            return .success(try simulation.run())
+        } catch {
+            return .failure(SimulationFailure(parameters: parameters, violation: error, trace: simulation.trace))
+        }
+    }
+
+    /// Seeds that once failed, kept as regression tests forever. Each comment says what it found.
+    public static let pinnedSeeds: [(seed: UInt64, clusterSize: Int)] = []
+}
