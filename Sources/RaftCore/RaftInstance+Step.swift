@@ -81,8 +81,10 @@ extension RaftInstance {
             // A stale leader cut off by a partition: answer with our term so it steps down.
             // With PreVote it might otherwise never learn the newer term, since the replicas
             // that elected the new leader do not campaign against it.
+            // The answer acknowledges nothing (index 0): the same replica may be leader again in
+            // a newer term by the time it arrives, and must not read it as a match.
             if options.checkQuorum || options.preVote {
-                send(to: message.from, .appendResponse(AppendResponse(index: log.lastIndex)))
+                send(to: message.from, .appendResponse(AppendResponse(index: 0)))
             }
         case .requestPreVote:
             send(to: message.from, .preVoteResponse(granted: false))

@@ -37,7 +37,7 @@ public struct ClusterSimulation {
     public private(set) var statistics = SimulationStatistics()
     /// The most recent events, when `parameters.recordTrace` is set.
     public var trace: [String] { traceLog.lines }
-    private let traceLog = TraceLog(limit: 400)
+    private let traceLog = TraceLog(limit: 20_000)
 
     /// Creates the founding replicas of a new cluster.
     public init(parameters: SimulationParameters) {

@@ -41,6 +41,9 @@ struct SafetyChecker {
     private var leaders: [Term: ReplicaID] = [:]
     private var entryRegistry: [LogPosition: (digest: UInt64, previousTerm: Term)] = [:]
     private(set) var committedTerms: [LogIndex: Term] = [:]
+    /// For each committed index, the lowest term in which any replica knew it committed: the
+    /// term of the leader that committed it.
+    private var committedInTerm: [LogIndex: Term] = [:]
     private(set) var maxCommitted: LogIndex = 0
     private var appliedDigests: [LogIndex: UInt64] = [:]
     private var grantedVotes: [VoteKey: ReplicaID] = [:]
@@ -91,7 +94,7 @@ struct SafetyChecker {
         }
         if let snapshot = outcome.installedSnapshot, let image = outcome.installedImage {
             try checkSnapshotImage(image, installedOn: replica)
-            try recordCommitted(index: snapshot.index, term: snapshot.term, by: replica)
+            try recordCommitted(index: snapshot.index, term: snapshot.term, by: replica, inTerm: outcome.term)
             lastCommit[replica] = max(lastCommit[replica] ?? 0, snapshot.index)
         }
         for (entry, image) in outcome.applied {
@@ -119,12 +122,15 @@ struct SafetyChecker {
         appliedDigests[image.index] = image.digest
     }
 
-    private mutating func recordCommitted(index: LogIndex, term: Term, by replica: ReplicaID) throws(SimulationViolation) {
+    private mutating func recordCommitted(index: LogIndex, term: Term, by replica: ReplicaID, inTerm currentTerm: Term)
+        throws(SimulationViolation)
+    {
         if let known = committedTerms[index], known != term {
             throw violation(
                 .stateMachineSafety, "replica \(replica) committed index \(index) with term \(term); term \(known) was committed there before")
         }
         committedTerms[index] = term
+        committedInTerm[index] = min(committedInTerm[index] ?? currentTerm, currentTerm)
         maxCommitted = max(maxCommitted, index)
     }
 
@@ -140,11 +146,13 @@ struct SafetyChecker {
         if commit > previousCommit {
             var index = max(previousCommit + 1, instance.snapshotMetadata.index + 1)
             if instance.snapshotMetadata.index > previousCommit {
-                try recordCommitted(index: instance.snapshotMetadata.index, term: instance.snapshotMetadata.term, by: id)
+                try recordCommitted(
+                    index: instance.snapshotMetadata.index, term: instance.snapshotMetadata.term, by: id,
+                    inTerm: instance.term)
             }
             while index <= commit {
                 guard let term = instance.term(at: index) else { break }
-                try recordCommitted(index: index, term: term, by: id)
+                try recordCommitted(index: index, term: term, by: id, inTerm: instance.term)
                 index += 1
             }
             lastCommit[id] = commit
@@ -173,17 +181,18 @@ struct SafetyChecker {
         leaderLogs[id] = (instance.term, instance.lastPosition)
     }
 
+    /// Raft §5.4: an entry committed in some term is in the log of every leader of a later
+    /// term. (A leader of an earlier term elected late, from votes delayed in the network, need
+    /// not hold it; it cannot make followers of later terms accept anything.)
     private func checkLeaderCompleteness(_ leader: RaftInstance) throws(SimulationViolation) {
-        if leader.lastIndex < maxCommitted {
-            throw violation(
-                .leaderCompleteness, "leader \(leader.id) of term \(leader.term) ends at \(leader.lastIndex) but \(maxCommitted) is committed")
-        }
         var index = leader.snapshotMetadata.index + 1
         while index <= maxCommitted {
-            if let committedTerm = committedTerms[index], leader.term(at: index) != committedTerm {
+            if let committedTerm = committedTerms[index], let inTerm = committedInTerm[index], inTerm < leader.term,
+                leader.term(at: index) != committedTerm
+            {
                 throw violation(
                     .leaderCompleteness,
-                    "leader \(leader.id) of term \(leader.term) holds term \(leader.term(at: index).map(String.init) ?? "none") at \(index), where term \(committedTerm) is committed")
+                    "leader \(leader.id) of term \(leader.term) holds term \(leader.term(at: index).map(String.init) ?? "none") at \(index), where term \(committedTerm) was committed in term \(inTerm)")
             }
             index += 1
         }

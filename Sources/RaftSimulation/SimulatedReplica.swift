@@ -38,6 +38,8 @@ public struct SimulatedReplica: Sendable {
         public var readStates: [ReadState] = []
         /// Whether the replica crashed before persisting.
         public var crashed = false
+        /// The replica's term after the batch.
+        public var term: Term = 0
     }
 
     /// The replica's identifier.
@@ -153,6 +155,7 @@ public struct SimulatedReplica: Sendable {
         }
         outcome.readStates = ready.readStates
         running.advance(ready)
+        outcome.term = running.term
         instance = running
         return outcome
     }
