@@ -5,7 +5,7 @@ extension RaftInstance {
 
     mutating func tickElection() {
         electionElapsed += 1
-        if membership.isVoter(id) && electionElapsed >= randomizedElectionTimeout {
+        if isPromotable && electionElapsed >= randomizedElectionTimeout {
             electionElapsed = 0
             campaign(transfer: false)
         }
@@ -78,8 +78,6 @@ extension RaftInstance {
         for member in membership.allMembers where member != id {
             progress[member] = newProgress()
         }
-        // Membership changes wait until everything from earlier terms is committed.
-        pendingMembershipIndex = log.lastIndex
         if !options.plantedBugs.contains(.noNoopAtTermStart) {
             // Raft §8: a no-op of the new term lets the leader learn the commit index.
             _ = appendEntry(.noop)
@@ -117,7 +115,7 @@ extension RaftInstance {
 
     /// Starts a pre-vote (or, for a transfer or without PreVote, a real election).
     mutating func campaign(transfer: Bool) {
-        guard membership.isVoter(id) else { return }
+        guard isPromotable else { return }
         if options.preVote && !transfer {
             becomePreCandidate()
             requestVotes(inTerm: term + 1, preVote: true, transfer: false)

@@ -144,47 +144,41 @@ extension RaftInstance {
         return moved
     }
 
-    /// Raises the commit index and lets every newly committed membership change take effect.
+    /// Raises the commit index. A leader whose own removal is now committed steps down.
     mutating func advanceCommit(to index: LogIndex) {
         let previous = log.committed
         guard log.commit(to: index) else { return }
-        var cursor = previous + 1
-        while cursor <= index {
-            let entry = log.entry(at: cursor)
-            if state == .leader && entry.term == term {
-                uncommittedBytes = max(0, uncommittedBytes - entry.payloadBytes)
+        if state == .leader {
+            var cursor = previous + 1
+            while cursor <= index {
+                let entry = log.entry(at: cursor)
+                if entry.term == term { uncommittedBytes = max(0, uncommittedBytes - entry.payloadBytes) }
+                cursor += 1
             }
-            if case .membership(let change) = entry.payload {
-                applyMembershipChange(change)
+            // Thesis §4.2.2: once the membership without it is committed, a removed leader
+            // steps down; the remaining voters hold that membership and elect among themselves.
+            if !membership.isVoter(id) && memberships.latestIndex <= log.committed {
+                becomeFollower(term: term, leader: nil)
             }
-            cursor += 1
         }
     }
 
-    /// Puts a committed membership change into force.
-    private mutating func applyMembershipChange(_ change: MembershipChange) {
-        guard let updated = membership.applying(change) else { return }
-        let previous = membership
-        membership = updated
-        guard state == .leader else {
-            if (state == .candidate || state == .preCandidate) && !updated.isVoter(id) {
-                becomeFollower(term: term, leader: nil)
+    /// Adjusts to a new membership in force (after an append, a truncation or a snapshot).
+    mutating func membershipChanged(from previous: Membership) {
+        guard membership != previous else { return }
+        switch state {
+        case .leader:
+            for member in membership.allMembers where member != id && progress[member] == nil {
+                progress[member] = newProgress()
             }
-            return
-        }
-        for member in updated.allMembers where member != id && !previous.contains(member) {
-            progress[member] = newProgress()
-        }
-        for member in previous.allMembers where !updated.contains(member) {
-            progress[member] = nil
-            if leadTransferee == member { leadTransferee = nil }
-        }
-        if !updated.isVoter(id) {
-            // Thesis §4.2.2: a leader removed from the cluster steps down once the change is
-            // committed. Tell the others the new commit index first, so they need not wait for
-            // their own election to learn it.
-            broadcastHeartbeat(readRound: 0)
-            becomeFollower(term: term, leader: nil)
+            for member in previous.allMembers where !membership.contains(member) {
+                progress[member] = nil
+                if leadTransferee == member { leadTransferee = nil }
+            }
+        case .candidate, .preCandidate:
+            if !isPromotable { becomeFollower(term: term, leader: nil) }
+        case .follower, .learner:
+            break
         }
     }
 

@@ -39,7 +39,7 @@ extension RaftInstance {
             handleHeartbeatResponse(from: message.from, readRound: round)
         case .timeoutNow:
             // Thesis §3.10: the leader asked us to take over; campaign at once, skipping PreVote.
-            guard state != .leader, membership.isVoter(id) else { return }
+            guard state != .leader, isPromotable else { return }
             campaign(transfer: true)
         case .readIndex(let context):
             guard state == .leader else { return }
@@ -123,7 +123,15 @@ extension RaftInstance {
             send(to: sender, .appendResponse(AppendResponse(index: append.previous.index, rejected: true, hint: hint)))
             return
         }
-        let lastNew = log.appendFromLeader(after: append.previous, append.entries)
+        let previousMembership = membership
+        let (lastNew, firstWritten) = log.appendFromLeader(after: append.previous, append.entries)
+        if let firstWritten {
+            if firstWritten <= memberships.latestIndex { memberships.truncate(from: firstWritten) }
+            for entry in append.entries where entry.index >= firstWritten {
+                if case .membership(let change) = entry.payload { memberships.record(change, at: entry.index) }
+            }
+            membershipChanged(from: previousMembership)
+        }
         advanceCommit(to: min(append.commit, lastNew))
         send(to: sender, .appendResponse(AppendResponse(index: lastNew)))
     }
@@ -145,8 +153,10 @@ extension RaftInstance {
             send(to: sender, .appendResponse(AppendResponse(index: metadata.index)))
             return
         }
+        let previousMembership = membership
         log.restore(metadata)
-        membership = metadata.membership
+        memberships.reset(to: metadata)
+        membershipChanged(from: previousMembership)
         send(to: sender, .appendResponse(AppendResponse(index: metadata.index)))
     }
 }

@@ -7,11 +7,16 @@
 /// other call may come between `ready()` and `advance(_:)`.
 ///
 /// Design choices, with their arguments:
-/// - Membership changes are single-replica changes that take effect when their entry is
-///   committed. A leader proposes one only after it has committed an entry of its own term and
-///   while no other change is uncommitted; then every configuration in force anywhere is the
-///   committed one or its immediate predecessor, and a majority of each overlaps a majority of
-///   the other (Raft thesis §4.1, with the fix from §4.1's erratum on the raft-dev list).
+/// - Membership changes are single-replica changes that take effect on a replica as soon as
+///   their entry is in its log (Raft thesis §4.1). A leader proposes one only after it has
+///   committed an entry of its own term and while no other change is uncommitted (the fix to
+///   single-server changes Ongaro published after the thesis); then any two memberships in force
+///   anywhere differ by at most one voter, and a majority of each overlaps a majority of the
+///   other. We first tried taking effect on commit (as etcd does on apply); the simulator showed
+///   why the thesis is right: after a leader removes itself, a voter that holds the entry but
+///   has not learned it is committed still needs the removed replica's vote.
+/// - A leader whose removal commits steps down (thesis §4.2.2); until then it leads without
+///   counting itself.
 /// - The uncompacted log lives in memory; snapshots bound it. The snapshot's bytes never pass
 ///   through the instance.
 /// - A leader counts itself toward a commit only for entries it has persisted, and sends its
@@ -33,11 +38,8 @@ public struct RaftInstance: Sendable {
     public internal(set) var leader: ReplicaID?
     var state: Role
     var log: RaftLog
-    // Invariant: membership is the one in force at log.committed.
-    /// The membership in force: the snapshot's, changed by every committed membership entry.
-    public internal(set) var membership: Membership
-    /// The index of the newest membership entry in the log (leader only).
-    var pendingMembershipIndex: LogIndex = 0
+    // Invariant: memberships follows the log (see MembershipHistory).
+    var memberships: MembershipHistory
 
     var progress: [ReplicaID: Progress] = [:]
     var votes: [ReplicaID: Bool] = [:]
@@ -90,15 +92,11 @@ public struct RaftInstance: Sendable {
         votedFor = persisted.hardState.votedFor
         leader = nil
         state = .follower
-        membership = persisted.snapshot.membership
+        memberships = MembershipHistory(snapshot: persisted.snapshot)
         lastHardState = persisted.hardState
         lastSoftState = SoftState(role: .follower, leader: nil, term: persisted.hardState.term)
-        if log.committed > log.snapshot.index {
-            for index in (log.snapshot.index + 1)...log.committed {
-                if case .membership(let change) = log.entry(at: index).payload {
-                    membership = membership.applying(change) ?? membership
-                }
-            }
+        for entry in persisted.entries {
+            if case .membership(let change) = entry.payload { memberships.record(change, at: entry.index) }
         }
         lastSoftState = softState
         resetRandomizedElectionTimeout()
@@ -108,6 +106,26 @@ public struct RaftInstance: Sendable {
 
     /// This replica's identifier.
     public var id: ReplicaID { options.id }
+
+    /// The membership in force: the newest one in the log, committed or not (thesis §4.1).
+    public var membership: Membership { memberships.latest }
+
+    /// The membership as of the commit index.
+    public var committedMembership: Membership { memberships.membership(at: log.committed) }
+
+    /// Whether this replica may start an election: it is a voter in the newest membership or in
+    /// the committed one. The second case matters when a leader appended its own removal and
+    /// crashed before replicating it: it holds the newest log, so the others cannot win
+    /// without it, and it must be able to win, finish the change and step down. Votes are
+    /// always counted in the newest membership.
+    public var isPromotable: Bool { membership.isVoter(id) || committedMembership.isVoter(id) }
+
+    /// Whether this replica's removal from the cluster is committed. A runtime shuts such a
+    /// replica down once it is no longer the leader (a removed leader steps down by itself).
+    public var isRemoved: Bool {
+        let committed = committedMembership
+        return committed != .empty && !committed.contains(id)
+    }
 
     /// The replica's role; a follower that is a learner in the membership reports `.learner`.
     public var role: Role {
@@ -214,12 +232,14 @@ public struct RaftInstance: Sendable {
         guard leadTransferee == nil else { throw .transferInProgress }
         // Raft thesis §4.1 erratum: a leader must commit an entry of its own term before it
         // changes membership, and only one change may be uncommitted at a time.
-        guard log.term(at: log.committed) == term, pendingMembershipIndex <= log.committed else {
+        guard log.term(at: log.committed) == term, memberships.latestIndex <= log.committed else {
             throw .membershipChangePending
         }
         if let rejection = membership.rejection(of: change) { throw .membershipChangeRejected(rejection) }
+        let previous = membership
         let position = appendEntry(.membership(change))
-        pendingMembershipIndex = position.index
+        memberships.record(change, at: position.index)
+        membershipChanged(from: previous)
         needsBroadcast = true
         return position
     }
@@ -298,27 +318,16 @@ public struct RaftInstance: Sendable {
         precondition(!awaitingAdvance, "compact() between ready() and advance()")
         precondition(index <= log.applied, "compaction through \(index) beyond applied \(log.applied)")
         guard index > log.snapshot.index else { return log.snapshot }
-        return log.compact(through: index, membership: membership(at: index))
-    }
-
-    /// The membership in force at `index`, which must be held and committed.
-    public func membership(at index: LogIndex) -> Membership {
-        precondition(index >= log.snapshot.index && index <= log.committed, "membership at \(index) unknown")
-        var result = log.snapshot.membership
-        var cursor = log.snapshot.index + 1
-        while cursor <= index {
-            if case .membership(let change) = log.entry(at: cursor).payload {
-                result = result.applying(change) ?? result
-            }
-            cursor += 1
-        }
-        return result
+        let metadata = log.compact(through: index, membership: memberships.membership(at: index))
+        memberships.compact(through: index)
+        return metadata
     }
 
     /// Checks every invariant stated next to a field; a violation stops the process with the
     /// values involved. Cheap enough to run after every step in simulation.
     public func checkInvariants() {
         log.checkInvariants()
+        memberships.checkInvariants(snapshotIndex: log.snapshot.index)
         precondition(state != .leader || leader == id, "leader \(id) does not name itself leader")
         precondition(uncommittedBytes >= 0, "negative uncommitted bytes")
         precondition(state == .leader || uncommittedBytes == 0, "non-leader holds uncommitted bytes")

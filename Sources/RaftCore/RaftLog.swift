@@ -135,11 +135,14 @@ struct RaftLog: Sendable {
 
     /// Appends entries received from a leader after `previous`, truncating any conflicting
     /// suffix first (Raft §5.3). Entries already held with the same term are kept as they are.
-    /// - Returns: the index of the last new entry.
-    mutating func appendFromLeader(after previous: LogPosition, _ newEntries: [Entry]) -> LogIndex {
+    /// - Returns: the index of the last new entry, and the first index written (nil when every
+    ///   entry was already held); everything from there on in the old log was replaced.
+    mutating func appendFromLeader(after previous: LogPosition, _ newEntries: [Entry])
+        -> (lastNew: LogIndex, firstWritten: LogIndex?)
+    {
         precondition(matches(previous), "append after \(previous) which is not held")
         let lastNew = previous.index + LogIndex(newEntries.count)
-        guard let conflict = newEntries.first(where: { !matches($0.position) }) else { return lastNew }
+        guard let conflict = newEntries.first(where: { !matches($0.position) }) else { return (lastNew, nil) }
         precondition(
             conflict.index > committed,
             "entry \(conflict.index) conflicts with committed prefix (committed \(committed))")
@@ -149,7 +152,7 @@ struct RaftLog: Sendable {
             unstableFrom = min(unstableFrom, conflict.index)
         }
         append(Array(newEntries[Int(conflict.index - previous.index - 1)...]))
-        return lastNew
+        return (lastNew, conflict.index)
     }
 
     /// Raises the commit index; never lowers it.

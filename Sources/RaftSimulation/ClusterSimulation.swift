@@ -23,6 +23,8 @@ public struct ClusterSimulation {
     private var partitionHealAt: UInt64?
     private var latestMembership: (commit: LogIndex, membership: Membership)
     private var nextSpareID: UInt64
+    private var linkClock: [SimulatedNetwork.Link: UInt64] = [:]
+    private var servedReads: Set<UInt64> = []
     private var snapshotReports: [(leader: ReplicaID, follower: ReplicaID, succeeded: Bool)] = []
 
     private var nextProposalID: UInt64 = 1
@@ -195,6 +197,7 @@ public struct ClusterSimulation {
         if let instance = replicas[id]?.instance {
             try checker.checkReplica(instance)
         }
+        if removed.contains(id) { stopRemovedReplicas() }
         let reports = snapshotReports
         snapshotReports = []
         for report in reports where replicas[report.leader]?.isRunning == true {
@@ -215,19 +218,24 @@ public struct ClusterSimulation {
                 if image != nil { snapshotReports.append((message.from, message.to, false)) }
                 continue
             }
-            network.schedule(message, image: image, at: now + deliveryDelay())
+            network.schedule(message, image: image, at: deliveryTime(from: message.from, to: message.to))
             if faultsActive && random.below(100) < parameters.faults.duplicatePercent {
-                network.schedule(message, image: image, at: now + deliveryDelay())
+                network.schedule(message, image: image, at: deliveryTime(from: message.from, to: message.to))
             }
         }
     }
 
-    private mutating func deliveryDelay() -> UInt64 {
-        var delay = UInt64(1 + random.below(4))
+    /// Links deliver in order, like the TCP connections of the real transport, except for the
+    /// messages the reorder fault holds back.
+    private mutating func deliveryTime(from: ReplicaID, to: ReplicaID) -> UInt64 {
+        let link = SimulatedNetwork.Link(from: from, to: to)
+        let earliest = now + UInt64(1 + random.below(4))
         if faultsActive && random.below(100) < parameters.faults.reorderPercent {
-            delay += UInt64(random.below(Int(parameters.unitsPerTick) * 10))
+            return earliest + UInt64(random.below(Int(parameters.unitsPerTick) * 10))
         }
-        return delay
+        let time = max(earliest, linkClock[link] ?? 0)
+        linkClock[link] = time
+        return time
     }
 
     private mutating func deliver(_ envelope: Envelope) throws(SimulationViolation) {
@@ -255,7 +263,7 @@ public struct ClusterSimulation {
     /// Starts replicas the committed membership added and stops those it removed.
     private mutating func syncMembership(from id: ReplicaID) throws(SimulationViolation) {
         guard let instance = replicas[id]?.instance, instance.commitIndex > latestMembership.commit else { return }
-        let membership = instance.membership
+        let membership = instance.committedMembership
         let changed = membership != latestMembership.membership
         latestMembership = (instance.commitIndex, membership)
         guard changed else { return }
@@ -267,8 +275,17 @@ public struct ClusterSimulation {
         for existing in replicaIDs where !membership.contains(existing) && !removed.contains(existing) {
             removed.insert(existing)
             restartAt[existing] = nil
-            if replicas[existing]!.isRunning { crash(existing) }
-            note("replica \(existing) removed and stopped")
+            note("replica \(existing) removed")
+        }
+        stopRemovedReplicas()
+    }
+
+    /// Stops removed replicas once they no longer lead, as the runtime does: a removed leader
+    /// keeps leading until the remaining voters know of its removal.
+    private mutating func stopRemovedReplicas() {
+        for id in removed.sorted() where replicas[id]!.isRunning && replicas[id]!.instance!.role != .leader {
+            crash(id)
+            note("replica \(id) stopped")
         }
     }
 
@@ -427,6 +444,7 @@ public struct ClusterSimulation {
         for read in waiting {
             if read.index <= applied {
                 pendingReads[read.id] = nil
+                if !faultsActive { servedReads.insert(read.id) }
                 statistics.reads += 1
             } else {
                 still.append(read)
@@ -463,7 +481,7 @@ public struct ClusterSimulation {
 
     private mutating func checkLiveness() throws(SimulationViolation) {
         let window = UInt64(10 * parameters.electionTimeoutTicks) * parameters.unitsPerTick
-        guard var leaderID = try run(forAtMost: window, until: { $0.stableLeader() }) else {
+        guard let leaderID = try run(forAtMost: window, until: { $0.stableLeader() }) else {
             throw checker.violation(.liveness, "no stable leader within 10 election timeouts after healing")
         }
         let voters = replicas[leaderID]!.instance!.membership.voters.filter { $0 != leaderID }
@@ -472,32 +490,44 @@ public struct ClusterSimulation {
             _ = try? replicas[leaderID]!.withInstance { (instance) throws(ProposalError) in
                 try instance.transferLeadership(to: target)
             }
-            try drain(leaderID)
             note("\(leaderID) transfers leadership to \(target)")
+            try drain(leaderID)
             let settled = try run(forAtMost: window) { simulation in
                 simulation.stableLeader().flatMap { simulation.replicas[$0]!.instance!.leadTransferee == nil ? $0 : nil }
             }
-            guard let next = settled else {
+            guard settled != nil else {
                 throw checker.violation(.liveness, "no stable leader within 10 election timeouts after a transfer")
             }
-            leaderID = next
         }
-        guard let readID = try startRead(on: leaderID) else {
-            throw checker.violation(.liveness, "the stable leader \(leaderID) refused a read")
+        // Followers far behind catch up at the pace of the append size, so the rest gets longer.
+        let catchUpDeadline = now + 5 * window
+        var readID: UInt64?
+        var proposalID: UInt64?
+        while now < catchUpDeadline {
+            if let leader = stableLeader() {
+                // A read is lost when the leader that held it steps down: ask the new one.
+                let readLost = readID.map { !servedReads.contains($0) && pendingReads[$0]?.replica != leader } ?? true
+                if readLost {
+                    readID = try startRead(on: leader)
+                } else if let read = readID, servedReads.contains(read),
+                    proposalID.map({ acknowledged[$0] == nil && pendingProposals[leader]?.contains($0) != true }) ?? true
+                {
+                    proposalID = try propose(on: leader)
+                }
+            }
+            if let read = readID, servedReads.contains(read), let proposal = proposalID, acknowledged[proposal] != nil,
+                allMembersApplied()
+            {
+                return
+            }
+            try stepUnit()
         }
-        guard try run(forAtMost: window, until: { $0.pendingReads[readID] == nil ? true : nil }) != nil else {
-            throw checker.violation(.liveness, "read on the stable leader \(leaderID) not served within 10 election timeouts")
-        }
-        guard let proposalID = try propose(on: leaderID) else {
-            throw checker.violation(.liveness, "the stable leader \(leaderID) refused a proposal")
-        }
-        let caughtUp = try run(forAtMost: window) { simulation in
-            simulation.acknowledged[proposalID] != nil && simulation.allMembersApplied() ? true : nil
-        }
-        guard caughtUp != nil else {
-            throw checker.violation(
-                .liveness, "acknowledged writes through \(maxAcknowledgedIndex) not applied on every live member within 10 election timeouts")
-        }
+        let readServed = readID.map { servedReads.contains($0) } ?? false
+        let written = proposalID.map { acknowledged[$0] != nil } ?? false
+        throw checker.violation(
+            .liveness,
+            "50 election timeouts after healing: read served \(readServed), write acknowledged \(written), "
+                + "acknowledged writes through \(maxAcknowledgedIndex) applied everywhere \(allMembersApplied())")
     }
 
     private func allMembersApplied() -> Bool {
