@@ -27,6 +27,11 @@ struct MembershipHistory: Sendable {
         return result
     }
 
+    /// The index of the newest membership entry at or below `index`.
+    func changeIndex(atOrBelow index: LogIndex) -> LogIndex {
+        changes.last { $0.index <= index }?.index ?? changes[0].index
+    }
+
     /// Records the membership entry `change` at `index`, which follows every recorded index.
     /// A change that does not apply leaves the membership as it is (deterministically on every
     /// replica); leaders never propose one.

@@ -34,13 +34,16 @@ extension RaftInstance {
     }
 
     /// Counts voters heard from since the last check (the leader counts itself), and starts a
-    /// new period.
+    /// new period. Removed members not heard from are no longer replicated to.
     mutating func quorumRecentlyActive() -> Bool {
+        for member in replicationTargets where !membership.contains(member) && progress[member]?.recentActive != true {
+            progress[member] = nil
+        }
         var active = 0
         for voter in membership.voters {
             if voter == id || progress[voter]?.recentActive == true { active += 1 }
         }
-        for member in membership.allMembers where member != id {
+        for member in replicationTargets {
             progress[member]?.recentActive = false
         }
         return active >= membership.quorum

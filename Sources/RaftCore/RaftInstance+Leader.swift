@@ -30,16 +30,20 @@ extension RaftInstance {
         return true
     }
 
-    /// Sends appends to every other member.
+    /// The replicas a leader sends to: every other member, and members whose removal is not
+    /// yet committed (so that they learn of it). Sorted, for determinism.
+    var replicationTargets: [ReplicaID] { progress.keys.sorted() }
+
+    /// Sends appends to every replication target.
     mutating func broadcastAppend() {
-        for member in membership.allMembers where member != id {
+        for member in replicationTargets {
             sendAppend(to: member)
         }
     }
 
-    /// Sends heartbeats to every other member.
+    /// Sends heartbeats to every replication target.
     mutating func broadcastHeartbeat(readRound: UInt64) {
-        for member in membership.allMembers where member != id {
+        for member in replicationTargets {
             guard let memberProgress = progress[member] else { continue }
             // Never tell a follower to commit beyond what it is known to hold.
             let commit = min(memberProgress.match, log.committed)
@@ -87,6 +91,7 @@ extension RaftInstance {
         }
         // Fill the pipeline while the window allows.
         while sendAppend(to: member, sendIfEmpty: false) {}
+        forgetRemovedMembers()
         if member == leadTransferee && progress[member]?.match == log.lastIndex {
             send(to: member, .timeoutNow)
         }
@@ -155,12 +160,27 @@ extension RaftInstance {
                 if entry.term == term { uncommittedBytes = max(0, uncommittedBytes - entry.payloadBytes) }
                 cursor += 1
             }
-            // Thesis §4.2.2: once the membership without it is committed, a removed leader
-            // steps down; the remaining voters hold that membership and elect among themselves.
-            if !membership.isVoter(id) && memberships.latestIndex <= log.committed {
-                becomeFollower(term: term, leader: nil)
-            }
+            forgetRemovedMembers()
         }
+    }
+
+    /// Stops replicating to members whose removal is committed once they hold the removal,
+    /// after one last heartbeat that tells them it is committed (so that a removed replica
+    /// learns it was removed and can shut down). Thesis §4.2.2: a leader whose own removal is
+    /// committed steps down; the remaining voters hold the new membership and elect among
+    /// themselves.
+    mutating func forgetRemovedMembers() {
+        guard state == .leader else { return }
+        let committed = committedMembership
+        let removalIndex = memberships.changeIndex(atOrBelow: log.committed)
+        let informed = replicationTargets.filter { member in
+            !membership.contains(member) && !committed.contains(member) && progress[member]!.match >= removalIndex
+        }
+        let leaderRemoved = !membership.isVoter(id) && memberships.latestIndex <= log.committed
+        guard !informed.isEmpty || leaderRemoved else { return }
+        broadcastHeartbeat(readRound: 0)
+        for member in informed { progress[member] = nil }
+        if leaderRemoved { becomeFollower(term: term, leader: nil) }
     }
 
     /// Adjusts to a new membership in force (after an append, a truncation or a snapshot).
@@ -171,10 +191,9 @@ extension RaftInstance {
             for member in membership.allMembers where member != id && progress[member] == nil {
                 progress[member] = newProgress()
             }
-            for member in previous.allMembers where !membership.contains(member) {
-                progress[member] = nil
-                if leadTransferee == member { leadTransferee = nil }
-            }
+            // A removed member keeps receiving the log until its removal commits; it leaves
+            // quorums at once, since it is no longer in the membership in force.
+            if let transferee = leadTransferee, !membership.isVoter(transferee) { leadTransferee = nil }
         case .candidate, .preCandidate:
             if !isPromotable { becomeFollower(term: term, leader: nil) }
         case .follower, .learner:
