@@ -54,5 +54,26 @@ public enum SimulationRunner {
     }
 
     /// Seeds that once failed, kept as regression tests forever. Each comment says what it found.
-    public static let pinnedSeeds: [(seed: UInt64, clusterSize: Int)] = []
+    /// (They were found with earlier versions of the core and simulator, so they no longer
+    /// replay the exact same history; each bug also has a deterministic test of its own.)
+    public static let pinnedSeeds: [(seed: UInt64, clusterSize: Int)] = [
+        // A stale-term append was answered with the follower's last index; the leader, elected
+        // again in a newer term, took it as an acknowledgement (stateMachineSafety).
+        (2053, 5),
+        // A full in-flight window whose appends were all lost never reopened (liveness).
+        (161, 1),
+        // A leader removed itself in a two-voter cluster and stepped down before the other
+        // voter learned the removal was committed; that voter still needed its vote (liveness).
+        (1172, 1),
+        (1580, 1),
+        // A leader appended its own removal and crashed before replicating it; on restart it
+        // was no longer a voter in its newest membership and never campaigned (liveness).
+        (1745, 1),
+        (1751, 1),
+        (1835, 1),
+        // A late vote elected a leader of an older term; the checker wrongly required it to hold
+        // entries committed in a newer term (checker bug).
+        (5155, 5),
+        (1069, 5),
+    ]
 }
