@@ -1,0 +1,265 @@
+import RaftCore
+import RaftSimulation
+import Testing
+
+/// ReadIndex (Raft §6.4), leadership transfer (thesis §3.10) and membership changes (thesis
+/// §4.1–§4.2).
+@Suite struct ReadIndexTests {
+    // Raft §6.4: the read index is the commit index, returned only after a heartbeat round
+    // confirms that a majority still follows this leader.
+    @Test func readIndexWaitsForHeartbeatQuorum() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        _ = leader.drain()
+        #expect(leader.commitIndex == 2)
+        try leader.readIndex(context: ReadContext(number: 7))
+        let batch = leader.drain()
+        #expect(batch.readStates.isEmpty)
+        let rounds = batch.messages.compactMap { message -> UInt64? in
+            if case .heartbeat(let heartbeat) = message.kind { return heartbeat.readRound } else { return nil }
+        }
+        #expect(rounds.count == 2 && rounds.allSatisfy { $0 > 0 })
+        leader.step(Message(from: 3, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: rounds[0])))
+        #expect(leader.drain().readStates == [ReadState(context: ReadContext(number: 7), index: 2)])
+    }
+
+    // Raft §6.4 step 1: a new leader answers reads only once an entry of its term is committed.
+    @Test func newLeaderDelaysReadsUntilItCommitsInItsTerm() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        try leader.readIndex(context: ReadContext(number: 1))
+        let early = leader.drain()
+        #expect(early.readStates.isEmpty)
+        #expect(!early.messages.contains { if case .heartbeat = $0.kind { return true } else { return false } })
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        let round = leader.drain().messages.compactMap { message -> UInt64? in
+            if case .heartbeat(let heartbeat) = message.kind, heartbeat.readRound > 0 { return heartbeat.readRound }
+            return nil
+        }
+        #expect(!round.isEmpty)
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: round[0])))
+        #expect(leader.drain().readStates.map(\.index) == [2])
+    }
+
+    @Test func singleVoterAnswersReadsAtOnce() throws {
+        var single = try makeInstance(1, voters: [1])
+        single.campaign()
+        _ = single.drain()
+        try single.readIndex(context: ReadContext(number: 3))
+        #expect(single.drain().readStates == [ReadState(context: ReadContext(number: 3), index: 2)])
+    }
+
+    // A follower forwards the read to its leader and gets the index back.
+    @Test func followerReadIsForwardedToLeader() throws {
+        var cluster = stableCluster()
+        try cluster.with(2) { (instance) throws(ProposalError) in try instance.readIndex(context: ReadContext(number: 5)) }
+        cluster.stabilize()
+        let output = cluster.takeOutput()
+        #expect(output.contains("2->1 MsgReadIndex term=2 ctx5"))
+        #expect(output.contains("2: read ctx5 at 2"))
+    }
+
+    @Test func readWithoutKnownLeaderIsRefused() throws {
+        var follower = try makeInstance(2)
+        #expect(throws: ProposalError.notLeader(leaderHint: nil)) {
+            try follower.readIndex(context: ReadContext(number: 1))
+        }
+    }
+
+    @Test func pendingReadsAreBounded() throws {
+        var leader = try makeInstance(1) {
+            $0.preVote = false
+            $0.maxPendingReads = 2
+        }
+        leader.electSelf(grantedBy: [2])
+        try leader.readIndex(context: ReadContext(number: 1))
+        try leader.readIndex(context: ReadContext(number: 2))
+        #expect(throws: ProposalError.overloaded) { try leader.readIndex(context: ReadContext(number: 3)) }
+    }
+}
+
+@Suite struct LeadershipTransferTests {
+    // Thesis §3.10: the target is brought up to date, told to campaign, and wins at once;
+    // proposals are refused meanwhile.
+    @Test func transferHandsLeadershipToCaughtUpTarget() throws {
+        var cluster = stableCluster()
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.transferLeadership(to: 3) }
+        #expect(throws: ProposalError.transferInProgress) {
+            try cluster.with(1) { (instance) throws(ProposalError) in try instance.propose([1]) }
+        }
+        cluster.stabilize()
+        #expect(cluster.instance(3)?.role == .leader)
+        #expect(cluster.instance(1)?.role == .follower)
+        #expect(cluster.instance(1)?.leader == 3)
+    }
+
+    @Test(arguments: [ReplicaID(1), ReplicaID(9)])
+    func transferToSelfOrNonVoterIsRefused(target: ReplicaID) throws {
+        var cluster = stableCluster()
+        #expect(throws: ProposalError.invalidTransferTarget(target)) {
+            try cluster.with(1) { (instance) throws(ProposalError) in try instance.transferLeadership(to: target) }
+        }
+    }
+
+    // A transfer that does not finish within an election timeout is abandoned.
+    @Test func unfinishedTransferIsAbandonedAfterElectionTimeout() throws {
+        var cluster = stableCluster()
+        cluster.partition([3], [1, 2])
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.transferLeadership(to: 3) }
+        for _ in 0..<10 {
+            cluster.with(1) { $0.tick() }
+            cluster.with(2) { $0.tick() }
+            cluster.stabilize()
+        }
+        #expect(cluster.instance(1)?.role == .leader)
+        #expect(cluster.instance(1)?.leadTransferee == nil)
+        try propose(&cluster, on: 1)
+    }
+}
+
+@Suite struct MembershipTests {
+    // Thesis §4.1: a membership change takes effect on a replica as soon as it is in its log.
+    @Test func membershipTakesEffectWhenAppended() throws {
+        var cluster = stableCluster()
+        cluster.addReplica(4, persisted: .empty)
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.addLearner(4)) }
+        let leader = try #require(cluster.instance(1))
+        #expect(leader.membership.learners == [4])
+        #expect(leader.committedMembership.learners.isEmpty)
+        cluster.stabilize()
+        #expect(cluster.instance(4)?.role == .learner)
+        #expect(cluster.instance(4)?.committedMembership == Membership(voters: [1, 2, 3], learners: [4]))
+        #expect(cluster.stateMachine(4) == cluster.stateMachine(1))
+    }
+
+    // One change at a time, and only after the leader has committed an entry of its term.
+    @Test func changesWaitForCommitOfPreviousChangeAndOfLeadersTerm() throws {
+        var cluster = stableCluster()
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.addLearner(4)) }
+        #expect(throws: ProposalError.membershipChangePending) {
+            try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.remove(3)) }
+        }
+        var fresh = try makeInstance(1) { $0.preVote = false }
+        fresh.electSelf(grantedBy: [2])
+        #expect(throws: ProposalError.membershipChangePending) { try fresh.proposeMembershipChange(.remove(3)) }
+    }
+
+    @Test(arguments: [
+        (MembershipChange.addLearner(2), MembershipChange.Rejection.alreadyMember(2)),
+        (.promote(2), .notLearner(2)),
+        (.remove(7), .notMember(7)),
+        (.bootstrap(voters: [1]), .alreadyBootstrapped),
+    ])
+    func invalidChangeIsRejected(change: MembershipChange, rejection: MembershipChange.Rejection) throws {
+        var cluster = stableCluster()
+        #expect(throws: ProposalError.membershipChangeRejected(rejection)) {
+            try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(change) }
+        }
+        #expect(cluster.instance(1)?.lastIndex == 2, "a refused change appends nothing")
+    }
+
+    @Test func removingTheLastVoterIsRejected() throws {
+        var single = try makeInstance(1, voters: [1])
+        single.campaign()
+        _ = single.drain()
+        #expect(throws: ProposalError.membershipChangeRejected(.wouldLeaveNoVoters)) {
+            try single.proposeMembershipChange(.remove(1))
+        }
+    }
+
+    // An uncommitted change that a new leader overwrites stops being in force.
+    @Test func truncatedMembershipEntryIsReverted() throws {
+        var follower = try makeInstance(2)
+        let change = Entry(term: 2, index: 2, payload: .membership(.remove(3)))
+        follower.step(
+            Message(
+                from: 1, to: 2, term: 2,
+                kind: .appendEntries(AppendEntries(previous: LogPosition(index: 1, term: 1), entries: [change], commit: 1))))
+        #expect(follower.membership == Membership(voters: [1, 2]))
+        _ = follower.drain()
+        let replacement = Entry(term: 3, index: 2, payload: .noop)
+        follower.step(
+            Message(
+                from: 3, to: 2, term: 3,
+                kind: .appendEntries(AppendEntries(previous: LogPosition(index: 1, term: 1), entries: [replacement], commit: 1))))
+        #expect(follower.membership == Membership(voters: [1, 2, 3]))
+    }
+
+    // Thesis §4.2.2: a leader that removes itself leads until the change commits, then steps
+    // down; the remaining voters elect a leader without it.
+    @Test func removedLeaderStepsDownAndOthersElectWithoutIt() throws {
+        var cluster = stableCluster()
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.remove(1)) }
+        cluster.stabilize()
+        #expect(cluster.instance(1)?.role == .follower)
+        #expect(cluster.instance(1)?.isRemoved == true)
+        #expect(cluster.instance(2)?.committedMembership == Membership(voters: [2, 3]))
+        cluster.crash(1)
+        for _ in 0..<10 { cluster.with(3) { $0.tick() } }
+        cluster.with(2) { $0.campaign() }
+        cluster.stabilize()
+        #expect(cluster.instance(2)?.role == .leader)
+        try propose(&cluster, on: 2)
+    }
+
+    // Regression (found by the simulator): a leader appends its own removal in a two-voter
+    // cluster and crashes before replicating it. It must still be able to campaign (it is a
+    // voter in the committed membership), finish the change and step down; otherwise the other
+    // voter, which needs its vote, waits forever.
+    @Test func leaderThatCrashedWithItsOwnRemovalCanFinishIt() throws {
+        var cluster = stableCluster(voters: [1, 2])
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.remove(1)) }
+        cluster.processReady(1)
+        cluster.dropQueued()
+        cluster.crash(1)
+        cluster.restart(1)
+        let restarted = try #require(cluster.instance(1))
+        #expect(!restarted.membership.isVoter(1))
+        #expect(restarted.isPromotable)
+        for _ in 0..<10 { cluster.with(2) { $0.tick() } }
+        cluster.stabilize()
+        cluster.with(1) { $0.campaign() }
+        cluster.stabilize()
+        #expect(cluster.instance(2)?.committedMembership == Membership(voters: [2]))
+        #expect(cluster.instance(1)?.isRemoved == true)
+        #expect(cluster.instance(1)?.role != .leader)
+        cluster.crash(1)
+        cluster.with(2) { $0.campaign() }
+        cluster.stabilize()
+        #expect(cluster.instance(2)?.role == .leader)
+    }
+}
+
+@Suite struct OptionsTests {
+    @Test(arguments: [
+        "electionTimeoutTicks", "heartbeatIntervalTicks", "maxInflightMessages", "maxInflightBytes", "maxAppendBytes",
+        "maxUncommittedBytes", "maxApplyBytesPerReady", "maxPendingReads",
+    ])
+    func outOfRangeOptionIsRejectedByName(field: String) {
+        var options = RaftOptions(id: 1)
+        switch field {
+        case "electionTimeoutTicks": options.electionTimeoutTicks = 1
+        case "heartbeatIntervalTicks": options.heartbeatIntervalTicks = options.electionTimeoutTicks
+        case "maxInflightMessages": options.maxInflightMessages = 0
+        case "maxInflightBytes": options.maxInflightBytes = 0
+        case "maxAppendBytes": options.maxAppendBytes = 0
+        case "maxUncommittedBytes": options.maxUncommittedBytes = 0
+        case "maxApplyBytesPerReady": options.maxApplyBytesPerReady = 0
+        default: options.maxPendingReads = 0
+        }
+        do {
+            _ = try RaftInstance(options: options, persisted: .empty, seed: 1)
+            Issue.record("\(field) out of range was accepted")
+        } catch {
+            guard case .invalid(let message) = error else { return }
+            #expect(message.hasPrefix(field))
+        }
+    }
+
+    @Test func defaultOptionsAreValid() throws {
+        try RaftOptions(id: 1).validate()
+    }
+}
