@@ -176,9 +176,8 @@ public struct RaftInstance: Sendable {
     /// Whether `ready()` has work to hand out.
     public var hasReady: Bool {
         needsBroadcast || softState != lastSoftState || hardState != lastHardState
-            || !log.unstableEntries.isEmpty || log.pendingSnapshot != nil || !outbox.isEmpty
-            || !outboxAfterPersist.isEmpty || !readStates.isEmpty
-            || !log.entriesToApply(maxBytes: 1).isEmpty
+            || log.hasUnstableEntries || log.pendingSnapshot != nil || !outbox.isEmpty
+            || !outboxAfterPersist.isEmpty || !readStates.isEmpty || log.hasEntriesToApply
     }
 
     // MARK: - Inputs

@@ -109,6 +109,12 @@ struct RaftLog: Sendable {
         return candidate
     }
 
+    /// Whether some entries are not yet handed out for persistence.
+    var hasUnstableEntries: Bool { unstableFrom <= lastIndex }
+
+    /// Whether some committed entries are not yet handed out for applying.
+    var hasEntriesToApply: Bool { committed > max(applied, pendingSnapshot?.index ?? 0) }
+
     /// The entries that are not yet handed out for persistence.
     var unstableEntries: [Entry] {
         guard unstableFrom <= lastIndex else { return [] }

@@ -162,7 +162,9 @@ public struct SimulatedReplica: Sendable {
 
     private mutating func persist(_ entries: [Entry], outcome: inout ReadyOutcome, instance running: RaftInstance) {
         guard let first = entries.first else { return }
-        durable.entries.removeAll { $0.index >= first.index }
+        // Entries are contiguous after the snapshot, so the suffix to replace starts at a known offset.
+        let keep = Int(first.index - durable.snapshot.index - 1)
+        if keep < durable.entries.count { durable.entries.removeSubrange(keep...) }
         let expected = (durable.entries.last?.index ?? durable.snapshot.index) + 1
         precondition(first.index == expected, "replica \(id) persists \(first.index) after \(expected - 1)")
         for entry in entries {
