@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 
 /// Runs transcript scripts: each line `> command args` is executed against an
 /// `InteractionCluster`, and the lines it writes are compared with the golden lines that follow
