@@ -134,13 +134,16 @@ public struct ReadContext: Hashable, Sendable, CustomStringConvertible {
         self.bytes = (0..<8).map { UInt8(truncatingIfNeeded: number >> (8 * UInt64($0))) }
     }
 
-    public var description: String {
+    /// The number this context was made from with `init(number:)`, when it is eight bytes long.
+    public var number: UInt64? {
+        guard bytes.count == 8 else { return nil }
         var value: UInt64 = 0
-        if bytes.count == 8 {
-            for (offset, byte) in bytes.enumerated() { value |= UInt64(byte) << (8 * UInt64(offset)) }
-            return "ctx\(value)"
-        }
-        return "ctx[\(bytes.count)]"
+        for (offset, byte) in bytes.enumerated() { value |= UInt64(byte) << (8 * UInt64(offset)) }
+        return value
+    }
+
+    public var description: String {
+        number.map { "ctx\($0)" } ?? "ctx[\(bytes.count)]"
     }
 }
 

@@ -426,9 +426,9 @@ public struct ClusterSimulation {
     }
 
     private mutating func readCompleted(_ readState: ReadState, on id: ReplicaID) throws(SimulationViolation) {
-        var readID: UInt64 = 0
-        for (offset, byte) in readState.context.bytes.enumerated() { readID |= UInt64(byte) << (8 * UInt64(offset)) }
-        guard let pending = pendingReads[readID], pending.replica == id else { return }
+        guard let readID = readState.context.number, let pending = pendingReads[readID], pending.replica == id else {
+            return
+        }
         if readState.index < pending.minimumIndex {
             throw checker.violation(
                 .linearizableRead,

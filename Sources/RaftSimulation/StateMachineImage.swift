@@ -48,14 +48,11 @@ public struct StateMachineImage: Hashable, Sendable, CustomStringConvertible {
 public enum SimulatedCommand {
     /// The command bytes for proposal `id`.
     public static func encode(_ id: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: id >> (8 * UInt64($0))) }
+        ReadContext(number: id).bytes
     }
 
     /// The proposal identifier in `bytes`, when it is a simulated command.
     public static func decode(_ bytes: [UInt8]) -> UInt64? {
-        guard bytes.count == 8 else { return nil }
-        var value: UInt64 = 0
-        for (offset, byte) in bytes.enumerated() { value |= UInt64(byte) << (8 * UInt64(offset)) }
-        return value
+        ReadContext(bytes).number
     }
 }
