@@ -14,7 +14,7 @@ public struct Entry: Hashable, Sendable, CustomStringConvertible {
         case noop
         /// An opaque command for the state machine.
         case command([UInt8])
-        /// A membership change; it takes effect when the entry is committed.
+        /// A membership change; it takes effect on a replica as soon as the entry is in its log.
         case membership(MembershipChange)
     }
 

@@ -85,7 +85,7 @@ public struct Membership: Hashable, Sendable, CustomStringConvertible {
 
 /// One change to the membership. Changes are made one at a time: each adds or removes a single
 /// replica, so any majority of the old voters overlaps any majority of the new ones (Raft thesis
-/// §4.1). A change takes effect on a replica when the entry that carries it is committed.
+/// §4.1). A change takes effect on a replica as soon as the entry that carries it is in its log.
 public enum MembershipChange: Hashable, Sendable, CustomStringConvertible {
     /// The first entry of a new cluster: the initial voters. Only valid on an empty membership.
     case bootstrap(voters: [ReplicaID])

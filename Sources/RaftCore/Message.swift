@@ -51,6 +51,12 @@ public struct Message: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         "\(from)->\(to) \(kind.summary(term: term))"
     }
+
+    /// Whether this is an answer to a vote request (not a pre-vote).
+    var isVoteResponse: Bool {
+        if case .voteResponse = kind { return true }
+        return false
+    }
 }
 
 /// The body of an append request.

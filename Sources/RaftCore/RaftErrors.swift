@@ -15,6 +15,8 @@ public enum ProposalError: Error, Hashable, Sendable, CustomStringConvertible {
     case membershipChangeRejected(MembershipChange.Rejection)
     /// The target of a leadership transfer is not a voter, or is this replica.
     case invalidTransferTarget(ReplicaID)
+    /// The learner to promote is more than `maxPromotionLagEntries` behind the leader.
+    case learnerNotCaughtUp(ReplicaID)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum ProposalError: Error, Hashable, Sendable, CustomStringConvertible {
         case .membershipChangePending: return "a membership change is already pending"
         case .membershipChangeRejected(let reason): return "membership change rejected: \(reason)"
         case .invalidTransferTarget(let id): return "replica \(id) cannot become leader"
+        case .learnerNotCaughtUp(let id): return "learner \(id) has not caught up with the leader"
         }
     }
 }

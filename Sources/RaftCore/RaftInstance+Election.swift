@@ -24,8 +24,11 @@ extension RaftInstance {
                     return
                 }
             }
+        }
+        if leadTransferee != nil {
+            transferElapsed += 1
             // A transfer that has not finished within an election timeout is abandoned.
-            leadTransferee = nil
+            if transferElapsed >= options.electionTimeoutTicks { leadTransferee = nil }
         }
         if heartbeatElapsed >= options.heartbeatIntervalTicks {
             heartbeatElapsed = 0
@@ -34,11 +37,11 @@ extension RaftInstance {
     }
 
     /// Counts voters heard from since the last check (the leader counts itself), and starts a
-    /// new period. Removed members not heard from are no longer replicated to.
+    /// new period. Members whose removal was committed before this period are no longer
+    /// replicated to: they had a whole period of heartbeats carrying the commit index.
     mutating func quorumRecentlyActive() -> Bool {
-        for member in replicationTargets where !membership.contains(member) && progress[member]?.recentActive != true {
-            progress[member] = nil
-        }
+        for member in removedMembersToForget { progress[member] = nil }
+        removedMembersToForget = replicationTargets.filter { !membership.contains($0) && !committedMembership.contains($0) }
         var active = 0
         for voter in membership.voters {
             if voter == id || progress[voter]?.recentActive == true { active += 1 }
@@ -78,7 +81,8 @@ extension RaftInstance {
         state = .leader
         leader = id
         progress = [:]
-        for member in membership.allMembers where member != id {
+        // Members whose removal is not yet committed keep receiving the log, so they learn of it.
+        for member in membership.allMembers + committedMembership.allMembers where member != id {
             progress[member] = newProgress()
         }
         if !options.plantedBugs.contains(.noNoopAtTermStart) {
@@ -112,6 +116,8 @@ extension RaftInstance {
         pendingReads = []
         readsAwaitingCommit = []
         needsBroadcast = false
+        removedMembersToForget = []
+        transferElapsed = 0
     }
 
     // MARK: - Campaigns

@@ -77,8 +77,14 @@ extension RaftInstance {
         case .probe:
             memberProgress.becomeReplicate()
         case .snapshot(let pendingIndex):
-            if memberProgress.match >= pendingIndex && memberProgress.match + 1 >= log.firstIndex {
-                memberProgress.becomeReplicate()
+            if memberProgress.match >= pendingIndex {
+                // The snapshot is installed. If the leader compacted past it meanwhile, probing
+                // sends the newer snapshot.
+                if memberProgress.match + 1 >= log.firstIndex {
+                    memberProgress.becomeReplicate()
+                } else {
+                    memberProgress.becomeProbe()
+                }
             }
         case .replicate:
             memberProgress.inflights.free(through: response.index)
@@ -91,7 +97,6 @@ extension RaftInstance {
         }
         // Fill the pipeline while the window allows.
         while sendAppend(to: member, sendIfEmpty: false) {}
-        forgetRemovedMembers()
         if member == leadTransferee && progress[member]?.match == log.lastIndex {
             send(to: member, .timeoutNow)
         }
@@ -160,26 +165,22 @@ extension RaftInstance {
                 if entry.term == term { uncommittedBytes = max(0, uncommittedBytes - entry.payloadBytes) }
                 cursor += 1
             }
-            forgetRemovedMembers()
+            membershipCommitted(previousCommit: previous)
         }
     }
 
-    /// Stops replicating to members whose removal is committed once they hold the removal,
-    /// after one last heartbeat that tells them it is committed (so that a removed replica
-    /// learns it was removed and can shut down). Thesis §4.2.2: a leader whose own removal is
-    /// committed steps down; the remaining voters hold the new membership and elect among
-    /// themselves.
-    mutating func forgetRemovedMembers() {
-        guard state == .leader else { return }
-        let committed = committedMembership
-        let removalIndex = memberships.changeIndex(atOrBelow: log.committed)
-        let informed = replicationTargets.filter { member in
-            !membership.contains(member) && !committed.contains(member) && progress[member]!.match >= removalIndex
-        }
+    /// Reacts to the commit of a membership entry (an index in `(previousCommit, commit]`):
+    /// removed members get a heartbeat that tells them the removal is committed (they stay
+    /// replication targets until the CheckQuorum check after next, so later heartbeats repeat
+    /// it), and a leader whose own removal is committed steps down (thesis §4.2.2); the
+    /// remaining voters hold the new membership and elect among themselves.
+    private mutating func membershipCommitted(previousCommit: LogIndex) {
+        guard state == .leader, memberships.changeIndex(atOrBelow: log.committed) > previousCommit else { return }
         let leaderRemoved = !membership.isVoter(id) && memberships.latestIndex <= log.committed
-        guard !informed.isEmpty || leaderRemoved else { return }
-        broadcastHeartbeat(readRound: 0)
-        for member in informed { progress[member] = nil }
+        let committed = committedMembership
+        if leaderRemoved || replicationTargets.contains(where: { !committed.contains($0) }) {
+            broadcastHeartbeat(readRound: 0)
+        }
         if leaderRemoved { becomeFollower(term: term, leader: nil) }
     }
 
@@ -194,6 +195,8 @@ extension RaftInstance {
             // A removed member keeps receiving the log until its removal commits; it leaves
             // quorums at once, since it is no longer in the membership in force.
             if let transferee = leadTransferee, !membership.isVoter(transferee) { leadTransferee = nil }
+            // A smaller quorum may confirm reads that were waiting.
+            releaseConfirmedReads()
         case .candidate, .preCandidate:
             if !isPromotable { becomeFollower(term: term, leader: nil) }
         case .follower, .learner:

@@ -12,6 +12,13 @@ extension RaftInstance {
         let currentSoft = softState
         let currentHard = hardState
         let hardStateChanged = currentHard != lastHardState
+        let termOrVoteChanged = currentHard.term != lastHardState.term || currentHard.votedFor != lastHardState.votedFor
+        if termOrVoteChanged {
+            // Nothing said in a term may leave before that term and vote are durable.
+            let early = options.plantedBugs.contains(.voteBeforePersist) ? outbox.filter(\.isVoteResponse) : []
+            outboxAfterPersist = outbox.filter { !early.contains($0) } + outboxAfterPersist
+            outbox = early
+        }
         let entries = log.unstableEntries
         let snapshot = log.pendingSnapshot
         let ready = Ready(
@@ -23,8 +30,7 @@ extension RaftInstance {
             messagesAfterPersist: outboxAfterPersist,
             committedEntries: log.entriesToApply(maxBytes: options.maxApplyBytesPerReady),
             readStates: readStates,
-            mustSync: !entries.isEmpty || snapshot != nil
-                || currentHard.term != lastHardState.term || currentHard.votedFor != lastHardState.votedFor
+            mustSync: !entries.isEmpty || snapshot != nil || termOrVoteChanged
         )
         outbox = []
         outboxAfterPersist = []

@@ -10,9 +10,11 @@
 /// - Membership changes are single-replica changes that take effect on a replica as soon as
 ///   their entry is in its log (Raft thesis §4.1). A leader proposes one only after it has
 ///   committed an entry of its own term and while no other change is uncommitted (the fix to
-///   single-server changes Ongaro published after the thesis); then any two memberships in force
-///   anywhere differ by at most one voter, and a majority of each overlaps a majority of the
-///   other. We first tried taking effect on commit (as etcd does on apply); the simulator showed
+///   single-server changes Ongaro published after the thesis). A new change is thus appended only
+///   by a leader whose log holds every committed change, and it differs by one voter from the
+///   newest committed membership, so the majority that commits it overlaps every majority that
+///   could elect a leader or commit an entry under the memberships before it. We first tried
+///   taking effect on commit (as etcd does on apply); the simulator showed
 ///   why the thesis is right: after a leader removes itself, a voter that holds the entry but
 ///   has not learned it is committed still needs the removed replica's vote.
 /// - A leader whose removal commits steps down (thesis §4.2.2); until then it leads without
@@ -20,7 +22,9 @@
 /// - The uncompacted log lives in memory; snapshots bound it. The snapshot's bytes never pass
 ///   through the instance.
 /// - A leader counts itself toward a commit only for entries it has persisted, and sends its
-///   appends before persisting them (thesis §10.2.1).
+///   appends before persisting them (thesis §10.2.1). Every message produced in a batch that
+///   changes the term or vote waits until that change is durable: a lone voter elects itself in
+///   one batch, and its appends must not leave before its vote is on disk.
 public struct RaftInstance: Sendable {
     // MARK: - Stored state
 
@@ -48,6 +52,10 @@ public struct RaftInstance: Sendable {
     var randomizedElectionTimeout = 0
     /// The voter a leadership transfer is handing over to.
     public internal(set) var leadTransferee: ReplicaID?
+    /// Ticks since the current leadership transfer started.
+    var transferElapsed = 0
+    /// Removed members to stop replicating to at the next CheckQuorum check (leader only).
+    var removedMembersToForget: [ReplicaID] = []
     // Invariant: uncommittedBytes >= 0; only a leader holds a non-zero value.
     var uncommittedBytes = 0
     /// Whether proposals were appended since the last broadcast (flushed in `ready()`).
@@ -235,6 +243,14 @@ public struct RaftInstance: Sendable {
             throw .membershipChangePending
         }
         if let rejection = membership.rejection(of: change) { throw .membershipChangeRejected(rejection) }
+        if case .promote(let learner) = change {
+            // Thesis §4.2.1: a learner becomes a voter only once it has caught up; a lagging
+            // voter could leave the new membership unable to commit.
+            let match = progress[learner]?.match ?? 0
+            guard match + UInt64(options.maxPromotionLagEntries) >= log.lastIndex else {
+                throw .learnerNotCaughtUp(learner)
+            }
+        }
         let previous = membership
         let position = appendEntry(.membership(change))
         memberships.record(change, at: position.index)
@@ -270,7 +286,7 @@ public struct RaftInstance: Sendable {
         guard target != id, membership.isVoter(target) else { throw .invalidTransferTarget(target) }
         if leadTransferee == target { return }
         leadTransferee = target
-        electionElapsed = 0
+        transferElapsed = 0
         if progress[target]?.match == log.lastIndex {
             send(to: target, .timeoutNow)
         } else {
@@ -316,6 +332,7 @@ public struct RaftInstance: Sendable {
     public mutating func compact(through index: LogIndex) -> SnapshotMetadata {
         precondition(!awaitingAdvance, "compact() between ready() and advance()")
         precondition(index <= log.applied, "compaction through \(index) beyond applied \(log.applied)")
+        precondition(log.pendingSnapshot == nil, "compact() while a received snapshot awaits installation")
         guard index > log.snapshot.index else { return log.snapshot }
         let metadata = log.compact(through: index, membership: memberships.membership(at: index))
         memberships.compact(through: index)

@@ -34,8 +34,10 @@ struct RaftLog: Sendable {
                 "persisted entries are not contiguous after snapshot \(state.snapshot.index): found \(entry.index) at offset \(offset)")
         }
         let last = state.snapshot.index + LogIndex(entries.count)
-        committed = max(min(state.hardState.commit, last), state.snapshot.index)
-        precondition(state.applied <= committed, "applied \(state.applied) is beyond commit \(committed)")
+        precondition(state.applied <= last, "applied \(state.applied) is beyond the last persisted entry \(last)")
+        // The commit index is written without a sync, so it may be older than what the state
+        // machine applied: anything applied was committed.
+        committed = max(min(state.hardState.commit, last), state.snapshot.index, state.applied)
         applied = state.applied
         persisted = last
         unstableFrom = last + 1

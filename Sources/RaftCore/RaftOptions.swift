@@ -20,6 +20,8 @@ public struct RaftOptions: Sendable {
     public var maxApplyBytesPerReady: Int = 16 << 20
     /// The most linearizable reads a leader holds while it confirms its leadership.
     public var maxPendingReads: Int = 4096
+    /// How far behind the leader's last index a learner may be and still be promoted.
+    public var maxPromotionLagEntries: Int = 1000
     /// Whether a leader that has not heard from a quorum for an election timeout steps down,
     /// and voters ignore campaigns while they hear from a leader (the leader lease).
     public var checkQuorum: Bool = true
@@ -48,6 +50,7 @@ public struct RaftOptions: Sendable {
         if maxUncommittedBytes < 1 { throw .invalid("maxUncommittedBytes must be at least 1") }
         if maxApplyBytesPerReady < 1 { throw .invalid("maxApplyBytesPerReady must be at least 1") }
         if maxPendingReads < 1 { throw .invalid("maxPendingReads must be at least 1") }
+        if maxPromotionLagEntries < 0 { throw .invalid("maxPromotionLagEntries must not be negative") }
     }
 }
 

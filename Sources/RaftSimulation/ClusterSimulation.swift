@@ -93,6 +93,11 @@ public struct ClusterSimulation {
         for (offset, id) in replicaIDs.enumerated() where isActive(id) {
             if (now + UInt64(offset) * 3) % parameters.unitsPerTick == 0 {
                 replicas[id]!.withInstance { $0.tick() }
+                // Sometimes a proposal arrives between a tick and the Ready it produced (a tick
+                // can make a lone voter leader, with its vote not yet durable).
+                if faultsActive && random.below(100) < 10 && replicas[id]!.instance?.role == .leader {
+                    try propose(on: id)
+                }
                 try drain(id)
             }
         }

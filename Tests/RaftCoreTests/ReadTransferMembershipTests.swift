@@ -263,3 +263,119 @@ import Testing
         try RaftOptions(id: 1).validate()
     }
 }
+
+/// Regressions for findings of the code review.
+@Suite struct ReviewRegressionTests {
+    // A lone voter elects itself in one batch: its appends (to learners) must wait until its new
+    // term and vote are durable, or a crash could let it reuse the term for different entries.
+    @Test func loneVoterAppendsWaitForItsVoteToBeDurable() throws {
+        var options = RaftOptions(id: 1)
+        options.preVote = false
+        let persisted = PersistedState(
+            hardState: HardState(term: 1, commit: 1), snapshot: .empty,
+            entries: [Entry(term: 1, index: 1, payload: .membership(.bootstrap(voters: [1])))], applied: 0)
+        var leader = try RaftInstance(options: options, persisted: persisted, seed: 1)
+        leader.campaign()
+        _ = leader.drain()
+        try leader.proposeMembershipChange(.addLearner(2))
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 3))))
+        _ = leader.drain()
+        // Restart it: the next election, with a proposal before the first Ready, is one batch.
+        var restarted = try RaftInstance(
+            options: options,
+            persisted: PersistedState(
+                hardState: HardState(term: leader.term, commit: leader.commitIndex), snapshot: .empty,
+                entries: (1...leader.lastIndex).compactMap { leader.entry(at: $0) }, applied: 0),
+            seed: 2)
+        restarted.campaign()
+        #expect(restarted.role == .leader)
+        try restarted.propose([1])
+        let batch = restarted.ready()
+        #expect(batch.hardState?.votedFor == 1)
+        #expect(batch.mustSync)
+        #expect(batch.messages.isEmpty, "sent before the vote is durable: \(batch.messages)")
+        #expect(batch.messagesAfterPersist.contains { $0.to == 2 })
+        restarted.advance(batch)
+    }
+
+    // The commit index is written without a sync; after a crash it may be older than what the
+    // durable state machine applied. The replica must start, not stop.
+    @Test func restartWithAppliedBeyondPersistedCommitIndex() throws {
+        let entries = [
+            Entry(term: 1, index: 1, payload: .membership(.bootstrap(voters: [1, 2, 3]))),
+            Entry(term: 2, index: 2, payload: .noop), Entry(term: 2, index: 3, payload: .command([1])),
+        ]
+        let persisted = PersistedState(
+            hardState: HardState(term: 2, commit: 1), snapshot: .empty, entries: entries, applied: 3)
+        let replica = try RaftInstance(options: RaftOptions(id: 2), persisted: persisted, seed: 1)
+        #expect(replica.commitIndex == 3)
+        #expect(replica.appliedIndex == 3)
+    }
+
+    // A read waiting for a removed voter's acknowledgement is answered when the smaller
+    // membership's quorum already confirms it.
+    @Test func pendingReadCompletesWhenQuorumShrinks() throws {
+        var leader = try makeInstance(1, voters: [1, 2]) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        _ = leader.drain()
+        try leader.readIndex(context: ReadContext(number: 1))
+        #expect(leader.drain().readStates.isEmpty)
+        try leader.proposeMembershipChange(.remove(2))
+        #expect(leader.drain().readStates.map(\.context) == [ReadContext(number: 1)])
+    }
+
+    // A new leader keeps replicating to a member whose removal is not yet committed, so that
+    // the member can learn of it.
+    @Test func newLeaderReplicatesToMemberWithUncommittedRemoval() throws {
+        var cluster = stableCluster(voters: [1, 2, 3, 4])
+        cluster.partition([4], [1, 2, 3])
+        try cluster.with(1) { (instance) throws(ProposalError) in try instance.proposeMembershipChange(.remove(4)) }
+        cluster.processReady(1)
+        cluster.deliver(to: 2)
+        cluster.processReady(2)
+        cluster.dropQueued()
+        cluster.crash(1)
+        cluster.heal()
+        for _ in 0..<10 { cluster.with(3) { $0.tick() } }
+        cluster.with(2) { $0.campaign() }
+        cluster.stabilize()
+        #expect(cluster.instance(2)?.role == .leader)
+        #expect(cluster.instance(2)?.committedMembership == Membership(voters: [1, 2, 3]))
+        #expect(cluster.instance(4)?.isRemoved == true, "replica 4 must learn that it was removed")
+    }
+
+    // Repeated transfer requests do not postpone CheckQuorum.
+    @Test func transferRequestsDoNotDelayCheckQuorum() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        for _ in 0..<25 {
+            try? leader.transferLeadership(to: 2)
+            leader.tick()
+            _ = leader.drain()
+        }
+        #expect(leader.role == .follower)
+    }
+
+    // Thesis §4.2.1: a learner that has not caught up is not promoted.
+    @Test func laggingLearnerIsNotPromoted() throws {
+        var leader = try makeInstance(1) {
+            $0.preVote = false
+            $0.maxPromotionLagEntries = 2
+        }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        try leader.proposeMembershipChange(.addLearner(4))
+        for byte: UInt8 in 1...3 { try leader.propose([byte]) }
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: leader.lastIndex))))
+        #expect(leader.committedMembership.learners == [4])
+        #expect(throws: ProposalError.learnerNotCaughtUp(4)) { try leader.proposeMembershipChange(.promote(4)) }
+        leader.step(Message(from: 4, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: leader.lastIndex))))
+        try leader.proposeMembershipChange(.promote(4))
+    }
+}
