@@ -14,12 +14,19 @@ let package = Package(
     name: "Rampart",
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "PolicyModel", targets: ["PolicyModel"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
         .target(
             name: "RaftCore",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        // The IAM domain: entities, validation, commands and their encoding, authorization.
+        .target(
+            name: "PolicyModel",
             dependencies: [],
             swiftSettings: strictSettings
         ),
@@ -38,6 +45,11 @@ let package = Package(
         .testTarget(
             name: "RaftCoreTests",
             dependencies: ["RaftCore", "RaftSimulation"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PolicyModelTests",
+            dependencies: ["PolicyModel"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,130 @@
+/// A replicated change to the policy state. It is fully determined before it is proposed:
+/// generated ids, key material and the time are chosen by the proposing replica, so that every
+/// replica applies it identically.
+public enum Command: Hashable, Sendable {
+    /// Creates an organization.
+    case createOrganization(name: Name)
+    /// Suspends or resumes an organization.
+    case setOrganizationSuspended(name: Name, suspended: Bool)
+    /// Deletes an organization; with projects, principals or roles left it needs `force`, which
+    /// deletes them all.
+    case deleteOrganization(name: Name, force: Bool)
+    /// Creates a project.
+    case createProject(organization: Name, name: Name)
+    /// Deletes a project; with bindings left it needs `force`, which deletes them.
+    case deleteProject(organization: Name, name: Name, force: Bool)
+    /// Creates a principal.
+    case createPrincipal(PrincipalReference, kind: PrincipalKind)
+    /// Deletes a principal; with bindings or API keys left it needs `force`, which deletes them.
+    case deletePrincipal(PrincipalReference, force: Bool)
+    /// Creates a custom role.
+    case createRole(organization: Name, name: Name, permissions: [Permission])
+    /// Replaces a custom role's permissions.
+    case updateRole(organization: Name, name: Name, permissions: [Permission])
+    /// Deletes a custom role; with bindings left it needs `force`, which deletes them.
+    case deleteRole(organization: Name, name: Name, force: Bool)
+    /// Grants a role to a principal at a scope.
+    case createBinding(id: EntityID, principal: PrincipalReference, role: RoleReference, scope: Scope)
+    /// Removes a binding.
+    case deleteBinding(id: EntityID)
+    /// Adds an API key for a principal.
+    case createAPIKey(id: EntityID, principal: PrincipalReference, secretHash: [UInt8])
+    /// Deletes an API key.
+    case revokeAPIKey(id: EntityID)
+    /// Adds a root key in the pending state.
+    case addRootKey(id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8])
+    /// Makes a pending key active; the previously active key becomes retiring.
+    case activateRootKey(id: EntityID)
+    /// Retires a retiring key.
+    case retireRootKey(id: EntityID)
+
+    /// The action name recorded in the audit log.
+    public var action: String {
+        switch self {
+        case .createOrganization: return "organization.create"
+        case .setOrganizationSuspended(_, let suspended): return suspended ? "organization.suspend" : "organization.resume"
+        case .deleteOrganization: return "organization.delete"
+        case .createProject: return "project.create"
+        case .deleteProject: return "project.delete"
+        case .createPrincipal: return "principal.create"
+        case .deletePrincipal: return "principal.delete"
+        case .createRole: return "role.create"
+        case .updateRole: return "role.update"
+        case .deleteRole: return "role.delete"
+        case .createBinding: return "binding.create"
+        case .deleteBinding: return "binding.delete"
+        case .createAPIKey: return "apikey.create"
+        case .revokeAPIKey: return "apikey.revoke"
+        case .addRootKey: return "rootkey.add"
+        case .activateRootKey: return "rootkey.activate"
+        case .retireRootKey: return "rootkey.retire"
+        }
+    }
+
+    /// The target recorded in the audit log. Never contains a secret.
+    public var target: String {
+        switch self {
+        case .createOrganization(let name), .setOrganizationSuspended(let name, _), .deleteOrganization(let name, _):
+            return Scope.organization(name).description
+        case .createProject(let organization, let name), .deleteProject(let organization, let name, _):
+            return Scope.project(organization: organization, project: name).description
+        case .createPrincipal(let principal, _), .deletePrincipal(let principal, _):
+            return "orgs/\(principal.organization)/principals/\(principal.name)"
+        case .createRole(let organization, let name, _), .updateRole(let organization, let name, _),
+            .deleteRole(let organization, let name, _):
+            return "orgs/\(organization)/roles/\(name)"
+        case .createBinding(let id, _, _, _), .deleteBinding(let id):
+            return "bindings/\(id)"
+        case .createAPIKey(let id, _, _), .revokeAPIKey(let id):
+            return "apikeys/\(id)"
+        case .addRootKey(let id, _, _), .activateRootKey(let id), .retireRootKey(let id):
+            return "keys/\(id)"
+        }
+    }
+
+    /// The organization the command is about, for audit filtering and tenancy checks.
+    public var organization: Name? {
+        switch self {
+        case .createOrganization(let name), .setOrganizationSuspended(let name, _), .deleteOrganization(let name, _):
+            return name
+        case .createProject(let organization, _), .deleteProject(let organization, _, _),
+            .createRole(let organization, _, _), .updateRole(let organization, _, _), .deleteRole(let organization, _, _):
+            return organization
+        case .createPrincipal(let principal, _), .deletePrincipal(let principal, _),
+            .createBinding(_, let principal, _, _), .createAPIKey(_, let principal, _):
+            return principal.organization
+        case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey:
+            return nil
+        }
+    }
+}
+
+/// A command with everything that travels with it through the log.
+public struct CommandEnvelope: Hashable, Sendable {
+    /// The change.
+    public var command: Command
+    /// The authenticated principal that asked for it (nil for the bootstrap).
+    public var actor: PrincipalReference?
+    /// The request id, for tracing and for resolving timed-out requests from the audit log.
+    public var requestID: String
+    /// When present, a retry with the same key within the idempotency window is applied at most
+    /// once and answered with the first result.
+    public var idempotencyKey: String?
+    /// When present, the command applies only if the target's revision equals it (`If-Match`).
+    public var expectedRevision: UInt64?
+    /// The time chosen by the proposing replica.
+    public var time: Timestamp
+
+    /// Creates an envelope.
+    public init(
+        command: Command, actor: PrincipalReference?, requestID: String, idempotencyKey: String? = nil,
+        expectedRevision: UInt64? = nil, time: Timestamp
+    ) {
+        self.command = command
+        self.actor = actor
+        self.requestID = requestID
+        self.idempotencyKey = idempotencyKey
+        self.expectedRevision = expectedRevision
+        self.time = time
+    }
+}

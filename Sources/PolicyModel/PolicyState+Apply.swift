@@ -1,0 +1,303 @@
+// The state machine's rules: how each command changes the state, and when it is refused.
+extension PolicyState {
+    /// Applies one committed command.
+    /// - Parameters:
+    ///   - envelope: the command and what travels with it.
+    ///   - revision: the command's Raft log index; greater than every earlier one.
+    /// - Returns: the outcome. A rejection changes nothing but the revision; a retry of an
+    ///   idempotency key seen in the window returns the first outcome, marked `replayed`.
+    public mutating func apply(_ envelope: CommandEnvelope, at revision: UInt64) -> CommandOutcome {
+        precondition(revision > self.revision, "revision \(revision) applied after \(self.revision)")
+        self.revision = revision
+        let key = envelope.idempotencyKey.map { IdempotencyWindow.Key(actor: envelope.actor, key: $0) }
+        if let key, var first = idempotency.outcome(for: key) {
+            first.replayed = true
+            return first
+        }
+        var outcome = CommandOutcome(revision: revision, rejection: nil)
+        do {
+            try validate(envelope)
+            try execute(envelope.command, expectedRevision: envelope.expectedRevision, time: envelope.time)
+        } catch {
+            outcome.rejection = error
+        }
+        if let key { idempotency.remember(outcome, for: key, capacity: limits.idempotencyWindowKeys) }
+        return outcome
+    }
+
+    private func validate(_ envelope: CommandEnvelope) throws(PolicyError) {
+        guard !envelope.requestID.isEmpty, envelope.requestID.utf8.count <= limits.maxRequestIDBytes else {
+            throw .invalidArgument("request id must be 1 to \(limits.maxRequestIDBytes) bytes")
+        }
+        if let key = envelope.idempotencyKey, key.isEmpty || key.utf8.count > limits.maxRequestIDBytes {
+            throw .invalidArgument("idempotency key must be 1 to \(limits.maxRequestIDBytes) bytes")
+        }
+    }
+
+    // MARK: - Dispatch
+
+    private mutating func execute(_ command: Command, expectedRevision: UInt64?, time: Timestamp) throws(PolicyError) {
+        switch command {
+        case .createOrganization(let name):
+            try requireNoExpectedRevision(expectedRevision)
+            guard organizations[name] == nil else { throw .alreadyExists("organization \(name)") }
+            organizations[name] = Organization(name: name, createdAt: time, revision: revision)
+        case .setOrganizationSuspended(let name, let suspended):
+            var organization = try existingOrganization(name, expectedRevision: expectedRevision)
+            guard name != Organization.systemName else { throw .invalidState("the system organization cannot be suspended") }
+            organization.suspended = suspended
+            organization.revision = revision
+            organizations[name] = organization
+        case .deleteOrganization(let name, let force):
+            try deleteOrganization(name, force: force, expectedRevision: expectedRevision)
+        case .createProject(let organization, let name):
+            try requireNoExpectedRevision(expectedRevision)
+            _ = try existingOrganization(organization, expectedRevision: nil)
+            guard projects[organization]?[name] == nil else { throw .alreadyExists("project \(organization)/\(name)") }
+            projects[organization, default: [:]][name] = Project(
+                organization: organization, name: name, createdAt: time, revision: revision)
+        case .deleteProject(let organization, let name, let force):
+            try deleteProject(organization, name, force: force, expectedRevision: expectedRevision)
+        case .createPrincipal(let reference, let kind):
+            try requireNoExpectedRevision(expectedRevision)
+            _ = try existingOrganization(reference.organization, expectedRevision: nil)
+            guard principals[reference] == nil else { throw .alreadyExists("principal \(reference)") }
+            principals[reference] = Principal(reference: reference, kind: kind, createdAt: time, revision: revision)
+        case .deletePrincipal(let reference, let force):
+            try deletePrincipal(reference, force: force, expectedRevision: expectedRevision)
+        case .createRole(let organization, let name, let permissions):
+            try requireNoExpectedRevision(expectedRevision)
+            try createRole(organization, name, permissions)
+        case .updateRole(let organization, let name, let permissions):
+            try updateRole(organization, name, permissions, expectedRevision: expectedRevision)
+        case .deleteRole(let organization, let name, let force):
+            try deleteRole(organization, name, force: force, expectedRevision: expectedRevision)
+        case .createBinding(let id, let principal, let role, let scope):
+            try requireNoExpectedRevision(expectedRevision)
+            try createBinding(RoleBinding(id: id, principal: principal, role: role, scope: scope, createdAt: time, revision: revision))
+        case .deleteBinding(let id):
+            guard let binding = bindings[id] else { throw .notFound("binding \(id)") }
+            try checkRevision(expectedRevision, binding.revision)
+            removeBinding(id)
+        case .createAPIKey(let id, let principal, let secretHash):
+            try requireNoExpectedRevision(expectedRevision)
+            try createAPIKey(APIKey(id: id, principal: principal, secretHash: secretHash, createdAt: time, revision: revision))
+        case .revokeAPIKey(let id):
+            guard let key = apiKeys[id] else { throw .notFound("API key \(id)") }
+            try checkRevision(expectedRevision, key.revision)
+            apiKeys[id] = nil
+        case .addRootKey(let id, let publicKey, let sealedPrivateKey):
+            try requireNoExpectedRevision(expectedRevision)
+            try addRootKey(id, publicKey: publicKey, sealedPrivateKey: sealedPrivateKey, time: time)
+        case .activateRootKey(let id):
+            try activateRootKey(id, expectedRevision: expectedRevision)
+        case .retireRootKey(let id):
+            guard var key = rootKeys[id] else { throw .notFound("root key \(id)") }
+            try checkRevision(expectedRevision, key.revision)
+            guard key.state == .retiring else { throw .invalidState("root key \(id) is \(key.state), not retiring") }
+            key.state = .retired
+            key.revision = revision
+            rootKeys[id] = key
+        }
+    }
+
+    // MARK: - Organizations and projects
+
+    private func existingOrganization(_ name: Name, expectedRevision: UInt64?) throws(PolicyError) -> Organization {
+        guard let organization = organizations[name] else { throw .notFound("organization \(name)") }
+        try checkRevision(expectedRevision, organization.revision)
+        return organization
+    }
+
+    private mutating func deleteOrganization(_ name: Name, force: Bool, expectedRevision: UInt64?) throws(PolicyError) {
+        _ = try existingOrganization(name, expectedRevision: expectedRevision)
+        guard name != Organization.systemName else { throw .invalidState("the system organization cannot be deleted") }
+        let ownedProjects = projects[name]?.count ?? 0
+        let ownedPrincipals = principals.keys.filter { $0.organization == name }
+        let ownedRoles = roles.keys.filter { if case .custom(name, _) = $0 { return true } else { return false } }
+        if !force && (ownedProjects + ownedPrincipals.count + ownedRoles.count) > 0 {
+            throw .hasDependents(
+                "organization \(name) has \(ownedProjects) projects, \(ownedPrincipals.count) principals and \(ownedRoles.count) roles")
+        }
+        for id in bindings.keys.sorted() where bindings[id]!.scope.organization == name || bindings[id]!.principal.organization == name {
+            removeBinding(id)
+        }
+        for id in apiKeys.keys.sorted() where apiKeys[id]!.principal.organization == name { apiKeys[id] = nil }
+        for principal in ownedPrincipals { principals[principal] = nil }
+        for role in ownedRoles { roles[role] = nil }
+        projects[name] = nil
+        organizations[name] = nil
+    }
+
+    private mutating func deleteProject(_ organization: Name, _ name: Name, force: Bool, expectedRevision: UInt64?)
+        throws(PolicyError)
+    {
+        guard let project = projects[organization]?[name] else { throw .notFound("project \(organization)/\(name)") }
+        try checkRevision(expectedRevision, project.revision)
+        let scope = Scope.project(organization: organization, project: name)
+        let dependents = bindings.keys.sorted().filter { bindings[$0]!.scope == scope }
+        if !force && !dependents.isEmpty {
+            throw .hasDependents("project \(organization)/\(name) has \(dependents.count) bindings")
+        }
+        for id in dependents { removeBinding(id) }
+        projects[organization]![name] = nil
+    }
+
+    // MARK: - Principals and roles
+
+    private mutating func deletePrincipal(_ reference: PrincipalReference, force: Bool, expectedRevision: UInt64?)
+        throws(PolicyError)
+    {
+        guard let principal = principals[reference] else { throw .notFound("principal \(reference)") }
+        try checkRevision(expectedRevision, principal.revision)
+        let ownedBindings = bindingsByPrincipal[reference] ?? []
+        let ownedKeys = apiKeys.keys.sorted().filter { apiKeys[$0]!.principal == reference }
+        if !force && !(ownedBindings.isEmpty && ownedKeys.isEmpty) {
+            throw .hasDependents("principal \(reference) has \(ownedBindings.count) bindings and \(ownedKeys.count) API keys")
+        }
+        for id in ownedBindings { removeBinding(id) }
+        for id in ownedKeys { apiKeys[id] = nil }
+        principals[reference] = nil
+    }
+
+    private func validatedPermissions(_ permissions: [Permission]) throws(PolicyError) -> [Permission] {
+        guard !permissions.isEmpty else { throw .invalidArgument("a role needs at least one permission") }
+        guard permissions.count <= limits.maxPermissionsPerRole else {
+            throw .limitExceeded("at most \(limits.maxPermissionsPerRole) permissions per role")
+        }
+        return permissions
+    }
+
+    private mutating func createRole(_ organization: Name, _ name: Name, _ permissions: [Permission]) throws(PolicyError) {
+        _ = try existingOrganization(organization, expectedRevision: nil)
+        let reference = RoleReference.custom(organization: organization, name: name)
+        guard roles[reference] == nil else { throw .alreadyExists("role \(reference)") }
+        let owned = roles.keys.filter { if case .custom(organization, _) = $0 { return true } else { return false } }.count
+        guard owned < limits.maxRolesPerOrganization else {
+            throw .limitExceeded("at most \(limits.maxRolesPerOrganization) roles per organization")
+        }
+        roles[reference] = Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision)
+    }
+
+    private mutating func updateRole(_ organization: Name, _ name: Name, _ permissions: [Permission], expectedRevision: UInt64?)
+        throws(PolicyError)
+    {
+        let reference = RoleReference.custom(organization: organization, name: name)
+        guard let role = roles[reference] else { throw .notFound("role \(reference)") }
+        try checkRevision(expectedRevision, role.revision)
+        roles[reference] = Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision)
+    }
+
+    private mutating func deleteRole(_ organization: Name, _ name: Name, force: Bool, expectedRevision: UInt64?)
+        throws(PolicyError)
+    {
+        let reference = RoleReference.custom(organization: organization, name: name)
+        guard let role = roles[reference] else { throw .notFound("role \(reference)") }
+        try checkRevision(expectedRevision, role.revision)
+        let dependents = bindings.keys.sorted().filter { bindings[$0]!.role == reference }
+        if !force && !dependents.isEmpty { throw .hasDependents("role \(reference) has \(dependents.count) bindings") }
+        for id in dependents { removeBinding(id) }
+        roles[reference] = nil
+    }
+
+    // MARK: - Bindings
+
+    /// Checks every tenancy rule of a binding: the principal, the scope and a custom role all
+    /// belong to one organization; cluster scope is for the system organization's principals.
+    private mutating func createBinding(_ binding: RoleBinding) throws(PolicyError) {
+        guard bindings[binding.id] == nil else { throw .alreadyExists("binding \(binding.id)") }
+        guard principals[binding.principal] != nil else { throw .notFound("principal \(binding.principal)") }
+        let home = binding.principal.organization
+        switch binding.scope {
+        case .cluster:
+            guard home == Organization.systemName else {
+                throw .crossOrganization("only principals of the system organization can hold cluster-wide roles")
+            }
+        case .organization(let organization):
+            guard organization == home else { throw .crossOrganization("principal \(binding.principal) bound in organization \(organization)") }
+        case .project(let organization, let project):
+            guard organization == home else { throw .crossOrganization("principal \(binding.principal) bound in organization \(organization)") }
+            guard projects[organization]?[project] != nil else { throw .notFound("project \(organization)/\(project)") }
+        }
+        switch binding.role {
+        case .builtIn(let role):
+            guard role.canBeBound(at: binding.scope) else { throw .invalidArgument("role \(role.rawValue) cannot be bound at \(binding.scope)") }
+        case .custom(let organization, _):
+            guard organization == home else { throw .crossOrganization("role \(binding.role) used in organization \(home)") }
+            guard roles[binding.role] != nil else { throw .notFound("role \(binding.role)") }
+            guard binding.scope != .cluster else { throw .invalidArgument("custom roles cannot be bound cluster-wide") }
+        }
+        let existing = bindingsByPrincipal[binding.principal] ?? []
+        guard existing.count < limits.maxBindingsPerPrincipal else {
+            throw .limitExceeded("at most \(limits.maxBindingsPerPrincipal) bindings per principal")
+        }
+        if existing.contains(where: { bindings[$0]!.role == binding.role && bindings[$0]!.scope == binding.scope }) {
+            throw .alreadyExists("binding of \(binding.role) to \(binding.principal) at \(binding.scope)")
+        }
+        bindings[binding.id] = binding
+        var ids = existing
+        ids.insert(binding.id, at: ids.firstIndex { $0 > binding.id } ?? ids.count)
+        bindingsByPrincipal[binding.principal] = ids
+    }
+
+    private mutating func removeBinding(_ id: EntityID) {
+        guard let binding = bindings.removeValue(forKey: id) else { return }
+        var ids = bindingsByPrincipal[binding.principal] ?? []
+        ids.removeAll { $0 == id }
+        bindingsByPrincipal[binding.principal] = ids.isEmpty ? nil : ids
+    }
+
+    // MARK: - Keys
+
+    private mutating func createAPIKey(_ key: APIKey) throws(PolicyError) {
+        guard apiKeys[key.id] == nil else { throw .alreadyExists("API key \(key.id)") }
+        guard principals[key.principal] != nil else { throw .notFound("principal \(key.principal)") }
+        guard key.secretHash.count == APIKey.secretHashBytes else {
+            throw .invalidArgument("an API key's secret hash is \(APIKey.secretHashBytes) bytes")
+        }
+        let owned = apiKeys.values.filter { $0.principal == key.principal }.count
+        guard owned < limits.maxAPIKeysPerPrincipal else {
+            throw .limitExceeded("at most \(limits.maxAPIKeysPerPrincipal) API keys per principal")
+        }
+        apiKeys[key.id] = key
+    }
+
+    private mutating func addRootKey(_ id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8], time: Timestamp)
+        throws(PolicyError)
+    {
+        guard rootKeys[id] == nil else { throw .alreadyExists("root key \(id)") }
+        guard publicKey.count == RootKey.publicKeyBytes else {
+            throw .invalidArgument("a root public key is \(RootKey.publicKeyBytes) bytes")
+        }
+        guard !sealedPrivateKey.isEmpty, sealedPrivateKey.count <= RootKey.maxSealedPrivateKeyBytes else {
+            throw .invalidArgument("a sealed private key is 1 to \(RootKey.maxSealedPrivateKeyBytes) bytes")
+        }
+        rootKeys[id] = RootKey(
+            id: id, state: .pending, publicKey: publicKey, sealedPrivateKey: sealedPrivateKey, createdAt: time, revision: revision)
+    }
+
+    /// Makes a pending key the one active key; the key it replaces keeps verifying as retiring.
+    private mutating func activateRootKey(_ id: EntityID, expectedRevision: UInt64?) throws(PolicyError) {
+        guard var key = rootKeys[id] else { throw .notFound("root key \(id)") }
+        try checkRevision(expectedRevision, key.revision)
+        guard key.state == .pending else { throw .invalidState("root key \(id) is \(key.state), not pending") }
+        if var previous = activeRootKey {
+            previous.state = .retiring
+            previous.revision = revision
+            rootKeys[previous.id] = previous
+        }
+        key.state = .active
+        key.revision = revision
+        rootKeys[id] = key
+    }
+
+    // MARK: - Revisions
+
+    private func checkRevision(_ expected: UInt64?, _ actual: UInt64) throws(PolicyError) {
+        if let expected, expected != actual { throw .revisionMismatch(expected: expected, actual: actual) }
+    }
+
+    private func requireNoExpectedRevision(_ expected: UInt64?) throws(PolicyError) {
+        if expected != nil { throw .invalidArgument("an expected revision applies only to existing entities") }
+    }
+}

@@ -1,0 +1,126 @@
+/// The whole policy state of one replica, in memory, with the indexes authorization needs.
+///
+/// `apply(_:at:)` is the state machine's logic: a pure, deterministic function of the state and
+/// the command (it reads no clock and no random source), so every replica that applies the same
+/// commands ends in the same state. Domain rejections are returned as values and change nothing.
+/// The durable copy (SQLite, in `PolicyStore`) is written from the same commands.
+public struct PolicyState: Sendable {
+    /// The limits every command is checked against.
+    public let limits: PolicyLimits
+    // Invariant: revision is the index of the last applied command; it only grows.
+    /// The revision (Raft log index) of the last applied command.
+    public internal(set) var revision: UInt64 = 0
+
+    var organizations: [Name: Organization] = [:]
+    var projects: [Name: [Name: Project]] = [:]
+    var principals: [PrincipalReference: Principal] = [:]
+    var roles: [RoleReference: Role] = [:]
+    var bindings: [EntityID: RoleBinding] = [:]
+    // Invariant: bindingsByPrincipal[p] is the sorted ids of exactly the bindings of p.
+    var bindingsByPrincipal: [PrincipalReference: [EntityID]] = [:]
+    var apiKeys: [EntityID: APIKey] = [:]
+    var rootKeys: [EntityID: RootKey] = [:]
+    var idempotency = IdempotencyWindow()
+
+    /// Creates an empty state holding only the system organization.
+    public init(limits: PolicyLimits = .standard) {
+        self.limits = limits
+        organizations[Organization.systemName] = Organization(
+            name: Organization.systemName, createdAt: Timestamp(millisecondsSinceEpoch: 0), revision: 0)
+    }
+
+    // MARK: - Queries
+
+    /// The organization with this name.
+    public func organization(_ name: Name) -> Organization? { organizations[name] }
+
+    /// Every organization, sorted by name.
+    public var allOrganizations: [Organization] { organizations.values.sorted { $0.name < $1.name } }
+
+    /// The project with this name in `organization`.
+    public func project(_ organization: Name, _ name: Name) -> Project? { projects[organization]?[name] }
+
+    /// The projects of an organization, sorted by name.
+    public func projects(of organization: Name) -> [Project] {
+        (projects[organization] ?? [:]).values.sorted { $0.name < $1.name }
+    }
+
+    /// The principal with this reference.
+    public func principal(_ reference: PrincipalReference) -> Principal? { principals[reference] }
+
+    /// The role with this reference, built-in or custom.
+    public func role(_ reference: RoleReference) -> Role? {
+        if case .builtIn(let builtIn) = reference { return builtIn.role }
+        return roles[reference]
+    }
+
+    /// The binding with this id.
+    public func binding(_ id: EntityID) -> RoleBinding? { bindings[id] }
+
+    /// The bindings of a principal, sorted by id.
+    public func bindings(of principal: PrincipalReference) -> [RoleBinding] {
+        (bindingsByPrincipal[principal] ?? []).compactMap { bindings[$0] }
+    }
+
+    /// The API key with this id.
+    public func apiKey(_ id: EntityID) -> APIKey? { apiKeys[id] }
+
+    /// Every root key, sorted by id.
+    public var allRootKeys: [RootKey] { rootKeys.values.sorted { $0.id < $1.id } }
+
+    /// The keys services verify with: pending, active and retiring keys, sorted by id.
+    public var publishedRootKeys: [RootKey] { allRootKeys.filter { $0.state != .retired } }
+
+    /// The key that signs, if one has been activated.
+    public var activeRootKey: RootKey? { rootKeys.values.first { $0.state == .active } }
+}
+
+/// Remembers the outcome of commands that carried an idempotency key, for a bounded number of
+/// keys: a retry within the window is answered with the first outcome and changes nothing.
+struct IdempotencyWindow: Sendable {
+    /// A key is scoped to the principal that sent it, so two clients cannot collide.
+    struct Key: Hashable, Sendable {
+        var actor: PrincipalReference?
+        var key: String
+    }
+
+    private(set) var outcomes: [Key: CommandOutcome] = [:]
+    // Invariant: order holds exactly the keys of outcomes, oldest first.
+    private var order: [Key] = []
+    private var head = 0
+
+    func outcome(for key: Key) -> CommandOutcome? { outcomes[key] }
+
+    mutating func remember(_ outcome: CommandOutcome, for key: Key, capacity: Int) {
+        outcomes[key] = outcome
+        order.append(key)
+        while order.count - head > capacity {
+            outcomes[order[head]] = nil
+            head += 1
+        }
+        if head > 1024 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// What applying one command did: the revision it was applied at and, for a rejection, why.
+public struct CommandOutcome: Hashable, Sendable {
+    /// The revision at which the command was (first) applied.
+    public var revision: UInt64
+    /// The rejection, or nil when the command changed the state.
+    public var rejection: PolicyError?
+    /// Whether this is the remembered outcome of an earlier command with the same idempotency key.
+    public var replayed: Bool
+
+    /// Creates an outcome.
+    public init(revision: UInt64, rejection: PolicyError?, replayed: Bool = false) {
+        self.revision = revision
+        self.rejection = rejection
+        self.replayed = replayed
+    }
+
+    /// Whether the command changed the state.
+    public var succeeded: Bool { rejection == nil }
+}

@@ -1,0 +1,263 @@
+@testable import PolicyModel
+import Testing
+
+@Suite struct PolicyStateTests {
+    // MARK: - Rules and limits: every rejection has a stable code and changes nothing
+
+    @Test(arguments: [
+        (Command.createOrganization(name: name("acme")), "already_exists"),
+        (.createProject(organization: name("nope"), name: name("web")), "not_found"),
+        (.createProject(organization: name("acme"), name: name("web")), "already_exists"),
+        (.createPrincipal(principal("nope", "x"), kind: .user), "not_found"),
+        (.createRole(organization: name("acme"), name: name("empty"), permissions: []), "invalid_argument"),
+        (.createRole(organization: name("acme"), name: name("deployer"), permissions: [permission("a.b.c")]), "already_exists"),
+        (.updateRole(organization: name("acme"), name: name("nope"), permissions: [permission("a.b.c")]), "not_found"),
+        (.deleteOrganization(name: name("acme"), force: false), "has_dependents"),
+        (.deleteOrganization(name: name("system"), force: true), "invalid_state"),
+        (.setOrganizationSuspended(name: name("system"), suspended: true), "invalid_state"),
+        (.deleteProject(organization: name("acme"), name: name("nope"), force: false), "not_found"),
+        (.deletePrincipal(principal("acme", "nope"), force: false), "not_found"),
+        (.deleteBinding(id: id(404)), "not_found"),
+        (.createAPIKey(id: id(50), principal: principal("acme", "alice"), secretHash: [1, 2, 3]), "invalid_argument"),
+        (.createAPIKey(id: id(50), principal: principal("acme", "nope"), secretHash: Array(repeating: 0, count: 32)), "not_found"),
+        (.revokeAPIKey(id: id(404)), "not_found"),
+        (.addRootKey(id: id(60), publicKey: [1], sealedPrivateKey: [1]), "invalid_argument"),
+        (.addRootKey(id: id(60), publicKey: Array(repeating: 1, count: 32), sealedPrivateKey: []), "invalid_argument"),
+        (.activateRootKey(id: id(404)), "not_found"),
+        (.retireRootKey(id: id(404)), "not_found"),
+    ])
+    func invalidCommandIsRejectedAndChangesNothing(command: Command, code: String) {
+        var applier = Applier.tenants()
+        let before = applier.state.entities
+        let outcome = applier.apply(command)
+        #expect(outcome.rejection?.code == code, "\(command) gave \(String(describing: outcome.rejection))")
+        #expect(applier.state.entities == before)
+    }
+
+    @Test func limitsAreEnforcedWithTheirNames() {
+        var limits = PolicyLimits()
+        limits.maxBindingsPerPrincipal = 1
+        limits.maxPermissionsPerRole = 2
+        limits.maxRolesPerOrganization = 1
+        limits.maxAPIKeysPerPrincipal = 1
+        var applier = Applier()
+        applier.state = PolicyState(limits: limits)
+        applier.succeed(.createOrganization(name: name("acme")))
+        applier.succeed(.createProject(organization: name("acme"), name: name("web")))
+        applier.succeed(.createPrincipal(principal("acme", "alice"), kind: .user))
+        let three = [permission("a.b.c"), permission("a.b.d"), permission("a.b.e")]
+        #expect(applier.apply(.createRole(organization: name("acme"), name: name("r1"), permissions: three)).rejection?.code == "limit_exceeded")
+        applier.succeed(.createRole(organization: name("acme"), name: name("r1"), permissions: [permission("a.b.c")]))
+        #expect(applier.apply(.createRole(organization: name("acme"), name: name("r2"), permissions: [permission("a.b.c")])).rejection?.code == "limit_exceeded")
+        applier.succeed(.createBinding(id: id(1), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme"))))
+        #expect(applier.apply(.createBinding(id: id(2), principal: principal("acme", "alice"), role: .builtIn(.organizationAdmin), scope: .organization(name("acme")))).rejection?.code == "limit_exceeded")
+        applier.succeed(.createAPIKey(id: id(3), principal: principal("acme", "alice"), secretHash: Array(repeating: 1, count: 32)))
+        #expect(applier.apply(.createAPIKey(id: id(4), principal: principal("acme", "alice"), secretHash: Array(repeating: 1, count: 32))).rejection?.code == "limit_exceeded")
+    }
+
+    // MARK: - Tenancy
+
+    @Test(arguments: [
+        // Principal of acme bound in globex.
+        Command.createBinding(id: id(9), principal: principal("acme", "alice"), role: .builtIn(.organizationAdmin), scope: .organization(name("globex"))),
+        // Principal of acme bound on a globex project.
+        .createBinding(id: id(9), principal: principal("acme", "alice"), role: .builtIn(.projectAdmin), scope: .project(organization: name("globex"), project: name("app"))),
+        // A globex principal given acme's custom role, in globex.
+        .createBinding(id: id(9), principal: principal("globex", "eve"), role: .custom(organization: name("acme"), name: name("deployer")), scope: .organization(name("globex"))),
+        // A tenant principal given a cluster-wide role.
+        .createBinding(id: id(9), principal: principal("acme", "alice"), role: .builtIn(.systemAdmin), scope: .cluster),
+    ])
+    func noBindingCrossesOrganizations(_ command: Command) {
+        var applier = Applier.tenants()
+        let before = applier.state.entities
+        #expect(applier.apply(command).rejection?.code == "cross_organization")
+        #expect(applier.state.entities == before)
+    }
+
+    @Test func builtInRolesBindOnlyAtTheirScope() {
+        var applier = Applier.tenants()
+        let wrong = Command.createBinding(
+            id: id(9), principal: principal("acme", "alice"), role: .builtIn(.projectAdmin), scope: .organization(name("acme")))
+        #expect(applier.apply(wrong).rejection?.code == "invalid_argument")
+        let duplicate = Command.createBinding(
+            id: id(10), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme")))
+        applier.succeed(duplicate)
+        let again = Command.createBinding(
+            id: id(11), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme")))
+        #expect(applier.apply(again).rejection?.code == "already_exists")
+    }
+
+    // MARK: - Idempotency and revisions
+
+    @Test func sameIdempotencyKeyAppliesOnceAndReturnsTheFirstOutcome() {
+        var applier = Applier.tenants()
+        let alice = principal("acme", "alice")
+        let first = applier.apply(.createProject(organization: name("acme"), name: name("api")), actor: alice, key: "k1")
+        #expect(first.succeeded && !first.replayed)
+        let before = applier.state.entities
+        let retry = applier.apply(.createProject(organization: name("acme"), name: name("api")), actor: alice, key: "k1")
+        #expect(retry.replayed)
+        #expect(retry.revision == first.revision)
+        #expect(retry.rejection == nil, "the retry answers like the first, not already_exists")
+        #expect(applier.state.entities == before)
+        // The same key from another principal is another request.
+        let other = applier.apply(.createProject(organization: name("acme"), name: name("api")), actor: principal("acme", "bob"), key: "k1")
+        #expect(!other.replayed)
+        #expect(other.rejection?.code == "already_exists")
+    }
+
+    @Test func idempotencyWindowIsBounded() {
+        var limits = PolicyLimits()
+        limits.idempotencyWindowKeys = 2
+        var applier = Applier()
+        applier.state = PolicyState(limits: limits)
+        applier.apply(.createOrganization(name: name("a")), key: "k1")
+        applier.apply(.createOrganization(name: name("b")), key: "k2")
+        applier.apply(.createOrganization(name: name("c")), key: "k3")
+        #expect(!applier.apply(.createOrganization(name: name("a")), key: "k1").replayed, "k1 fell out of the window")
+        #expect(applier.apply(.createOrganization(name: name("c")), key: "k3").replayed)
+    }
+
+    @Test func expectedRevisionMakesUpdatesConditional() {
+        var applier = Applier.tenants()
+        let role = applier.state.role(.custom(organization: name("acme"), name: name("deployer")))!
+        let stale = applier.apply(
+            .updateRole(organization: name("acme"), name: name("deployer"), permissions: [permission("a.b.c")]), expected: role.revision + 1)
+        #expect(stale.rejection == .revisionMismatch(expected: role.revision + 1, actual: role.revision))
+        let current = applier.apply(
+            .updateRole(organization: name("acme"), name: name("deployer"), permissions: [permission("a.b.c")]), expected: role.revision)
+        #expect(current.succeeded)
+        #expect(applier.state.role(.custom(organization: name("acme"), name: name("deployer")))?.revision == current.revision)
+        #expect(applier.apply(.createOrganization(name: name("new")), expected: 3).rejection?.code == "invalid_argument")
+    }
+
+    // MARK: - Cascades
+
+    @Test func forcedDeletesRemoveDependentsExplicitly() {
+        var applier = Applier.tenants()
+        applier.succeed(.createBinding(id: id(1), principal: principal("acme", "alice"), role: .custom(organization: name("acme"), name: name("deployer")), scope: .project(organization: name("acme"), project: name("web"))))
+        applier.succeed(.createAPIKey(id: id(2), principal: principal("acme", "alice"), secretHash: Array(repeating: 3, count: 32)))
+        #expect(applier.apply(.deleteProject(organization: name("acme"), name: name("web"), force: false)).rejection?.code == "has_dependents")
+        #expect(applier.apply(.deleteRole(organization: name("acme"), name: name("deployer"), force: false)).rejection?.code == "has_dependents")
+        #expect(applier.apply(.deletePrincipal(principal("acme", "alice"), force: false)).rejection?.code == "has_dependents")
+        applier.succeed(.deleteOrganization(name: name("acme"), force: true))
+        #expect(applier.state.organization(name("acme")) == nil)
+        #expect(applier.state.binding(id(1)) == nil)
+        #expect(applier.state.apiKey(id(2)) == nil)
+        #expect(applier.state.principal(principal("acme", "alice")) == nil)
+        #expect(applier.state.projects(of: name("acme")).isEmpty)
+        #expect(applier.state.principal(principal("globex", "eve")) != nil, "other tenants are untouched")
+    }
+
+    // MARK: - Root keys
+
+    @Test func rootKeyLifecycleKeepsExactlyOneActiveKey() {
+        var applier = Applier()
+        let material = (Array(repeating: UInt8(1), count: 32), Array(repeating: UInt8(2), count: 60))
+        applier.succeed(.addRootKey(id: id(1), publicKey: material.0, sealedPrivateKey: material.1))
+        #expect(applier.state.activeRootKey == nil)
+        applier.succeed(.activateRootKey(id: id(1)))
+        applier.succeed(.addRootKey(id: id(2), publicKey: material.0, sealedPrivateKey: material.1))
+        #expect(applier.state.publishedRootKeys.map(\.state) == [.active, .pending])
+        applier.succeed(.activateRootKey(id: id(2)))
+        #expect(applier.state.activeRootKey?.id == id(2))
+        #expect(applier.state.allRootKeys.filter { $0.state == .active }.count == 1)
+        #expect(applier.apply(.retireRootKey(id: id(2))).rejection?.code == "invalid_state")
+        applier.succeed(.retireRootKey(id: id(1)))
+        #expect(applier.state.publishedRootKeys.map(\.id) == [id(2)])
+        #expect(applier.apply(.activateRootKey(id: id(1))).rejection?.code == "invalid_state")
+    }
+
+    // MARK: - Determinism
+
+    @Test func sameCommandsGiveTheSameStateOnTwoReplicas() {
+        var first = Applier.tenants()
+        var second = Applier.tenants()
+        for round in 0..<50 {
+            let organization = name(round % 2 == 0 ? "acme" : "globex")
+            let member = round % 2 == 0 ? principal("acme", "p\(round)") : principal("globex", "p\(round)")
+            let commands: [Command] = [
+                .createPrincipal(member, kind: .user),
+                .createBinding(id: id(UInt64(1000 + round)), principal: member, role: .builtIn(.organizationViewer), scope: .organization(organization)),
+                .createProject(organization: organization, name: name("p\(round)")),
+            ]
+            for command in commands {
+                #expect(first.apply(command) == second.apply(command))
+            }
+        }
+        #expect(first.state.entities == second.state.entities)
+        #expect(first.state.revision == second.state.revision)
+    }
+}
+
+@Suite struct AuthorizationTests {
+    static func state() -> PolicyState {
+        var applier = Applier.tenants()
+        applier.succeed(.createBinding(id: id(1), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme"))))
+        applier.succeed(.createBinding(id: id(2), principal: principal("acme", "bob"), role: .custom(organization: name("acme"), name: name("deployer")), scope: .project(organization: name("acme"), project: name("web"))))
+        applier.succeed(.createBinding(id: id(3), principal: principal("system", "root"), role: .builtIn(.systemAdmin), scope: .cluster))
+        applier.succeed(.createBinding(id: id(4), principal: principal("globex", "eve"), role: .builtIn(.organizationAuditor), scope: .organization(name("globex"))))
+        return applier.state
+    }
+
+    static let web = Scope.project(organization: name("acme"), project: name("web"))
+
+    @Test(arguments: [
+        // Organization bindings cover the organization and its projects.
+        ("acme", "alice", "compute.instances.get", Scope.organization(name("acme")), true, UInt64(1)),
+        ("acme", "alice", "compute.instances.list", web, true, 1),
+        ("acme", "alice", "compute.instances.create", web, false, 0),
+        // Project bindings cover only their project.
+        ("acme", "bob", "compute.instances.create", web, true, 2),
+        ("acme", "bob", "compute.instances.create", Scope.organization(name("acme")), false, 0),
+        ("acme", "bob", "storage.buckets.create", web, false, 0),
+        // Nothing crosses organizations.
+        ("acme", "alice", "compute.instances.get", Scope.organization(name("globex")), false, 0),
+        ("globex", "eve", "iam.audit.read", Scope.organization(name("acme")), false, 0),
+        ("globex", "eve", "iam.audit.read", Scope.organization(name("globex")), true, 4),
+        ("globex", "eve", "compute.instances.get", Scope.organization(name("globex")), false, 0),
+        // The cluster scope covers everything.
+        ("system", "root", "compute.instances.delete", web, true, 3),
+        ("system", "root", "iam.organizations.create", Scope.cluster, true, 3),
+        // Deny by default.
+        ("acme", "alice", "iam.organizations.create", Scope.cluster, false, 0),
+    ])
+    func decisionTable(org: String, who: String, what: String, on: Scope, allowed: Bool, binding: UInt64) throws {
+        let decision = Self.state().authorize(principal(org, who), try Permission(what, allowWildcards: false), on: on)
+        #expect(decision.allowed == allowed)
+        #expect(decision.binding?.id == (allowed ? id(binding) : nil))
+    }
+
+    @Test func suspendedOrganizationsAreDenied() throws {
+        var applier = Applier()
+        applier.state = Self.state()
+        applier.nextRevision = applier.state.revision + 1
+        applier.succeed(.setOrganizationSuspended(name: name("acme"), suspended: true))
+        let get = try Permission("compute.instances.get", allowWildcards: false)
+        #expect(applier.state.authorize(principal("acme", "alice"), get, on: .organization(name("acme"))).denial == .principalSuspended)
+        #expect(applier.state.authorize(principal("system", "root"), get, on: Self.web).denial == .resourceSuspended)
+        applier.succeed(.setOrganizationSuspended(name: name("acme"), suspended: false))
+        #expect(applier.state.authorize(principal("acme", "alice"), get, on: .organization(name("acme"))).allowed)
+    }
+
+    @Test func unknownPrincipalsAndResourcesAreDenied() throws {
+        let state = Self.state()
+        let get = try Permission("compute.instances.get", allowWildcards: false)
+        #expect(state.authorize(principal("acme", "ghost"), get, on: .organization(name("acme"))).denial == .unknownPrincipal)
+        #expect(state.authorize(principal("system", "root"), get, on: .organization(name("nope"))).denial == .unknownResource)
+        #expect(state.authorize(principal("system", "root"), get, on: .project(organization: name("acme"), project: name("nope"))).denial == .unknownResource)
+    }
+
+    @Test func decisionsFollowBindingChanges() throws {
+        var applier = Applier()
+        applier.state = Self.state()
+        applier.nextRevision = applier.state.revision + 1
+        let create = try Permission("compute.instances.create", allowWildcards: false)
+        #expect(applier.state.authorize(principal("acme", "bob"), create, on: Self.web).allowed)
+        applier.succeed(.updateRole(organization: name("acme"), name: name("deployer"), permissions: [permission("compute.instances.get")]))
+        #expect(!applier.state.authorize(principal("acme", "bob"), create, on: Self.web).allowed)
+        applier.succeed(.deleteBinding(id: id(1)))
+        let get = try Permission("compute.instances.get", allowWildcards: false)
+        #expect(!applier.state.authorize(principal("acme", "alice"), get, on: .organization(name("acme"))).allowed)
+    }
+}
