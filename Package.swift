@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "PolicyModel", targets: ["PolicyModel"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
+        .executable(name: "policy-bench", targets: ["PolicyBench"]),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -40,6 +41,12 @@ let package = Package(
         .executableTarget(
             name: "RaftSim",
             dependencies: ["RaftCore", "RaftSimulation"],
+            swiftSettings: strictSettings
+        ),
+        // Release-built runner for the policy model's benchmarks.
+        .executableTarget(
+            name: "PolicyBench",
+            dependencies: ["PolicyModel"],
             swiftSettings: strictSettings
         ),
         .testTarget(

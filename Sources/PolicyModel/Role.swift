@@ -54,7 +54,15 @@ public enum BuiltInRole: String, Hashable, Comparable, Sendable, CaseIterable {
     case projectViewer = "project.viewer"
 
     /// The permissions the role grants.
-    public var permissions: [Permission] {
+    public var permissions: [Permission] { role.permissions }
+
+    /// The role as a record (built once; authorization reads it on every check).
+    public var role: Role { BuiltInRole.records[self]! }
+
+    private static let records: [BuiltInRole: Role] = Dictionary(
+        uniqueKeysWithValues: allCases.map { ($0, Role(reference: .builtIn($0), permissions: $0.definedPermissions, revision: 0)) })
+
+    private var definedPermissions: [Permission] {
         switch self {
         case .systemAdmin, .organizationAdmin, .projectAdmin:
             return [Permission(trusted: "*.*.*")]
@@ -76,9 +84,6 @@ public enum BuiltInRole: String, Hashable, Comparable, Sendable, CaseIterable {
         default: return false
         }
     }
-
-    /// The role as a record.
-    public var role: Role { Role(reference: .builtIn(self), permissions: permissions, revision: 0) }
 
     public static func < (lhs: BuiltInRole, rhs: BuiltInRole) -> Bool { lhs.rawValue < rhs.rawValue }
 }
