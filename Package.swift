@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "PolicyModel", targets: ["PolicyModel"]),
+        .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "policy-bench", targets: ["PolicyBench"]),
     ],
@@ -29,6 +30,12 @@ let package = Package(
         .target(
             name: "PolicyModel",
             dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        // Adapter: the durable Raft log (checksummed write-ahead log segments).
+        .target(
+            name: "RaftStorage",
+            dependencies: ["RaftCore"],
             swiftSettings: strictSettings
         ),
         // Test support: a deterministic, seeded cluster simulator and a transcript driver.
@@ -52,6 +59,11 @@ let package = Package(
         .testTarget(
             name: "RaftCoreTests",
             dependencies: ["RaftCore", "RaftSimulation"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RaftStorageTests",
+            dependencies: ["RaftCore", "RaftStorage"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,93 @@
+import RaftCore
+
+/// One record of the write-ahead log. Replaying the records of all segments in order rebuilds
+/// the Raft log, hard state and snapshot metadata.
+///
+/// Framing: `[payload length: u32][CRC-32C of type and payload: u32][type: u8][payload]`, all
+/// little-endian. A record is valid only if it is complete and its checksum matches.
+enum LogRecord: Hashable {
+    /// An entry. An entry whose index is at or below the last replayed one replaces that suffix
+    /// (a follower overwriting a conflicting tail), so truncation needs no record of its own.
+    case entry(Entry)
+    /// The hard state; the last one replayed wins.
+    case hardState(HardState)
+    /// A snapshot received from the leader was installed: the log restarts after it.
+    case snapshotInstalled(SnapshotMetadata)
+    /// The log was compacted through the snapshot: entries up to it are dropped, later ones kept.
+    case compacted(SnapshotMetadata)
+    /// The start of a segment: the state needed to replay from here without earlier segments.
+    case checkpoint(HardState, SnapshotMetadata)
+
+    static let headerBytes = 9
+
+    var type: UInt8 {
+        switch self {
+        case .entry: return 1
+        case .hardState: return 2
+        case .snapshotInstalled: return 3
+        case .compacted: return 4
+        case .checkpoint: return 5
+        }
+    }
+
+    /// Appends the framed record to `buffer`.
+    func append(to buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.append(contentsOf: [UInt8](repeating: 0, count: 8))
+        buffer.append(type)
+        switch self {
+        case .entry(let entry): RaftEncoding.append(entry, to: &buffer)
+        case .hardState(let hardState): RaftEncoding.append(hardState, to: &buffer)
+        case .snapshotInstalled(let metadata), .compacted(let metadata): RaftEncoding.append(metadata, to: &buffer)
+        case .checkpoint(let hardState, let metadata):
+            RaftEncoding.append(hardState, to: &buffer)
+            RaftEncoding.append(metadata, to: &buffer)
+        }
+        let payloadLength = UInt32(buffer.count - start - LogRecord.headerBytes)
+        let checksum = CRC32C.checksum(buffer, (start + 8)..<buffer.count)
+        withUnsafeBytes(of: payloadLength.littleEndian) { buffer.replaceSubrange(start..<start + 4, with: $0) }
+        withUnsafeBytes(of: checksum.littleEndian) { buffer.replaceSubrange(start + 4..<start + 8, with: $0) }
+    }
+
+    /// What reading a record at some offset found.
+    enum ReadResult {
+        /// A valid record and the offset after it.
+        case record(LogRecord, next: Int)
+        /// The bytes from the offset to the end are not a complete valid record.
+        case invalid(String)
+        /// The offset is the end of the bytes.
+        case end
+    }
+
+    /// Reads the record at `offset`.
+    static func read(_ bytes: [UInt8], at offset: Int, maxRecordBytes: Int) -> ReadResult {
+        guard offset < bytes.count else { return .end }
+        guard bytes.count - offset >= headerBytes else { return .invalid("incomplete record header") }
+        var header = RaftDecoder(bytes, offset: offset)
+        guard let length = try? header.integer(UInt32.self, "length"), let checksum = try? header.integer(UInt32.self, "crc")
+        else { return .invalid("incomplete record header") }
+        guard Int(length) <= maxRecordBytes else { return .invalid("record length \(length) exceeds the limit") }
+        let end = offset + headerBytes + Int(length)
+        guard end <= bytes.count else { return .invalid("record extends past the end of the file") }
+        guard CRC32C.checksum(bytes, (offset + 8)..<end) == checksum else { return .invalid("checksum mismatch") }
+        var decoder = RaftDecoder(bytes, offset: offset + headerBytes)
+        do {
+            let record = try decode(type: bytes[offset + 8], &decoder)
+            guard decoder.offset == end else { return .invalid("record has \(end - decoder.offset) unread bytes") }
+            return .record(record, next: end)
+        } catch {
+            return .invalid("undecodable record: \(error)")
+        }
+    }
+
+    private static func decode(type: UInt8, _ decoder: inout RaftDecoder) throws(RaftDecodingError) -> LogRecord {
+        switch type {
+        case 1: return .entry(try decoder.entry())
+        case 2: return .hardState(try decoder.hardState())
+        case 3: return .snapshotInstalled(try decoder.snapshotMetadata())
+        case 4: return .compacted(try decoder.snapshotMetadata())
+        case 5: return .checkpoint(try decoder.hardState(), try decoder.snapshotMetadata())
+        default: throw .invalid("record type \(type)")
+        }
+    }
+}

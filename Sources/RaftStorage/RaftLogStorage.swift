@@ -1,0 +1,302 @@
+public import RaftCore
+
+/// Limits of the durable Raft log.
+public struct RaftStorageOptions: Sendable, Hashable {
+    /// A segment that reaches this size is closed and a new one started.
+    public var maxSegmentBytes: Int = 64 << 20
+    /// The largest single record (one entry, with its framing).
+    public var maxRecordBytes: Int = 32 << 20
+
+    /// The default limits.
+    public init() {}
+}
+
+/// What was found on disk at start-up.
+public struct RecoveredLog: Sendable, Hashable {
+    /// The last durable hard state.
+    public var hardState: HardState
+    /// The latest snapshot metadata (`.empty` when there is none).
+    public var snapshot: SnapshotMetadata
+    /// The durable entries after the snapshot.
+    public var entries: [Entry]
+    /// Bytes of an incomplete last write that were discarded.
+    public var discardedTornBytes: Int
+
+    /// Whether nothing was ever persisted here.
+    public var isEmpty: Bool { hardState == HardState() && snapshot == .empty && entries.isEmpty }
+
+    /// The state to build a `RaftInstance` from, given what the state machine has applied.
+    public func persistedState(applied: LogIndex) -> PersistedState {
+        PersistedState(hardState: hardState, snapshot: snapshot, entries: entries, applied: applied)
+    }
+}
+
+/// The durable Raft log of one replica: hard state, entries and snapshot metadata in a
+/// write-ahead log of checksummed records, split into segment files.
+///
+/// Each `persist` is one append and, when the batch requires it, one `fdatasync` (group
+/// commit): the runtime hands it a whole `Ready`, however many entries it holds. Truncating a
+/// conflicting suffix is an append too (an entry at an existing index replaces the suffix on
+/// replay). At start-up the segments are replayed: an incomplete last write is cut off, while
+/// damage anywhere else stops start-up with the file and offset.
+///
+/// Not thread-safe: the replica's one runtime task owns it.
+public final class RaftLogStorage {
+    /// The directory holding the segments.
+    public let directory: String
+    /// The limits in force.
+    public let options: RaftStorageOptions
+    /// What start-up found.
+    public let recovered: RecoveredLog
+    /// How many durable syncs were issued since opening (one per synced batch).
+    public private(set) var syncCount = 0
+
+    private struct Segment {
+        var sequence: UInt64
+        var maxEntryIndex: LogIndex
+        var path: String
+    }
+
+    private var segments: [Segment]
+    private var current: AppendFile
+    private var hardState: HardState
+    private var snapshot: SnapshotMetadata
+    private var closed = false
+
+    /// Opens the log in `directory`, creating it when missing, and replays what is there.
+    /// - Throws: `StorageError.corrupted` when durable data is damaged; `.io` on system errors.
+    public init(directory: String, options: RaftStorageOptions = RaftStorageOptions()) throws(StorageError) {
+        guard options.maxSegmentBytes >= 4096, options.maxRecordBytes >= 1024 else {
+            throw .limitExceeded("maxSegmentBytes must be at least 4096 and maxRecordBytes at least 1024")
+        }
+        self.directory = directory
+        self.options = options
+        try FileSystem.makeDirectory(directory)
+        var replay = Replay()
+        var found: [Segment] = []
+        let names = try FileSystem.list(directory).filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }
+        for (position, name) in names.enumerated() {
+            guard let sequence = UInt64(name.dropFirst(4).dropLast(4), radix: 16) else { continue }
+            let path = directory + "/" + name
+            let maxEntryIndex = try Self.replaySegment(
+                path: path, isLast: position == names.count - 1, maxRecordBytes: options.maxRecordBytes, into: &replay)
+            found.append(Segment(sequence: sequence, maxEntryIndex: maxEntryIndex, path: path))
+        }
+        if let gap = replay.unresolvedGap {
+            throw .corrupted(path: gap.path, offset: gap.offset, detail: "entries up to \(gap.base) are missing")
+        }
+        hardState = replay.hardState
+        snapshot = replay.snapshot
+        recovered = RecoveredLog(
+            hardState: replay.hardState, snapshot: replay.snapshot, entries: replay.entries,
+            discardedTornBytes: replay.discardedTornBytes)
+        if let last = found.last {
+            current = try AppendFile(path: last.path)
+            segments = found
+        } else {
+            let first = Segment(sequence: 0, maxEntryIndex: 0, path: Self.path(directory, sequence: 0))
+            current = try Self.createSegment(first, hardState: replay.hardState, snapshot: replay.snapshot, directory: directory)
+            segments = [first]
+        }
+    }
+
+    deinit {
+        if !closed { current.closeFile() }
+    }
+
+    // MARK: - Writing
+
+    /// Persists one `Ready`: its snapshot (installed from the leader), entries and hard state,
+    /// in one append, synced when `ready.mustSync`.
+    public func persist(_ ready: Ready) throws(StorageError) {
+        try persist(hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries, sync: ready.mustSync)
+    }
+
+    /// Persists a batch in one append, with one durable sync when `sync` is set.
+    /// - Parameters:
+    ///   - hardState: the new hard state, if it changed.
+    ///   - snapshot: a snapshot installed from the leader; the log restarts after it.
+    ///   - entries: entries to store; any stored entries from `entries.first.index` on are replaced.
+    ///   - sync: whether the batch must be durable before this returns.
+    public func persist(hardState newHardState: HardState?, snapshot installed: SnapshotMetadata?, entries: [Entry], sync: Bool)
+        throws(StorageError)
+    {
+        precondition(!closed, "persist on a closed log")
+        var buffer: [UInt8] = []
+        if let installed { LogRecord.snapshotInstalled(installed).append(to: &buffer) }
+        for entry in entries { LogRecord.entry(entry).append(to: &buffer) }
+        if let newHardState { LogRecord.hardState(newHardState).append(to: &buffer) }
+        guard !buffer.isEmpty else { return }
+        if current.length > 0 && current.length + buffer.count > options.maxSegmentBytes {
+            try rollOver()
+        }
+        try current.append(buffer)
+        if let installed { snapshot = installed }
+        if let newHardState { hardState = newHardState }
+        if let last = entries.last { segments[segments.count - 1].maxEntryIndex = max(segments[segments.count - 1].maxEntryIndex, last.index) }
+        if sync {
+            try current.sync()
+            syncCount += 1
+        }
+    }
+
+    /// Records that the log is compacted through `metadata` (a snapshot of the state machine at
+    /// that index is durable elsewhere), syncs, and deletes segments no longer needed.
+    public func compact(through metadata: SnapshotMetadata) throws(StorageError) {
+        precondition(!closed, "compact on a closed log")
+        guard metadata.index > snapshot.index else { return }
+        var buffer: [UInt8] = []
+        LogRecord.compacted(metadata).append(to: &buffer)
+        try current.append(buffer)
+        try current.sync()
+        syncCount += 1
+        snapshot = metadata
+        try deleteObsoleteSegments()
+    }
+
+    /// Closes the current segment. The log cannot be used afterwards.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        current.closeFile()
+    }
+
+    /// The number of segment files.
+    public var segmentCount: Int { segments.count }
+
+    // MARK: - Segments
+
+    private static func path(_ directory: String, sequence: UInt64) -> String {
+        let hex = String(sequence, radix: 16)
+        return directory + "/wal-" + String(repeating: "0", count: 16 - hex.count) + hex + ".log"
+    }
+
+    private static func createSegment(_ segment: Segment, hardState: HardState, snapshot: SnapshotMetadata, directory: String)
+        throws(StorageError) -> AppendFile
+    {
+        var file = try AppendFile(path: segment.path)
+        var buffer: [UInt8] = []
+        LogRecord.checkpoint(hardState, snapshot).append(to: &buffer)
+        try file.append(buffer)
+        try file.sync()
+        try FileSystem.syncDirectory(directory)
+        return file
+    }
+
+    private func rollOver() throws(StorageError) {
+        try current.sync()
+        current.closeFile()
+        let next = Segment(
+            sequence: segments[segments.count - 1].sequence + 1, maxEntryIndex: 0,
+            path: Self.path(directory, sequence: segments[segments.count - 1].sequence + 1))
+        current = try Self.createSegment(next, hardState: hardState, snapshot: snapshot, directory: directory)
+        segments.append(next)
+    }
+
+    /// Deletes the longest prefix of segments (never the current one) whose entries are all at
+    /// or below the snapshot. Replay then starts at a later segment's checkpoint; the entries it
+    /// misses before the first one it finds are covered by the compaction record that follows.
+    private func deleteObsoleteSegments() throws(StorageError) {
+        var runningMax: LogIndex = 0
+        var deletable = 0
+        for position in 0..<(segments.count - 1) {
+            runningMax = max(runningMax, segments[position].maxEntryIndex)
+            if runningMax <= snapshot.index { deletable = position + 1 }
+        }
+        guard deletable > 0 else { return }
+        for segment in segments[0..<deletable] { try FileSystem.remove(segment.path) }
+        try FileSystem.syncDirectory(directory)
+        segments.removeFirst(deletable)
+    }
+
+    // MARK: - Replay
+
+    private struct Replay {
+        var hardState = HardState()
+        var snapshot = SnapshotMetadata.empty
+        var entries: [Entry] = []
+        var discardedTornBytes = 0
+        /// Entries missing before the first one replayed (their segments were deleted after a
+        /// compaction); a compaction record at or beyond `base` must follow.
+        var unresolvedGap: (base: LogIndex, path: String, offset: Int)?
+
+        var lastIndex: LogIndex { snapshot.index + LogIndex(entries.count) }
+
+        mutating func apply(_ record: LogRecord, path: String, offset: Int) throws(RaftDecodingError) {
+            switch record {
+            case .entry(let entry):
+                guard entry.index > snapshot.index else { return }
+                if entry.index > lastIndex + 1 {
+                    guard entries.isEmpty, unresolvedGap == nil else {
+                        throw .invalid("entry \(entry.index) after \(lastIndex): a gap")
+                    }
+                    unresolvedGap = (entry.index - 1, path, offset)
+                    snapshot = SnapshotMetadata(index: entry.index - 1, term: 0, membership: snapshot.membership)
+                }
+                entries.removeSubrange(Int(entry.index - snapshot.index - 1)...)
+                entries.append(entry)
+            case .hardState(let state):
+                hardState = state
+            case .snapshotInstalled(let metadata):
+                snapshot = metadata
+                entries = []
+            case .compacted(let metadata):
+                compact(to: metadata)
+            case .checkpoint(let state, let metadata):
+                hardState = state
+                compact(to: metadata)
+            }
+        }
+
+        private mutating func compact(to metadata: SnapshotMetadata) {
+            // After a leading gap the snapshot is provisional; a record at the same index
+            // replaces it with the real term and membership.
+            let provisional = unresolvedGap != nil
+            if let gap = unresolvedGap, metadata.index >= gap.base { unresolvedGap = nil }
+            guard metadata.index > snapshot.index || (provisional && metadata.index == snapshot.index) else { return }
+            let dropped = min(Int(metadata.index - snapshot.index), entries.count)
+            entries.removeFirst(dropped)
+            snapshot = metadata
+        }
+    }
+
+    private static func replaySegment(path: String, isLast: Bool, maxRecordBytes: Int, into replay: inout Replay)
+        throws(StorageError) -> LogIndex
+    {
+        let bytes = try FileSystem.readFile(path)
+        var offset = 0
+        var maxEntryIndex: LogIndex = 0
+        while true {
+            switch LogRecord.read(bytes, at: offset, maxRecordBytes: maxRecordBytes) {
+            case .end:
+                return maxEntryIndex
+            case .record(let record, let next):
+                do {
+                    try replay.apply(record, path: path, offset: offset)
+                } catch {
+                    throw .corrupted(path: path, offset: offset, detail: "\(error)")
+                }
+                if case .entry(let entry) = record { maxEntryIndex = max(maxEntryIndex, entry.index) }
+                offset = next
+            case .invalid(let reason):
+                // A torn write can only be the end of the last segment, with nothing valid after it.
+                guard isLast, !containsValidRecord(bytes, after: offset, maxRecordBytes: maxRecordBytes) else {
+                    throw .corrupted(path: path, offset: offset, detail: reason)
+                }
+                replay.discardedTornBytes = bytes.count - offset
+                try FileSystem.truncateFile(path, to: offset)
+                return maxEntryIndex
+            }
+        }
+    }
+
+    /// Whether any valid record starts after `offset`: if so, the damage is not a torn tail.
+    private static func containsValidRecord(_ bytes: [UInt8], after offset: Int, maxRecordBytes: Int) -> Bool {
+        var candidate = offset + 1
+        while candidate + LogRecord.headerBytes <= bytes.count {
+            if case .record = LogRecord.read(bytes, at: candidate, maxRecordBytes: maxRecordBytes) { return true }
+            candidate += 1
+        }
+        return false
+    }
+}

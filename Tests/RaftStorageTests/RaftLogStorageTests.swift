@@ -1,0 +1,248 @@
+import Foundation
+import RaftCore
+import RaftStorage
+import Testing
+
+/// A fresh directory for one test, removed afterwards.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-storage-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    var segments: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
+    }
+}
+
+func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry] {
+    range.map { Entry(term: term, index: $0, payload: .command([UInt8](repeating: UInt8(truncatingIfNeeded: $0), count: size))) }
+}
+
+@Suite struct RaftLogStorageTests {
+    @Test func entriesAndHardStateSurviveReopening() throws {
+        let directory = try TemporaryDirectory()
+        let written = [Entry(term: 1, index: 1, payload: .membership(.bootstrap(voters: [1, 2, 3])))] + entries(2...10, term: 2)
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            #expect(log.recovered.isEmpty)
+            try log.persist(hardState: HardState(term: 2, votedFor: 3, commit: 7), snapshot: nil, entries: written, sync: true)
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path)
+        #expect(reopened.recovered.entries == written)
+        #expect(reopened.recovered.hardState == HardState(term: 2, votedFor: 3, commit: 7))
+        #expect(reopened.recovered.discardedTornBytes == 0)
+    }
+
+    // Group commit: one durable sync per batch, however many entries it holds.
+    @Test func oneSyncPerBatch() throws {
+        let directory = try TemporaryDirectory()
+        let log = try RaftLogStorage(directory: directory.path)
+        try log.persist(hardState: nil, snapshot: nil, entries: entries(1...64, term: 1), sync: true)
+        #expect(log.syncCount == 1)
+        try log.persist(hardState: HardState(term: 1, commit: 64), snapshot: nil, entries: [], sync: false)
+        #expect(log.syncCount == 1, "a commit-only hard state is written without a sync")
+        try log.persist(hardState: HardState(term: 2, votedFor: 1, commit: 64), snapshot: nil, entries: entries(65...65, term: 2), sync: true)
+        #expect(log.syncCount == 2)
+    }
+
+    // Raft §5.3: a follower replaces a conflicting suffix; on disk that is an append.
+    @Test func conflictingSuffixIsReplaced() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...5, term: 1), sync: true)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(3...4, term: 2), sync: true)
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path)
+        #expect(reopened.recovered.entries.map(\.position) == [
+            LogPosition(index: 1, term: 1), LogPosition(index: 2, term: 1), LogPosition(index: 3, term: 2), LogPosition(index: 4, term: 2),
+        ])
+    }
+
+    @Test func installedSnapshotRestartsTheLog() throws {
+        let directory = try TemporaryDirectory()
+        let snapshot = SnapshotMetadata(index: 100, term: 4, membership: Membership(voters: [1, 2, 3], learners: [4]))
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...5, term: 1), sync: true)
+            try log.persist(hardState: HardState(term: 4, commit: 100), snapshot: snapshot, entries: entries(101...102, term: 4), sync: true)
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path)
+        #expect(reopened.recovered.snapshot == snapshot)
+        #expect(reopened.recovered.entries.map(\.index) == [101, 102])
+    }
+
+    @Test func compactionDropsEntriesAndOldSegments() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxSegmentBytes = 4096
+        let membership = Membership(voters: [1])
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            for batch in 0..<40 {
+                let first = UInt64(batch * 10 + 1)
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
+            }
+            let before = log.segmentCount
+            #expect(before > 3)
+            try log.compact(through: SnapshotMetadata(index: 350, term: 1, membership: membership))
+            #expect(log.segmentCount < before)
+            #expect(directory.segments.count == log.segmentCount)
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path, options: options)
+        #expect(reopened.recovered.snapshot.index == 350)
+        #expect(reopened.recovered.entries.map(\.index) == Array(351...400))
+    }
+
+    // A crash in the middle of a write leaves a torn last record: it is cut off, and the log
+    // goes on from the last complete record.
+    @Test func tornTailIsTruncatedOnRecovery() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...3, term: 1), sync: true)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(4...4, term: 1, size: 200), sync: true)
+            log.close()
+        }
+        let segment = directory.path + "/" + directory.segments[0]
+        let size = try FileManager.default.attributesOfItem(atPath: segment)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
+        try handle.truncate(atOffset: UInt64(size - 50))
+        try handle.close()
+        do {
+            let reopened = try RaftLogStorage(directory: directory.path)
+            #expect(reopened.recovered.entries.map(\.index) == [1, 2, 3])
+            #expect(reopened.recovered.discardedTornBytes > 0)
+            try reopened.persist(hardState: nil, snapshot: nil, entries: entries(4...5, term: 2), sync: true)
+            reopened.close()
+        }
+        let again = try RaftLogStorage(directory: directory.path)
+        #expect(again.recovered.entries.map(\.position.term) == [1, 1, 1, 2, 2])
+        #expect(again.recovered.discardedTornBytes == 0)
+    }
+
+    // Damage to a record that has valid records after it is not a torn write: start-up stops
+    // and names the file and offset.
+    @Test func corruptionOfCommittedDataStopsStartUp() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            for index: UInt64 in 1...10 {
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(index...index, term: 1, size: 32), sync: true)
+            }
+            log.close()
+        }
+        let segment = directory.path + "/" + directory.segments[0]
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        do {
+            _ = try RaftLogStorage(directory: directory.path)
+            Issue.record("a corrupted log was accepted")
+        } catch {
+            guard case .corrupted(let path, let offset, let detail) = error else {
+                Issue.record("expected corruption, got \(error)")
+                return
+            }
+            #expect(path == segment)
+            #expect(offset > 0 && offset <= bytes.count / 2)
+            #expect(!detail.isEmpty)
+        }
+    }
+
+    @Test func damagedEarlierSegmentIsCorruptionEvenAtItsEnd() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxSegmentBytes = 4096
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            for batch in 0..<20 {
+                let first = UInt64(batch * 10 + 1)
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
+            }
+            log.close()
+        }
+        let first = directory.path + "/" + directory.segments[0]
+        let size = try FileManager.default.attributesOfItem(atPath: first)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: first))
+        try handle.truncate(atOffset: UInt64(size - 10))
+        try handle.close()
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: directory.path, options: options) }
+    }
+
+    // A missing segment that no compaction explains is corruption, not a shorter log.
+    @Test func missingSegmentWithoutCompactionIsCorruption() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxSegmentBytes = 4096
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            for batch in 0..<20 {
+                let first = UInt64(batch * 10 + 1)
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
+            }
+            log.close()
+        }
+        try FileManager.default.removeItem(atPath: directory.path + "/" + directory.segments[0])
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: directory.path, options: options) }
+    }
+
+    @Test func invalidOptionsAreRefused() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxSegmentBytes = 10
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: directory.path, options: options) }
+    }
+
+    @Test func unwritableDirectoryIsAnIOError() {
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: "/proc/rampart-cannot-exist/log") }
+    }
+}
+
+@Suite struct RaftEncodingTests {
+    @Test(arguments: [
+        Entry(term: 3, index: 9, payload: .noop),
+        Entry(term: 3, index: 10, payload: .command([1, 2, 3])),
+        Entry(term: 1, index: 1, payload: .membership(.bootstrap(voters: [1, 2, 3]))),
+        Entry(term: 4, index: 11, payload: .membership(.addLearner(7))),
+        Entry(term: 4, index: 12, payload: .membership(.promote(7))),
+        Entry(term: 4, index: 13, payload: .membership(.remove(2))),
+    ])
+    func entryRoundTrips(_ entry: Entry) throws {
+        var buffer: [UInt8] = []
+        RaftEncoding.append(entry, to: &buffer)
+        var decoder = RaftDecoder(buffer)
+        #expect(try decoder.entry() == entry)
+        #expect(decoder.remaining == 0)
+        for length in 0..<buffer.count {
+            var truncated = RaftDecoder(Array(buffer[0..<length]))
+            #expect(throws: RaftDecodingError.self) { try truncated.entry() }
+        }
+    }
+
+    @Test func entryEncodingMatchesGoldenBytes() {
+        var buffer: [UInt8] = []
+        RaftEncoding.append(Entry(term: 2, index: 5, payload: .command([0xAA])), to: &buffer)
+        #expect(buffer == [2, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0xAA])
+    }
+
+    @Test func invalidValuesAreRejected() {
+        var badKind = RaftDecoder([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9])
+        #expect(throws: RaftDecodingError.invalid("entry kind")) { try badKind.entry() }
+        var zeroID = RaftDecoder([1, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(throws: RaftDecodingError.invalid("learner")) { try zeroID.membershipChange() }
+        var duplicateVoters = RaftDecoder([0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+        #expect(throws: RaftDecodingError.invalid("bootstrap voters")) { try duplicateVoters.membershipChange() }
+    }
+}
