@@ -17,7 +17,7 @@ let package = Package(
         .library(name: "PolicyModel", targets: ["PolicyModel"]),
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
-        .executable(name: "policy-bench", targets: ["PolicyBench"]),
+        .executable(name: "rampart-bench", targets: ["RampartBench"]),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -50,10 +50,10 @@ let package = Package(
             dependencies: ["RaftCore", "RaftSimulation"],
             swiftSettings: strictSettings
         ),
-        // Release-built runner for the policy model's benchmarks.
+        // Release-built runner for the policy model and durable log benchmarks.
         .executableTarget(
-            name: "PolicyBench",
-            dependencies: ["PolicyModel"],
+            name: "RampartBench",
+            dependencies: ["PolicyModel", "RaftCore", "RaftStorage"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,30 +1,12 @@
-// policy-bench: in-process benchmarks of the policy model. Usage:
-//   policy-bench [--organizations N] [--principals N] [--bindings N] [--checks N]
-// Builds a state of N organizations × M principals × B bindings each by applying commands,
-// then times `authorize` calls on random principals and prints p50/p99/p99.9.
-
 import PolicyModel
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-func flag(_ name: String, default fallback: Int) -> Int {
-    let arguments = CommandLine.arguments
-    guard let position = arguments.firstIndex(of: "--" + name), position + 1 < arguments.count,
-        let value = Int(arguments[position + 1]), value > 0
-    else { return fallback }
-    return value
-}
 
 func mustName(_ text: String) -> Name {
     do { return try Name(text) } catch { fatalError("invalid generated name \(text)") }
 }
 
-/// Builds the state, times the checks and prints the percentiles.
-func runBenchmark() {
+/// `authorize` latency: builds a state of N organizations × M principals × B bindings each by
+/// applying commands, then times checks of random principals, permissions and resources.
+func runPolicyBenchmark() {
     let organizationCount = flag("organizations", default: 1000)
     let principalCount = flag("principals", default: 100)
     let bindingCount = min(flag("bindings", default: 5), 5)
@@ -97,5 +79,3 @@ func runBenchmark() {
     func percentile(_ p: Double) -> Double { Double(samples[min(samples.count - 1, Int(Double(samples.count) * p))]) / 1000 }
     print("authorize: \(checks) checks (\(allowed) allowed): p50 \(percentile(0.5)) µs, p99 \(percentile(0.99)) µs, p99.9 \(percentile(0.999)) µs")
 }
-
-runBenchmark()
