@@ -16,8 +16,12 @@ let package = Package(
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "PolicyModel", targets: ["PolicyModel"]),
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
+        .library(name: "PolicyStore", targets: ["PolicyStore"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -36,6 +40,18 @@ let package = Package(
         .target(
             name: "RaftStorage",
             dependencies: ["RaftCore"],
+            swiftSettings: strictSettings
+        ),
+        // The system's SQLite library.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // Adapter: the policy state machine in SQLite, with the audit hash chain and snapshots.
+        .target(
+            name: "PolicyStore",
+            dependencies: ["PolicyModel", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // Test support: a deterministic, seeded cluster simulator and a transcript driver.
@@ -64,6 +80,11 @@ let package = Package(
         .testTarget(
             name: "RaftStorageTests",
             dependencies: ["RaftCore", "RaftStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PolicyStoreTests",
+            dependencies: ["PolicyModel", "PolicyStore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

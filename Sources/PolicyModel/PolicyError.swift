@@ -55,3 +55,40 @@ public enum PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension PolicyError {
+    /// A text form that `init?(storedText:)` turns back into the same error, for stores that
+    /// must remember outcomes (the idempotency window) across restarts.
+    public var storedText: String {
+        switch self {
+        case .invalidName(let text), .invalidPermission(let text), .limitExceeded(let text), .alreadyExists(let text),
+            .notFound(let text), .crossOrganization(let text), .hasDependents(let text), .invalidState(let text),
+            .invalidArgument(let text):
+            return code + "\n" + text
+        case .revisionMismatch(let expected, let actual):
+            return code + "\n\(expected)\n\(actual)"
+        }
+    }
+
+    /// Parses `storedText`; nil for text it did not produce.
+    public init?(storedText: String) {
+        let parts = storedText.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2 else { return nil }
+        let detail = parts.dropFirst().joined(separator: "\n")
+        switch parts[0] {
+        case "invalid_name": self = .invalidName(detail)
+        case "invalid_permission": self = .invalidPermission(detail)
+        case "limit_exceeded": self = .limitExceeded(detail)
+        case "already_exists": self = .alreadyExists(detail)
+        case "not_found": self = .notFound(detail)
+        case "cross_organization": self = .crossOrganization(detail)
+        case "has_dependents": self = .hasDependents(detail)
+        case "invalid_state": self = .invalidState(detail)
+        case "invalid_argument": self = .invalidArgument(detail)
+        case "revision_mismatch":
+            guard parts.count == 3, let expected = UInt64(parts[1]), let actual = UInt64(parts[2]) else { return nil }
+            self = .revisionMismatch(expected: expected, actual: actual)
+        default: return nil
+        }
+    }
+}

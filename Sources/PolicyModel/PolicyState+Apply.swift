@@ -21,7 +21,7 @@ extension PolicyState {
         } catch {
             outcome.rejection = error
         }
-        if let key { idempotency.remember(outcome, for: key, capacity: limits.idempotencyWindowKeys) }
+        if let key { remember(outcome, for: key) }
         return outcome
     }
 
@@ -41,28 +41,27 @@ extension PolicyState {
         case .createOrganization(let name):
             try requireNoExpectedRevision(expectedRevision)
             guard organizations[name] == nil else { throw .alreadyExists("organization \(name)") }
-            organizations[name] = Organization(name: name, createdAt: time, revision: revision)
+            setOrganization(name, Organization(name: name, createdAt: time, revision: revision))
         case .setOrganizationSuspended(let name, let suspended):
             var organization = try existingOrganization(name, expectedRevision: expectedRevision)
             guard name != Organization.systemName else { throw .invalidState("the system organization cannot be suspended") }
             organization.suspended = suspended
             organization.revision = revision
-            organizations[name] = organization
+            setOrganization(name, organization)
         case .deleteOrganization(let name, let force):
             try deleteOrganization(name, force: force, expectedRevision: expectedRevision)
         case .createProject(let organization, let name):
             try requireNoExpectedRevision(expectedRevision)
             _ = try existingOrganization(organization, expectedRevision: nil)
             guard projects[organization]?[name] == nil else { throw .alreadyExists("project \(organization)/\(name)") }
-            projects[organization, default: [:]][name] = Project(
-                organization: organization, name: name, createdAt: time, revision: revision)
+            setProject(organization, name, Project(organization: organization, name: name, createdAt: time, revision: revision))
         case .deleteProject(let organization, let name, let force):
             try deleteProject(organization, name, force: force, expectedRevision: expectedRevision)
         case .createPrincipal(let reference, let kind):
             try requireNoExpectedRevision(expectedRevision)
             _ = try existingOrganization(reference.organization, expectedRevision: nil)
             guard principals[reference] == nil else { throw .alreadyExists("principal \(reference)") }
-            principals[reference] = Principal(reference: reference, kind: kind, createdAt: time, revision: revision)
+            setPrincipal(reference, Principal(reference: reference, kind: kind, createdAt: time, revision: revision))
         case .deletePrincipal(let reference, let force):
             try deletePrincipal(reference, force: force, expectedRevision: expectedRevision)
         case .createRole(let organization, let name, let permissions):
@@ -85,7 +84,7 @@ extension PolicyState {
         case .revokeAPIKey(let id):
             guard let key = apiKeys[id] else { throw .notFound("API key \(id)") }
             try checkRevision(expectedRevision, key.revision)
-            apiKeys[id] = nil
+            setAPIKey(id, nil)
         case .addRootKey(let id, let publicKey, let sealedPrivateKey):
             try requireNoExpectedRevision(expectedRevision)
             try addRootKey(id, publicKey: publicKey, sealedPrivateKey: sealedPrivateKey, time: time)
@@ -97,7 +96,7 @@ extension PolicyState {
             guard key.state == .retiring else { throw .invalidState("root key \(id) is \(key.state), not retiring") }
             key.state = .retired
             key.revision = revision
-            rootKeys[id] = key
+            setRootKey(id, key)
         }
     }
 
@@ -122,11 +121,11 @@ extension PolicyState {
         for id in bindings.keys.sorted() where bindings[id]!.scope.organization == name || bindings[id]!.principal.organization == name {
             removeBinding(id)
         }
-        for id in apiKeys.keys.sorted() where apiKeys[id]!.principal.organization == name { apiKeys[id] = nil }
-        for principal in ownedPrincipals { principals[principal] = nil }
-        for role in ownedRoles { roles[role] = nil }
-        projects[name] = nil
-        organizations[name] = nil
+        for id in apiKeys.keys.sorted() where apiKeys[id]!.principal.organization == name { setAPIKey(id, nil) }
+        for principal in ownedPrincipals.sorted() { setPrincipal(principal, nil) }
+        for role in ownedRoles.sorted() { setRole(role, nil) }
+        for project in (projects[name] ?? [:]).keys.sorted() { setProject(name, project, nil) }
+        setOrganization(name, nil)
     }
 
     private mutating func deleteProject(_ organization: Name, _ name: Name, force: Bool, expectedRevision: UInt64?)
@@ -140,7 +139,7 @@ extension PolicyState {
             throw .hasDependents("project \(organization)/\(name) has \(dependents.count) bindings")
         }
         for id in dependents { removeBinding(id) }
-        projects[organization]![name] = nil
+        setProject(organization, name, nil)
     }
 
     // MARK: - Principals and roles
@@ -156,8 +155,8 @@ extension PolicyState {
             throw .hasDependents("principal \(reference) has \(ownedBindings.count) bindings and \(ownedKeys.count) API keys")
         }
         for id in ownedBindings { removeBinding(id) }
-        for id in ownedKeys { apiKeys[id] = nil }
-        principals[reference] = nil
+        for id in ownedKeys { setAPIKey(id, nil) }
+        setPrincipal(reference, nil)
     }
 
     private func validatedPermissions(_ permissions: [Permission]) throws(PolicyError) -> [Permission] {
@@ -176,7 +175,7 @@ extension PolicyState {
         guard owned < limits.maxRolesPerOrganization else {
             throw .limitExceeded("at most \(limits.maxRolesPerOrganization) roles per organization")
         }
-        roles[reference] = Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision)
+        setRole(reference, Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision))
     }
 
     private mutating func updateRole(_ organization: Name, _ name: Name, _ permissions: [Permission], expectedRevision: UInt64?)
@@ -185,7 +184,7 @@ extension PolicyState {
         let reference = RoleReference.custom(organization: organization, name: name)
         guard let role = roles[reference] else { throw .notFound("role \(reference)") }
         try checkRevision(expectedRevision, role.revision)
-        roles[reference] = Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision)
+        setRole(reference, Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision))
     }
 
     private mutating func deleteRole(_ organization: Name, _ name: Name, force: Bool, expectedRevision: UInt64?)
@@ -197,7 +196,7 @@ extension PolicyState {
         let dependents = bindings.keys.sorted().filter { bindings[$0]!.role == reference }
         if !force && !dependents.isEmpty { throw .hasDependents("role \(reference) has \(dependents.count) bindings") }
         for id in dependents { removeBinding(id) }
-        roles[reference] = nil
+        setRole(reference, nil)
     }
 
     // MARK: - Bindings
@@ -234,17 +233,11 @@ extension PolicyState {
         if existing.contains(where: { bindings[$0]!.role == binding.role && bindings[$0]!.scope == binding.scope }) {
             throw .alreadyExists("binding of \(binding.role) to \(binding.principal) at \(binding.scope)")
         }
-        bindings[binding.id] = binding
-        var ids = existing
-        ids.insert(binding.id, at: ids.firstIndex { $0 > binding.id } ?? ids.count)
-        bindingsByPrincipal[binding.principal] = ids
+        setBinding(binding.id, binding)
     }
 
     private mutating func removeBinding(_ id: EntityID) {
-        guard let binding = bindings.removeValue(forKey: id) else { return }
-        var ids = bindingsByPrincipal[binding.principal] ?? []
-        ids.removeAll { $0 == id }
-        bindingsByPrincipal[binding.principal] = ids.isEmpty ? nil : ids
+        setBinding(id, nil)
     }
 
     // MARK: - Keys
@@ -259,7 +252,7 @@ extension PolicyState {
         guard owned < limits.maxAPIKeysPerPrincipal else {
             throw .limitExceeded("at most \(limits.maxAPIKeysPerPrincipal) API keys per principal")
         }
-        apiKeys[key.id] = key
+        setAPIKey(key.id, key)
     }
 
     private mutating func addRootKey(_ id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8], time: Timestamp)
@@ -272,8 +265,8 @@ extension PolicyState {
         guard !sealedPrivateKey.isEmpty, sealedPrivateKey.count <= RootKey.maxSealedPrivateKeyBytes else {
             throw .invalidArgument("a sealed private key is 1 to \(RootKey.maxSealedPrivateKeyBytes) bytes")
         }
-        rootKeys[id] = RootKey(
-            id: id, state: .pending, publicKey: publicKey, sealedPrivateKey: sealedPrivateKey, createdAt: time, revision: revision)
+        setRootKey(id, RootKey(
+            id: id, state: .pending, publicKey: publicKey, sealedPrivateKey: sealedPrivateKey, createdAt: time, revision: revision))
     }
 
     /// Makes a pending key the one active key; the key it replaces keeps verifying as retiring.
@@ -284,11 +277,11 @@ extension PolicyState {
         if var previous = activeRootKey {
             previous.state = .retiring
             previous.revision = revision
-            rootKeys[previous.id] = previous
+            setRootKey(previous.id, previous)
         }
         key.state = .active
         key.revision = revision
-        rootKeys[id] = key
+        setRootKey(id, key)
     }
 
     // MARK: - Revisions

@@ -21,12 +21,46 @@ public struct PolicyState: Sendable {
     var apiKeys: [EntityID: APIKey] = [:]
     var rootKeys: [EntityID: RootKey] = [:]
     var idempotency = IdempotencyWindow()
+    /// Every change since the last `takeChanges()`, in order, for the durable copy.
+    var journal: [StateChange] = []
 
     /// Creates an empty state holding only the system organization.
     public init(limits: PolicyLimits = .standard) {
         self.limits = limits
         organizations[Organization.systemName] = Organization(
             name: Organization.systemName, createdAt: Timestamp(millisecondsSinceEpoch: 0), revision: 0)
+    }
+
+    /// Rebuilds a state from its durable copy: the entities as stored and the remembered
+    /// idempotency outcomes, oldest first.
+    public init(
+        limits: PolicyLimits = .standard, revision: UInt64, organizations: [Organization], projects: [Project],
+        principals: [Principal], roles: [Role], bindings: [RoleBinding], apiKeys: [APIKey], rootKeys: [RootKey],
+        idempotency: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome)]
+    ) {
+        self.init(limits: limits)
+        self.revision = revision
+        self.organizations = [:]
+        for organization in organizations { self.organizations[organization.name] = organization }
+        for project in projects { self.projects[project.organization, default: [:]][project.name] = project }
+        for principal in principals { self.principals[principal.reference] = principal }
+        for role in roles { self.roles[role.reference] = role }
+        for binding in bindings.sorted(by: { $0.id < $1.id }) { setBinding(binding.id, binding) }
+        for key in apiKeys { self.apiKeys[key.id] = key }
+        for key in rootKeys { self.rootKeys[key.id] = key }
+        for remembered in idempotency {
+            _ = self.idempotency.remember(
+                remembered.outcome, for: IdempotencyWindow.Key(actor: remembered.actor, key: remembered.key),
+                capacity: limits.idempotencyWindowKeys)
+        }
+        journal = []
+    }
+
+    /// Returns and clears the changes made since the last call, in order. The durable copy
+    /// writes exactly these.
+    public mutating func takeChanges() -> [StateChange] {
+        defer { journal = [] }
+        return journal
     }
 
     // MARK: - Queries
@@ -73,6 +107,82 @@ public struct PolicyState: Sendable {
 
     /// The key that signs, if one has been activated.
     public var activeRootKey: RootKey? { rootKeys.values.first { $0.state == .active } }
+
+    // MARK: - Journaled writes
+
+    mutating func setOrganization(_ name: Name, _ value: Organization?) {
+        organizations[name] = value
+        journal.append(.organization(name, value))
+    }
+
+    mutating func setProject(_ organization: Name, _ name: Name, _ value: Project?) {
+        projects[organization, default: [:]][name] = value
+        if projects[organization]?.isEmpty == true { projects[organization] = nil }
+        journal.append(.project(organization: organization, name: name, value))
+    }
+
+    mutating func setPrincipal(_ reference: PrincipalReference, _ value: Principal?) {
+        principals[reference] = value
+        journal.append(.principal(reference, value))
+    }
+
+    mutating func setRole(_ reference: RoleReference, _ value: Role?) {
+        roles[reference] = value
+        journal.append(.role(reference, value))
+    }
+
+    /// Adds or removes a binding, keeping the per-principal index sorted.
+    mutating func setBinding(_ id: EntityID, _ value: RoleBinding?) {
+        if let old = bindings.removeValue(forKey: id) {
+            var ids = bindingsByPrincipal[old.principal] ?? []
+            ids.removeAll { $0 == id }
+            bindingsByPrincipal[old.principal] = ids.isEmpty ? nil : ids
+        }
+        if let value {
+            bindings[id] = value
+            var ids = bindingsByPrincipal[value.principal] ?? []
+            ids.insert(id, at: ids.firstIndex { $0 > id } ?? ids.count)
+            bindingsByPrincipal[value.principal] = ids
+        }
+        journal.append(.binding(id, value))
+    }
+
+    mutating func setAPIKey(_ id: EntityID, _ value: APIKey?) {
+        apiKeys[id] = value
+        journal.append(.apiKey(id, value))
+    }
+
+    mutating func setRootKey(_ id: EntityID, _ value: RootKey?) {
+        rootKeys[id] = value
+        journal.append(.rootKey(id, value))
+    }
+
+    mutating func remember(_ outcome: CommandOutcome, for key: IdempotencyWindow.Key) {
+        let forgotten = idempotency.remember(outcome, for: key, capacity: limits.idempotencyWindowKeys)
+        journal.append(.idempotency(actor: key.actor, key: key.key, outcome))
+        for old in forgotten { journal.append(.idempotency(actor: old.actor, key: old.key, nil)) }
+    }
+}
+
+/// One change to the state, for the durable copy: the new value of an entity, or nil when it
+/// was deleted.
+public enum StateChange: Hashable, Sendable {
+    /// An organization was written or deleted.
+    case organization(Name, Organization?)
+    /// A project was written or deleted.
+    case project(organization: Name, name: Name, Project?)
+    /// A principal was written or deleted.
+    case principal(PrincipalReference, Principal?)
+    /// A custom role was written or deleted.
+    case role(RoleReference, Role?)
+    /// A binding was written or deleted.
+    case binding(EntityID, RoleBinding?)
+    /// An API key was written or deleted.
+    case apiKey(EntityID, APIKey?)
+    /// A root key was written.
+    case rootKey(EntityID, RootKey?)
+    /// An idempotency outcome was remembered, or forgotten (nil) when it left the window.
+    case idempotency(actor: PrincipalReference?, key: String, CommandOutcome?)
 }
 
 /// Remembers the outcome of commands that carried an idempotency key, for a bounded number of
@@ -91,17 +201,21 @@ struct IdempotencyWindow: Sendable {
 
     func outcome(for key: Key) -> CommandOutcome? { outcomes[key] }
 
-    mutating func remember(_ outcome: CommandOutcome, for key: Key, capacity: Int) {
+    /// Remembers an outcome and returns the keys that left the window.
+    mutating func remember(_ outcome: CommandOutcome, for key: Key, capacity: Int) -> [Key] {
         outcomes[key] = outcome
         order.append(key)
+        var forgotten: [Key] = []
         while order.count - head > capacity {
             outcomes[order[head]] = nil
+            forgotten.append(order[head])
             head += 1
         }
         if head > 1024 && head * 2 > order.count {
             order.removeFirst(head)
             head = 0
         }
+        return forgotten
     }
 }
 

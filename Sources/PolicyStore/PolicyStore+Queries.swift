@@ -1,0 +1,108 @@
+public import PolicyModel
+
+/// One page of a listing and the cursor of the next one.
+public struct Page<Item: Sendable>: Sendable {
+    /// The items, in the listing's order.
+    public var items: [Item]
+    /// Pass this as `after` to get the next page; nil on the last page.
+    public var nextCursor: String?
+}
+
+/// Which audit records a listing returns.
+public struct AuditFilter: Hashable, Sendable {
+    /// Only records about this organization.
+    public var organization: String?
+    /// Only records by this actor (`organization/name`).
+    public var actor: String?
+    /// Only records of this action.
+    public var action: String?
+    /// Only records at or after this time.
+    public var since: Timestamp?
+    /// Only records before this time.
+    public var until: Timestamp?
+    /// Only the record of this request id.
+    public var requestID: String?
+
+    /// Creates a filter; every criterion is optional.
+    public init(
+        organization: String? = nil, actor: String? = nil, action: String? = nil, since: Timestamp? = nil,
+        until: Timestamp? = nil, requestID: String? = nil
+    ) {
+        self.organization = organization
+        self.actor = actor
+        self.action = action
+        self.since = since
+        self.until = until
+        self.requestID = requestID
+    }
+}
+
+extension PolicyStore {
+    /// The most items one page may hold.
+    public static let maxPageSize = 1000
+
+    /// Organizations in name order, `limit` at a time after the cursor.
+    public func organizations(after cursor: String? = nil, limit: Int) throws(PolicyStoreError) -> Page<Organization> {
+        let limit = try Self.checkedLimit(limit)
+        let all = state.allOrganizations.filter { cursor == nil || $0.name.value > cursor! }
+        let items = Array(all.prefix(limit))
+        return Page(items: items, nextCursor: all.count > limit ? items.last?.name.value : nil)
+    }
+
+    /// Audit records in sequence order, `limit` at a time after the cursor (a sequence number).
+    public func auditRecords(after cursor: String? = nil, limit: Int, filter: AuditFilter = AuditFilter())
+        throws(PolicyStoreError) -> Page<AuditRecord>
+    {
+        let limit = try Self.checkedLimit(limit)
+        var after: Int64 = 0
+        if let cursor {
+            guard let value = Int64(cursor), value >= 0 else { throw .misuse("audit cursor \"\(cursor)\" is not a sequence number") }
+            after = value
+        }
+        var conditions = ["sequence > ?"]
+        var values: [SQLValue] = [.integer(after)]
+        if let organization = filter.organization { conditions.append("organization = ?"); values.append(.text(organization)) }
+        if let actor = filter.actor { conditions.append("actor = ?"); values.append(.text(actor)) }
+        if let action = filter.action { conditions.append("action = ?"); values.append(.text(action)) }
+        if let since = filter.since { conditions.append("time >= ?"); values.append(.integer(since.millisecondsSinceEpoch)) }
+        if let until = filter.until { conditions.append("time < ?"); values.append(.integer(until.millisecondsSinceEpoch)) }
+        if let requestID = filter.requestID { conditions.append("request_id = ?"); values.append(.text(requestID)) }
+        values.append(.integer(Int64(limit + 1)))
+        let sql = """
+            SELECT sequence, revision, time, actor, action, target, organization, request_id, outcome, previous_hash, hash
+            FROM audit WHERE \(conditions.joined(separator: " AND ")) ORDER BY sequence LIMIT ?
+            """
+        let rows: [[SQLValue]]
+        do {
+            rows = try database.rows(sql, values)
+        } catch {
+            throw .database(error)
+        }
+        let records = rows.map { row in
+            AuditRecord(
+                sequence: UInt64(row[0].integer), revision: UInt64(row[1].integer),
+                time: Timestamp(millisecondsSinceEpoch: row[2].integer), actor: row[3].text, action: row[4].text,
+                target: row[5].text, organization: row[6].text, requestID: row[7].text, outcome: row[8].text,
+                previousHash: row[9].blob, hash: row[10].blob)
+        }
+        let items = Array(records.prefix(limit))
+        return Page(items: items, nextCursor: records.count > limit ? items.last.map { String($0.sequence) } : nil)
+    }
+
+    /// Checks the whole stored audit chain.
+    public func verifyAuditChain() throws(PolicyStoreError) -> AuditChain.Verification {
+        var records: [AuditRecord] = []
+        var cursor: String?
+        repeat {
+            let page = try auditRecords(after: cursor, limit: Self.maxPageSize)
+            records += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        return AuditChain.verify(records)
+    }
+
+    private static func checkedLimit(_ limit: Int) throws(PolicyStoreError) -> Int {
+        guard limit >= 1 && limit <= maxPageSize else { throw .misuse("page size must be 1 to \(maxPageSize), got \(limit)") }
+        return limit
+    }
+}

@@ -1,0 +1,136 @@
+internal import Crypto
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension PolicyStore {
+    /// SHA-256 over every table, rows in primary-key order, each value with its type: equal on
+    /// every replica that applied the same commands, whatever the batching.
+    public func stateHash() throws(PolicyStoreError) -> [UInt8] {
+        var hasher = SHA256()
+        do {
+            for (table, orderBy) in Schema.hashedTables {
+                hasher.update(data: Array(table.utf8) + [0])
+                for row in try database.rows("SELECT * FROM \(table) ORDER BY \(orderBy)") {
+                    for value in row { Self.feed(value, into: &hasher) }
+                    hasher.update(data: [0xFF])
+                }
+            }
+        } catch {
+            throw .database(error)
+        }
+        return Array(hasher.finalize())
+    }
+
+    private static func feed(_ value: SQLValue, into hasher: inout SHA256) {
+        var bytes: [UInt8] = []
+        switch value {
+        case .integer(let number):
+            bytes.append(1)
+            withUnsafeBytes(of: number.littleEndian) { bytes.append(contentsOf: $0) }
+        case .text(let text):
+            bytes.append(2)
+            withUnsafeBytes(of: UInt64(text.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: text.utf8)
+        case .blob(let blob):
+            bytes.append(3)
+            withUnsafeBytes(of: UInt64(blob.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: blob)
+        case .null:
+            bytes.append(4)
+        }
+        hasher.update(data: bytes)
+    }
+
+    /// Writes a consistent copy of the database (as of `appliedIndex`) to `path`: written
+    /// aside, synced, then renamed into place.
+    public func writeSnapshot(to path: String) throws(PolicyStoreError) {
+        let aside = path + ".partial"
+        try Self.removeIfPresent(aside)
+        do {
+            try database.run("VACUUM INTO ?", [.text(aside)])
+        } catch {
+            throw .database(error)
+        }
+        try Self.syncFile(aside)
+        try Self.rename(aside, to: path)
+    }
+
+    /// Replaces the database at `databasePath` with a snapshot, atomically: the snapshot is copied
+    /// aside and synced, the old write-ahead files are removed, and the copy is renamed into
+    /// place. The store at `databasePath` must be closed; open a new one afterwards.
+    public static func restoreSnapshot(from snapshotPath: String, to databasePath: String) throws(PolicyStoreError) {
+        let aside = databasePath + ".restoring"
+        try copyFile(snapshotPath, to: aside)
+        try syncFile(aside)
+        try removeIfPresent(databasePath + "-wal")
+        try removeIfPresent(databasePath + "-shm")
+        try rename(aside, to: databasePath)
+    }
+
+    // MARK: - Files
+
+    private static func syncFile(_ path: String) throws(PolicyStoreError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { closeDescriptor(descriptor) }
+        if fsync(descriptor) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    private static func rename(_ source: String, to destination: String) throws(PolicyStoreError) {
+        if renameFile(source, destination) != 0 { throw .io(operation: "rename", path: source, errno: errno) }
+        try syncDirectory(of: destination)
+    }
+
+    private static func syncDirectory(of path: String) throws(PolicyStoreError) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io(operation: "open", path: directory, errno: errno) }
+        defer { closeDescriptor(descriptor) }
+        if fsync(descriptor) != 0 { throw .io(operation: "fsync", path: directory, errno: errno) }
+    }
+
+    private static func removeIfPresent(_ path: String) throws(PolicyStoreError) {
+        if unlink(path) != 0 && errno != ENOENT { throw .io(operation: "unlink", path: path, errno: errno) }
+    }
+
+    private static func copyFile(_ source: String, to destination: String) throws(PolicyStoreError) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .io(operation: "open", path: source, errno: errno) }
+        defer { closeDescriptor(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw .io(operation: "open", path: destination, errno: errno) }
+        defer { closeDescriptor(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "read", path: source, errno: errno)
+            }
+            if count == 0 { return }
+            var written = 0
+            while written < count {
+                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw .io(operation: "write", path: destination, errno: errno)
+                }
+                written += result
+            }
+        }
+    }
+}
+
+/// The C library's `close`, out of reach of `PolicyStore.close()` inside the extension.
+private func closeDescriptor(_ descriptor: Int32) {
+    _ = close(descriptor)
+}
+
+/// The C library's `rename`, out of reach of the extension's own `rename`.
+private func renameFile(_ source: String, _ destination: String) -> Int32 {
+    rename(source, destination)
+}

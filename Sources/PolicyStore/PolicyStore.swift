@@ -1,0 +1,258 @@
+public import PolicyModel
+internal import Crypto
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One committed log entry handed to the state machine: a command's bytes, or nil for an entry
+/// that only moves the applied index (a leader's no-op, a membership change).
+public struct AppliedEntry: Hashable, Sendable {
+    /// The entry's log index: the command's revision.
+    public var index: UInt64
+    /// The encoded `CommandEnvelope`, if the entry carries one.
+    public var command: [UInt8]?
+
+    /// Creates an applied entry.
+    public init(index: UInt64, command: [UInt8]?) {
+        self.index = index
+        self.command = command
+    }
+}
+
+/// The policy state machine of one replica: the in-memory `PolicyState` (for microsecond
+/// authorization) and its durable copy in SQLite, with the hash-chained audit log.
+///
+/// `apply` takes a batch of committed entries and, in one SQLite transaction, writes every change
+/// they make, one audit record per command and the new applied index: a crash leaves the
+/// database at the previous applied index or the new one, never in between. Domain rejections
+/// are outcomes (audited as failures); a thrown error means the disk failed, and the runtime
+/// must stop the replica.
+///
+/// Not thread-safe: the replica's runtime owns it and runs it off the cooperative pool.
+public final class PolicyStore {
+    /// The database file.
+    public let path: String
+    /// The state as of `appliedIndex`.
+    public private(set) var state: PolicyState
+    /// The last applied log index.
+    public private(set) var appliedIndex: UInt64
+    /// The newest audit record's sequence and hash (`0` and the genesis hash when empty).
+    public private(set) var auditHead: (sequence: UInt64, hash: [UInt8])
+
+    let database: SQLiteDatabase
+    private var idempotencyPosition: Int64
+
+    /// Opens (creating and migrating when needed) the store at `path` and loads its state.
+    /// - Throws: `PolicyStoreError` when the database cannot be opened, migrated or read.
+    public init(path: String, limits: PolicyLimits = .standard) throws(PolicyStoreError) {
+        self.path = path
+        do {
+            database = try SQLiteDatabase(path: path)
+            try database.execute("PRAGMA journal_mode = WAL")
+            try database.execute("PRAGMA synchronous = FULL")
+            try database.execute("PRAGMA foreign_keys = OFF")
+            try Self.migrate(database)
+        } catch {
+            throw .database(error)
+        }
+        let loaded = try Self.load(database, limits: limits)
+        state = loaded.state
+        appliedIndex = loaded.state.revision
+        auditHead = loaded.auditHead
+        idempotencyPosition = loaded.idempotencyPosition
+    }
+
+    /// Closes the database.
+    public func close() {
+        database.close()
+    }
+
+    /// Test hook: makes the statement after `count` more fail, as a disk error would.
+    package func failAfterStatements(_ count: Int) {
+        database.failAfterStatements = count
+    }
+
+    // MARK: - Applying
+
+    /// Applies a batch of committed entries in one transaction.
+    /// - Parameter entries: consecutive entries after `appliedIndex`.
+    /// - Returns: one outcome per entry: nil for entries without a command.
+    /// - Throws: `PolicyStoreError` on a storage failure; nothing was applied then.
+    @discardableResult
+    public func apply(_ entries: [AppliedEntry]) throws(PolicyStoreError) -> [CommandOutcome?] {
+        guard let first = entries.first else { return [] }
+        guard first.index > appliedIndex else {
+            throw .misuse("entry \(first.index) is at or below the applied index \(appliedIndex)")
+        }
+        var next = state
+        var head = auditHead
+        var audit: [AuditRecord] = []
+        var outcomes: [CommandOutcome?] = []
+        for entry in entries {
+            guard let bytes = entry.command else {
+                outcomes.append(nil)
+                continue
+            }
+            let record: AuditRecord
+            do {
+                let envelope = try CommandCodec.decode(bytes, limits: state.limits)
+                let outcome = next.apply(envelope, at: entry.index)
+                outcomes.append(outcome)
+                record = AuditRecord.describing(
+                    envelope, revision: entry.index, outcome: outcome, sequence: head.sequence + 1, previousHash: head.hash)
+            } catch {
+                // Every replica holds the same bytes, so every replica rejects them the same way.
+                outcomes.append(CommandOutcome(revision: entry.index, rejection: .invalidArgument("undecodable command: \(error)")))
+                record = AuditRecord(
+                    sequence: head.sequence + 1, revision: entry.index, time: Timestamp(millisecondsSinceEpoch: 0), actor: "-",
+                    action: "invalid", target: "-", organization: "", requestID: "-", outcome: "invalid_command",
+                    previousHash: head.hash, hash: [])
+            }
+            let sealed = AuditChain.seal(record)
+            audit.append(sealed)
+            head = (sealed.sequence, sealed.hash)
+        }
+        let lastIndex = entries[entries.count - 1].index
+        let changes = next.takeChanges()
+        var position = idempotencyPosition
+        do {
+            try database.transaction { () throws(DatabaseError) in
+                for change in changes { try write(change, position: &position) }
+                for record in audit { try insert(record) }
+                try database.run("UPDATE meta SET value = ? WHERE key = 'applied_index'", [.integer(Int64(lastIndex))])
+                try database.run("UPDATE meta SET value = ? WHERE key = 'idempotency_position'", [.integer(position)])
+            }
+        } catch {
+            throw .database(error)
+        }
+        state = next
+        appliedIndex = lastIndex
+        auditHead = head
+        idempotencyPosition = position
+        return outcomes
+    }
+
+    // MARK: - Writing rows
+
+    private func write(_ change: StateChange, position: inout Int64) throws(DatabaseError) {
+        switch change {
+        case .organization(let name, let organization):
+            if let organization {
+                try database.run(
+                    "INSERT OR REPLACE INTO organizations (name, suspended, created_at, revision) VALUES (?, ?, ?, ?)",
+                    [.text(name.value), .integer(organization.suspended ? 1 : 0),
+                     .integer(organization.createdAt.millisecondsSinceEpoch), .integer(Int64(organization.revision))])
+            } else {
+                try database.run("DELETE FROM organizations WHERE name = ?", [.text(name.value)])
+            }
+        case .project(let organization, let name, let project):
+            if let project {
+                try database.run(
+                    "INSERT OR REPLACE INTO projects (organization, name, created_at, revision) VALUES (?, ?, ?, ?)",
+                    [.text(organization.value), .text(name.value), .integer(project.createdAt.millisecondsSinceEpoch),
+                     .integer(Int64(project.revision))])
+            } else {
+                try database.run("DELETE FROM projects WHERE organization = ? AND name = ?", [.text(organization.value), .text(name.value)])
+            }
+        case .principal(let reference, let principal):
+            if let principal {
+                try database.run(
+                    "INSERT OR REPLACE INTO principals (organization, name, kind, created_at, revision) VALUES (?, ?, ?, ?, ?)",
+                    [.text(reference.organization.value), .text(reference.name.value), .integer(Int64(principal.kind.rawValue)),
+                     .integer(principal.createdAt.millisecondsSinceEpoch), .integer(Int64(principal.revision))])
+            } else {
+                try database.run(
+                    "DELETE FROM principals WHERE organization = ? AND name = ?",
+                    [.text(reference.organization.value), .text(reference.name.value)])
+            }
+        case .role(let reference, let role):
+            guard case .custom(let organization, let name) = reference else { return }
+            if let role {
+                try database.run(
+                    "INSERT OR REPLACE INTO roles (organization, name, permissions, revision) VALUES (?, ?, ?, ?)",
+                    [.text(organization.value), .text(name.value),
+                     .text(role.permissions.map(\.description).joined(separator: "\n")), .integer(Int64(role.revision))])
+            } else {
+                try database.run("DELETE FROM roles WHERE organization = ? AND name = ?", [.text(organization.value), .text(name.value)])
+            }
+        case .binding(let id, let binding):
+            if let binding {
+                try database.run(
+                    """
+                    INSERT OR REPLACE INTO bindings (id, principal_organization, principal_name, role, scope, created_at, revision)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [.blob(Rows.bytes(id)), .text(binding.principal.organization.value), .text(binding.principal.name.value),
+                     .text(binding.role.description), .text(binding.scope.description),
+                     .integer(binding.createdAt.millisecondsSinceEpoch), .integer(Int64(binding.revision))])
+            } else {
+                try database.run("DELETE FROM bindings WHERE id = ?", [.blob(Rows.bytes(id))])
+            }
+        case .apiKey(let id, let key):
+            if let key {
+                try database.run(
+                    """
+                    INSERT OR REPLACE INTO api_keys (id, principal_organization, principal_name, secret_hash, created_at, revision)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    [.blob(Rows.bytes(id)), .text(key.principal.organization.value), .text(key.principal.name.value),
+                     .blob(key.secretHash), .integer(key.createdAt.millisecondsSinceEpoch), .integer(Int64(key.revision))])
+            } else {
+                try database.run("DELETE FROM api_keys WHERE id = ?", [.blob(Rows.bytes(id))])
+            }
+        case .rootKey(let id, let key):
+            if let key {
+                try database.run(
+                    """
+                    INSERT OR REPLACE INTO root_keys (id, state, public_key, sealed_private_key, created_at, revision)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    [.blob(Rows.bytes(id)), .integer(Int64(key.state.rawValue)), .blob(key.publicKey), .blob(key.sealedPrivateKey),
+                     .integer(key.createdAt.millisecondsSinceEpoch), .integer(Int64(key.revision))])
+            } else {
+                try database.run("DELETE FROM root_keys WHERE id = ?", [.blob(Rows.bytes(id))])
+            }
+        case .idempotency(let actor, let key, let outcome):
+            let actorText = actor?.description ?? "-"
+            if let outcome {
+                position += 1
+                try database.run(
+                    "INSERT OR REPLACE INTO idempotency (actor, key, revision, rejection, position) VALUES (?, ?, ?, ?, ?)",
+                    [.text(actorText), .text(key), .integer(Int64(outcome.revision)),
+                     outcome.rejection.map { .text($0.storedText) } ?? .null, .integer(position)])
+            } else {
+                try database.run("DELETE FROM idempotency WHERE actor = ? AND key = ?", [.text(actorText), .text(key)])
+            }
+        }
+    }
+
+    private func insert(_ record: AuditRecord) throws(DatabaseError) {
+        try database.run(
+            """
+            INSERT INTO audit (sequence, revision, time, actor, action, target, organization, request_id, outcome, previous_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [.integer(Int64(record.sequence)), .integer(Int64(record.revision)), .integer(record.time.millisecondsSinceEpoch),
+             .text(record.actor), .text(record.action), .text(record.target), .text(record.organization), .text(record.requestID),
+             .text(record.outcome), .blob(record.previousHash), .blob(record.hash)])
+    }
+
+    // MARK: - Opening
+
+    private static func migrate(_ database: SQLiteDatabase) throws(DatabaseError) {
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        var applied: Int64 = 0
+        try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { (row) throws(DatabaseError) in
+            applied = row.integer(0)
+        }
+        for (offset, migration) in Schema.migrations.enumerated() where Int64(offset + 1) > applied {
+            try database.transaction { () throws(DatabaseError) in
+                try database.execute(migration)
+                try database.run("INSERT INTO schema_migrations (version) VALUES (?)", [.integer(Int64(offset + 1))])
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import PolicyModel
+
+/// Conversions between stored columns and domain values. A row that does not convert means the
+/// database was damaged or written by something else: loading stops with `corrupted`.
+enum Rows {
+    static func bytes(_ id: EntityID) -> [UInt8] {
+        var result: [UInt8] = []
+        for shift in stride(from: 56, through: 0, by: -8) { result.append(UInt8(truncatingIfNeeded: id.high >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) { result.append(UInt8(truncatingIfNeeded: id.low >> UInt64(shift))) }
+        return result
+    }
+
+    static func id(_ bytes: [UInt8]) throws(PolicyStoreError) -> EntityID {
+        guard bytes.count == 16 else { throw .corrupted("an id of \(bytes.count) bytes") }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+        for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+        return EntityID(high: high, low: low)
+    }
+
+    static func name(_ text: String) throws(PolicyStoreError) -> Name {
+        do {
+            return try Name(text)
+        } catch {
+            throw .corrupted("stored name \"\(text)\"")
+        }
+    }
+
+    static func principal(_ text: String) throws(PolicyStoreError) -> PrincipalReference? {
+        if text == "-" { return nil }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .corrupted("stored principal \"\(text)\"") }
+        return PrincipalReference(organization: try name(String(parts[0])), name: try name(String(parts[1])))
+    }
+
+    static func role(_ text: String) throws(PolicyStoreError) -> RoleReference {
+        if let builtIn = BuiltInRole(rawValue: text) { return .builtIn(builtIn) }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .corrupted("stored role \"\(text)\"") }
+        return .custom(organization: try name(String(parts[0])), name: try name(String(parts[1])))
+    }
+
+    static func scope(_ text: String) throws(PolicyStoreError) -> Scope {
+        if text == "cluster" { return .cluster }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2 && parts[0] == "orgs" { return .organization(try name(parts[1])) }
+        if parts.count == 4 && parts[0] == "orgs" && parts[2] == "projects" {
+            return .project(organization: try name(parts[1]), project: try name(parts[3]))
+        }
+        throw .corrupted("stored scope \"\(text)\"")
+    }
+
+    static func permissions(_ text: String) throws(PolicyStoreError) -> [Permission] {
+        var result: [Permission] = []
+        for line in text.split(separator: "\n") {
+            do {
+                result.append(try Permission(String(line)))
+            } catch {
+                throw .corrupted("stored permission \"\(line)\"")
+            }
+        }
+        return result
+    }
+
+    static func revision(_ value: Int64) throws(PolicyStoreError) -> UInt64 {
+        guard value >= 0 else { throw .corrupted("negative revision \(value)") }
+        return UInt64(value)
+    }
+}

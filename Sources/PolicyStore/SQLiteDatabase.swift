@@ -1,0 +1,182 @@
+internal import CSQLite
+
+/// A failure reported by SQLite, with the statement or operation it came from.
+public struct DatabaseError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// SQLite's result code.
+    public var code: Int32
+    /// SQLite's message.
+    public var message: String
+    /// What was being done.
+    public var context: String
+
+    public var description: String { "SQLite error \(code) (\(message)) in \(context)" }
+}
+
+/// A value bound to or read from a statement.
+enum SQLValue: Hashable {
+    case integer(Int64)
+    case text(String)
+    case blob([UInt8])
+    case null
+}
+
+/// A thin wrapper over one SQLite connection: prepared statements cached by their SQL, and
+/// transactions. Not thread-safe: its owner (the store) serializes access.
+final class SQLiteDatabase {
+    let path: String
+    private var handle: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+    /// Test hook: when set, the statement after this many more executions fails.
+    var failAfterStatements: Int?
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(path: String) throws(DatabaseError) {
+        self.path = path
+        var connection: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let result = sqlite3_open_v2(path, &connection, flags, nil)
+        guard result == SQLITE_OK, let connection else {
+            let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(connection)
+            throw DatabaseError(code: result, message: message, context: "open \(path)")
+        }
+        handle = connection
+        sqlite3_extended_result_codes(connection, 1)
+    }
+
+    deinit {
+        close()
+    }
+
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements = [:]
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs one or more statements without parameters.
+    func execute(_ sql: String) throws(DatabaseError) {
+        try countStatement(sql)
+        var message: UnsafeMutablePointer<CChar>?
+        let result = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard result == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw DatabaseError(code: result, message: text, context: sql)
+        }
+    }
+
+    /// Runs a statement with parameters, discarding any rows.
+    func run(_ sql: String, _ values: [SQLValue] = []) throws(DatabaseError) {
+        try query(sql, values) { _ in }
+    }
+
+    /// Runs a statement with parameters and calls `row` for each result row.
+    func query(_ sql: String, _ values: [SQLValue] = [], row: (Row) throws(DatabaseError) -> Void) throws(DatabaseError) {
+        try countStatement(sql)
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (offset, value) in values.enumerated() {
+            let position = Int32(offset + 1)
+            let result: Int32
+            switch value {
+            case .integer(let number): result = sqlite3_bind_int64(statement, position, number)
+            case .text(let text): result = sqlite3_bind_text(statement, position, text, -1, Self.transient)
+            case .blob(let bytes):
+                result = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), Self.transient) }
+            case .null: result = sqlite3_bind_null(statement, position)
+            }
+            guard result == SQLITE_OK else { throw error(result, sql) }
+        }
+        while true {
+            let result = sqlite3_step(statement)
+            if result == SQLITE_DONE { return }
+            guard result == SQLITE_ROW else { throw error(result, sql) }
+            try row(Row(statement: statement))
+        }
+    }
+
+    /// Runs a query and returns every row's values.
+    func rows(_ sql: String, _ values: [SQLValue] = []) throws(DatabaseError) -> [[SQLValue]] {
+        var result: [[SQLValue]] = []
+        try query(sql, values) { (row) throws(DatabaseError) in
+            result.append((0..<row.count).map { row.value($0) })
+        }
+        return result
+    }
+
+    /// Runs `body` in one write transaction; rolls back if it throws.
+    func transaction<Result>(_ body: () throws(DatabaseError) -> Result) throws(DatabaseError) -> Result {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
+    private func prepared(_ sql: String) throws(DatabaseError) -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var statement: OpaquePointer?
+        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard result == SQLITE_OK, let statement else { throw error(result, sql) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func countStatement(_ sql: String) throws(DatabaseError) {
+        guard let remaining = failAfterStatements else { return }
+        if remaining == 0 {
+            failAfterStatements = nil
+            throw DatabaseError(code: SQLITE_IOERR, message: "injected failure", context: sql)
+        }
+        failAfterStatements = remaining - 1
+    }
+
+    private func error(_ code: Int32, _ context: String) -> DatabaseError {
+        DatabaseError(code: code, message: String(cString: sqlite3_errmsg(handle)), context: context)
+    }
+
+    /// One result row.
+    struct Row {
+        let statement: OpaquePointer
+
+        var count: Int { Int(sqlite3_column_count(statement)) }
+
+        func value(_ column: Int) -> SQLValue {
+            let index = Int32(column)
+            switch sqlite3_column_type(statement, index) {
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, index))
+            case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, index)))
+            case SQLITE_BLOB:
+                let length = Int(sqlite3_column_bytes(statement, index))
+                guard length > 0, let base = sqlite3_column_blob(statement, index) else { return .blob([]) }
+                return .blob(Array(UnsafeRawBufferPointer(start: base, count: length)))
+            default: return .null
+            }
+        }
+
+        func integer(_ column: Int) -> Int64 {
+            if case .integer(let value) = value(column) { return value }
+            return 0
+        }
+
+        func text(_ column: Int) -> String {
+            if case .text(let value) = value(column) { return value }
+            return ""
+        }
+
+        func blob(_ column: Int) -> [UInt8] {
+            if case .blob(let value) = value(column) { return value }
+            return []
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import PolicyModel
+import PolicyStore
+import Testing
+
+final class StoreDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func database(_ name: String = "policy") -> String { path + "/" + name + ".sqlite" }
+}
+
+func name(_ text: String) -> Name {
+    do { return try Name(text) } catch { preconditionFailure("bad fixture name \(text)") }
+}
+
+func principal(_ organization: String, _ member: String) -> PrincipalReference {
+    PrincipalReference(organization: name(organization), name: name(member))
+}
+
+func entry(_ index: UInt64, _ command: Command, actor: PrincipalReference? = principal("system", "root"), key: String? = nil)
+    -> AppliedEntry
+{
+    let envelope = CommandEnvelope(
+        command: command, actor: actor, requestID: "req-\(index)", idempotencyKey: key, expectedRevision: nil,
+        time: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(index)))
+    return AppliedEntry(index: index, command: CommandCodec.encode(envelope))
+}
+
+/// A workload touching every table: tenants, projects, principals, roles, bindings, keys,
+/// rejections, idempotent retries and no-op entries.
+func workload() throws -> [AppliedEntry] {
+    var commands: [Command] = [.createPrincipal(principal("system", "root"), kind: .user)]
+    for organization in ["acme", "globex", "initech"] {
+        commands.append(.createOrganization(name: name(organization)))
+        commands.append(.createProject(organization: name(organization), name: name("web")))
+        commands.append(.createRole(organization: name(organization), name: name("deployer"), permissions: [try Permission("compute.*.create")]))
+        for member in ["alice", "bob"] {
+            commands.append(.createPrincipal(principal(organization, member), kind: .user))
+        }
+    }
+    commands.append(.createBinding(id: EntityID(high: 1, low: 1), principal: principal("acme", "alice"), role: .builtIn(.organizationAdmin), scope: .organization(name("acme"))))
+    commands.append(.createBinding(id: EntityID(high: 1, low: 2), principal: principal("acme", "bob"), role: .custom(organization: name("acme"), name: name("deployer")), scope: .project(organization: name("acme"), project: name("web"))))
+    commands.append(.createBinding(id: EntityID(high: 1, low: 3), principal: principal("acme", "bob"), role: .builtIn(.organizationAdmin), scope: .organization(name("globex"))))
+    commands.append(.createAPIKey(id: EntityID(high: 2, low: 1), principal: principal("acme", "alice"), secretHash: [UInt8](repeating: 0xEE, count: 32)))
+    commands.append(.addRootKey(id: EntityID(high: 3, low: 1), publicKey: [UInt8](repeating: 1, count: 32), sealedPrivateKey: [UInt8](repeating: 0xDD, count: 60)))
+    commands.append(.activateRootKey(id: EntityID(high: 3, low: 1)))
+    commands.append(.updateRole(organization: name("acme"), name: name("deployer"), permissions: [try Permission("compute.*.*")]))
+    commands.append(.deleteOrganization(name: name("initech"), force: true))
+    commands.append(.setOrganizationSuspended(name: name("globex"), suspended: true))
+    var entries: [AppliedEntry] = []
+    var index: UInt64 = 1
+    for command in commands {
+        entries.append(entry(index, command, key: index % 4 == 0 ? "key-\(index)" : nil))
+        index += 1
+        if index % 7 == 0 {
+            entries.append(AppliedEntry(index: index, command: nil))
+            index += 1
+        }
+    }
+    // A retry of an idempotent request, and bytes that are no command at all.
+    entries.append(entry(index, commands[3], key: "key-4"))
+    entries.append(AppliedEntry(index: index + 1, command: [9, 9, 9]))
+    return entries
+}
+
+@Suite struct PolicyStoreTests {
+    // The same commands on two fresh databases, in different batch splits, give the same state
+    // hash and the same audit head.
+    @Test func sameCommandsInDifferentBatchesGiveTheSameState() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let one = try PolicyStore(path: directory.database("one"))
+        for single in entries { try one.apply([single]) }
+        let all = try PolicyStore(path: directory.database("all"))
+        try all.apply(entries)
+        let uneven = try PolicyStore(path: directory.database("uneven"))
+        var start = 0
+        var size = 1
+        while start < entries.count {
+            try uneven.apply(Array(entries[start..<min(entries.count, start + size)]))
+            start += size
+            size = size % 5 + 2
+        }
+        let hash = try one.stateHash()
+        #expect(try all.stateHash() == hash)
+        #expect(try uneven.stateHash() == hash)
+        #expect(one.auditHead.hash == all.auditHead.hash && all.auditHead.hash == uneven.auditHead.hash)
+        #expect(one.appliedIndex == entries.last!.index)
+        #expect(one.auditHead.sequence == UInt64(entries.filter { $0.command != nil }.count), "one record per command")
+    }
+
+    // A failing statement in the middle of a batch leaves the store at the previous applied
+    // index with nothing half-applied, in memory and on disk.
+    @Test func failureMidBatchLeavesThePreviousAppliedIndex() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(entries[0..<10]))
+        let hashBefore = try store.stateHash()
+        let appliedBefore = store.appliedIndex
+        store.failAfterStatements(6)
+        #expect(throws: PolicyStoreError.self) { try store.apply(Array(entries[10...])) }
+        #expect(store.appliedIndex == appliedBefore)
+        #expect(try store.stateHash() == hashBefore)
+        store.close()
+        let reopened = try PolicyStore(path: directory.database())
+        #expect(reopened.appliedIndex == appliedBefore)
+        #expect(try reopened.stateHash() == hashBefore)
+        try reopened.apply(Array(entries[10...]))
+        let reference = try PolicyStore(path: directory.database("reference"))
+        try reference.apply(entries)
+        #expect(try reopened.stateHash() == reference.stateHash())
+    }
+
+    // Restoring a snapshot on a fresh replica gives the same state hash and audit head.
+    @Test func snapshotRestoresTheSameState() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(entries)
+        let snapshot = directory.path + "/snapshot.sqlite"
+        try store.writeSnapshot(to: snapshot)
+        try PolicyStore.restoreSnapshot(from: snapshot, to: directory.database("restored"))
+        let restored = try PolicyStore(path: directory.database("restored"))
+        #expect(try restored.stateHash() == store.stateHash())
+        #expect(restored.auditHead.hash == store.auditHead.hash)
+        #expect(restored.appliedIndex == store.appliedIndex)
+        let next = entry(store.appliedIndex + 1, .createOrganization(name: name("after")))
+        try store.apply([next])
+        try restored.apply([next])
+        #expect(try restored.stateHash() == store.stateHash())
+    }
+
+    // Reopening rebuilds the in-memory state: authorization and idempotency survive restarts.
+    @Test func reopeningRestoresAuthorizationAndIdempotency() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let first: CommandOutcome?
+        do {
+            let store = try PolicyStore(path: directory.database())
+            first = try store.apply(entries)[3]
+            store.close()
+        }
+        let store = try PolicyStore(path: directory.database())
+        let create = try Permission("compute.instances.create", allowWildcards: false)
+        let web = Scope.project(organization: name("acme"), project: name("web"))
+        #expect(store.state.authorize(principal("acme", "bob"), create, on: web).allowed)
+        #expect(!store.state.authorize(principal("acme", "bob"), create, on: .organization(name("globex"))).allowed)
+        let retry = try store.apply([entry(store.appliedIndex + 1, .createOrganization(name: name("zzz")), key: "key-4")])[0]
+        #expect(retry?.replayed == true)
+        #expect(retry?.revision == first?.revision)
+        #expect(store.state.organization(name("zzz")) == nil)
+    }
+
+    // Every command leaves one audit record, rejections included; the chain verifies, and
+    // editing any stored record breaks it.
+    @Test func auditChainRecordsEveryCommandAndDetectsTampering() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(try workload())
+        guard case .intact(let head, let count) = try store.verifyAuditChain() else {
+            Issue.record("the chain does not verify")
+            return
+        }
+        #expect(head == store.auditHead.hash)
+        #expect(UInt64(count) == store.auditHead.sequence)
+        let failures = try store.auditRecords(limit: 1000).items.filter { $0.outcome != "ok" }
+        #expect(failures.contains { $0.outcome == "cross_organization" })
+        #expect(failures.contains { $0.outcome == "invalid_command" })
+        var records = try store.auditRecords(limit: 1000).items
+        records[5].action = "organization.delete"
+        #expect(AuditChain.verify(records) != .intact(head: head, count: count))
+        var reordered = try store.auditRecords(limit: 1000).items
+        reordered.swapAt(2, 3)
+        guard case .broken = AuditChain.verify(reordered) else {
+            Issue.record("reordering was not detected")
+            return
+        }
+        var shortened = try store.auditRecords(limit: 1000).items
+        shortened.remove(at: 4)
+        guard case .broken = AuditChain.verify(shortened) else {
+            Issue.record("a deletion was not detected")
+            return
+        }
+    }
+
+    @Test func auditRecordsNeverHoldSecrets() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(try workload())
+        let text = try store.auditRecords(limit: 1000).items.map { "\($0)" }.joined()
+        #expect(!text.contains("238, 238, 238"), "an API key's secret hash leaked")
+        #expect(!text.contains("221, 221, 221"), "a sealed private key leaked")
+    }
+
+    @Test func auditListingFiltersAndPages() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(try workload())
+        let acme = try store.auditRecords(limit: 1000, filter: AuditFilter(organization: "acme")).items
+        #expect(!acme.isEmpty && acme.allSatisfy { $0.organization == "acme" })
+        let creates = try store.auditRecords(limit: 1000, filter: AuditFilter(action: "organization.create")).items
+        #expect(creates.map(\.target) == ["orgs/acme", "orgs/globex", "orgs/initech"])
+        let byRequest = try store.auditRecords(limit: 10, filter: AuditFilter(requestID: "req-2")).items
+        #expect(byRequest.count == 1)
+        var seen: [UInt64] = []
+        var cursor: String?
+        repeat {
+            let page = try store.auditRecords(after: cursor, limit: 4)
+            #expect(page.items.count <= 4)
+            seen += page.items.map(\.sequence)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(seen == Array(1...store.auditHead.sequence))
+        #expect(throws: PolicyStoreError.self) { try store.auditRecords(limit: 0) }
+        #expect(throws: PolicyStoreError.self) { try store.auditRecords(after: "x", limit: 5) }
+    }
+
+    @Test func applyingAnOldIndexIsRefused() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply([entry(1, .createOrganization(name: name("acme")))])
+        #expect(throws: PolicyStoreError.self) { try store.apply([entry(1, .createOrganization(name: name("other")))]) }
+        #expect(store.state.organization(name("other")) == nil)
+    }
+
+    @Test func damagedRowStopsOpening() throws {
+        let directory = try StoreDirectory()
+        do {
+            let store = try PolicyStore(path: directory.database())
+            try store.apply([entry(1, .createOrganization(name: name("acme")))])
+            store.close()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [directory.database(), "UPDATE organizations SET name = 'NOT A NAME' WHERE name = 'acme'"]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+        #expect(throws: PolicyStoreError.self) { _ = try PolicyStore(path: directory.database()) }
+    }
+}
+
+@Suite struct RootKeySealerTests {
+    @Test func sealedKeySignsAndOnlyOpensWithItsKeyAndID() throws {
+        let sealer = try RootKeySealer(keyEncryptionKey: [UInt8](repeating: 7, count: 32))
+        let id = EntityID(high: 9, low: 9)
+        let (publicKey, sealed) = try sealer.generate(id: id)
+        #expect(publicKey.count == 32)
+        #expect(sealed.count <= RootKey.maxSealedPrivateKeyBytes)
+        let signature = try sealer.sign([1, 2, 3], with: sealed, id: id)
+        #expect(RootKeySealer.verify(signature, of: [1, 2, 3], publicKey: publicKey))
+        #expect(!RootKeySealer.verify(signature, of: [1, 2, 4], publicKey: publicKey))
+        let other = try RootKeySealer(keyEncryptionKey: [UInt8](repeating: 8, count: 32))
+        #expect(throws: PolicyError.self) { try other.open(sealed, id: id) }
+        #expect(throws: PolicyError.self) { try sealer.open(sealed, id: EntityID(high: 9, low: 10)) }
+        #expect(throws: PolicyError.self) { try RootKeySealer(keyEncryptionKey: [1, 2, 3]) }
+    }
+}
