@@ -69,7 +69,7 @@ let package = Package(
         // Release-built runner for the policy model and durable log benchmarks.
         .executableTarget(
             name: "RampartBench",
-            dependencies: ["PolicyModel", "RaftCore", "RaftStorage"],
+            dependencies: ["PolicyModel", "PolicyStore", "RaftCore", "RaftStorage"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 // rampart-bench: in-process benchmarks of the policy model and the durable log. Usage:
 //   rampart-bench policy [--organizations N] [--principals N] [--bindings N] [--checks N]
 //   rampart-bench storage [--directory PATH] [--entries N] [--entry-bytes N]
+//   rampart-bench store [--directory PATH] [--commands N]
 // Each prints its numbers; build with -c release.
 
 #if canImport(Glibc)
@@ -30,7 +31,9 @@ case "policy":
     runPolicyBenchmark()
 case "storage":
     runStorageBenchmark()
+case "store":
+    runStoreBenchmark()
 default:
-    print("usage: rampart-bench policy|storage [--flag value ...]")
+    print("usage: rampart-bench policy|storage|store [--flag value ...]")
     exit(2)
 }
