@@ -477,7 +477,9 @@ public struct ClusterSimulation {
         let leaders = activeIDs.filter { replicas[$0]!.instance!.role == .leader }
         guard leaders.count == 1, let leaderID = leaders.first else { return nil }
         let leader = replicas[leaderID]!.instance!
-        for member in leader.membership.allMembers {
+        // Members of the committed membership: a replica in an uncommitted addition is only
+        // started once its addition commits.
+        for member in leader.committedMembership.allMembers {
             guard let instance = replicas[member]?.instance else { return nil }
             if instance.term != leader.term || instance.leader != leaderID { return nil }
         }

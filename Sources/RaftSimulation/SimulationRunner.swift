@@ -75,5 +75,8 @@ public enum SimulationRunner {
         // entries committed in a newer term (checker bug).
         (5155, 5),
         (1069, 5),
+        // The stable-leader check required a learner that was only in the leader's uncommitted
+        // membership, so not yet started (checker bug; found in the 100,000-seed soak).
+        (1092198, 3),
     ]
 }
