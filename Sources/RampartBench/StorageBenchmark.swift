@@ -59,10 +59,3 @@ private func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o700) != 0 && errno != EEXIST { throw StorageError.io(operation: "mkdir", path: path, errno: errno) }
 }
 
-private func microseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-}
-
-private func pad(_ text: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - text.count)) + text
-}

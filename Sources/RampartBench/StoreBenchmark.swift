@@ -48,8 +48,8 @@ func runStoreBenchmark() {
             let seconds = microseconds(clock.now - start) / 1e6
             samples.sort()
             print(
-                padded(String(batch), 5) + padded(String(Int(Double(made) / seconds)), 13)
-                    + padded(String(Int(samples[samples.count / 2])), 15) + padded(String(Int(samples[samples.count * 99 / 100])), 15))
+                pad(String(batch), 5) + pad(String(Int(Double(made) / seconds)), 13)
+                    + pad(String(Int(samples[samples.count / 2])), 15) + pad(String(Int(samples[samples.count * 99 / 100])), 15))
             store.close()
         } catch {
             print("store benchmark failed: \(error)")
@@ -65,10 +65,3 @@ private func encoded(_ index: UInt64, _ command: Command) -> AppliedEntry {
     return AppliedEntry(index: index, command: CommandCodec.encode(envelope))
 }
 
-private func microseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-}
-
-private func padded(_ text: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - text.count)) + text
-}

@@ -26,6 +26,16 @@ func textFlag(_ name: String, default fallback: String) -> String {
     return arguments[position + 1]
 }
 
+/// Microseconds in a duration.
+func microseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+}
+
+/// `text` right-aligned in `width` columns.
+func pad(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "policy":
     runPolicyBenchmark()

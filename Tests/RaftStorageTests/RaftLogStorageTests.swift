@@ -21,6 +21,19 @@ final class TemporaryDirectory {
     }
 }
 
+/// Writes `batches` batches of ten 64-byte entries into 4 KiB segments, and closes the log.
+func writeSmallSegments(in directory: TemporaryDirectory, batches: Int) throws -> RaftStorageOptions {
+    var options = RaftStorageOptions()
+    options.maxSegmentBytes = 4096
+    let log = try RaftLogStorage(directory: directory.path, options: options)
+    for batch in 0..<batches {
+        let first = UInt64(batch * 10 + 1)
+        try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
+    }
+    log.close()
+    return options
+}
+
 func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry] {
     range.map { Entry(term: term, index: $0, payload: .command([UInt8](repeating: UInt8(truncatingIfNeeded: $0), count: size))) }
 }
@@ -163,16 +176,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
 
     @Test func damagedEarlierSegmentIsCorruptionEvenAtItsEnd() throws {
         let directory = try TemporaryDirectory()
-        var options = RaftStorageOptions()
-        options.maxSegmentBytes = 4096
-        do {
-            let log = try RaftLogStorage(directory: directory.path, options: options)
-            for batch in 0..<20 {
-                let first = UInt64(batch * 10 + 1)
-                try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
-            }
-            log.close()
-        }
+        let options = try writeSmallSegments(in: directory, batches: 20)
         let first = directory.path + "/" + directory.segments[0]
         let size = try FileManager.default.attributesOfItem(atPath: first)[.size] as! Int
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: first))
@@ -184,16 +188,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
     // A missing segment that no compaction explains is corruption, not a shorter log.
     @Test func missingSegmentWithoutCompactionIsCorruption() throws {
         let directory = try TemporaryDirectory()
-        var options = RaftStorageOptions()
-        options.maxSegmentBytes = 4096
-        do {
-            let log = try RaftLogStorage(directory: directory.path, options: options)
-            for batch in 0..<20 {
-                let first = UInt64(batch * 10 + 1)
-                try log.persist(hardState: nil, snapshot: nil, entries: entries(first...(first + 9), term: 1, size: 64), sync: true)
-            }
-            log.close()
-        }
+        let options = try writeSmallSegments(in: directory, batches: 20)
         try FileManager.default.removeItem(atPath: directory.path + "/" + directory.segments[0])
         #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: directory.path, options: options) }
     }
