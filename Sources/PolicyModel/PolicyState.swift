@@ -82,6 +82,27 @@ public struct PolicyState: Sendable {
     /// The principal with this reference.
     public func principal(_ reference: PrincipalReference) -> Principal? { principals[reference] }
 
+    /// The principals of an organization, sorted by name.
+    public func principals(of organization: Name) -> [Principal] {
+        principals.values.filter { $0.reference.organization == organization }.sorted { $0.reference < $1.reference }
+    }
+
+    /// The custom roles of an organization, sorted by name.
+    public func roles(of organization: Name) -> [Role] {
+        roles.values.filter { if case .custom(organization, _) = $0.reference { return true } else { return false } }
+            .sorted { $0.reference < $1.reference }
+    }
+
+    /// The bindings held by principals of an organization, sorted by id.
+    public func bindings(in organization: Name) -> [RoleBinding] {
+        bindings.values.filter { $0.principal.organization == organization }.sorted { $0.id < $1.id }
+    }
+
+    /// The API keys of a principal, sorted by id.
+    public func apiKeys(of principal: PrincipalReference) -> [APIKey] {
+        apiKeys.values.filter { $0.principal == principal }.sorted { $0.id < $1.id }
+    }
+
     /// The role with this reference, built-in or custom.
     public func role(_ reference: RoleReference) -> Role? {
         if case .builtIn(let builtIn) = reference { return builtIn.role }

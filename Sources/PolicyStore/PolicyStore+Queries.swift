@@ -41,12 +41,43 @@ extension PolicyStore {
     /// The most items one page may hold.
     public static let maxPageSize = 1000
 
-    /// Organizations in name order, `limit` at a time after the cursor.
+    /// Organizations in name order, `limit` at a time after the cursor (a name).
     public func organizations(after cursor: String? = nil, limit: Int) throws(PolicyStoreError) -> Page<Organization> {
-        let limit = try Self.checkedLimit(limit)
-        let all = state.allOrganizations.filter { cursor == nil || $0.name.value > cursor! }
-        let items = Array(all.prefix(limit))
-        return Page(items: items, nextCursor: all.count > limit ? items.last?.name.value : nil)
+        try Self.page(state.allOrganizations, key: \.name.value, after: cursor, limit: limit)
+    }
+
+    /// An organization's projects in name order.
+    public func projects(of organization: Name, after cursor: String? = nil, limit: Int) throws(PolicyStoreError) -> Page<Project> {
+        try Self.page(state.projects(of: organization), key: \.name.value, after: cursor, limit: limit)
+    }
+
+    /// An organization's principals in name order.
+    public func principals(of organization: Name, after cursor: String? = nil, limit: Int) throws(PolicyStoreError)
+        -> Page<Principal>
+    {
+        try Self.page(state.principals(of: organization), key: \.reference.name.value, after: cursor, limit: limit)
+    }
+
+    /// An organization's custom roles in name order.
+    public func roles(of organization: Name, after cursor: String? = nil, limit: Int) throws(PolicyStoreError) -> Page<Role> {
+        try Self.page(state.roles(of: organization), key: { $0.reference.description }, after: cursor, limit: limit)
+    }
+
+    /// The bindings of an organization's principals in id order (the cursor is an id).
+    public func bindings(in organization: Name, after cursor: String? = nil, limit: Int) throws(PolicyStoreError)
+        -> Page<RoleBinding>
+    {
+        try Self.page(state.bindings(in: organization), key: \.id.description, after: cursor, limit: limit)
+    }
+
+    /// Items after `cursor` in `key` order (`items` must be sorted by `key`), `limit` at a time.
+    static func page<Item>(_ items: [Item], key: (Item) -> String, after cursor: String?, limit: Int)
+        throws(PolicyStoreError) -> Page<Item>
+    {
+        let limit = try checkedLimit(limit)
+        let remaining = cursor.map { cursor in items.filter { key($0) > cursor } } ?? items
+        let page = Array(remaining.prefix(limit))
+        return Page(items: page, nextCursor: remaining.count > limit ? page.last.map(key) : nil)
     }
 
     /// Audit records in sequence order, `limit` at a time after the cursor (a sequence number).

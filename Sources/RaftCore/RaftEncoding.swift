@@ -86,17 +86,21 @@ public enum RaftDecodingError: Error, Hashable, Sendable, CustomStringConvertibl
 /// Reads the encoding of `RaftEncoding` from a byte buffer.
 public struct RaftDecoder {
     private let bytes: [UInt8]
+    private let end: Int
     /// The position of the next byte to read.
     public private(set) var offset: Int
 
-    /// Creates a decoder over `bytes`, starting at `offset`.
-    public init(_ bytes: [UInt8], offset: Int = 0) {
+    /// Creates a decoder over `bytes[offset..<end]` (to the end when `end` is nil). The array is
+    /// shared, not copied.
+    public init(_ bytes: [UInt8], offset: Int = 0, end: Int? = nil) {
+        precondition(offset >= 0 && offset <= (end ?? bytes.count) && (end ?? 0) <= bytes.count, "decoder bounds out of range")
         self.bytes = bytes
         self.offset = offset
+        self.end = end ?? bytes.count
     }
 
     /// The number of bytes not yet read.
-    public var remaining: Int { bytes.count - offset }
+    public var remaining: Int { end - offset }
 
     /// Reads a fixed-width little-endian integer.
     public mutating func integer<Value: FixedWidthInteger>(_: Value.Type, _ field: String) throws(RaftDecodingError) -> Value {

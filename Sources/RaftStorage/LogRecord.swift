@@ -17,8 +17,20 @@ enum LogRecord: Hashable {
     case compacted(SnapshotMetadata)
     /// The start of a segment: the state needed to replay from here without earlier segments.
     case checkpoint(HardState, SnapshotMetadata)
+    /// Several records written as one: one checksum covers them all, so a torn write loses the
+    /// whole batch or nothing of it.
+    case batch([LogRecord])
 
     static let headerBytes = 9
+
+    /// The highest entry index the record holds (0 when none).
+    var maxEntryIndex: LogIndex {
+        switch self {
+        case .entry(let entry): return entry.index
+        case .batch(let records): return records.map(\.maxEntryIndex).max() ?? 0
+        case .hardState, .snapshotInstalled, .compacted, .checkpoint: return 0
+        }
+    }
 
     var type: UInt8 {
         switch self {
@@ -27,6 +39,7 @@ enum LogRecord: Hashable {
         case .snapshotInstalled: return 3
         case .compacted: return 4
         case .checkpoint: return 5
+        case .batch: return 6
         }
     }
 
@@ -34,6 +47,17 @@ enum LogRecord: Hashable {
     func append(to buffer: inout [UInt8]) {
         let start = buffer.count
         buffer.append(contentsOf: [UInt8](repeating: 0, count: 8))
+        appendBody(to: &buffer)
+        let payloadLength = UInt32(buffer.count - start - LogRecord.headerBytes)
+        let checksum = CRC32C.checksum(buffer, (start + 8)..<buffer.count)
+        withUnsafeBytes(of: payloadLength.littleEndian) { buffer.replaceSubrange(start..<start + 4, with: $0) }
+        withUnsafeBytes(of: checksum.littleEndian) { buffer.replaceSubrange(start + 4..<start + 8, with: $0) }
+    }
+
+    /// Appends the type byte and the payload. Records inside a batch are written this way, each
+    /// after its length, without a checksum of their own: the batch's covers them, and a scan
+    /// for valid records after damage cannot mistake them for top-level ones.
+    private func appendBody(to buffer: inout [UInt8]) {
         buffer.append(type)
         switch self {
         case .entry(let entry): RaftEncoding.append(entry, to: &buffer)
@@ -42,11 +66,14 @@ enum LogRecord: Hashable {
         case .checkpoint(let hardState, let metadata):
             RaftEncoding.append(hardState, to: &buffer)
             RaftEncoding.append(metadata, to: &buffer)
+        case .batch(let records):
+            for record in records {
+                var body: [UInt8] = []
+                record.appendBody(to: &body)
+                RaftEncoding.appendInteger(UInt32(body.count), to: &buffer)
+                buffer.append(contentsOf: body)
+            }
         }
-        let payloadLength = UInt32(buffer.count - start - LogRecord.headerBytes)
-        let checksum = CRC32C.checksum(buffer, (start + 8)..<buffer.count)
-        withUnsafeBytes(of: payloadLength.littleEndian) { buffer.replaceSubrange(start..<start + 4, with: $0) }
-        withUnsafeBytes(of: checksum.littleEndian) { buffer.replaceSubrange(start + 4..<start + 8, with: $0) }
     }
 
     /// What reading a record at some offset found.
@@ -70,14 +97,30 @@ enum LogRecord: Hashable {
         let end = offset + headerBytes + Int(length)
         guard end <= bytes.count else { return .invalid("record extends past the end of the file") }
         guard CRC32C.checksum(bytes, (offset + 8)..<end) == checksum else { return .invalid("checksum mismatch") }
-        var decoder = RaftDecoder(bytes, offset: offset + headerBytes)
         do {
-            let record = try decode(type: bytes[offset + 8], &decoder)
-            guard decoder.offset == end else { return .invalid("record has \(end - decoder.offset) unread bytes") }
+            var decoder = RaftDecoder(bytes, offset: offset + 8, end: end)
+            let record = try decodeBody(&decoder)
+            guard decoder.remaining == 0 else { return .invalid("record has \(decoder.remaining) unread bytes") }
             return .record(record, next: end)
         } catch {
             return .invalid("undecodable record: \(error)")
         }
+    }
+
+    /// Decodes a type byte and its payload; a batch decodes the records it holds.
+    private static func decodeBody(_ decoder: inout RaftDecoder) throws(RaftDecodingError) -> LogRecord {
+        let type = try decoder.byte("record type")
+        guard type == 6 else { return try decode(type: type, &decoder) }
+        var inner: [LogRecord] = []
+        while decoder.remaining > 0 {
+            let length = Int(try decoder.integer(UInt32.self, "batched record length"))
+            var body = RaftDecoder(try decoder.bytes(count: length, "batched record"))
+            let innerType = try body.byte("batched record type")
+            guard innerType != 6 else { throw .invalid("a batch inside a batch") }
+            inner.append(try decode(type: innerType, &body))
+            guard body.remaining == 0 else { throw .invalid("batched record has unread bytes") }
+        }
+        return .batch(inner)
     }
 
     private static func decode(type: UInt8, _ decoder: inout RaftDecoder) throws(RaftDecodingError) -> LogRecord {

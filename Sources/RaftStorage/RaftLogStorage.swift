@@ -122,11 +122,20 @@ public final class RaftLogStorage {
         throws(StorageError)
     {
         precondition(!closed, "persist on a closed log")
+        var records: [LogRecord] = []
+        if let installed { records.append(.snapshotInstalled(installed)) }
+        for entry in entries { records.append(.entry(entry)) }
+        if let newHardState { records.append(.hardState(newHardState)) }
+        guard !records.isEmpty else { return }
         var buffer: [UInt8] = []
-        if let installed { LogRecord.snapshotInstalled(installed).append(to: &buffer) }
-        for entry in entries { LogRecord.entry(entry).append(to: &buffer) }
-        if let newHardState { LogRecord.hardState(newHardState).append(to: &buffer) }
-        guard !buffer.isEmpty else { return }
+        // One framed record for the whole batch, so that it is durable entirely or not at all.
+        // A batch larger than one record may hold is written as several; each still replays
+        // as a prefix of the batch, which is what a crash before the sync would leave anyway.
+        (records.count == 1 ? records[0] : .batch(records)).append(to: &buffer)
+        if buffer.count - LogRecord.headerBytes > options.maxRecordBytes {
+            buffer = []
+            for record in records { record.append(to: &buffer) }
+        }
         if current.length > 0 && current.length + buffer.count > options.maxSegmentBytes {
             try rollOver()
         }
@@ -245,6 +254,8 @@ public final class RaftLogStorage {
             case .checkpoint(let state, let metadata):
                 hardState = state
                 compact(to: metadata)
+            case .batch(let records):
+                for record in records { try apply(record, path: path, offset: offset) }
             }
         }
 
@@ -276,7 +287,7 @@ public final class RaftLogStorage {
                 } catch {
                     throw .corrupted(path: path, offset: offset, detail: "\(error)")
                 }
-                if case .entry(let entry) = record { maxEntryIndex = max(maxEntryIndex, entry.index) }
+                maxEntryIndex = max(maxEntryIndex, record.maxEntryIndex)
                 offset = next
             case .invalid(let reason):
                 // A torn write can only be the end of the last segment, with nothing valid after it.

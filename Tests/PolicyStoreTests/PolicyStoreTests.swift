@@ -225,6 +225,35 @@ func workload() throws -> [AppliedEntry] {
         #expect(throws: PolicyStoreError.self) { try store.auditRecords(after: "x", limit: 5) }
     }
 
+    @Test func listingsPageWithCursors() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        var index: UInt64 = 0
+        var entries: [AppliedEntry] = []
+        for number in 0..<25 {
+            index += 1
+            entries.append(entry(index, .createOrganization(name: name("org\(number)"))))
+        }
+        for number in 0..<7 {
+            index += 1
+            entries.append(entry(index, .createProject(organization: name("org1"), name: name("p\(number)"))))
+        }
+        try store.apply(entries)
+        var names: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try store.organizations(after: cursor, limit: 10)
+            names += page.items.map(\.name.value)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(names == (["system"] + (0..<25).map { "org\($0)" }).sorted())
+        let projects = try store.projects(of: name("org1"), limit: 5)
+        #expect(projects.items.map(\.name.value) == ["p0", "p1", "p2", "p3", "p4"])
+        #expect(try store.projects(of: name("org1"), after: projects.nextCursor, limit: 5).items.map(\.name.value) == ["p5", "p6"])
+        #expect(try store.projects(of: name("org2"), limit: 5).items.isEmpty)
+        #expect(throws: PolicyStoreError.self) { try store.organizations(limit: PolicyStore.maxPageSize + 1) }
+    }
+
     @Test func applyingAnOldIndexIsRefused() throws {
         let directory = try StoreDirectory()
         let store = try PolicyStore(path: directory.database())

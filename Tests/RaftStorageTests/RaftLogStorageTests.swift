@@ -145,6 +145,26 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         #expect(again.recovered.discardedTornBytes == 0)
     }
 
+    // A Ready is persisted atomically: a write torn anywhere inside a batch loses the whole
+    // batch (entries and hard state together), never part of it.
+    @Test func tornBatchIsLostWhole() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: HardState(term: 1, commit: 1), snapshot: nil, entries: entries(1...2, term: 1), sync: true)
+            try log.persist(hardState: HardState(term: 2, votedFor: 3, commit: 2), snapshot: nil, entries: entries(3...8, term: 2), sync: true)
+            log.close()
+        }
+        let segment = directory.path + "/" + directory.segments[0]
+        let size = try FileManager.default.attributesOfItem(atPath: segment)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
+        try handle.truncate(atOffset: UInt64(size - 30))
+        try handle.close()
+        let reopened = try RaftLogStorage(directory: directory.path)
+        #expect(reopened.recovered.entries.map(\.index) == [1, 2])
+        #expect(reopened.recovered.hardState == HardState(term: 1, commit: 1))
+    }
+
     // Damage to a record that has valid records after it is not a torn write: start-up stops
     // and names the file and offset.
     @Test func corruptionOfCommittedDataStopsStartUp() throws {
