@@ -21,7 +21,7 @@ public struct AuditRecord: Hashable, Sendable {
     public var organization: String
     /// The request id.
     public var requestID: String
-    /// `ok`, or the rejection's code.
+    /// `ok`, the rejection's code, or `replayed` for a retry answered from the idempotency window.
     public var outcome: String
     /// The hash of the previous record (32 zero bytes for the first).
     public var previousHash: [UInt8]
@@ -50,14 +50,17 @@ public struct AuditRecord: Hashable, Sendable {
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
     /// The record of applying `envelope` at `revision` with `outcome`, before hashing.
+    /// - Parameter organization: the organization the command concerns, as the state knew it
+    ///   before applying (`PolicyState.organization(of:)`).
     public static func describing(
-        _ envelope: CommandEnvelope, revision: UInt64, outcome: CommandOutcome, sequence: UInt64, previousHash: [UInt8]
+        _ envelope: CommandEnvelope, organization: Name?, revision: UInt64, outcome: CommandOutcome, sequence: UInt64,
+        previousHash: [UInt8]
     ) -> AuditRecord {
         AuditRecord(
             sequence: sequence, revision: revision, time: envelope.time, actor: envelope.actor?.description ?? "-",
-            action: envelope.command.action, target: envelope.command.target,
-            organization: envelope.command.organization?.value ?? "", requestID: envelope.requestID,
-            outcome: outcome.rejection?.code ?? "ok", previousHash: previousHash, hash: [])
+            action: envelope.command.action, target: envelope.command.target, organization: organization?.value ?? "",
+            requestID: envelope.requestID,
+            outcome: outcome.replayed ? "replayed" : (outcome.rejection?.code ?? "ok"), previousHash: previousHash, hash: [])
     }
 
     /// The bytes the hash covers, after `previousHash`: every field but the hashes, in a fixed

@@ -9,14 +9,20 @@ extension PolicyState {
     public mutating func apply(_ envelope: CommandEnvelope, at revision: UInt64) -> CommandOutcome {
         precondition(revision > self.revision, "revision \(revision) applied after \(self.revision)")
         self.revision = revision
+        var outcome = CommandOutcome(revision: revision, rejection: nil)
+        do {
+            try validate(envelope)
+        } catch {
+            // A malformed key is never remembered: the request is refused as a whole.
+            outcome.rejection = error
+            return outcome
+        }
         let key = envelope.idempotencyKey.map { IdempotencyWindow.Key(actor: envelope.actor, key: $0) }
         if let key, var first = idempotency.outcome(for: key) {
             first.replayed = true
             return first
         }
-        var outcome = CommandOutcome(revision: revision, rejection: nil)
         do {
-            try validate(envelope)
             try execute(envelope.command, expectedRevision: envelope.expectedRevision, time: envelope.time)
         } catch {
             outcome.rejection = error
@@ -25,13 +31,35 @@ extension PolicyState {
         return outcome
     }
 
+    /// Records that the log entry at `revision` carried no command (a leader's no-op, a
+    /// membership change): the revision moves, nothing else does.
+    public mutating func advance(to revision: UInt64) {
+        precondition(revision > self.revision, "revision \(revision) applied after \(self.revision)")
+        self.revision = revision
+    }
+
+    /// The organization a command concerns, looked up in the state for commands that name
+    /// only an id (deleting a binding, revoking an API key). Read it before applying.
+    public func organization(of command: Command) -> Name? {
+        switch command {
+        case .deleteBinding(let id): return bindings[id]?.principal.organization
+        case .revokeAPIKey(let id): return apiKeys[id]?.principal.organization
+        default: return command.organization
+        }
+    }
+
     private func validate(_ envelope: CommandEnvelope) throws(PolicyError) {
-        guard !envelope.requestID.isEmpty, envelope.requestID.utf8.count <= limits.maxRequestIDBytes else {
-            throw .invalidArgument("request id must be 1 to \(limits.maxRequestIDBytes) bytes")
+        guard Self.isPrintable(envelope.requestID), envelope.requestID.utf8.count <= limits.maxRequestIDBytes else {
+            throw .invalidArgument("request id must be 1 to \(limits.maxRequestIDBytes) printable bytes")
         }
-        if let key = envelope.idempotencyKey, key.isEmpty || key.utf8.count > limits.maxRequestIDBytes {
-            throw .invalidArgument("idempotency key must be 1 to \(limits.maxRequestIDBytes) bytes")
+        if let key = envelope.idempotencyKey, !Self.isPrintable(key) || key.utf8.count > limits.maxRequestIDBytes {
+            throw .invalidArgument("idempotency key must be 1 to \(limits.maxRequestIDBytes) printable bytes")
         }
+    }
+
+    /// Non-empty and free of control characters (which some stores and logs truncate or mangle).
+    static func isPrintable(_ text: String) -> Bool {
+        !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
     }
 
     // MARK: - Dispatch
@@ -171,8 +199,7 @@ extension PolicyState {
         _ = try existingOrganization(organization, expectedRevision: nil)
         let reference = RoleReference.custom(organization: organization, name: name)
         guard roles[reference] == nil else { throw .alreadyExists("role \(reference)") }
-        let owned = roles.keys.filter { if case .custom(organization, _) = $0 { return true } else { return false } }.count
-        guard owned < limits.maxRolesPerOrganization else {
+        guard (roleCounts[organization] ?? 0) < limits.maxRolesPerOrganization else {
             throw .limitExceeded("at most \(limits.maxRolesPerOrganization) roles per organization")
         }
         setRole(reference, Role(reference: reference, permissions: try validatedPermissions(permissions), revision: revision))
@@ -248,8 +275,7 @@ extension PolicyState {
         guard key.secretHash.count == APIKey.secretHashBytes else {
             throw .invalidArgument("an API key's secret hash is \(APIKey.secretHashBytes) bytes")
         }
-        let owned = apiKeys.values.filter { $0.principal == key.principal }.count
-        guard owned < limits.maxAPIKeysPerPrincipal else {
+        guard (apiKeyCounts[key.principal] ?? 0) < limits.maxAPIKeysPerPrincipal else {
             throw .limitExceeded("at most \(limits.maxAPIKeysPerPrincipal) API keys per principal")
         }
         setAPIKey(key.id, key)

@@ -20,6 +20,10 @@ public struct PolicyState: Sendable {
     var bindingsByPrincipal: [PrincipalReference: [EntityID]] = [:]
     var apiKeys: [EntityID: APIKey] = [:]
     var rootKeys: [EntityID: RootKey] = [:]
+    // Invariant: roleCounts and apiKeyCounts count exactly the custom roles per organization and
+    // the API keys per principal (kept so that limits are checked without scanning).
+    var roleCounts: [Name: Int] = [:]
+    var apiKeyCounts: [PrincipalReference: Int] = [:]
     var idempotency = IdempotencyWindow()
     /// Every change since the last `takeChanges()`, in order, for the durable copy.
     var journal: [StateChange] = []
@@ -44,9 +48,9 @@ public struct PolicyState: Sendable {
         for organization in organizations { self.organizations[organization.name] = organization }
         for project in projects { self.projects[project.organization, default: [:]][project.name] = project }
         for principal in principals { self.principals[principal.reference] = principal }
-        for role in roles { self.roles[role.reference] = role }
+        for role in roles { setRole(role.reference, role) }
         for binding in bindings.sorted(by: { $0.id < $1.id }) { setBinding(binding.id, binding) }
-        for key in apiKeys { self.apiKeys[key.id] = key }
+        for key in apiKeys { setAPIKey(key.id, key) }
         for key in rootKeys { self.rootKeys[key.id] = key }
         for remembered in idempotency {
             _ = self.idempotency.remember(
@@ -126,8 +130,9 @@ public struct PolicyState: Sendable {
     /// The keys services verify with: pending, active and retiring keys, sorted by id.
     public var publishedRootKeys: [RootKey] { allRootKeys.filter { $0.state != .retired } }
 
-    /// The key that signs, if one has been activated.
-    public var activeRootKey: RootKey? { rootKeys.values.first { $0.state == .active } }
+    /// The key that signs, if one has been activated (the first in id order, should a damaged
+    /// store ever hold two).
+    public var activeRootKey: RootKey? { allRootKeys.first { $0.state == .active } }
 
     // MARK: - Journaled writes
 
@@ -148,7 +153,13 @@ public struct PolicyState: Sendable {
     }
 
     mutating func setRole(_ reference: RoleReference, _ value: Role?) {
-        roles[reference] = value
+        let previous = roles.removeValue(forKey: reference)
+        if let value { roles[reference] = value }
+        if case .custom(let organization, _) = reference {
+            let change = (value == nil ? 0 : 1) - (previous == nil ? 0 : 1)
+            roleCounts[organization, default: 0] += change
+            if roleCounts[organization] == 0 { roleCounts[organization] = nil }
+        }
         journal.append(.role(reference, value))
     }
 
@@ -169,7 +180,14 @@ public struct PolicyState: Sendable {
     }
 
     mutating func setAPIKey(_ id: EntityID, _ value: APIKey?) {
-        apiKeys[id] = value
+        if let previous = apiKeys.removeValue(forKey: id) {
+            apiKeyCounts[previous.principal, default: 0] -= 1
+            if apiKeyCounts[previous.principal] == 0 { apiKeyCounts[previous.principal] = nil }
+        }
+        if let value {
+            apiKeys[id] = value
+            apiKeyCounts[value.principal, default: 0] += 1
+        }
         journal.append(.apiKey(id, value))
     }
 

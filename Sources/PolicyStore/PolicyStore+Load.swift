@@ -44,7 +44,8 @@ extension PolicyStore {
                 limits: limits, revision: try Rows.revision(meta["applied_index"] ?? 0), organizations: organizations,
                 projects: projects, principals: principals, roles: roles, bindings: bindings, apiKeys: apiKeys,
                 rootKeys: rootKeys, idempotency: idempotency)
-            let auditHead = head.first.map { (UInt64($0[0].integer), $0[1].blob) } ?? (0, AuditRecord.genesisHash)
+            var auditHead: (UInt64, [UInt8]) = (0, AuditRecord.genesisHash)
+            if let last = head.first { auditHead = (try Rows.revision(last[0].integer), last[1].blob) }
             return Loaded(state: state, auditHead: auditHead, idempotencyPosition: meta["idempotency_position"] ?? 0)
         } catch let error as DatabaseError {
             throw .database(error)
@@ -63,40 +64,40 @@ extension PolicyStore {
         for row in organizations {
             organizationRecords.append(
                 Organization(
-                    name: try Rows.name(row[0].text), suspended: row[1].integer != 0,
+                    name: try Rows.name(row[0].text, limits), suspended: row[1].integer != 0,
                     createdAt: Timestamp(millisecondsSinceEpoch: row[2].integer), revision: try Rows.revision(row[3].integer)))
         }
         var projectRecords: [Project] = []
         for row in projects {
             projectRecords.append(
                 Project(
-                    organization: try Rows.name(row[0].text), name: try Rows.name(row[1].text),
+                    organization: try Rows.name(row[0].text, limits), name: try Rows.name(row[1].text, limits),
                     createdAt: Timestamp(millisecondsSinceEpoch: row[2].integer), revision: try Rows.revision(row[3].integer)))
         }
         var principalRecords: [Principal] = []
         for row in principals {
-            guard let kind = PrincipalKind(rawValue: UInt8(truncatingIfNeeded: row[2].integer)) else {
+            guard let kind = PrincipalKind(rawValue: try Rows.code(row[2].integer, "principal kind")) else {
                 throw .corrupted("principal kind \(row[2].integer)")
             }
             principalRecords.append(
                 Principal(
-                    reference: PrincipalReference(organization: try Rows.name(row[0].text), name: try Rows.name(row[1].text)),
+                    reference: PrincipalReference(organization: try Rows.name(row[0].text, limits), name: try Rows.name(row[1].text, limits)),
                     kind: kind, createdAt: Timestamp(millisecondsSinceEpoch: row[3].integer), revision: try Rows.revision(row[4].integer)))
         }
         var roleRecords: [Role] = []
         for row in roles {
             roleRecords.append(
                 Role(
-                    reference: .custom(organization: try Rows.name(row[0].text), name: try Rows.name(row[1].text)),
-                    permissions: try Rows.permissions(row[2].text), revision: try Rows.revision(row[3].integer)))
+                    reference: .custom(organization: try Rows.name(row[0].text, limits), name: try Rows.name(row[1].text, limits)),
+                    permissions: try Rows.permissions(row[2].text, limits), revision: try Rows.revision(row[3].integer)))
         }
         var bindingRecords: [RoleBinding] = []
         for row in bindings {
             bindingRecords.append(
                 RoleBinding(
                     id: try Rows.id(row[0].blob),
-                    principal: PrincipalReference(organization: try Rows.name(row[1].text), name: try Rows.name(row[2].text)),
-                    role: try Rows.role(row[3].text), scope: try Rows.scope(row[4].text),
+                    principal: PrincipalReference(organization: try Rows.name(row[1].text, limits), name: try Rows.name(row[2].text, limits)),
+                    role: try Rows.role(row[3].text, limits), scope: try Rows.scope(row[4].text, limits),
                     createdAt: Timestamp(millisecondsSinceEpoch: row[5].integer), revision: try Rows.revision(row[6].integer)))
         }
         var keyRecords: [APIKey] = []
@@ -104,13 +105,13 @@ extension PolicyStore {
             keyRecords.append(
                 APIKey(
                     id: try Rows.id(row[0].blob),
-                    principal: PrincipalReference(organization: try Rows.name(row[1].text), name: try Rows.name(row[2].text)),
+                    principal: PrincipalReference(organization: try Rows.name(row[1].text, limits), name: try Rows.name(row[2].text, limits)),
                     secretHash: row[3].blob, createdAt: Timestamp(millisecondsSinceEpoch: row[4].integer),
                     revision: try Rows.revision(row[5].integer)))
         }
         var rootKeyRecords: [RootKey] = []
         for row in rootKeys {
-            guard let keyState = RootKeyState(rawValue: UInt8(truncatingIfNeeded: row[1].integer)) else {
+            guard let keyState = RootKeyState(rawValue: try Rows.code(row[1].integer, "root key state")) else {
                 throw .corrupted("root key state \(row[1].integer)")
             }
             rootKeyRecords.append(
@@ -126,7 +127,7 @@ extension PolicyStore {
                 rejection = error
             }
             remembered.append(
-                (try Rows.principal(row[0].text), row[1].text, CommandOutcome(revision: try Rows.revision(row[2].integer), rejection: rejection)))
+                (try Rows.principal(row[0].text, limits), row[1].text, CommandOutcome(revision: try Rows.revision(row[2].integer), rejection: rejection)))
         }
         return PolicyState(
             limits: limits, revision: revision, organizations: organizationRecords, projects: projectRecords,

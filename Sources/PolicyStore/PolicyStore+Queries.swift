@@ -109,12 +109,14 @@ extension PolicyStore {
         } catch {
             throw .database(error)
         }
-        let records = rows.map { row in
-            AuditRecord(
-                sequence: UInt64(row[0].integer), revision: UInt64(row[1].integer),
-                time: Timestamp(millisecondsSinceEpoch: row[2].integer), actor: row[3].text, action: row[4].text,
-                target: row[5].text, organization: row[6].text, requestID: row[7].text, outcome: row[8].text,
-                previousHash: row[9].blob, hash: row[10].blob)
+        var records: [AuditRecord] = []
+        for row in rows {
+            records.append(
+                AuditRecord(
+                    sequence: try Rows.revision(row[0].integer), revision: try Rows.revision(row[1].integer),
+                    time: Timestamp(millisecondsSinceEpoch: row[2].integer), actor: row[3].text, action: row[4].text,
+                    target: row[5].text, organization: row[6].text, requestID: row[7].text, outcome: row[8].text,
+                    previousHash: row[9].blob, hash: row[10].blob))
         }
         let items = Array(records.prefix(limit))
         return Page(items: items, nextCursor: records.count > limit ? items.last.map { String($0.sequence) } : nil)

@@ -59,16 +59,41 @@ extension PolicyStore {
         try Self.rename(aside, to: path)
     }
 
-    /// Replaces the database at `databasePath` with a snapshot, atomically: the snapshot is copied
-    /// aside and synced, the old write-ahead files are removed, and the copy is renamed into
-    /// place. The store at `databasePath` must be closed; open a new one afterwards.
+    /// Replaces the database at `databasePath` with a snapshot, atomically and restartably: the
+    /// snapshot is copied aside and synced; a marker records that the restore is decided; the old
+    /// write-ahead files are removed and the copy renamed into place; the marker goes last. A
+    /// crash anywhere after the marker is finished by the next `PolicyStore` opened there. The
+    /// store at `databasePath` must be closed; open a new one afterwards.
     public static func restoreSnapshot(from snapshotPath: String, to databasePath: String) throws(PolicyStoreError) {
         let aside = databasePath + ".restoring"
         try copyFile(snapshotPath, to: aside)
         try syncFile(aside)
-        try removeIfPresent(databasePath + "-wal")
-        try removeIfPresent(databasePath + "-shm")
-        try rename(aside, to: databasePath)
+        try writeEmptyFile(databasePath + ".restore-pending")
+        try syncDirectory(of: databasePath)
+        try finishInterruptedRestore(of: databasePath)
+    }
+
+    /// Completes a restore whose marker exists (see `restoreSnapshot`).
+    static func finishInterruptedRestore(of databasePath: String) throws(PolicyStoreError) {
+        let marker = databasePath + ".restore-pending"
+        guard access(marker, F_OK) == 0 else { return }
+        let aside = databasePath + ".restoring"
+        if access(aside, F_OK) == 0 {
+            // The old write-ahead log must never be replayed onto the restored database.
+            try removeIfPresent(databasePath + "-wal")
+            try removeIfPresent(databasePath + "-shm")
+            try syncDirectory(of: databasePath)
+            try rename(aside, to: databasePath)
+        }
+        try removeIfPresent(marker)
+        try syncDirectory(of: databasePath)
+    }
+
+    private static func writeEmptyFile(_ path: String) throws(PolicyStoreError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { closeDescriptor(descriptor) }
+        if fsync(descriptor) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
     }
 
     // MARK: - Files

@@ -49,9 +49,14 @@ public final class PolicyStore {
     /// - Throws: `PolicyStoreError` when the database cannot be opened, migrated or read.
     public init(path: String, limits: PolicyLimits = .standard) throws(PolicyStoreError) {
         self.path = path
-        do {
+        try Self.finishInterruptedRestore(of: path)
+        do throws(DatabaseError) {
             database = try SQLiteDatabase(path: path)
-            try database.execute("PRAGMA journal_mode = WAL")
+            var journalMode = ""
+            try database.query("PRAGMA journal_mode = WAL") { (row) throws(DatabaseError) in journalMode = row.text(0) }
+            guard journalMode.lowercased() == "wal" else {
+                throw DatabaseError(code: 1, message: "journal mode is \(journalMode), not wal", context: "open \(path)")
+            }
             try database.execute("PRAGMA synchronous = FULL")
             try database.execute("PRAGMA foreign_keys = OFF")
             try Self.migrate(database)
@@ -59,6 +64,14 @@ public final class PolicyStore {
             throw .database(error)
         }
         let loaded = try Self.load(database, limits: limits)
+        do {
+            // Keep the rows the window keeps (a smaller configured window forgets the oldest).
+            try database.run(
+                "DELETE FROM idempotency WHERE position NOT IN (SELECT position FROM idempotency ORDER BY position DESC LIMIT ?)",
+                [.integer(Int64(limits.idempotencyWindowKeys))])
+        } catch {
+            throw .database(error)
+        }
         state = loaded.state
         appliedIndex = loaded.state.revision
         auditHead = loaded.auditHead
@@ -78,33 +91,39 @@ public final class PolicyStore {
     // MARK: - Applying
 
     /// Applies a batch of committed entries in one transaction.
-    /// - Parameter entries: consecutive entries after `appliedIndex`.
+    /// - Parameter entries: the entries right after `appliedIndex`, consecutive.
     /// - Returns: one outcome per entry: nil for entries without a command.
-    /// - Throws: `PolicyStoreError` on a storage failure; nothing was applied then.
+    /// - Throws: `PolicyStoreError` on a storage failure; nothing was applied then, on disk or
+    ///   in memory (the state is reloaded from disk), and the runtime must stop the replica.
     @discardableResult
     public func apply(_ entries: [AppliedEntry]) throws(PolicyStoreError) -> [CommandOutcome?] {
-        guard let first = entries.first else { return [] }
-        guard first.index > appliedIndex else {
-            throw .misuse("entry \(first.index) is at or below the applied index \(appliedIndex)")
+        guard !entries.isEmpty else { return [] }
+        for (offset, entry) in entries.enumerated() where entry.index != appliedIndex + 1 + UInt64(offset) {
+            throw .misuse("entry \(entry.index) is not the next after \(appliedIndex + UInt64(offset))")
         }
-        var next = state
+        // The state is changed in place (copying it would copy every large table on each
+        // batch); the failure path below reloads it from the database.
         var head = auditHead
         var audit: [AuditRecord] = []
         var outcomes: [CommandOutcome?] = []
         for entry in entries {
             guard let bytes = entry.command else {
+                state.advance(to: entry.index)
                 outcomes.append(nil)
                 continue
             }
             let record: AuditRecord
             do {
                 let envelope = try CommandCodec.decode(bytes, limits: state.limits)
-                let outcome = next.apply(envelope, at: entry.index)
+                let organization = state.organization(of: envelope.command)
+                let outcome = state.apply(envelope, at: entry.index)
                 outcomes.append(outcome)
                 record = AuditRecord.describing(
-                    envelope, revision: entry.index, outcome: outcome, sequence: head.sequence + 1, previousHash: head.hash)
+                    envelope, organization: organization, revision: entry.index, outcome: outcome,
+                    sequence: head.sequence + 1, previousHash: head.hash)
             } catch {
                 // Every replica holds the same bytes, so every replica rejects them the same way.
+                state.advance(to: entry.index)
                 outcomes.append(CommandOutcome(revision: entry.index, rejection: .invalidArgument("undecodable command: \(error)")))
                 record = AuditRecord(
                     sequence: head.sequence + 1, revision: entry.index, time: Timestamp(millisecondsSinceEpoch: 0), actor: "-",
@@ -116,7 +135,7 @@ public final class PolicyStore {
             head = (sealed.sequence, sealed.hash)
         }
         let lastIndex = entries[entries.count - 1].index
-        let changes = next.takeChanges()
+        let changes = state.takeChanges()
         var position = idempotencyPosition
         do {
             try database.transaction { () throws(DatabaseError) in
@@ -126,13 +145,23 @@ public final class PolicyStore {
                 try database.run("UPDATE meta SET value = ? WHERE key = 'idempotency_position'", [.integer(position)])
             }
         } catch {
-            throw .database(error)
+            try reloadAfterFailure(error)
         }
-        state = next
         appliedIndex = lastIndex
         auditHead = head
         idempotencyPosition = position
         return outcomes
+    }
+
+    /// Puts memory back in line with the database after a failed transaction, then reports it.
+    private func reloadAfterFailure(_ error: DatabaseError) throws(PolicyStoreError) -> Never {
+        if let loaded = try? Self.load(database, limits: state.limits) {
+            state = loaded.state
+            appliedIndex = loaded.state.revision
+            auditHead = loaded.auditHead
+            idempotencyPosition = loaded.idempotencyPosition
+        }
+        throw .database(error)
     }
 
     // MARK: - Writing rows

@@ -19,43 +19,43 @@ enum Rows {
         return EntityID(high: high, low: low)
     }
 
-    static func name(_ text: String) throws(PolicyStoreError) -> Name {
+    static func name(_ text: String, _ limits: PolicyLimits) throws(PolicyStoreError) -> Name {
         do {
-            return try Name(text)
+            return try Name(text, limits: limits)
         } catch {
             throw .corrupted("stored name \"\(text)\"")
         }
     }
 
-    static func principal(_ text: String) throws(PolicyStoreError) -> PrincipalReference? {
+    static func principal(_ text: String, _ limits: PolicyLimits) throws(PolicyStoreError) -> PrincipalReference? {
         if text == "-" { return nil }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw .corrupted("stored principal \"\(text)\"") }
-        return PrincipalReference(organization: try name(String(parts[0])), name: try name(String(parts[1])))
+        return PrincipalReference(organization: try name(String(parts[0]), limits), name: try name(String(parts[1]), limits))
     }
 
-    static func role(_ text: String) throws(PolicyStoreError) -> RoleReference {
+    static func role(_ text: String, _ limits: PolicyLimits) throws(PolicyStoreError) -> RoleReference {
         if let builtIn = BuiltInRole(rawValue: text) { return .builtIn(builtIn) }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw .corrupted("stored role \"\(text)\"") }
-        return .custom(organization: try name(String(parts[0])), name: try name(String(parts[1])))
+        return .custom(organization: try name(String(parts[0]), limits), name: try name(String(parts[1]), limits))
     }
 
-    static func scope(_ text: String) throws(PolicyStoreError) -> Scope {
+    static func scope(_ text: String, _ limits: PolicyLimits) throws(PolicyStoreError) -> Scope {
         if text == "cluster" { return .cluster }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 2 && parts[0] == "orgs" { return .organization(try name(parts[1])) }
+        if parts.count == 2 && parts[0] == "orgs" { return .organization(try name(parts[1], limits)) }
         if parts.count == 4 && parts[0] == "orgs" && parts[2] == "projects" {
-            return .project(organization: try name(parts[1]), project: try name(parts[3]))
+            return .project(organization: try name(parts[1], limits), project: try name(parts[3], limits))
         }
         throw .corrupted("stored scope \"\(text)\"")
     }
 
-    static func permissions(_ text: String) throws(PolicyStoreError) -> [Permission] {
+    static func permissions(_ text: String, _ limits: PolicyLimits) throws(PolicyStoreError) -> [Permission] {
         var result: [Permission] = []
         for line in text.split(separator: "\n") {
             do {
-                result.append(try Permission(String(line)))
+                result.append(try Permission(String(line), limits: limits))
             } catch {
                 throw .corrupted("stored permission \"\(line)\"")
             }
@@ -66,5 +66,11 @@ enum Rows {
     static func revision(_ value: Int64) throws(PolicyStoreError) -> UInt64 {
         guard value >= 0 else { throw .corrupted("negative revision \(value)") }
         return UInt64(value)
+    }
+
+    /// A small enumeration code (a principal kind, a key state), checked to fit a byte.
+    static func code(_ value: Int64, _ what: String) throws(PolicyStoreError) -> UInt8 {
+        guard let byte = UInt8(exactly: value) else { throw .corrupted("\(what) \(value)") }
+        return byte
     }
 }

@@ -86,7 +86,20 @@ final class SQLiteDatabase {
             let result: Int32
             switch value {
             case .integer(let number): result = sqlite3_bind_int64(statement, position, number)
-            case .text(let text): result = sqlite3_bind_text(statement, position, text, -1, Self.transient)
+            case .text(let text):
+                // With its byte length, so that text holding a NUL is stored whole.
+                let utf8 = Array(text.utf8)
+                if utf8.isEmpty {
+                    result = sqlite3_bind_text(statement, position, "", 0, Self.transient)
+                } else {
+                    result = utf8.withUnsafeBytes { buffer in
+                        sqlite3_bind_text(
+                            statement, position, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
+                            Self.transient)
+                    }
+                }
+            case .blob(let bytes) where bytes.isEmpty:
+                result = sqlite3_bind_zeroblob(statement, position, 0)
             case .blob(let bytes):
                 result = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), Self.transient) }
             case .null: result = sqlite3_bind_null(statement, position)
@@ -155,7 +168,10 @@ final class SQLiteDatabase {
             let index = Int32(column)
             switch sqlite3_column_type(statement, index) {
             case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, index))
-            case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, index)))
+            case SQLITE_TEXT:
+                let length = Int(sqlite3_column_bytes(statement, index))
+                guard length > 0, let base = sqlite3_column_text(statement, index) else { return .text("") }
+                return .text(String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self))
             case SQLITE_BLOB:
                 let length = Int(sqlite3_column_bytes(statement, index))
                 guard length > 0, let base = sqlite3_column_blob(statement, index) else { return .blob([]) }

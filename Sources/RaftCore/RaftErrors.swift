@@ -17,6 +17,8 @@ public enum ProposalError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidTransferTarget(ReplicaID)
     /// The learner to promote is more than `maxPromotionLagEntries` behind the leader.
     case learnerNotCaughtUp(ReplicaID)
+    /// The command is larger than `maxProposalBytes`.
+    case proposalTooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum ProposalError: Error, Hashable, Sendable, CustomStringConvertible {
         case .membershipChangeRejected(let reason): return "membership change rejected: \(reason)"
         case .invalidTransferTarget(let id): return "replica \(id) cannot become leader"
         case .learnerNotCaughtUp(let id): return "learner \(id) has not caught up with the leader"
+        case .proposalTooLarge(let limit): return "the command exceeds \(limit) bytes"
         }
     }
 }

@@ -214,12 +214,13 @@ public struct RaftInstance: Sendable {
     /// - Returns: the position the command was appended at. The command is committed if and
     ///   when an entry with this exact position is handed out in `committedEntries`; an entry
     ///   with another term at this index means the proposal was lost.
-    /// - Throws: `.notLeader`, `.transferInProgress` or `.overloaded`.
+    /// - Throws: `.notLeader`, `.transferInProgress`, `.proposalTooLarge` or `.overloaded`.
     @discardableResult
     public mutating func propose(_ command: [UInt8]) throws(ProposalError) -> LogPosition {
         precondition(!awaitingAdvance, "propose() between ready() and advance()")
         guard state == .leader else { throw .notLeader(leaderHint: leader) }
         guard leadTransferee == nil else { throw .transferInProgress }
+        guard command.count <= options.maxProposalBytes else { throw .proposalTooLarge(limit: options.maxProposalBytes) }
         if uncommittedBytes > 0 && uncommittedBytes + command.count > options.maxUncommittedBytes {
             throw .overloaded
         }

@@ -14,6 +14,10 @@ public struct RaftOptions: Sendable {
     public var maxInflightBytes: Int = 32 << 20
     /// The most entry bytes in one append message (at least one entry is always sent).
     public var maxAppendBytes: Int = 1 << 20
+    /// The largest single command a leader accepts; larger proposals are refused with
+    /// `proposalTooLarge`. At most `RaftEncoding.maxCommandBytes`, which storage and transport
+    /// accept.
+    public var maxProposalBytes: Int = 8 << 20
     /// The most bytes of proposals a leader holds uncommitted before it answers `overloaded`.
     public var maxUncommittedBytes: Int = 64 << 20
     /// The most committed-entry bytes handed out in one `Ready` (at least one entry is).
@@ -47,6 +51,9 @@ public struct RaftOptions: Sendable {
         if maxInflightMessages < 1 { throw .invalid("maxInflightMessages must be at least 1") }
         if maxInflightBytes < 1 { throw .invalid("maxInflightBytes must be at least 1") }
         if maxAppendBytes < 1 { throw .invalid("maxAppendBytes must be at least 1") }
+        if maxProposalBytes < 1 || maxProposalBytes > RaftEncoding.maxCommandBytes {
+            throw .invalid("maxProposalBytes must be 1 to \(RaftEncoding.maxCommandBytes)")
+        }
         if maxUncommittedBytes < 1 { throw .invalid("maxUncommittedBytes must be at least 1") }
         if maxApplyBytesPerReady < 1 { throw .invalid("maxApplyBytesPerReady must be at least 1") }
         if maxPendingReads < 1 { throw .invalid("maxPendingReads must be at least 1") }

@@ -59,10 +59,11 @@ enum FileSystem {
     }
 }
 
-/// A file open for appending, owned by one log segment.
-struct AppendFile {
+/// A file open for appending, owned by one log segment. Closing is idempotent, and a closed
+/// file refuses writes, so a descriptor number the system reuses is never touched again.
+final class AppendFile {
     let path: String
-    private let descriptor: Int32
+    private var descriptor: Int32
     /// The file's length.
     private(set) var length: Int
 
@@ -81,7 +82,8 @@ struct AppendFile {
     }
 
     /// Appends all of `bytes`.
-    mutating func append(_ bytes: [UInt8]) throws(StorageError) {
+    func append(_ bytes: [UInt8]) throws(StorageError) {
+        guard descriptor >= 0 else { throw .io(operation: "write", path: path, errno: EBADF) }
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { buffer in
@@ -98,10 +100,17 @@ struct AppendFile {
 
     /// Makes everything appended so far durable.
     func sync() throws(StorageError) {
+        guard descriptor >= 0 else { throw .io(operation: "fdatasync", path: path, errno: EBADF) }
         if fdatasync(descriptor) != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
     }
 
     func closeFile() {
+        guard descriptor >= 0 else { return }
         _ = close(descriptor)
+        descriptor = -1
+    }
+
+    deinit {
+        closeFile()
     }
 }

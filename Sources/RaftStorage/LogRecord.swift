@@ -45,13 +45,33 @@ enum LogRecord: Hashable {
 
     /// Appends the framed record to `buffer`.
     func append(to buffer: inout [UInt8]) {
-        let start = buffer.count
-        buffer.append(contentsOf: [UInt8](repeating: 0, count: 8))
-        appendBody(to: &buffer)
-        let payloadLength = UInt32(buffer.count - start - LogRecord.headerBytes)
-        let checksum = CRC32C.checksum(buffer, (start + 8)..<buffer.count)
-        withUnsafeBytes(of: payloadLength.littleEndian) { buffer.replaceSubrange(start..<start + 4, with: $0) }
-        withUnsafeBytes(of: checksum.littleEndian) { buffer.replaceSubrange(start + 4..<start + 8, with: $0) }
+        var body: [UInt8] = []
+        appendBody(to: &body)
+        Self.frame(body, into: &buffer)
+    }
+
+    /// The type byte and payload of the record, unframed.
+    var body: [UInt8] {
+        var body: [UInt8] = []
+        appendBody(to: &body)
+        return body
+    }
+
+    /// Frames a body (type byte and payload): length of the payload, checksum of the body.
+    static func frame(_ body: [UInt8], into buffer: inout [UInt8]) {
+        RaftEncoding.appendInteger(UInt32(body.count - 1), to: &buffer)
+        RaftEncoding.appendInteger(CRC32C.checksum(body, 0..<body.count), to: &buffer)
+        buffer.append(contentsOf: body)
+    }
+
+    /// The body of a batch holding records with these bodies.
+    static func batchBody(_ bodies: [[UInt8]]) -> [UInt8] {
+        var batch: [UInt8] = [6]
+        for body in bodies {
+            RaftEncoding.appendInteger(UInt32(body.count), to: &batch)
+            batch.append(contentsOf: body)
+        }
+        return batch
     }
 
     /// Appends the type byte and the payload. Records inside a batch are written this way, each
@@ -94,6 +114,7 @@ enum LogRecord: Hashable {
         guard let length = try? header.integer(UInt32.self, "length"), let checksum = try? header.integer(UInt32.self, "crc")
         else { return .invalid("incomplete record header") }
         guard Int(length) <= maxRecordBytes else { return .invalid("record length \(length) exceeds the limit") }
+        guard (1...6).contains(bytes[offset + 8]) else { return .invalid("unknown record type \(bytes[offset + 8])") }
         let end = offset + headerBytes + Int(length)
         guard end <= bytes.count else { return .invalid("record extends past the end of the file") }
         guard CRC32C.checksum(bytes, (offset + 8)..<end) == checksum else { return .invalid("checksum mismatch") }
@@ -120,6 +141,7 @@ enum LogRecord: Hashable {
             inner.append(try decode(type: innerType, &body))
             guard body.remaining == 0 else { throw .invalid("batched record has unread bytes") }
         }
+        guard !inner.isEmpty else { throw .invalid("an empty batch") }
         return .batch(inner)
     }
 

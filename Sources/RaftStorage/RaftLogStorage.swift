@@ -62,6 +62,9 @@ public final class RaftLogStorage {
     private var hardState: HardState
     private var snapshot: SnapshotMetadata
     private var closed = false
+    /// The first I/O error: after it the log refuses every write, since what reached the disk
+    /// is unknown (the replica must stop and recover from what is durable).
+    private var failure: StorageError?
 
     /// Opens the log in `directory`, creating it when missing, and replays what is there.
     /// - Throws: `StorageError.corrupted` when durable data is damaged; `.io` on system errors.
@@ -74,13 +77,14 @@ public final class RaftLogStorage {
         try FileSystem.makeDirectory(directory)
         var replay = Replay()
         var found: [Segment] = []
-        let names = try FileSystem.list(directory).filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }
-        for (position, name) in names.enumerated() {
-            guard let sequence = UInt64(name.dropFirst(4).dropLast(4), radix: 16) else { continue }
-            let path = directory + "/" + name
-            let maxEntryIndex = try Self.replaySegment(
-                path: path, isLast: position == names.count - 1, maxRecordBytes: options.maxRecordBytes, into: &replay)
-            found.append(Segment(sequence: sequence, maxEntryIndex: maxEntryIndex, path: path))
+        var lastIsEmpty = false
+        let sequences = try Self.segmentSequences(in: directory)
+        for (position, sequence) in sequences.enumerated() {
+            let path = Self.path(directory, sequence: sequence)
+            let isLast = position == sequences.count - 1
+            let summary = try Self.replaySegment(path: path, isLast: isLast, maxRecordBytes: options.maxRecordBytes, into: &replay)
+            found.append(Segment(sequence: sequence, maxEntryIndex: summary.maxEntryIndex, path: path))
+            lastIsEmpty = isLast && summary.records == 0
         }
         if let gap = replay.unresolvedGap {
             throw .corrupted(path: gap.path, offset: gap.offset, detail: "entries up to \(gap.base) are missing")
@@ -93,15 +97,20 @@ public final class RaftLogStorage {
         if let last = found.last {
             current = try AppendFile(path: last.path)
             segments = found
+            if lastIsEmpty {
+                // A crash while creating the segment left it without its checkpoint; write it,
+                // or replay could start here without the hard state once older segments go.
+                var buffer: [UInt8] = []
+                LogRecord.checkpoint(replay.hardState, replay.snapshot).append(to: &buffer)
+                try current.append(buffer)
+            }
+            // Makes a truncated torn tail (or the repaired checkpoint) durable before new appends.
+            try current.sync()
         } else {
             let first = Segment(sequence: 0, maxEntryIndex: 0, path: Self.path(directory, sequence: 0))
             current = try Self.createSegment(first, hardState: replay.hardState, snapshot: replay.snapshot, directory: directory)
             segments = [first]
         }
-    }
-
-    deinit {
-        if !closed { current.closeFile() }
     }
 
     // MARK: - Writing
@@ -122,45 +131,62 @@ public final class RaftLogStorage {
         throws(StorageError)
     {
         precondition(!closed, "persist on a closed log")
+        if let failure { throw failure }
         var records: [LogRecord] = []
         if let installed { records.append(.snapshotInstalled(installed)) }
         for entry in entries { records.append(.entry(entry)) }
         if let newHardState { records.append(.hardState(newHardState)) }
         guard !records.isEmpty else { return }
+        let bodies = records.map(\.body)
+        if let largest = bodies.map(\.count).max(), largest - 1 > options.maxRecordBytes {
+            throw .limitExceeded("a record of \(largest - 1) bytes exceeds maxRecordBytes \(options.maxRecordBytes)")
+        }
         var buffer: [UInt8] = []
         // One framed record for the whole batch, so that it is durable entirely or not at all.
         // A batch larger than one record may hold is written as several; each still replays
         // as a prefix of the batch, which is what a crash before the sync would leave anyway.
-        (records.count == 1 ? records[0] : .batch(records)).append(to: &buffer)
-        if buffer.count - LogRecord.headerBytes > options.maxRecordBytes {
-            buffer = []
-            for record in records { record.append(to: &buffer) }
+        let batch = bodies.count == 1 ? bodies[0] : LogRecord.batchBody(bodies)
+        if batch.count - 1 <= options.maxRecordBytes {
+            LogRecord.frame(batch, into: &buffer)
+        } else {
+            for body in bodies { LogRecord.frame(body, into: &buffer) }
         }
-        if current.length > 0 && current.length + buffer.count > options.maxSegmentBytes {
-            try rollOver()
+        do {
+            if current.length > 0 && current.length + buffer.count > options.maxSegmentBytes {
+                try rollOver()
+            }
+            try current.append(buffer)
+            if sync {
+                try current.sync()
+                syncCount += 1
+            }
+        } catch {
+            failure = error
+            throw error
         }
-        try current.append(buffer)
         if let installed { snapshot = installed }
         if let newHardState { hardState = newHardState }
         if let last = entries.last { segments[segments.count - 1].maxEntryIndex = max(segments[segments.count - 1].maxEntryIndex, last.index) }
-        if sync {
-            try current.sync()
-            syncCount += 1
-        }
     }
 
     /// Records that the log is compacted through `metadata` (a snapshot of the state machine at
     /// that index is durable elsewhere), syncs, and deletes segments no longer needed.
     public func compact(through metadata: SnapshotMetadata) throws(StorageError) {
         precondition(!closed, "compact on a closed log")
+        if let failure { throw failure }
         guard metadata.index > snapshot.index else { return }
         var buffer: [UInt8] = []
         LogRecord.compacted(metadata).append(to: &buffer)
-        try current.append(buffer)
-        try current.sync()
-        syncCount += 1
-        snapshot = metadata
-        try deleteObsoleteSegments()
+        do {
+            try current.append(buffer)
+            try current.sync()
+            syncCount += 1
+            snapshot = metadata
+            try deleteObsoleteSegments()
+        } catch {
+            failure = error
+            throw error
+        }
     }
 
     /// Closes the current segment. The log cannot be used afterwards.
@@ -183,7 +209,7 @@ public final class RaftLogStorage {
     private static func createSegment(_ segment: Segment, hardState: HardState, snapshot: SnapshotMetadata, directory: String)
         throws(StorageError) -> AppendFile
     {
-        var file = try AppendFile(path: segment.path)
+        let file = try AppendFile(path: segment.path)
         var buffer: [UInt8] = []
         LogRecord.checkpoint(hardState, snapshot).append(to: &buffer)
         try file.append(buffer)
@@ -192,14 +218,33 @@ public final class RaftLogStorage {
         return file
     }
 
+    /// Starts the next segment. The new file (with its checkpoint) is durable before the old one
+    /// is closed, so a failure leaves the current segment open and usable.
     private func rollOver() throws(StorageError) {
         try current.sync()
+        let sequence = segments[segments.count - 1].sequence + 1
+        let next = Segment(sequence: sequence, maxEntryIndex: 0, path: Self.path(directory, sequence: sequence))
+        let file = try Self.createSegment(next, hardState: hardState, snapshot: snapshot, directory: directory)
         current.closeFile()
-        let next = Segment(
-            sequence: segments[segments.count - 1].sequence + 1, maxEntryIndex: 0,
-            path: Self.path(directory, sequence: segments[segments.count - 1].sequence + 1))
-        current = try Self.createSegment(next, hardState: hardState, snapshot: snapshot, directory: directory)
+        current = file
         segments.append(next)
+    }
+
+    /// The sequence numbers of the segment files, checked to be consecutive.
+    private static func segmentSequences(in directory: String) throws(StorageError) -> [UInt64] {
+        var sequences: [UInt64] = []
+        for name in try FileSystem.list(directory) where name.hasPrefix("wal-") && name.hasSuffix(".log") {
+            let digits = name.dropFirst(4).dropLast(4)
+            guard digits.count == 16, digits.allSatisfy({ $0.isHexDigit && !$0.isUppercase }),
+                let sequence = UInt64(digits, radix: 16)
+            else { throw .corrupted(path: directory + "/" + name, offset: 0, detail: "unexpected file name") }
+            sequences.append(sequence)
+        }
+        sequences.sort()
+        for (previous, next) in zip(sequences, sequences.dropFirst()) where next != previous + 1 {
+            throw .corrupted(path: path(directory, sequence: previous + 1), offset: 0, detail: "segment missing")
+        }
+        return sequences
     }
 
     /// Deletes the longest prefix of segments (never the current one) whose entries are all at
@@ -272,16 +317,23 @@ public final class RaftLogStorage {
     }
 
     private static func replaySegment(path: String, isLast: Bool, maxRecordBytes: Int, into replay: inout Replay)
-        throws(StorageError) -> LogIndex
+        throws(StorageError) -> (maxEntryIndex: LogIndex, records: Int)
     {
         let bytes = try FileSystem.readFile(path)
         var offset = 0
         var maxEntryIndex: LogIndex = 0
+        var records = 0
         while true {
             switch LogRecord.read(bytes, at: offset, maxRecordBytes: maxRecordBytes) {
             case .end:
-                return maxEntryIndex
+                return (maxEntryIndex, records)
             case .record(let record, let next):
+                if records == 0 {
+                    guard case .checkpoint = record else {
+                        throw .corrupted(path: path, offset: 0, detail: "a segment must start with a checkpoint")
+                    }
+                }
+                records += 1
                 do {
                     try replay.apply(record, path: path, offset: offset)
                 } catch {
@@ -296,7 +348,7 @@ public final class RaftLogStorage {
                 }
                 replay.discardedTornBytes = bytes.count - offset
                 try FileSystem.truncateFile(path, to: offset)
-                return maxEntryIndex
+                return (maxEntryIndex, records)
             }
         }
     }

@@ -295,3 +295,108 @@ func workload() throws -> [AppliedEntry] {
         #expect(throws: PolicyError.self) { try RootKeySealer(keyEncryptionKey: [1, 2, 3]) }
     }
 }
+
+/// Regressions for findings of the code review of the store.
+@Suite struct PolicyStoreReviewTests {
+    // Text is stored with its length: a NUL cannot cut it short, so what is hashed in memory is
+    // what is stored, and a request id with control characters is refused (but still audited).
+    @Test func controlCharactersAreRefusedAndTextIsStoredWhole() throws {
+        let directory = try StoreDirectory()
+        let envelope = CommandEnvelope(
+            command: .createOrganization(name: name("acme")), actor: nil, requestID: "a\u{0}b", idempotencyKey: "k\u{0}1",
+            time: Timestamp(millisecondsSinceEpoch: 1))
+        do {
+            let store = try PolicyStore(path: directory.database())
+            let outcome = try store.apply([AppliedEntry(index: 1, command: CommandCodec.encode(envelope))])[0]
+            #expect(outcome?.rejection?.code == "invalid_argument")
+            #expect(store.state.organization(name("acme")) == nil)
+            store.close()
+        }
+        let reopened = try PolicyStore(path: directory.database())
+        #expect(try reopened.auditRecords(limit: 5).items.first?.requestID == "a\u{0}b")
+        guard case .intact = try reopened.verifyAuditChain() else {
+            Issue.record("the chain must verify after a restart")
+            return
+        }
+    }
+
+    // Entries must follow the applied index without gaps.
+    @Test func gapsAndRepeatsAreRefused() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply([entry(1, .createOrganization(name: name("acme")))])
+        #expect(throws: PolicyStoreError.self) { try store.apply([entry(3, .createOrganization(name: name("other")))]) }
+        #expect(throws: PolicyStoreError.self) {
+            try store.apply([entry(2, .createOrganization(name: name("x"))), entry(2, .createOrganization(name: name("y")))])
+        }
+        #expect(store.appliedIndex == 1)
+    }
+
+    // The revision follows every entry, commands or not, identically before and after a restart.
+    @Test func revisionFollowsEveryEntryAcrossRestarts() throws {
+        let directory = try StoreDirectory()
+        do {
+            let store = try PolicyStore(path: directory.database())
+            try store.apply([entry(1, .createOrganization(name: name("acme"))), AppliedEntry(index: 2, command: nil)])
+            #expect(store.state.revision == 2)
+            store.close()
+        }
+        #expect(try PolicyStore(path: directory.database()).state.revision == 2)
+    }
+
+    // A retry answered from the idempotency window is audited as a replay, and a command that
+    // names only an id is audited under the organization it concerned.
+    @Test func auditShowsReplaysAndTheOrganizationOfIDOnlyCommands() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply([
+            entry(1, .createOrganization(name: name("acme"))),
+            entry(2, .createPrincipal(principal("acme", "alice"), kind: .user)),
+            entry(3, .createBinding(id: EntityID(high: 4, low: 4), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme"))), key: "k"),
+            entry(4, .createBinding(id: EntityID(high: 4, low: 4), principal: principal("acme", "alice"), role: .builtIn(.organizationViewer), scope: .organization(name("acme"))), key: "k"),
+            entry(5, .deleteBinding(id: EntityID(high: 4, low: 4))),
+        ])
+        let records = try store.auditRecords(limit: 10).items
+        #expect(records.map(\.outcome) == ["ok", "ok", "ok", "replayed", "ok"])
+        #expect(records[4].organization == "acme")
+    }
+
+    // A restore interrupted after its decision is finished by the next open.
+    @Test func interruptedRestoreIsFinishedOnOpen() throws {
+        let directory = try StoreDirectory()
+        let source = try PolicyStore(path: directory.database("source"))
+        try source.apply(try workload())
+        let snapshot = directory.path + "/snapshot.sqlite"
+        try source.writeSnapshot(to: snapshot)
+        let target = directory.database("target")
+        do {
+            let old = try PolicyStore(path: target)
+            try old.apply([entry(1, .createOrganization(name: name("old")))])
+            old.close()
+        }
+        // The crash came after the copy and the marker, before the rename.
+        try FileManager.default.copyItem(atPath: snapshot, toPath: target + ".restoring")
+        FileManager.default.createFile(atPath: target + ".restore-pending", contents: Data())
+        let reopened = try PolicyStore(path: target)
+        #expect(try reopened.stateHash() == source.stateHash())
+        #expect(!FileManager.default.fileExists(atPath: target + ".restore-pending"))
+    }
+
+    // Names are read back with the limits they were written under.
+    @Test func customLimitsApplyWhenLoading() throws {
+        let directory = try StoreDirectory()
+        var limits = PolicyLimits()
+        limits.maxNameBytes = 100
+        let long = String(repeating: "a", count: 80)
+        do {
+            let store = try PolicyStore(path: directory.database(), limits: limits)
+            let envelope = CommandEnvelope(
+                command: .createOrganization(name: try Name(long, limits: limits)), actor: nil, requestID: "r",
+                time: Timestamp(millisecondsSinceEpoch: 1))
+            try store.apply([AppliedEntry(index: 1, command: CommandCodec.encode(envelope))])
+            store.close()
+        }
+        let reopened = try PolicyStore(path: directory.database(), limits: limits)
+        #expect(reopened.state.organization(try Name(long, limits: limits)) != nil)
+    }
+}

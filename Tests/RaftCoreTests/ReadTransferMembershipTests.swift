@@ -236,7 +236,7 @@ import Testing
 @Suite struct OptionsTests {
     @Test(arguments: [
         "electionTimeoutTicks", "heartbeatIntervalTicks", "maxInflightMessages", "maxInflightBytes", "maxAppendBytes",
-        "maxUncommittedBytes", "maxApplyBytesPerReady", "maxPendingReads",
+        "maxUncommittedBytes", "maxApplyBytesPerReady", "maxPendingReads", "maxProposalBytes",
     ])
     func outOfRangeOptionIsRejectedByName(field: String) {
         var options = RaftOptions(id: 1)
@@ -248,6 +248,7 @@ import Testing
         case "maxAppendBytes": options.maxAppendBytes = 0
         case "maxUncommittedBytes": options.maxUncommittedBytes = 0
         case "maxApplyBytesPerReady": options.maxApplyBytesPerReady = 0
+        case "maxProposalBytes": options.maxProposalBytes = RaftEncoding.maxCommandBytes + 1
         default: options.maxPendingReads = 0
         }
         do {

@@ -211,6 +211,12 @@ import Testing
         try leader.propose(Array(repeating: 1, count: 8))
     }
 
+    @Test func proposalLargerThanTheLimitIsRefused() throws {
+        var leader = try leader { $0.maxProposalBytes = 8 }
+        #expect(throws: ProposalError.proposalTooLarge(limit: 8)) { try leader.propose(Array(repeating: 1, count: 9)) }
+        try leader.propose(Array(repeating: 1, count: 8))
+    }
+
     // Only the leader accepts proposals; others name the leader they know.
     @Test func followerRefusesProposalWithLeaderHint() throws {
         var follower = try makeInstance(2)

@@ -261,3 +261,71 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         #expect(throws: RaftDecodingError.invalid("bootstrap voters")) { try duplicateVoters.membershipChange() }
     }
 }
+
+/// Regressions for findings of the code review of the durable log.
+@Suite struct RaftLogStorageReviewTests {
+    // A crash while creating a segment leaves it empty: opening writes its checkpoint, so the
+    // hard state survives once older segments are deleted.
+    @Test func emptyLastSegmentGetsItsCheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: HardState(term: 5, votedFor: 2, commit: 3), snapshot: nil, entries: entries(1...3, term: 5), sync: true)
+            log.close()
+        }
+        FileManager.default.createFile(atPath: directory.path + "/wal-0000000000000001.log", contents: Data())
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            #expect(log.recovered.hardState == HardState(term: 5, votedFor: 2, commit: 3))
+            try log.compact(through: SnapshotMetadata(index: 3, term: 5, membership: Membership(voters: [1])))
+            #expect(log.segmentCount == 1, "the first segment is no longer needed")
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path)
+        #expect(reopened.recovered.hardState == HardState(term: 5, votedFor: 2, commit: 3))
+        #expect(reopened.recovered.snapshot.index == 3)
+    }
+
+    @Test func recordLargerThanTheLimitIsRefusedBeforeWriting() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxRecordBytes = 1024
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...1, term: 1), sync: true)
+            #expect(throws: StorageError.self) {
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(2...2, term: 1, size: 2000), sync: true)
+            }
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path, options: options)
+        #expect(reopened.recovered.entries.map(\.index) == [1])
+    }
+
+    // Many entries that together exceed one record are written as several records; each still
+    // replays.
+    @Test func oversizedBatchIsSplitIntoRecords() throws {
+        let directory = try TemporaryDirectory()
+        var options = RaftStorageOptions()
+        options.maxRecordBytes = 1024
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            try log.persist(hardState: HardState(term: 1, commit: 0), snapshot: nil, entries: entries(1...40, term: 1, size: 100), sync: true)
+            log.close()
+        }
+        let reopened = try RaftLogStorage(directory: directory.path, options: options)
+        #expect(reopened.recovered.entries.map(\.index) == Array(1...40))
+    }
+
+    @Test func unexpectedOrMissingSegmentsAreCorruption() throws {
+        let unexpected = try TemporaryDirectory()
+        _ = try writeSmallSegments(in: unexpected, batches: 2)
+        FileManager.default.createFile(atPath: unexpected.path + "/wal-XYZ.log", contents: Data())
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: unexpected.path) }
+
+        let missing = try TemporaryDirectory()
+        let options = try writeSmallSegments(in: missing, batches: 20)
+        try FileManager.default.removeItem(atPath: missing.path + "/" + missing.segments[1])
+        #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: missing.path, options: options) }
+    }
+}
