@@ -166,8 +166,8 @@ public struct RaftDecoder {
     public mutating func snapshotMetadata() throws(RaftDecodingError) -> SnapshotMetadata {
         let index = try integer(UInt64.self, "snapshot index")
         let term = try integer(UInt64.self, "snapshot term")
-        let voters = try ids("voters")
-        let learners = try ids("learners")
+        let voters = try ids("voters", sorted: true)
+        let learners = try ids("learners", sorted: true)
         guard Set(voters).isDisjoint(with: learners) else { throw .invalid("membership") }
         return SnapshotMetadata(index: index, term: term, membership: Membership(voters: voters, learners: learners))
     }
@@ -180,12 +180,15 @@ public struct RaftDecoder {
         return HardState(term: term, votedFor: vote == 0 ? nil : ReplicaID(rawValue: vote), commit: commit)
     }
 
-    private mutating func ids(_ field: String) throws(RaftDecodingError) -> [ReplicaID] {
+    /// Reads a list of replica ids without duplicates. A membership's lists are written sorted,
+    /// and must be read sorted, so that every membership has exactly one encoding.
+    private mutating func ids(_ field: String, sorted: Bool = false) throws(RaftDecodingError) -> [ReplicaID] {
         let count = Int(try integer(UInt16.self, field))
         guard count <= RaftEncoding.maxMembers else { throw .invalid(field) }
         var result: [ReplicaID] = []
         for _ in 0..<count { result.append(try replicaID(field)) }
         guard Set(result).count == result.count else { throw .invalid(field) }
+        if sorted && result != result.sorted() { throw .invalid(field) }
         return result
     }
 }
