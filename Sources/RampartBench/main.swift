@@ -2,6 +2,7 @@
 //   rampart-bench policy [--organizations N] [--principals N] [--bindings N] [--checks N]
 //   rampart-bench storage [--directory PATH] [--entries N] [--entry-bytes N]
 //   rampart-bench store [--directory PATH] [--commands N]
+//   rampart-bench crash-child store|log PATH   (used by the crash tests)
 // Each prints its numbers; build with -c release.
 
 #if canImport(Glibc)
@@ -43,6 +44,8 @@ case "storage":
     runStorageBenchmark()
 case "store":
     runStoreBenchmark()
+case "crash-child":
+    runCrashChild()
 default:
     print("usage: rampart-bench policy|storage|store [--flag value ...]")
     exit(2)
