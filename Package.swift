@@ -17,11 +17,13 @@ let package = Package(
         .library(name: "PolicyModel", targets: ["PolicyModel"]),
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .library(name: "PolicyStore", targets: ["PolicyStore"]),
+        .library(name: "PeerTransport", targets: ["PeerTransport"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -54,6 +56,15 @@ let package = Package(
             dependencies: ["PolicyModel", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // Adapter: the peer wire protocol (frames, mutual authentication) on SwiftNIO.
+        .target(
+            name: "PeerTransport",
+            dependencies: [
+                "RaftCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Test support: a deterministic, seeded cluster simulator and a transcript driver.
         .target(
             name: "RaftSimulation",
@@ -80,6 +91,14 @@ let package = Package(
         .testTarget(
             name: "RaftStorageTests",
             dependencies: ["RaftCore", "RaftStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PeerTransportTests",
+            dependencies: [
+                "PeerTransport", "RaftCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
