@@ -1,0 +1,116 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PeerTransport
+import RaftCore
+import Testing
+
+/// Collects what a network receives, so tests can poll for it with a deadline.
+final class Received: Sendable {
+    private let messages = NIOLockedValueBox<[Message]>([])
+
+    init(_ network: PeerNetwork) {
+        let box = messages
+        Task {
+            for await message in network.inbound { box.withLockedValue { $0.append(message) } }
+        }
+    }
+
+    var all: [Message] { messages.withLockedValue { $0 } }
+}
+
+/// Polls `condition` every few milliseconds until it holds or `seconds` pass.
+func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return condition()
+}
+
+/// Real TCP connections on the loopback interface.
+@Suite(.serialized) struct PeerNetworkTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    func network(_ id: ReplicaID, secret: [UInt8] = secret, configure: (inout PeerNetworkOptions) -> Void = { _ in }) -> PeerNetwork {
+        var options = PeerNetworkOptions(localID: id, clusterSecret: secret)
+        configure(&options)
+        return PeerNetwork(options: options, group: Self.group)
+    }
+
+    func ping(_ from: ReplicaID, _ to: ReplicaID, _ round: UInt64) -> Message {
+        Message(from: from, to: to, term: 1, kind: .heartbeat(Heartbeat(commit: 0, readRound: round)))
+    }
+
+    @Test func authenticatedPeersExchangeMessagesOverTCP() async throws {
+        let one = network(1)
+        let two = network(2)
+        let received1 = Received(one)
+        let received2 = Received(two)
+        let address1 = try await one.listen(host: "127.0.0.1", port: 0)
+        let address2 = try await two.listen(host: "127.0.0.1", port: 0)
+        one.setPeer(2, address: address2)
+        two.setPeer(1, address: address1)
+        for round: UInt64 in 1...20 { one.send(ping(1, 2, round)) }
+        #expect(await eventually { received2.all.count == 20 })
+        #expect(received2.all == (1...20).map { ping(1, 2, $0) }, "in order, once each")
+        two.send(ping(2, 1, 7))
+        #expect(await eventually { received1.all == [ping(2, 1, 7)] })
+        #expect(one.statistics.connections == 1)
+        await one.shutdown()
+        await two.shutdown()
+    }
+
+    @Test func wrongSecretDeliversNothing() async throws {
+        let one = network(1)
+        let intruder = network(3, secret: [UInt8](repeating: 0x01, count: 32))
+        let received = Received(intruder)
+        let address = try await intruder.listen(host: "127.0.0.1", port: 0)
+        one.setPeer(3, address: address)
+        one.send(ping(1, 3, 1))
+        #expect(await eventually { one.statistics.handshakeFailures + intruder.statistics.handshakeFailures >= 1 })
+        #expect(received.all.isEmpty)
+        await one.shutdown()
+        await intruder.shutdown()
+    }
+
+    @Test func reconnectsWhenThePeerComesBack() async throws {
+        let one = network(1) { $0.maximumReconnectDelay = .milliseconds(100) }
+        let two = network(2)
+        let address = try await two.listen(host: "127.0.0.1", port: 0)
+        one.setPeer(2, address: address)
+        let first = Received(two)
+        one.send(ping(1, 2, 1))
+        #expect(await eventually { first.all.count == 1 })
+        await two.shutdown()
+        let again = network(2)
+        let second = Received(again)
+        _ = try await again.listen(host: "127.0.0.1", port: address.port!)
+        // Raft retransmits; so does this test, until the link is back.
+        var round: UInt64 = 2
+        let back = await eventually {
+            one.send(ping(1, 2, round))
+            round += 1
+            return !second.all.isEmpty
+        }
+        #expect(back)
+        #expect(one.statistics.connections >= 2)
+        await one.shutdown()
+        await again.shutdown()
+    }
+
+    @Test func sendQueueIsBoundedAndDropsAreCounted() async throws {
+        let one = network(1) {
+            $0.maxQueuedMessagesPerPeer = 10
+            $0.minimumReconnectDelay = .seconds(1)
+        }
+        // Nothing listens on this port: the link never connects.
+        one.setPeer(9, address: try SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        for round: UInt64 in 1...100 { one.send(ping(1, 9, round)) }
+        one.send(ping(1, 42, 1))
+        #expect(await eventually { one.statistics.dropped >= 91 })
+        #expect(one.statistics.sent == 0)
+        await one.shutdown()
+    }
+}
