@@ -4,10 +4,12 @@ public import RaftCore
 /// Authenticates a peer connection, then turns frames into Raft messages and back.
 ///
 /// Until the handshake succeeds nothing but handshake frames is accepted, and writes of Raft
-/// messages are refused (Raft retransmits, so a dropped message costs only time). After it,
-/// a message is passed on only if its sender is the authenticated peer. Any protocol violation
-/// closes the connection: a malformed or hostile peer cannot crash the replica or speak for
-/// another one.
+/// messages are refused (Raft retransmits, so a dropped message costs only time); a connection
+/// that has not authenticated within `handshakeTimeout` is closed. After it, every frame is
+/// sealed with the connection's session keys and a sequence number, and a message is passed on
+/// only if it opens, comes from the authenticated peer and is addressed to this replica. Any
+/// violation closes the connection: a malformed or hostile peer cannot crash the replica, speak
+/// for another one, or inject into a connection it relays.
 public final class PeerConnectionHandler: ChannelDuplexHandler {
     public typealias InboundIn = PeerFrame
     public typealias InboundOut = Message
@@ -15,20 +17,33 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
     public typealias OutboundOut = PeerFrame
 
     private var handshake: PeerHandshake
-    /// Raft messages refused because the connection was not yet authenticated.
-    public private(set) var refusedBeforeHandshake = 0
+    private let limits: PeerTransportLimits
+    private var sender: FrameSealer?
+    private var receiver: FrameSealer?
+    private var closed = false
+    /// Raft messages refused: before authentication, or too large for a frame.
+    public private(set) var refusedWrites = 0
 
     /// Creates a handler that runs `handshake` when the connection becomes active.
-    public init(handshake: PeerHandshake) {
+    public init(handshake: PeerHandshake, limits: PeerTransportLimits = PeerTransportLimits()) {
         self.handshake = handshake
+        self.limits = limits
     }
 
     public func channelActive(context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(handshake.hello()), promise: nil)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: limits.handshakeTimeout) {
+            guard case .pending = handler.value.handshake.outcome else { return }
+            channel.pipeline.fireErrorCaught(PeerProtocolError.handshakeFailed("no handshake within the timeout"))
+            channel.close(promise: nil)
+        }
         context.fireChannelActive()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
         let frame = unwrapInboundIn(data)
         switch handshake.outcome {
         case .pending:
@@ -39,6 +54,9 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
             case .pending:
                 break
             case .established(let peer):
+                guard let keys = handshake.sessionKeys() else { return }
+                sender = FrameSealer(key: keys.send)
+                receiver = FrameSealer(key: keys.receive)
                 context.fireUserInboundEventTriggered(PeerAuthenticated(peer: peer))
             case .failed(let reason):
                 fail(context, .handshakeFailed(reason))
@@ -48,15 +66,19 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
                 fail(context, .unexpectedFrame(frame.kind))
                 return
             }
+            guard let body = receiver?.open(frame.payload) else {
+                fail(context, .invalidMessage("a frame that is not the next one sealed by the peer"))
+                return
+            }
             let message: Message
             do {
-                message = try RaftEncoding.decodeMessage(frame.payload)
+                message = try RaftEncoding.decodeMessage(body)
             } catch {
                 fail(context, .invalidMessage("\(error)"))
                 return
             }
-            guard message.from == peer else {
-                fail(context, .invalidMessage("sender \(message.from) is not the authenticated peer \(peer)"))
+            guard message.from == peer, message.to == handshake.localID else {
+                fail(context, .invalidMessage("message from \(message.from) to \(message.to) on the connection of \(peer)"))
                 return
             }
             context.fireChannelRead(wrapInboundOut(message))
@@ -66,21 +88,29 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .established = handshake.outcome else {
-            refusedBeforeHandshake += 1
+        guard case .established = handshake.outcome, sender != nil else {
+            refusedWrites += 1
             promise?.fail(PeerProtocolError.handshakeFailed("the connection is not authenticated yet"))
             return
         }
-        let message = unwrapOutboundIn(data)
-        context.write(wrapOutboundOut(PeerFrame(kind: .raftMessage, payload: RaftEncoding.encode(message))), promise: promise)
+        let body = RaftEncoding.encode(unwrapOutboundIn(data))
+        guard body.count + FrameSealer.overheadBytes + 2 <= limits.maxFrameBytes else {
+            refusedWrites += 1
+            promise?.fail(PeerProtocolError.frameTooLarge(body.count + FrameSealer.overheadBytes + 2))
+            return
+        }
+        let sealed = sender!.seal(body)
+        context.write(wrapOutboundOut(PeerFrame(kind: .raftMessage, payload: sealed)), promise: promise)
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closed = true
         context.fireErrorCaught(error)
         context.close(promise: nil)
     }
 
     private func fail(_ context: ChannelHandlerContext, _ error: PeerProtocolError) {
+        closed = true
         context.fireErrorCaught(error)
         context.close(promise: nil)
     }
@@ -103,7 +133,7 @@ public enum PeerPipeline {
     {
         [
             ByteToMessageHandler(PeerFrameDecoder(limits: limits)), MessageToByteHandler(PeerFrameEncoder()),
-            PeerConnectionHandler(handshake: handshake),
+            PeerConnectionHandler(handshake: handshake, limits: limits),
         ]
     }
 }

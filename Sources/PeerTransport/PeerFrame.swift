@@ -36,6 +36,11 @@ public struct PeerFrame: Hashable, Sendable {
 public struct PeerTransportLimits: Sendable, Hashable {
     /// The largest frame, counting version, type and payload.
     public var maxFrameBytes: Int = 32 << 20
+    /// The largest frame before the handshake is over (its hello and proof are tens of bytes),
+    /// so an unauthenticated client cannot make a replica buffer much.
+    public var maxHandshakeFrameBytes: Int = 256
+    /// How long a connection may take to authenticate before it is closed.
+    public var handshakeTimeout: TimeAmount = .seconds(5)
 
     /// The default limits.
     public init() {}
@@ -76,6 +81,8 @@ public struct PeerFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = PeerFrame
 
     private let limits: PeerTransportLimits
+    /// Frames decoded so far; the first two are the peer's hello and proof.
+    private var decodedFrames = 0
 
     /// Creates a decoder.
     public init(limits: PeerTransportLimits = PeerTransportLimits()) {
@@ -84,7 +91,8 @@ public struct PeerFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard Int(length) <= limits.maxFrameBytes else { throw PeerProtocolError.frameTooLarge(Int(length)) }
+        let maximum = decodedFrames < 2 ? limits.maxHandshakeFrameBytes : limits.maxFrameBytes
+        guard length <= UInt32(clamping: maximum) else { throw PeerProtocolError.frameTooLarge(Int(length)) }
         guard length >= 2 else { throw PeerProtocolError.frameTooShort(Int(length)) }
         guard buffer.readableBytes >= PeerFrame.lengthBytes + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: PeerFrame.lengthBytes)
@@ -93,6 +101,7 @@ public struct PeerFrameDecoder: ByteToMessageDecoder {
         let payload = buffer.readBytes(length: Int(length) - 2)!
         guard version == PeerFrame.version else { throw PeerProtocolError.unsupportedVersion(version) }
         guard let kind = PeerFrame.Kind(rawValue: type) else { throw PeerProtocolError.unknownFrameType(type) }
+        decodedFrames += 1
         context.fireChannelRead(wrapInboundOut(PeerFrame(kind: kind, payload: payload)))
         return .continue
     }

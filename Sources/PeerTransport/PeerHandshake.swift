@@ -20,9 +20,11 @@ public struct PeerHandshake: Sendable {
     }
 
     private static let label = Array("rampart-peer-v1".utf8)
+    private static let frameLabel = Array("rampart-frames-v1".utf8)
     static let nonceBytes = 32
 
-    private let localID: ReplicaID
+    /// This replica.
+    public let localID: ReplicaID
     private let secret: [UInt8]
     private let localNonce: [UInt8]
     private let expectedPeer: ReplicaID?
@@ -108,6 +110,20 @@ public struct PeerHandshake: Sendable {
         outcome = .established(peer: peerID)
     }
 
+    /// The keys that authenticate every frame after the handshake, one per direction, bound to
+    /// both nonces and both ids of this connection: a relay between two replicas can only
+    /// forward frames, never inject, replay or reorder them. Nil before the handshake succeeds.
+    public func sessionKeys() -> (send: [UInt8], receive: [UInt8])? {
+        guard case .established(let peer) = outcome, let peerNonce else { return nil }
+        let send = Self.frameLabel + localNonce + peerNonce + bytes(localID) + bytes(peer)
+        let receive = Self.frameLabel + peerNonce + localNonce + bytes(peer) + bytes(localID)
+        let key = SymmetricKey(data: secret)
+        return (
+            Array(HMAC<SHA256>.authenticationCode(for: send, using: key)),
+            Array(HMAC<SHA256>.authenticationCode(for: receive, using: key))
+        )
+    }
+
     private func mac(verifierNonce: [UInt8], proverNonce: [UInt8], prover: ReplicaID, verifier: ReplicaID) -> [UInt8] {
         let message = Self.label + verifierNonce + proverNonce + bytes(prover) + bytes(verifier)
         return Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret)))
@@ -117,5 +133,44 @@ public struct PeerHandshake: Sendable {
         var result: [UInt8] = []
         RaftEncoding.appendInteger(id.rawValue, to: &result)
         return result
+    }
+}
+
+/// Authenticates the frames of one direction of a connection: `[sequence u64][body][MAC]` with
+/// `MAC = HMAC-SHA256(key, sequence ‖ body)` and sequences counting from zero.
+public struct FrameSealer: Sendable {
+    private let key: [UInt8]
+    private var sequence: UInt64 = 0
+    static let macBytes = 32
+    static let overheadBytes = 8 + macBytes
+
+    /// Creates a sealer for one direction.
+    public init(key: [UInt8]) {
+        self.key = key
+    }
+
+    /// Seals the next outgoing body.
+    public mutating func seal(_ body: [UInt8]) -> [UInt8] {
+        var sealed: [UInt8] = []
+        sealed.reserveCapacity(body.count + Self.overheadBytes)
+        RaftEncoding.appendInteger(sequence, to: &sealed)
+        sealed.append(contentsOf: body)
+        sealed.append(contentsOf: HMAC<SHA256>.authenticationCode(for: sealed, using: SymmetricKey(data: key)))
+        sequence += 1
+        return sealed
+    }
+
+    /// Opens the next incoming frame: checks its sequence and MAC (in constant time).
+    /// - Returns: the body, or nil when the frame is not the next authentic one.
+    public mutating func open(_ sealed: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= Self.overheadBytes else { return nil }
+        let signed = Array(sealed[0..<(sealed.count - Self.macBytes)])
+        let mac = Array(sealed[(sealed.count - Self.macBytes)...])
+        var decoder = RaftDecoder(signed)
+        guard let received = try? decoder.integer(UInt64.self, "sequence"), received == sequence,
+            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: SymmetricKey(data: key))
+        else { return nil }
+        sequence += 1
+        return Array(signed[8...])
     }
 }

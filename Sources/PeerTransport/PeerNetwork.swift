@@ -42,6 +42,8 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
     public var handshakeFailures = 0
     /// Outbound connections that authenticated.
     public var connections = 0
+    /// Outbound connection attempts (bounded by the backoff, whatever the send rate).
+    public var connectionAttempts = 0
 }
 
 /// A replica's connections to its peers: one outbound connection per peer, reconnected with
@@ -89,7 +91,14 @@ public final class PeerNetwork: Sendable {
                 }
             }
             .bind(host: host, port: port).get()
-        state.withLockedValue { $0.server = server }
+        let stopped = state.withLockedValue { state -> Bool in
+            if !state.stopped { state.server = server }
+            return state.stopped
+        }
+        if stopped {
+            try? await server.close()
+            throw PeerProtocolError.handshakeFailed("the network was shut down")
+        }
         guard let address = server.localAddress else { throw PeerProtocolError.handshakeFailed("listener has no address") }
         return address
     }
@@ -102,12 +111,12 @@ public final class PeerNetwork: Sendable {
             defer { state.links[peer] = link }
             return state.links[peer]
         }
-        previous?.close()
+        _ = previous?.close()
     }
 
     /// Forgets a peer and closes its connection.
     public func removePeer(_ peer: ReplicaID) {
-        state.withLockedValue { $0.links.removeValue(forKey: peer) }?.close()
+        _ = state.withLockedValue { $0.links.removeValue(forKey: peer) }?.close()
     }
 
     /// Queues a message for its recipient; drops it (and counts) when the recipient is unknown
@@ -130,7 +139,7 @@ public final class PeerNetwork: Sendable {
             }
             return (state.server, Array(state.links.values), Array(state.accepted.values))
         }
-        for link in links { link.close() }
+        for link in links { try? await link.close().get() }
         try? await server?.close()
         for channel in accepted { try? await channel.close() }
         continuation.finish()
@@ -153,10 +162,10 @@ public final class PeerNetwork: Sendable {
     }
 
     func deliver(_ message: Message) {
-        if case .dropped = continuation.yield(message) {
-            count { $0.dropped += 1 }
-        } else {
-            count { $0.received += 1 }
+        switch continuation.yield(message) {
+        case .enqueued: count { $0.received += 1 }
+        case .dropped, .terminated: count { $0.dropped += 1 }
+        @unknown default: count { $0.dropped += 1 }
         }
     }
 
@@ -171,6 +180,8 @@ public final class PeerNetwork: Sendable {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(self.handlers(expectedPeer: peer, link: link))
@@ -187,6 +198,7 @@ final class PeerEndpointHandler: ChannelInboundHandler {
 
     private let network: PeerNetwork
     private let link: PeerLink?
+    private var authenticated = false
 
     init(network: PeerNetwork, link: PeerLink?) {
         self.network = network
@@ -198,7 +210,10 @@ final class PeerEndpointHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is PeerAuthenticated { link?.authenticated(context.channel) }
+        if event is PeerAuthenticated {
+            authenticated = true
+            link?.authenticated(context.channel)
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -216,8 +231,15 @@ final class PeerEndpointHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { link?.writable() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if case PeerProtocolError.handshakeFailed = error { network.count { $0.handshakeFailures += 1 } }
+        // Before authentication every error is a failed handshake (bad frames included).
+        if !authenticated { network.count { $0.handshakeFailures += 1 } }
+        authenticated = true  // count a connection once
         context.close(promise: nil)
     }
 }
@@ -232,7 +254,10 @@ final class PeerLink: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let network: PeerNetwork
     private var channel: (any Channel)?
+    /// A connection opened but not yet authenticated.
+    private var pending: (any Channel)?
     private var connecting = false
+    private var reconnectScheduled = false
     private var closed = false
     private var failures = 0
     private var queue: [Message] = []
@@ -255,17 +280,24 @@ final class PeerLink: @unchecked Sendable {
                 return
             }
             self.queue.append(message)
-            if self.channel != nil { self.flush() } else { self.connectIfNeeded() }
+            if self.channel != nil {
+                self.flush()
+            } else if !self.reconnectScheduled {
+                self.connectIfNeeded()
+            }
         }
     }
 
-    func close() {
-        eventLoop.execute {
+    /// Closes the link and its connections.
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.submit {
             self.closed = true
             self.network.count { $0.dropped += self.queue.count }
             self.queue = []
             self.channel?.close(promise: nil)
+            self.pending?.close(promise: nil)
             self.channel = nil
+            self.pending = nil
         }
     }
 
@@ -276,6 +308,7 @@ final class PeerLink: @unchecked Sendable {
                 return
             }
             self.channel = channel
+            self.pending = nil
             self.connecting = false
             self.failures = 0
             self.network.count { $0.connections += 1 }
@@ -286,27 +319,49 @@ final class PeerLink: @unchecked Sendable {
     func disconnected(_ channel: any Channel) {
         eventLoop.execute {
             if self.channel === channel { self.channel = nil }
+            if self.pending === channel { self.pending = nil }
             self.connecting = false
             self.scheduleReconnect()
         }
     }
 
+    /// The connection can take more writes again.
+    func writable() {
+        eventLoop.execute { self.flush() }
+    }
+
+    /// Writes queued messages while the connection accepts more; the rest wait, bounded by the
+    /// queue, for `writable()`.
     private func flush() {
         guard let channel, !queue.isEmpty else { return }
-        let batch = queue
-        queue = []
-        for message in batch { channel.write(message, promise: nil) }
+        var written = 0
+        while written < queue.count && channel.isWritable {
+            channel.write(queue[written], promise: nil)
+            written += 1
+        }
+        queue.removeFirst(written)
         channel.flush()
-        network.count { $0.sent += batch.count }
+        network.count { $0.sent += written }
     }
 
     private func connectIfNeeded() {
         guard !closed, !connecting, channel == nil else { return }
         connecting = true
-        network.connect(to: address, peer: peer, link: self, on: eventLoop).whenFailure { _ in
+        network.count { $0.connectionAttempts += 1 }
+        network.connect(to: address, peer: peer, link: self, on: eventLoop).whenComplete { result in
             self.eventLoop.execute {
-                self.connecting = false
-                self.scheduleReconnect()
+                switch result {
+                case .success(let channel):
+                    // Authenticated or closed later; kept so that close() can end it meanwhile.
+                    if self.closed {
+                        channel.close(promise: nil)
+                    } else if self.channel == nil {
+                        self.pending = channel
+                    }
+                case .failure:
+                    self.connecting = false
+                    self.scheduleReconnect()
+                }
             }
         }
     }
@@ -314,11 +369,16 @@ final class PeerLink: @unchecked Sendable {
     /// Capped exponential backoff: the first retry after the minimum delay, doubling up to the
     /// maximum; a connection that authenticates resets it.
     private func scheduleReconnect() {
-        guard !closed, channel == nil, !connecting else { return }
+        guard !closed, channel == nil, !connecting, !reconnectScheduled else { return }
         failures += 1
         let options = network.options
-        let doubled = options.minimumReconnectDelay.nanoseconds << Int64(min(failures - 1, 20))
-        let delay = TimeAmount.nanoseconds(min(doubled, options.maximumReconnectDelay.nanoseconds))
-        eventLoop.scheduleTask(in: delay) { self.connectIfNeeded() }
+        let doubled = options.minimumReconnectDelay.nanoseconds.multipliedReportingOverflow(by: 1 << Int64(min(failures - 1, 20)))
+        let delay = TimeAmount.nanoseconds(
+            doubled.overflow ? options.maximumReconnectDelay.nanoseconds : min(doubled.partialValue, options.maximumReconnectDelay.nanoseconds))
+        reconnectScheduled = true
+        eventLoop.scheduleTask(in: delay) {
+            self.reconnectScheduled = false
+            self.connectIfNeeded()
+        }
     }
 }

@@ -100,6 +100,27 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         await again.shutdown()
     }
 
+    // However fast Raft sends, a down peer is dialled at the backoff's pace.
+    @Test func sendsDoNotBypassTheBackoff() async throws {
+        let one = network(1) {
+            $0.minimumReconnectDelay = .milliseconds(100)
+            $0.maximumReconnectDelay = .milliseconds(200)
+        }
+        one.setPeer(9, address: try SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var round: UInt64 = 0
+        while clock.now - start < .milliseconds(500) {
+            round += 1
+            one.send(ping(1, 9, round))
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(round > 100)
+        #expect(one.statistics.connectionAttempts <= 8, "\(one.statistics.connectionAttempts) attempts in 0.5 s")
+        #expect(one.statistics.connectionAttempts >= 2)
+        await one.shutdown()
+    }
+
     @Test func sendQueueIsBoundedAndDropsAreCounted() async throws {
         let one = network(1) {
             $0.maxQueuedMessagesPerPeer = 10

@@ -154,3 +154,73 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         }
     }
 }
+
+/// Regressions for the transport review: relays, timeouts, pre-handshake limits.
+@Suite struct PeerTransportReviewTests {
+    static let heartbeat = Message(from: 1, to: 2, term: 3, kind: .heartbeat(Heartbeat(commit: 4, readRound: 5)))
+
+    // A stranger who relays the handshake between two replicas can forward their frames but
+    // cannot inject one: every frame is sealed with keys bound to this connection.
+    @Test func relayCanForwardButNotInject() throws {
+        let a = try peerChannel(1, nonceSeed: 1)
+        let b = try peerChannel(2, nonceSeed: 100)
+        let helloA = try #require(try a.readOutbound(as: ByteBuffer.self))
+        let helloB = try #require(try b.readOutbound(as: ByteBuffer.self))
+        try b.writeInbound(helloA)
+        try a.writeInbound(helloB)
+        let proofB = try #require(try b.readOutbound(as: ByteBuffer.self))
+        let proofA = try #require(try a.readOutbound(as: ByteBuffer.self))
+        try a.writeInbound(proofB)
+        try b.writeInbound(proofA)
+        #expect(a.isActive && b.isActive)
+        try a.writeOutbound(Self.heartbeat)
+        let forwarded = try #require(try a.readOutbound(as: ByteBuffer.self))
+        try b.writeInbound(forwarded)
+        #expect(try b.readInbound(as: Message.self) == Self.heartbeat)
+        var injected = ByteBuffer()
+        try PeerFrameEncoder().encode(
+            data: PeerFrame(kind: .raftMessage, payload: RaftEncoding.encode(Message(from: 1, to: 2, term: 99, kind: .timeoutNow))),
+            out: &injected)
+        _ = try? b.writeInbound(injected)
+        #expect(!b.isActive)
+        #expect(try b.readInbound(as: Message.self) == nil)
+    }
+
+    // Replaying a sealed frame is refused: sequences must increase.
+    @Test func replayedFrameIsRefused() throws {
+        let a = try peerChannel(1, nonceSeed: 1)
+        let b = try peerChannel(2, nonceSeed: 100)
+        pump(a, b)
+        try a.writeOutbound(Self.heartbeat)
+        let frame = try #require(try a.readOutbound(as: ByteBuffer.self))
+        try b.writeInbound(frame)
+        #expect(try b.readInbound(as: Message.self) == Self.heartbeat)
+        _ = try? b.writeInbound(frame)
+        #expect(!b.isActive)
+    }
+
+    @Test func messageForAnotherReplicaClosesTheConnection() throws {
+        let a = try peerChannel(1, nonceSeed: 1)
+        let b = try peerChannel(2, nonceSeed: 100)
+        pump(a, b)
+        try a.writeOutbound(Message(from: 1, to: 5, term: 3, kind: .timeoutNow))
+        pump(a, b)
+        #expect(!b.isActive)
+    }
+
+    @Test func unauthenticatedConnectionIsClosedAfterTheTimeout() throws {
+        let a = try peerChannel(1, nonceSeed: 1)
+        a.embeddedEventLoop.advanceTime(by: .seconds(4))
+        #expect(a.isActive)
+        a.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!a.isActive)
+    }
+
+    @Test func largeFrameBeforeTheHandshakeIsRefused() throws {
+        let a = try peerChannel(1, nonceSeed: 1)
+        var frame = ByteBuffer()
+        try PeerFrameEncoder().encode(data: PeerFrame(kind: .hello, payload: [UInt8](repeating: 1, count: 300)), out: &frame)
+        #expect(throws: PeerProtocolError.frameTooLarge(302)) { try a.writeInbound(frame) }
+        #expect(!a.isActive)
+    }
+}
