@@ -131,6 +131,10 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         for round: UInt64 in 1...100 { one.send(ping(1, 9, round)) }
         one.send(ping(1, 42, 1))
         #expect(await eventually { one.statistics.dropped >= 91 })
+        // A removed peer's queue is dropped, and later sends to it are too.
+        one.removePeer(9)
+        one.send(ping(1, 9, 101))
+        #expect(await eventually { one.statistics.dropped >= 102 })
         #expect(one.statistics.sent == 0)
         await one.shutdown()
     }

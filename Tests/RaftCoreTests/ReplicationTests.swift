@@ -117,6 +117,18 @@ import Testing
         #expect(appends(sent.messages, to: 2).flatMap(\.entries).map(\.index).contains(3))
     }
 
+    // The runtime reads followers' progress (to promote a caught-up learner) from the leader only.
+    @Test func matchIndexIsKnownOnTheLeaderOnly() throws {
+        var leader = try leader()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        #expect(leader.matchIndex(of: 2) == 2)
+        #expect(leader.matchIndex(of: 3) == 0)
+        #expect(leader.matchIndex(of: 1) == leader.persistedIndex)
+        #expect(leader.matchIndex(of: 9) == nil)
+        let follower = try makeInstance(2)
+        #expect(follower.matchIndex(of: 1) == nil)
+    }
+
     // Raft §5.3: an entry is committed once the leader has replicated it on a majority.
     @Test func leaderCommitsWhenMajorityHoldsEntry() throws {
         var leader = try leader()

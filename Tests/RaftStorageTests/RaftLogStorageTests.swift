@@ -52,6 +52,9 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         #expect(reopened.recovered.entries == written)
         #expect(reopened.recovered.hardState == HardState(term: 2, votedFor: 3, commit: 7))
         #expect(reopened.recovered.discardedTornBytes == 0)
+        let restarted = try RaftInstance(
+            options: RaftOptions(id: 1), persisted: reopened.recovered.persistedState(applied: 5), seed: 1)
+        #expect(restarted.lastIndex == 10 && restarted.commitIndex == 7 && restarted.appliedIndex == 5)
     }
 
     // Group commit: one durable sync per batch, however many entries it holds.
