@@ -1,19 +1,20 @@
 public import NIOCore
 public import RaftCore
 
-/// Authenticates a peer connection, then turns frames into Raft messages and back.
+/// Authenticates a peer connection, then turns frames into packets and back.
 ///
-/// Until the handshake succeeds nothing but handshake frames is accepted, and writes of Raft
-/// messages are refused (Raft retransmits, so a dropped message costs only time); a connection
+/// Until the handshake succeeds nothing but handshake frames is accepted, and writes of packets
+/// are refused (Raft retransmits, so a dropped message costs only time); a connection
 /// that has not authenticated within `handshakeTimeout` is closed. After it, every frame is
-/// sealed with the connection's session keys and a sequence number, and a message is passed on
-/// only if it opens, comes from the authenticated peer and is addressed to this replica. Any
+/// sealed with the connection's session keys and a sequence number, and a packet is passed on
+/// only if it opens and decodes; a Raft message must also come from the authenticated peer and
+/// be addressed to this replica. Any
 /// violation closes the connection: a malformed or hostile peer cannot crash the replica, speak
 /// for another one, or inject into a connection it relays.
 public final class PeerConnectionHandler: ChannelDuplexHandler {
     public typealias InboundIn = PeerFrame
-    public typealias InboundOut = Message
-    public typealias OutboundIn = Message
+    public typealias InboundOut = PeerDelivery
+    public typealias OutboundIn = PeerPacket
     public typealias OutboundOut = PeerFrame
 
     private var handshake: PeerHandshake
@@ -21,7 +22,7 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
     private var sender: FrameSealer?
     private var receiver: FrameSealer?
     private var closed = false
-    /// Raft messages refused: before authentication, or too large for a frame.
+    /// Packets refused: before authentication, or too large for a frame.
     public private(set) var refusedWrites = 0
 
     /// Creates a handler that runs `handshake` when the connection becomes active.
@@ -62,7 +63,7 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
                 fail(context, .handshakeFailed(reason))
             }
         case .established(let peer):
-            guard frame.kind == .raftMessage else {
+            guard frame.kind == .sealed else {
                 fail(context, .unexpectedFrame(frame.kind))
                 return
             }
@@ -70,18 +71,22 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
                 fail(context, .invalidMessage("a frame that is not the next one sealed by the peer"))
                 return
             }
-            let message: Message
+            let packet: PeerPacket
             do {
-                message = try RaftEncoding.decodeMessage(body)
+                packet = try PeerPacket.decode(body)
             } catch {
                 fail(context, .invalidMessage("\(error)"))
                 return
             }
-            guard message.from == peer, message.to == handshake.localID else {
+            if case .raft(let message) = packet, message.from != peer || message.to != handshake.localID {
                 fail(context, .invalidMessage("message from \(message.from) to \(message.to) on the connection of \(peer)"))
                 return
             }
-            context.fireChannelRead(wrapInboundOut(message))
+            if case .snapshotChunk(let chunk) = packet, chunk.message.from != peer || chunk.message.to != handshake.localID {
+                fail(context, .invalidMessage("snapshot from \(chunk.message.from) to \(chunk.message.to) on the connection of \(peer)"))
+                return
+            }
+            context.fireChannelRead(wrapInboundOut(PeerDelivery(from: peer, packet: packet)))
         case .failed:
             break
         }
@@ -93,14 +98,14 @@ public final class PeerConnectionHandler: ChannelDuplexHandler {
             promise?.fail(PeerProtocolError.handshakeFailed("the connection is not authenticated yet"))
             return
         }
-        let body = RaftEncoding.encode(unwrapOutboundIn(data))
+        let body = unwrapOutboundIn(data).encoded()
         guard body.count + FrameSealer.overheadBytes + 2 <= limits.maxFrameBytes else {
             refusedWrites += 1
             promise?.fail(PeerProtocolError.frameTooLarge(body.count + FrameSealer.overheadBytes + 2))
             return
         }
         let sealed = sender!.seal(body)
-        context.write(wrapOutboundOut(PeerFrame(kind: .raftMessage, payload: sealed)), promise: promise)
+        context.write(wrapOutboundOut(PeerFrame(kind: .sealed, payload: sealed)), promise: promise)
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {

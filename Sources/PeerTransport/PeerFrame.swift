@@ -16,8 +16,8 @@ public struct PeerFrame: Hashable, Sendable {
         case hello = 1
         /// Handshake, second step: the sender's proof that it knows the cluster secret.
         case proof = 2
-        /// One encoded Raft message (`RaftEncoding`).
-        case raftMessage = 3
+        /// One `PeerPacket`, sealed with the connection's session key and sequence number.
+        case sealed = 3
     }
 
     /// The frame's kind.
@@ -58,7 +58,7 @@ public enum PeerProtocolError: Error, Hashable, Sendable, CustomStringConvertibl
     case unknownFrameType(UInt8)
     /// The handshake failed; the reason says how.
     case handshakeFailed(String)
-    /// A Raft message frame could not be decoded, or its sender is not the authenticated peer.
+    /// A sealed frame did not open or decode, or its sender is not the authenticated peer.
     case invalidMessage(String)
     /// A frame arrived that the connection's state does not allow.
     case unexpectedFrame(PeerFrame.Kind)

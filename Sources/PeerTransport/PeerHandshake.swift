@@ -67,8 +67,8 @@ public struct PeerHandshake: Sendable {
         case .proof:
             receiveProof(frame.payload)
             return []
-        case .raftMessage:
-            outcome = .failed("a Raft message before the handshake finished")
+        case .sealed:
+            outcome = .failed("a sealed frame before the handshake finished")
             return []
         }
     }

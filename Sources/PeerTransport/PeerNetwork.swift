@@ -11,10 +11,10 @@ public struct PeerNetworkOptions: Sendable {
     public var clusterSecret: [UInt8]
     /// Frame limits.
     public var limits = PeerTransportLimits()
-    /// The most messages waiting for one peer's connection; more are dropped and counted (Raft
+    /// The most packets waiting for one peer's connection; more are dropped and counted (Raft
     /// retransmits, so dropping costs only time, never safety).
     public var maxQueuedMessagesPerPeer = 1024
-    /// The most received messages waiting for the runtime; more are dropped and counted.
+    /// The most received packets waiting for the runtime; more are dropped and counted.
     public var maxInboundMessages = 8192
     /// How long one connection attempt may take.
     public var connectTimeout: TimeAmount = .seconds(2)
@@ -32,11 +32,11 @@ public struct PeerNetworkOptions: Sendable {
 
 /// Counters of a peer network, for metrics and tests.
 public struct PeerNetworkStatistics: Sendable, Hashable {
-    /// Messages written to a peer connection.
+    /// Packets written to a peer connection.
     public var sent = 0
-    /// Messages dropped: queue full, peer unknown, or the runtime not keeping up.
+    /// Packets dropped: queue full, peer unknown, or the runtime not keeping up.
     public var dropped = 0
-    /// Messages received from authenticated peers.
+    /// Packets received from authenticated peers.
     public var received = 0
     /// Connections closed because the handshake failed (wrong secret, wrong replica…).
     public var handshakeFailures = 0
@@ -52,10 +52,10 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
 public final class PeerNetwork: Sendable {
     /// The options in force.
     public let options: PeerNetworkOptions
-    /// Messages received from authenticated peers, in arrival order per connection.
-    public let inbound: AsyncStream<Message>
+    /// Packets received from authenticated peers, in arrival order per connection.
+    public let inbound: AsyncStream<PeerDelivery>
 
-    private let continuation: AsyncStream<Message>.Continuation
+    private let continuation: AsyncStream<PeerDelivery>.Continuation
     private let group: any EventLoopGroup
     private let counters = NIOLockedValueBox(PeerNetworkStatistics())
     private let state = NIOLockedValueBox(State())
@@ -73,7 +73,7 @@ public final class PeerNetwork: Sendable {
         precondition(options.clusterSecret.count >= 32, "the cluster secret must be at least 32 bytes")
         self.options = options
         self.group = group
-        (inbound, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(options.maxInboundMessages))
+        (inbound, continuation) = AsyncStream.makeStream(of: PeerDelivery.self, bufferingPolicy: .bufferingNewest(options.maxInboundMessages))
     }
 
     /// The counters so far.
@@ -119,14 +119,32 @@ public final class PeerNetwork: Sendable {
         _ = state.withLockedValue { $0.links.removeValue(forKey: peer) }?.close()
     }
 
-    /// Queues a message for its recipient; drops it (and counts) when the recipient is unknown
-    /// or its queue is full.
+    /// Queues a Raft message for its recipient; drops it (and counts) when the recipient is
+    /// unknown or its queue is full.
     public func send(_ message: Message) {
-        guard let link = state.withLockedValue({ $0.stopped ? nil : $0.links[message.to] }) else {
+        send(.raft(message), to: message.to, promise: nil)
+    }
+
+    /// Queues a packet for `peer`; drops it (and counts) when the peer is unknown or its queue
+    /// is full.
+    /// - Parameter promise: completed when the packet is written to the connection, failed
+    ///   when it is dropped (`PeerNetworkError.dropped`) or its connection closes first.
+    public func send(_ packet: PeerPacket, to peer: ReplicaID, promise: EventLoopPromise<Void>?) {
+        guard let link = state.withLockedValue({ $0.stopped ? nil : $0.links[peer] }) else {
             count { $0.dropped += 1 }
+            promise?.fail(PeerNetworkError.dropped(peer))
             return
         }
-        link.send(message)
+        link.send(packet, promise: promise)
+    }
+
+    /// Sends a packet and waits until it is written to the peer's connection: the sender of a
+    /// large transfer (a snapshot) paces itself on this instead of overflowing the queue.
+    /// - Throws: `PeerNetworkError.dropped` when the packet could not be queued or written.
+    public func sendAndWait(_ packet: PeerPacket, to peer: ReplicaID) async throws {
+        let promise = group.next().makePromise(of: Void.self)
+        send(packet, to: peer, promise: promise)
+        try await promise.futureResult.get()
     }
 
     /// Closes the listener and every connection, and ends `inbound`.
@@ -161,8 +179,8 @@ public final class PeerNetwork: Sendable {
         counters.withLockedValue(update)
     }
 
-    func deliver(_ message: Message) {
-        switch continuation.yield(message) {
+    func deliver(_ delivery: PeerDelivery) {
+        switch continuation.yield(delivery) {
         case .enqueued: count { $0.received += 1 }
         case .dropped, .terminated: count { $0.dropped += 1 }
         @unknown default: count { $0.dropped += 1 }
@@ -191,10 +209,22 @@ public final class PeerNetwork: Sendable {
     }
 }
 
+/// Why the network could not carry a packet.
+public enum PeerNetworkError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The packet for this peer was dropped: peer unknown, queue full, or link closed.
+    case dropped(ReplicaID)
+
+    public var description: String {
+        switch self {
+        case .dropped(let peer): return "a packet for replica \(peer) was dropped"
+        }
+    }
+}
+
 /// The end of every peer pipeline: hands received messages to the network, tells an outbound
 /// link when its connection is authenticated or gone, and counts failed handshakes.
 final class PeerEndpointHandler: ChannelInboundHandler {
-    typealias InboundIn = Message
+    typealias InboundIn = PeerDelivery
 
     private let network: PeerNetwork
     private let link: PeerLink?
@@ -260,7 +290,7 @@ final class PeerLink: @unchecked Sendable {
     private var reconnectScheduled = false
     private var closed = false
     private var failures = 0
-    private var queue: [Message] = []
+    private var queue: [(packet: PeerPacket, promise: EventLoopPromise<Void>?)] = []
 
     init(peer: ReplicaID, address: SocketAddress, eventLoop: any EventLoop, network: PeerNetwork) {
         self.peer = peer
@@ -269,17 +299,14 @@ final class PeerLink: @unchecked Sendable {
         self.network = network
     }
 
-    func send(_ message: Message) {
+    func send(_ packet: PeerPacket, promise: EventLoopPromise<Void>?) {
         eventLoop.execute {
-            guard !self.closed else {
+            guard !self.closed, self.queue.count < self.network.options.maxQueuedMessagesPerPeer else {
                 self.network.count { $0.dropped += 1 }
+                promise?.fail(PeerNetworkError.dropped(self.peer))
                 return
             }
-            guard self.queue.count < self.network.options.maxQueuedMessagesPerPeer else {
-                self.network.count { $0.dropped += 1 }
-                return
-            }
-            self.queue.append(message)
+            self.queue.append((packet, promise))
             if self.channel != nil {
                 self.flush()
             } else if !self.reconnectScheduled {
@@ -293,6 +320,7 @@ final class PeerLink: @unchecked Sendable {
         eventLoop.submit {
             self.closed = true
             self.network.count { $0.dropped += self.queue.count }
+            for item in self.queue { item.promise?.fail(PeerNetworkError.dropped(self.peer)) }
             self.queue = []
             self.channel?.close(promise: nil)
             self.pending?.close(promise: nil)
@@ -336,7 +364,7 @@ final class PeerLink: @unchecked Sendable {
         guard let channel, !queue.isEmpty else { return }
         var written = 0
         while written < queue.count && channel.isWritable {
-            channel.write(queue[written], promise: nil)
+            channel.write(queue[written].packet, promise: queue[written].promise)
             written += 1
         }
         queue.removeFirst(written)

@@ -7,16 +7,25 @@ import Testing
 
 /// Collects what a network receives, so tests can poll for it with a deadline.
 final class Received: Sendable {
-    private let messages = NIOLockedValueBox<[Message]>([])
+    private let deliveries = NIOLockedValueBox<[PeerDelivery]>([])
 
     init(_ network: PeerNetwork) {
-        let box = messages
+        let box = deliveries
         Task {
-            for await message in network.inbound { box.withLockedValue { $0.append(message) } }
+            for await delivery in network.inbound { box.withLockedValue { $0.append(delivery) } }
         }
     }
 
-    var all: [Message] { messages.withLockedValue { $0 } }
+    /// The Raft messages received so far.
+    var all: [Message] {
+        deliveries.withLockedValue { $0 }.compactMap { delivery in
+            if case .raft(let message) = delivery.packet { return message }
+            return nil
+        }
+    }
+
+    /// Every packet received so far, with its sender.
+    var packets: [PeerDelivery] { deliveries.withLockedValue { $0 } }
 }
 
 /// Polls `condition` every few milliseconds until it holds or `seconds` pass.
@@ -137,5 +146,27 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         #expect(await eventually { one.statistics.dropped >= 102 })
         #expect(one.statistics.sent == 0)
         await one.shutdown()
+    }
+}
+
+/// The runtime's own packets over real TCP.
+@Suite(.serialized) struct PeerNetworkPacketTests {
+    @Test func sendAndWaitCompletesOnceWrittenAndFailsForUnknownPeers() async throws {
+        let group = PeerNetworkTests.group
+        let one = PeerNetwork(options: PeerNetworkOptions(localID: 1, clusterSecret: secret), group: group)
+        let two = PeerNetwork(options: PeerNetworkOptions(localID: 2, clusterSecret: secret), group: group)
+        let received = Received(two)
+        let address = try await two.listen(host: "127.0.0.1", port: 0)
+        one.setPeer(2, address: address)
+        let chunk = SnapshotChunk(
+            transferID: 1, message: PeerPacketTests.install, totalBytes: 3, checksum: [UInt8](repeating: 1, count: 32), offset: 0,
+            data: [1, 2, 3])
+        try await one.sendAndWait(.snapshotChunk(chunk), to: 2)
+        try await one.sendAndWait(.request(id: 9, body: [4]), to: 2)
+        #expect(await eventually { received.packets.count == 2 })
+        #expect(received.packets == [PeerDelivery(from: 1, packet: .snapshotChunk(chunk)), PeerDelivery(from: 1, packet: .request(id: 9, body: [4]))])
+        await #expect(throws: PeerNetworkError.dropped(3)) { try await one.sendAndWait(.response(id: 1, body: []), to: 3) }
+        await one.shutdown()
+        await two.shutdown()
     }
 }

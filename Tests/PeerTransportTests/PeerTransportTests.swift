@@ -41,13 +41,13 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         let a = try peerChannel(1, nonceSeed: 1, expecting: 2)
         let b = try peerChannel(2, nonceSeed: 100)
         pump(a, b)
-        try a.writeOutbound(Self.heartbeat)
+        try a.writeOutbound(PeerPacket.raft(Self.heartbeat))
         pump(a, b)
-        #expect(try b.readInbound(as: Message.self) == Self.heartbeat)
+        #expect(try b.readInbound(as: PeerDelivery.self)?.packet == .raft(Self.heartbeat))
         let reply = Message(from: 2, to: 1, term: 3, kind: .heartbeatResponse(readRound: 5))
-        try b.writeOutbound(reply)
+        try b.writeOutbound(PeerPacket.raft(reply))
         pump(a, b)
-        #expect(try a.readInbound(as: Message.self) == reply)
+        #expect(try a.readInbound(as: PeerDelivery.self)?.packet == .raft(reply))
         #expect(a.isActive && b.isActive)
     }
 
@@ -57,7 +57,7 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         pump(a, b)
         #expect(!a.isActive)
         #expect(!b.isActive)
-        #expect(try b.readInbound(as: Message.self) == nil)
+        #expect(try b.readInbound(as: PeerDelivery.self) == nil)
     }
 
     @Test func dialledReplicaMustAnswer() throws {
@@ -73,22 +73,22 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         let b = try peerChannel(2, nonceSeed: 100)
         pump(a, b)
         let forged = Message(from: 3, to: 2, term: 3, kind: .timeoutNow)
-        try a.writeOutbound(forged)
+        try a.writeOutbound(PeerPacket.raft(forged))
         pump(a, b)
         #expect(!b.isActive)
-        #expect(try b.readInbound(as: Message.self) == nil)
+        #expect(try b.readInbound(as: PeerDelivery.self) == nil)
 
         let early = try peerChannel(2, nonceSeed: 50)
         _ = try early.readOutbound(as: ByteBuffer.self)
         var frame = ByteBuffer()
-        try PeerFrameEncoder().encode(data: PeerFrame(kind: .raftMessage, payload: RaftEncoding.encode(Self.heartbeat)), out: &frame)
+        try PeerFrameEncoder().encode(data: PeerFrame(kind: .sealed, payload: PeerPacket.raft(Self.heartbeat).encoded()), out: &frame)
         _ = try? early.writeInbound(frame)
         #expect(!early.isActive)
     }
 
     @Test func writesBeforeTheHandshakeAreRefused() throws {
         let a = try peerChannel(1, nonceSeed: 1)
-        #expect(throws: (any Error).self) { try a.writeOutbound(Self.heartbeat) }
+        #expect(throws: (any Error).self) { try a.writeOutbound(PeerPacket.raft(Self.heartbeat)) }
     }
 
     // A reflected hello (our own identity coming back) is refused.
@@ -103,7 +103,7 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
 @Suite struct PeerFrameTests {
     @Test func frameMatchesGoldenBytes() throws {
         var buffer = ByteBuffer()
-        try PeerFrameEncoder().encode(data: PeerFrame(kind: .raftMessage, payload: [0xAA, 0xBB]), out: &buffer)
+        try PeerFrameEncoder().encode(data: PeerFrame(kind: .sealed, payload: [0xAA, 0xBB]), out: &buffer)
         #expect(buffer.readBytes(length: buffer.readableBytes) == [0, 0, 0, 4, 1, 3, 0xAA, 0xBB])
     }
 
@@ -173,17 +173,17 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         try a.writeInbound(proofB)
         try b.writeInbound(proofA)
         #expect(a.isActive && b.isActive)
-        try a.writeOutbound(Self.heartbeat)
+        try a.writeOutbound(PeerPacket.raft(Self.heartbeat))
         let forwarded = try #require(try a.readOutbound(as: ByteBuffer.self))
         try b.writeInbound(forwarded)
-        #expect(try b.readInbound(as: Message.self) == Self.heartbeat)
+        #expect(try b.readInbound(as: PeerDelivery.self)?.packet == .raft(Self.heartbeat))
         var injected = ByteBuffer()
         try PeerFrameEncoder().encode(
-            data: PeerFrame(kind: .raftMessage, payload: RaftEncoding.encode(Message(from: 1, to: 2, term: 99, kind: .timeoutNow))),
+            data: PeerFrame(kind: .sealed, payload: PeerPacket.raft(Message(from: 1, to: 2, term: 99, kind: .timeoutNow)).encoded()),
             out: &injected)
         _ = try? b.writeInbound(injected)
         #expect(!b.isActive)
-        #expect(try b.readInbound(as: Message.self) == nil)
+        #expect(try b.readInbound(as: PeerDelivery.self) == nil)
     }
 
     // Replaying a sealed frame is refused: sequences must increase.
@@ -191,10 +191,10 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         let a = try peerChannel(1, nonceSeed: 1)
         let b = try peerChannel(2, nonceSeed: 100)
         pump(a, b)
-        try a.writeOutbound(Self.heartbeat)
+        try a.writeOutbound(PeerPacket.raft(Self.heartbeat))
         let frame = try #require(try a.readOutbound(as: ByteBuffer.self))
         try b.writeInbound(frame)
-        #expect(try b.readInbound(as: Message.self) == Self.heartbeat)
+        #expect(try b.readInbound(as: PeerDelivery.self)?.packet == .raft(Self.heartbeat))
         _ = try? b.writeInbound(frame)
         #expect(!b.isActive)
     }
@@ -203,7 +203,7 @@ func pump(_ a: EmbeddedChannel, _ b: EmbeddedChannel) {
         let a = try peerChannel(1, nonceSeed: 1)
         let b = try peerChannel(2, nonceSeed: 100)
         pump(a, b)
-        try a.writeOutbound(Message(from: 1, to: 5, term: 3, kind: .timeoutNow))
+        try a.writeOutbound(PeerPacket.raft(Message(from: 1, to: 5, term: 3, kind: .timeoutNow)))
         pump(a, b)
         #expect(!b.isActive)
     }
