@@ -18,12 +18,14 @@ let package = Package(
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .library(name: "PolicyStore", targets: ["PolicyStore"]),
         .library(name: "PeerTransport", targets: ["PeerTransport"]),
+        .library(name: "Replica", targets: ["Replica"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -67,6 +69,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Runtime: drives a Raft instance with the durable log, the policy database and the peers.
+        .target(
+            name: "Replica",
+            dependencies: [
+                "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Test support: a deterministic, seeded cluster simulator and a transcript driver.
         .target(
             name: "RaftSimulation",
@@ -100,6 +112,14 @@ let package = Package(
             dependencies: [
                 "PeerTransport", "RaftCore", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplicaTests",
+            dependencies: [
+                "Replica", "RaftCore", "PolicyModel", "PolicyStore", "PeerTransport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

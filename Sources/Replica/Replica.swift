@@ -1,0 +1,228 @@
+import Foundation
+public import Logging
+import NIOConcurrencyHelpers
+public import PeerTransport
+public import PolicyStore
+import RaftCore
+
+/// A running replica: one Raft instance with its durable log, its policy database and its
+/// peers, driven by one runtime thread.
+///
+/// Everything reaches the runtime as an event through a bounded mailbox: ticks, peer packets,
+/// writes, reads and queries. Callers `await` their answer; nothing blocks the cooperative
+/// thread pool, because the runtime's disk work (fsync, SQLite) runs on its own thread.
+///
+/// Life cycle: `init` opens and recovers the data directory; `start()` starts the runtime;
+/// `tick()` advances logical time (the server calls it from a timer, tests by hand);
+/// `stop()` hands leadership over when leading, then closes everything.
+public final class Replica: Sendable {
+    /// The configuration in force.
+    public let configuration: ReplicaConfiguration
+    let mailbox: Mailbox<ReplicaEvent>
+    private let shared: NIOLockedValueBox<Shared>
+    /// The runtime, handed to its thread by `start()`.
+    private let runtimeBox: NIOLockedValueBox<RuntimeHandOff?>
+    private let logger: Logger
+
+    /// What the runtime publishes for other threads.
+    struct Shared {
+        var status: ReplicaStatus
+        var metrics = ReplicaMetrics()
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        var ticker: Task<Void, Never>?
+        var nextReadContext: UInt64 = 1
+    }
+
+    /// Opens the data directory (creating it for a new replica), recovers the log and the
+    /// database, and prepares the runtime. Nothing runs until `start()`.
+    /// - Throws: `ReplicaError.invalidConfiguration` or `.storage` with the reason.
+    public init(configuration: ReplicaConfiguration, transport: any ReplicaTransport, logger: Logger) throws(ReplicaError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        mailbox = Mailbox(capacity: configuration.limits.maxPendingEvents)
+        shared = NIOLockedValueBox(Shared(status: ReplicaStatus(id: configuration.id)))
+        let runtime = try ReplicaRuntime(configuration: configuration, transport: transport, logger: logger)
+        runtimeBox = NIOLockedValueBox(RuntimeHandOff(runtime: runtime))
+        runtime.publish = { [shared] status, metrics in
+            shared.withLockedValue {
+                $0.status = status
+                $0.metrics = metrics
+            }
+        }
+        runtime.publishNow()
+    }
+
+    /// Starts the runtime thread. Call once.
+    public func start() {
+        guard let handOff = runtimeBox.withLockedValue({ box -> RuntimeHandOff? in
+            defer { box = nil }
+            return box
+        }) else {
+            preconditionFailure("Replica.start() called twice")
+        }
+        let mailbox = self.mailbox
+        let thread = Thread { [self] in
+            handOff.runtime.run(mailbox: mailbox)
+            let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+                state.status.stopped = true
+                state.ticker?.cancel()
+                defer { state.stopWaiters = [] }
+                return state.stopWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        thread.name = "rampart-replica-\(configuration.id)"
+        thread.start()
+    }
+
+    /// Ticks every `interval` from a monotonic clock until the replica stops.
+    public func startTicking(every interval: Duration) {
+        let ticker = Task { [self] in
+            let clock = ContinuousClock()
+            var next = clock.now
+            while !Task.isCancelled {
+                next = next.advanced(by: interval)
+                // Sleeping until an absolute instant keeps the tick rate steady under load.
+                try? await Task.sleep(until: next, clock: clock)
+                if clock.now > next.advanced(by: interval * 10) { next = clock.now }  // resync after a long pause
+                guard !status.stopped else { return }
+                tick()
+            }
+        }
+        shared.withLockedValue { $0.ticker = ticker }
+    }
+
+    // MARK: - Inputs
+
+    /// Advances the replica's logical time by one tick.
+    public func tick() {
+        _ = mailbox.post(.tick)
+    }
+
+    /// Hands the runtime a packet received from a peer; dropped (and counted) when the runtime
+    /// is saturated, which Raft tolerates.
+    public func receive(_ delivery: PeerDelivery) {
+        if !mailbox.post(.delivery(delivery)) {
+            shared.withLockedValue { $0.metrics.droppedEvents += 1 }
+        }
+    }
+
+    /// Carries out a write on the leader (forwarded when this replica does not lead) and waits
+    /// for it to be applied here or on the leader.
+    /// - Parameters:
+    ///   - request: the write.
+    ///   - timeout: how long to wait, including waiting for a leader to be elected.
+    /// - Returns: the revision and, for a command, the state machine's outcome.
+    /// - Throws: `ReplicaError`: `.timedOut` leaves the outcome unknown; the others mean nothing
+    ///   was applied.
+    public func write(_ request: WriteRequest, timeout: Duration) async throws(ReplicaError) -> WriteResult {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let result = await withCheckedContinuation { continuation in
+            let completion = Completion<WriteResult>(continuation)
+            if !mailbox.post(.write(request, deadline: deadline, completion)) { completion(.failure(.overloaded)) }
+        }
+        return try result.get()
+    }
+
+    /// Waits until this replica's state reflects every write acknowledged before the call
+    /// (Raft §6.4 ReadIndex: the leader confirms its leadership with a quorum; this replica
+    /// then applies up to the leader's commit index).
+    /// - Returns: the applied index the caller's read may use.
+    public func linearizableRead(timeout: Duration) async throws(ReplicaError) -> UInt64 {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let context = shared.withLockedValue { state -> UInt64 in
+            defer { state.nextReadContext += 1 }
+            return state.nextReadContext
+        }
+        let result = await withCheckedContinuation { continuation in
+            let completion = Completion<UInt64>(continuation)
+            if !mailbox.post(.read(context: context, deadline: deadline, completion)) { completion(.failure(.overloaded)) }
+        }
+        return try result.get()
+    }
+
+    /// Waits until this replica has applied `index` (read-your-writes on any replica).
+    /// - Returns: the applied index, at least `index`.
+    public func waitUntilApplied(_ index: UInt64, timeout: Duration) async throws(ReplicaError) -> UInt64 {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let result = await withCheckedContinuation { continuation in
+            let completion = Completion<UInt64>(continuation)
+            if !mailbox.post(.waitApplied(index, deadline: deadline, completion)) { completion(.failure(.overloaded)) }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` on the runtime thread, between two batches, with the policy database as of
+    /// the applied index. Keep it short: the runtime waits for it.
+    public func query<Value: Sendable>(_ body: @escaping @Sendable (PolicyStore) throws -> Value) async throws -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
+            let event = ReplicaEvent.query(
+                run: { store in continuation.resume(returning: Result { try body(store) }) },
+                cancel: { continuation.resume(returning: .failure(ReplicaError.stopped)) })
+            if !mailbox.post(event) { continuation.resume(returning: .failure(ReplicaError.overloaded)) }
+        }
+        return try result.get()
+    }
+
+    /// Stops the replica: a leader first hands leadership to its most up-to-date voter (bounded
+    /// by `shutdownTransferMilliseconds`); then waiting callers are answered `.stopped` and the
+    /// log and database are closed. Returns once the runtime has ended.
+    public func stop(transferLeadership: Bool = true) async {
+        let accepted = await withCheckedContinuation { continuation in
+            let completion = Completion<Void>(continuation)
+            if !mailbox.postAlways(.stop(transferLeadership: transferLeadership, completion)) { completion(.failure(.stopped)) }
+        }
+        _ = accepted
+        await waitUntilStopped()
+    }
+
+    /// Returns once the runtime has ended (stopped, removed from the cluster, or failed).
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = shared.withLockedValue { state -> Bool in
+                if !state.status.stopped { state.stopWaiters.append(continuation) }
+                return state.status.stopped
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    // MARK: - Observers
+
+    /// The status published after the runtime's last turn.
+    public var status: ReplicaStatus { shared.withLockedValue { $0.status } }
+
+    /// The metrics published after the runtime's last turn.
+    public var metrics: ReplicaMetrics { shared.withLockedValue { $0.metrics } }
+}
+
+/// Moves the runtime to its thread. `@unchecked Sendable`: the runtime is handed over exactly
+/// once (`start()` takes it out of the box) and then touched only by that thread.
+struct RuntimeHandOff: @unchecked Sendable {
+    let runtime: ReplicaRuntime
+}
+
+/// What the runtime's mailbox carries.
+enum ReplicaEvent: Sendable {
+    case tick
+    case delivery(PeerDelivery)
+    case write(WriteRequest, deadline: ContinuousClock.Instant, Completion<WriteResult>)
+    case read(context: UInt64, deadline: ContinuousClock.Instant, Completion<UInt64>)
+    case waitApplied(UInt64, deadline: ContinuousClock.Instant, Completion<UInt64>)
+    case query(run: @Sendable (PolicyStore) -> Void, cancel: @Sendable () -> Void)
+    case snapshotSent(to: ReplicaID, succeeded: Bool)
+    case stop(transferLeadership: Bool, Completion<Void>)
+
+    /// Answers the event's caller, if any, with `.stopped` (the mailbox closed under it).
+    func cancel() {
+        switch self {
+        case .tick, .delivery, .snapshotSent: break
+        case .write(_, _, let completion): completion(.failure(.stopped))
+        case .read(_, _, let completion): completion(.failure(.stopped))
+        case .waitApplied(_, _, let completion): completion(.failure(.stopped))
+        case .query(_, let cancel): cancel()
+        case .stop(_, let completion): completion(.success(()))
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import PeerTransport
+import PolicyModel
+import PolicyStore
+import RaftCore
+
+extension ReplicaRuntime {
+    /// Carries out one `Ready` in the one safe order (Raft Figure 2 and the `Ready` contract):
+    /// 1. send the messages that may leave before persistence (the leader's appends: Raft
+    ///    §10.2.1 lets it write to disk in parallel with its followers);
+    /// 2. install a received snapshot in the log, persist hard state and entries: one record,
+    ///    one fdatasync for the whole batch (group commit);
+    /// 3. bring the database to the installed snapshot, if any;
+    /// 4. send the messages that had to wait for durability (votes, append acknowledgements);
+    /// 5. apply committed entries in one database transaction and answer their callers;
+    /// 6. answer reads whose read index is known;
+    /// 7. advance the instance.
+    func processReady() throws(ReplicaError) {
+        let ready = instance.ready()
+        if let soft = ready.softState { softStateChanged(soft) }
+        send(ready.messages)
+        if let snapshot = ready.snapshot {
+            guard files.exists(files.snapshotPath(index: snapshot.index)) else {
+                throw .storage("the snapshot file for index \(snapshot.index) is missing")
+            }
+        }
+        let started = ContinuousClock.now
+        do {
+            try storage.persist(ready)
+        } catch {
+            throw .storage("persisting the log: \(error)")
+        }
+        if ready.mustSync {
+            let elapsed = ContinuousClock.now - started
+            metrics.recordSync(seconds: Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+        }
+        metrics.persistedBatches += 1
+        if let snapshot = ready.snapshot { try installSnapshotInDatabase(snapshot) }
+        send(ready.messagesAfterPersist)
+        try apply(ready.committedEntries)
+        for state in ready.readStates { readIndexKnown(context: state.context, index: state.index) }
+        instance.advance(ready)
+    }
+
+    /// Sends Raft messages; an `installSnapshot` message starts a chunked file transfer instead
+    /// (the instance names the follower and the snapshot; the bytes never pass through it).
+    private func send(_ messages: [Message]) {
+        for message in messages {
+            if case .installSnapshot(let metadata) = message.kind {
+                startSnapshotTransfer(message, metadata: metadata)
+            } else {
+                transport.send(.raft(message), to: message.to)
+            }
+        }
+    }
+
+    /// Applies committed entries: commands to the database, no-ops and membership changes as
+    /// empty entries (they advance the applied index). Then answers the writes proposed here.
+    private func apply(_ entries: [Entry]) throws(ReplicaError) {
+        guard !entries.isEmpty else { return }
+        // Entries at or below the applied index were covered by an installed snapshot.
+        let fresh = entries.filter { $0.index > store.appliedIndex }
+        let applied: [AppliedEntry] = fresh.map { entry in
+            if case .command(let bytes) = entry.payload { return AppliedEntry(index: entry.index, command: bytes) }
+            return AppliedEntry(index: entry.index, command: nil)
+        }
+        let outcomes: [CommandOutcome?]
+        do {
+            outcomes = try store.apply(applied)
+        } catch {
+            throw .storage("applying entries \(applied.first?.index ?? 0)...\(applied.last?.index ?? 0): \(error)")
+        }
+        metrics.appliedEntries += fresh.count
+        for (entry, outcome) in zip(fresh, outcomes) {
+            guard let proposal = proposals.removeValue(forKey: entry.index) else { continue }
+            if proposal.term == entry.term {
+                answer(proposal.origin, .success(WriteResult(revision: entry.index, outcome: outcome)))
+            } else {
+                // Another leader's entry took this index: ours was never committed.
+                answer(proposal.origin, .failure(.proposalDropped))
+            }
+        }
+        releaseAppliedWaiters()
+    }
+
+    /// Reacts to a change of role, term or leader.
+    private func softStateChanged(_ soft: SoftState) {
+        if soft.leader != lastLeader {
+            metrics.leaderChanges += 1
+            logger.info("leader changed", metadata: ["leader": "\(soft.leader.map(\.description) ?? "none")", "term": "\(soft.term)"])
+            lastLeader = soft.leader
+            // Reads asked of the previous leader may never be answered; ask again.
+            for (_, read) in readsAwaitingIndex { waitingReads.append(read) }
+            readsAwaitingIndex = [:]
+        }
+        if soft.role != .leader, !transfers.isEmpty {
+            for transfer in transfers {
+                answer(transfer.origin, .success(WriteResult(revision: instance.commitIndex, outcome: nil)))
+            }
+            transfers = []
+        }
+    }
+
+    /// Answers a write's caller: a local continuation, or the peer that forwarded it.
+    func answer(_ origin: Origin, _ result: Result<WriteResult, ReplicaError>) {
+        switch origin {
+        case .local(let completion):
+            if case .failure = result { metrics.failedRequests += 1 }
+            // Answered after this turn's status is published, so a caller that reads the status
+            // next sees at least what its answer reflects.
+            answersAfterPublish.append { completion(result) }
+        case .remote(let peer, let requestID):
+            transport.send(.response(id: requestID, body: ForwardCodec.encode(result)), to: peer)
+        }
+    }
+}

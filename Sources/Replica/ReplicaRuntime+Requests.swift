@@ -1,0 +1,194 @@
+import PeerTransport
+import RaftCore
+
+extension ReplicaRuntime {
+    // MARK: - Writes
+
+    /// Carries out a write: proposes it when this replica leads, forwards it to the known
+    /// leader otherwise, or keeps it until a leader is known. A write forwarded to this
+    /// replica while it does not lead is answered `.noLeader` (never forwarded twice), and the
+    /// origin retries with the leader it knows next.
+    func submit(_ request: WriteRequest, origin: Origin, deadline: ContinuousClock.Instant) {
+        if instance.role == .leader {
+            propose(request, origin: origin, deadline: deadline)
+            return
+        }
+        switch origin {
+        case .remote:
+            answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
+        case .local(let completion):
+            let write = PendingWrite(request: request, completion: completion, deadline: deadline)
+            if let leader = instance.softState.leader {
+                forward(write, to: leader)
+            } else if waitingWrites.count < configuration.limits.maxWaitingRequests {
+                waitingWrites.append(write)
+            } else {
+                completion(.failure(.overloaded))
+            }
+        }
+    }
+
+    private func propose(_ request: WriteRequest, origin: Origin, deadline: ContinuousClock.Instant) {
+        do {
+            switch request {
+            case .command(let bytes):
+                let position = try instance.propose(bytes)
+                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                metrics.proposals += 1
+            case .membership(let change):
+                let position = try instance.proposeMembershipChange(change)
+                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                logger.info("membership change proposed", metadata: ["change": "\(change)", "index": "\(position.index)"])
+            case .transferLeadership(let target):
+                try instance.transferLeadership(to: target)
+                transfers.append(PendingProposal(term: instance.softState.term, origin: origin, deadline: deadline))
+                logger.info("leadership transfer started", metadata: ["to": "\(target)"])
+            }
+        } catch {
+            answer(origin, .failure(.refused(error)))
+        }
+    }
+
+    private func forward(_ write: PendingWrite, to leader: ReplicaID) {
+        let id = nextRequestID
+        nextRequestID += 1
+        let remaining = ContinuousClock.now.duration(to: write.deadline)
+        let milliseconds = min(max(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000, 1),
+            Int64(configuration.limits.maxRequestTimeoutMilliseconds))
+        forwarded[id] = write
+        metrics.forwardedRequests += 1
+        transport.send(.request(id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds))), to: leader)
+    }
+
+    /// A follower forwarded a write to this replica.
+    func handleForwardedRequest(from peer: ReplicaID, id: UInt64, body: [UInt8]) {
+        let origin = Origin.remote(peer: peer, requestID: id)
+        let decoded: (WriteRequest, timeoutMilliseconds: UInt32)
+        do {
+            decoded = try ForwardCodec.decodeRequest(body)
+        } catch {
+            logger.warning("refused a malformed forwarded request", metadata: ["from": "\(peer)", "error": "\(error)"])
+            answer(origin, .failure(.leaderRefused("malformed request: \(error)")))
+            return
+        }
+        guard stopping == nil else {
+            answer(origin, .failure(.noLeader(leaderHint: nil)))
+            return
+        }
+        let timeout = min(Int(decoded.timeoutMilliseconds), configuration.limits.maxRequestTimeoutMilliseconds)
+        submit(decoded.0, origin: origin, deadline: ContinuousClock.now.advanced(by: .milliseconds(timeout)))
+    }
+
+    /// The leader answered a forwarded write. "No leader" answers go back to waiting (nothing
+    /// was proposed); the rest are the caller's answer.
+    func handleForwardedResponse(id: UInt64, body: [UInt8]) {
+        guard let write = forwarded.removeValue(forKey: id) else { return }
+        let result: Result<WriteResult, ReplicaError>
+        do {
+            result = try ForwardCodec.decodeResult(body)
+        } catch {
+            logger.warning("malformed forwarded response", metadata: ["error": "\(error)"])
+            write.completion(.failure(.timedOut))
+            return
+        }
+        if case .failure(.noLeader) = result, ContinuousClock.now < write.deadline,
+            waitingWrites.count < configuration.limits.maxWaitingRequests
+        {
+            waitingWrites.append(write)
+            return
+        }
+        if case .failure = result { metrics.failedRequests += 1 }
+        write.completion(result)
+    }
+
+    // MARK: - Reads
+
+    /// Asks the instance for a read index (ReadIndex, Raft §6.4); without a known leader the
+    /// read waits and is retried on every tick.
+    func requestRead(_ read: PendingRead) {
+        do {
+            try instance.readIndex(context: ReadContext(number: read.context))
+            readsAwaitingIndex[read.context] = read
+        } catch .notLeader {
+            guard waitingReads.count < configuration.limits.maxWaitingReads else { return read.completion(.failure(.overloaded)) }
+            waitingReads.append(read)
+        } catch {
+            read.completion(.failure(.refused(error)))
+        }
+    }
+
+    /// The leader confirmed a read index; the read may proceed once this replica applied it.
+    func readIndexKnown(context: ReadContext, index: UInt64) {
+        guard let number = context.number, let read = readsAwaitingIndex.removeValue(forKey: number) else { return }
+        waitForApplied(index, completion: read.completion, deadline: read.deadline)
+    }
+
+    func waitForApplied(_ index: UInt64, completion: Completion<UInt64>, deadline: ContinuousClock.Instant) {
+        if store.appliedIndex >= index { return completion(.success(store.appliedIndex)) }
+        guard appliedWaiters.count < configuration.limits.maxWaitingReads else { return completion(.failure(.overloaded)) }
+        appliedWaiters.append(AppliedWaiter(index: index, completion: completion, deadline: deadline))
+    }
+
+    func releaseAppliedWaiters() {
+        guard !appliedWaiters.isEmpty else { return }
+        let applied = store.appliedIndex
+        appliedWaiters.removeAll { waiter in
+            guard waiter.index <= applied else { return false }
+            answersAfterPublish.append { waiter.completion(.success(applied)) }
+            return true
+        }
+    }
+
+    // MARK: - Retries and deadlines
+
+    /// Retries the writes and reads that were waiting for a leader.
+    func retryWaiting() {
+        guard instance.softState.leader != nil else { return }
+        let writes = waitingWrites
+        waitingWrites = []
+        for write in writes { submit(write.request, origin: .local(write.completion), deadline: write.deadline) }
+        let reads = waitingReads
+        waitingReads = []
+        for read in reads { requestRead(read) }
+    }
+
+    /// Answers every caller whose deadline has passed: `.noLeader` for those that never found a
+    /// leader, `.timedOut` (outcome unknown) for the rest.
+    func expireDeadlines(now: ContinuousClock.Instant) {
+        let hint = instance.softState.leader
+        waitingWrites.removeAll { write in
+            guard write.deadline <= now else { return false }
+            metrics.failedRequests += 1
+            write.completion(.failure(.noLeader(leaderHint: hint)))
+            return true
+        }
+        for (id, write) in forwarded where write.deadline <= now {
+            forwarded[id] = nil
+            metrics.failedRequests += 1
+            write.completion(.failure(.timedOut))
+        }
+        for (index, proposal) in proposals where proposal.deadline <= now {
+            proposals[index] = nil
+            if case .local = proposal.origin { answer(proposal.origin, .failure(.timedOut)) }
+        }
+        transfers.removeAll { transfer in
+            guard transfer.deadline <= now else { return false }
+            answer(transfer.origin, .failure(.timedOut))
+            return true
+        }
+        waitingReads.removeAll { read in
+            guard read.deadline <= now else { return false }
+            read.completion(.failure(.noLeader(leaderHint: hint)))
+            return true
+        }
+        for (context, read) in readsAwaitingIndex where read.deadline <= now {
+            readsAwaitingIndex[context] = nil
+            read.completion(.failure(.timedOut))
+        }
+        appliedWaiters.removeAll { waiter in
+            guard waiter.deadline <= now else { return false }
+            waiter.completion(.failure(.timedOut))
+            return true
+        }
+    }
+}

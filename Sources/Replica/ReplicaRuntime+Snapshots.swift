@@ -1,0 +1,151 @@
+import Logging
+import PeerTransport
+import PolicyStore
+import RaftCore
+
+extension ReplicaRuntime {
+    /// Takes a snapshot and compacts the log once `snapshotIntervalEntries` entries were
+    /// applied since the last one: the database is copied to its snapshot file (written aside,
+    /// synced, renamed), and only then does the log forget the entries it covers.
+    func compactIfDue() throws(ReplicaError) {
+        let applied = store.appliedIndex
+        let last = instance.snapshotMetadata.index
+        guard applied >= last + UInt64(configuration.snapshotIntervalEntries), instance.appliedIndex == applied else { return }
+        let path = files.snapshotPath(index: applied)
+        do {
+            try store.writeSnapshot(to: path)
+            try files.syncSnapshotDirectory()
+            let metadata = instance.compact(through: applied)
+            try storage.compact(through: metadata)
+        } catch let error as ReplicaError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+        files.removeSnapshots(except: [applied])
+        metrics.snapshotsTaken += 1
+        logger.info("snapshot taken and log compacted", metadata: ["index": "\(applied)", "segments": "\(storage.segmentCount)"])
+    }
+
+    // MARK: - Sending
+
+    /// Streams the snapshot a follower needs, in checksummed chunks, paced by the connection;
+    /// the outcome is reported to the instance through the mailbox (`.snapshotSent`).
+    func startSnapshotTransfer(_ message: Message, metadata: SnapshotMetadata) {
+        let peer = message.to
+        guard snapshotTransfers[peer] == nil, let mailbox else { return }
+        let reader: SnapshotReader
+        do {
+            reader = try SnapshotReader(path: files.snapshotPath(index: metadata.index))
+        } catch {
+            logger.error("cannot open the snapshot to send", metadata: ["index": "\(metadata.index)", "error": "\(error)"])
+            _ = mailbox.postAlways(.snapshotSent(to: peer, succeeded: false))
+            return
+        }
+        let transferID = nextTransferID
+        nextTransferID &+= 2
+        logger.info("sending snapshot", metadata: ["to": "\(peer)", "index": "\(metadata.index)"])
+        let sender = SnapshotSender(
+            reader: reader, message: message, transferID: transferID, transport: transport, logger: logger, mailbox: mailbox)
+        snapshotTransfers[peer] = Task.detached { await sender.run() }
+    }
+
+    // MARK: - Receiving
+
+    /// Collects a snapshot's chunks in order; once complete and verified, the file is put in
+    /// place and the `installSnapshot` message stepped, so the instance installs it through
+    /// the next `Ready`.
+    func receiveSnapshotChunk(_ chunk: SnapshotChunk, from peer: ReplicaID) {
+        guard case .installSnapshot(let metadata) = chunk.message.kind else { return }
+        do {
+            if chunk.offset == 0 {
+                incoming?.abandon()
+                incoming = try IncomingSnapshot(path: files.incomingPath, transferID: chunk.transferID, sender: peer.rawValue)
+            }
+            guard let current = incoming, current.transferID == chunk.transferID, current.sender == peer.rawValue else { return }
+            guard current.offset == chunk.offset else {
+                logger.warning("snapshot chunk out of order; transfer abandoned", metadata: ["from": "\(peer)"])
+                current.abandon()
+                incoming = nil
+                return
+            }
+            try current.append(chunk.data)
+            guard chunk.isLast else { return }
+            incoming = nil
+            let destination = files.snapshotPath(index: metadata.index)
+            guard try current.finish(checksum: chunk.checksum, destination: destination, files: files) else {
+                logger.warning("snapshot checksum mismatch; transfer abandoned", metadata: ["from": "\(peer)"])
+                return
+            }
+            logger.info("snapshot received", metadata: ["from": "\(peer)", "index": "\(metadata.index)", "bytes": "\(chunk.totalBytes)"])
+            instance.step(chunk.message)
+        } catch {
+            incoming?.abandon()
+            incoming = nil
+            fail("receiving a snapshot: \(error)")
+        }
+    }
+
+    /// Replaces the database with the installed snapshot's file (the log already records the
+    /// snapshot, so a crash here is finished at start-up from the same file).
+    func installSnapshotInDatabase(_ metadata: SnapshotMetadata) throws(ReplicaError) {
+        let path = files.snapshotPath(index: metadata.index)
+        store.close()
+        do {
+            try PolicyStore.restoreSnapshot(from: path, to: files.databasePath)
+            store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+        } catch {
+            throw .storage("installing snapshot \(metadata.index): \(error)")
+        }
+        guard store.appliedIndex == metadata.index else {
+            throw .storage("snapshot \(metadata.index) holds applied index \(store.appliedIndex)")
+        }
+        // Writes proposed here at or below the snapshot can no longer be matched to an entry.
+        for (index, proposal) in proposals where index <= metadata.index {
+            proposals[index] = nil
+            answer(proposal.origin, .failure(.timedOut))
+        }
+        files.removeSnapshots(except: [metadata.index])
+        metrics.snapshotsInstalled += 1
+        logger.info("snapshot installed", metadata: ["index": "\(metadata.index)", "term": "\(metadata.term)"])
+        releaseAppliedWaiters()
+    }
+}
+
+/// One snapshot transfer, run off the runtime thread: chunks are read from the open file and
+/// each is handed to the connection before the next is read, so memory stays at one chunk.
+struct SnapshotSender: Sendable {
+    let reader: SnapshotReader
+    let message: Message
+    let transferID: UInt64
+    let transport: any ReplicaTransport
+    let logger: Logger
+    let mailbox: Mailbox<ReplicaEvent>
+
+    func run() async {
+        var succeeded = false
+        do {
+            try await stream()
+            succeeded = true
+        } catch {
+            logger.warning("snapshot transfer failed", metadata: ["to": "\(message.to)", "error": "\(error)"])
+        }
+        reader.close()
+        _ = mailbox.postAlways(.snapshotSent(to: message.to, succeeded: succeeded))
+    }
+
+    private func stream() async throws {
+        let size = reader.size
+        let checksum = try reader.checksum(size: size)
+        var offset: UInt64 = 0
+        repeat {
+            try Task.checkCancellation()
+            let count = Int(min(UInt64(SnapshotChunk.maxDataBytes), size - offset))
+            let chunk = SnapshotChunk(
+                transferID: transferID, message: message, totalBytes: size, checksum: checksum, offset: offset,
+                data: try reader.read(at: offset, count: count))
+            try await transport.sendAndWait(.snapshotChunk(chunk), to: message.to)
+            offset += UInt64(count)
+        } while offset < size
+    }
+}

@@ -1,0 +1,368 @@
+import Foundation
+import Logging
+import PeerTransport
+import PolicyStore
+import RaftCore
+import RaftStorage
+
+/// The state the runtime thread owns: the Raft instance, the durable log, the policy database,
+/// and every caller waiting for an answer. Only the runtime thread touches it (see
+/// `RuntimeHandOff`), so nothing here is locked.
+final class ReplicaRuntime {
+    let configuration: ReplicaConfiguration
+    let transport: any ReplicaTransport
+    let logger: Logger
+    let files: SnapshotFiles
+    var instance: RaftInstance
+    let storage: RaftLogStorage
+    var store: PolicyStore
+    /// Publishes status and metrics to other threads; set by `Replica`.
+    var publish: (ReplicaStatus, ReplicaMetrics) -> Void = { _, _ in }
+    var metrics = ReplicaMetrics()
+    /// Set when the runtime failed; it stops at the end of the turn.
+    var failure: String?
+    /// Set when a stop was asked for; see `stopIfDue()`.
+    var stopping: Stopping?
+    var removed = false
+    /// Whether this replica has been a member of the cluster. A joining replica is in no
+    /// membership until its addition reaches it, and the entries before that addition (whose
+    /// committed memberships do not name it) must not make it think it was removed.
+    var hasBeenMember = false
+
+    // MARK: Waiting callers
+
+    /// Writes this leader appended, by index. Invariant: each index is in the log at `term`
+    /// unless a leader change overwrote it (then it is answered `.proposalDropped`).
+    var proposals: [UInt64: PendingProposal] = [:]
+    /// Writes forwarded to the leader, by request id.
+    var forwarded: [UInt64: PendingWrite] = [:]
+    var nextRequestID: UInt64 = 1
+    /// Writes waiting for a leader to be known; retried on every tick.
+    var waitingWrites: [PendingWrite] = []
+    /// Leadership transfers this leader started, answered when it stops leading.
+    var transfers: [PendingProposal] = []
+    /// Reads asked of the instance, by context, waiting for their read index.
+    var readsAwaitingIndex: [UInt64: PendingRead] = [:]
+    /// Reads waiting for a leader to be known; retried on every tick.
+    var waitingReads: [PendingRead] = []
+    /// Callers waiting for the state machine to reach an index.
+    var appliedWaiters: [AppliedWaiter] = []
+    var lastLeader: ReplicaID?
+    /// Answers held until the end of the turn (see `answer`).
+    var answersAfterPublish: [() -> Void] = []
+
+    // MARK: Snapshots
+
+    /// Snapshot transfers under way, by follower.
+    var snapshotTransfers: [ReplicaID: Task<Void, Never>] = [:]
+    var nextTransferID: UInt64 = 1
+    /// The runtime's own mailbox, for completions of work done off its thread.
+    var mailbox: Mailbox<ReplicaEvent>?
+    /// The snapshot being received, if any.
+    var incoming: IncomingSnapshot?
+
+    struct PendingProposal {
+        var term: UInt64
+        var origin: Origin
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct PendingWrite {
+        var request: WriteRequest
+        var completion: Completion<WriteResult>
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct PendingRead {
+        var context: UInt64
+        var completion: Completion<UInt64>
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct AppliedWaiter {
+        var index: UInt64
+        var completion: Completion<UInt64>
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct Stopping {
+        var completion: Completion<Void>
+        var deadline: ContinuousClock.Instant
+        /// Whether the stop waits for a leadership transfer (until `deadline`).
+        var handingOver = false
+    }
+
+    /// Who is waiting for a write the leader proposed.
+    enum Origin {
+        case local(Completion<WriteResult>)
+        case remote(peer: ReplicaID, requestID: UInt64)
+    }
+
+    /// Opens and recovers the data directory: the log, then the database, restoring the
+    /// database from the snapshot file when the log's snapshot is ahead of it (a crash between
+    /// installing a received snapshot in the log and in the database).
+    init(configuration: ReplicaConfiguration, transport: any ReplicaTransport, logger: Logger) throws(ReplicaError) {
+        self.configuration = configuration
+        self.transport = transport
+        self.logger = logger
+        let files = SnapshotFiles(dataDirectory: configuration.dataDirectory)
+        self.files = files
+        do {
+            try files.prepare()
+            storage = try RaftLogStorage(directory: files.logDirectory)
+        } catch {
+            throw .storage("\(error)")
+        }
+        let storage = self.storage
+        let recovered = storage.recovered
+        var persisted = recovered.persistedState(applied: 0)
+        if recovered.isEmpty && !configuration.initialVoters.isEmpty {
+            persisted = PersistedState.bootstrap(voters: configuration.initialVoters)
+            do {
+                try storage.persist(hardState: persisted.hardState, snapshot: nil, entries: persisted.entries, sync: true)
+            } catch {
+                throw .storage("writing the founding membership: \(error)")
+            }
+            logger.info("founded a new cluster", metadata: ["voters": "\(configuration.initialVoters)"])
+        }
+        if recovered.discardedTornBytes > 0 {
+            logger.warning("discarded an incomplete last log write", metadata: ["bytes": "\(recovered.discardedTornBytes)"])
+        }
+        let store = try Self.openStore(files: files, snapshot: persisted.snapshot, limits: configuration)
+        self.store = store
+        let last = persisted.snapshot.index + UInt64(persisted.entries.count)
+        guard store.appliedIndex <= last else {
+            throw .storage("the database applied index \(store.appliedIndex) is beyond the log's last index \(last)")
+        }
+        persisted.applied = store.appliedIndex
+        do {
+            instance = try RaftInstance(options: configuration.raft, persisted: persisted, seed: configuration.seed)
+        } catch {
+            throw .invalidConfiguration("\(error)")
+        }
+        nextTransferID = configuration.seed | 1
+        files.removeSnapshots(except: [persisted.snapshot.index])
+        logger.info(
+            "recovered",
+            metadata: [
+                "term": "\(persisted.hardState.term)", "snapshot": "\(persisted.snapshot.index)", "last": "\(last)",
+                "applied": "\(store.appliedIndex)",
+            ])
+    }
+
+    private static func openStore(files: SnapshotFiles, snapshot: SnapshotMetadata, limits configuration: ReplicaConfiguration)
+        throws(ReplicaError) -> PolicyStore
+    {
+        do {
+            var store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+            if store.appliedIndex < snapshot.index {
+                let path = files.snapshotPath(index: snapshot.index)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ReplicaError.storage("the log starts after snapshot \(snapshot.index) but \(path) is missing")
+                }
+                store.close()
+                try PolicyStore.restoreSnapshot(from: path, to: files.databasePath)
+                store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+                guard store.appliedIndex == snapshot.index else {
+                    throw ReplicaError.storage("snapshot \(path) holds index \(store.appliedIndex), not \(snapshot.index)")
+                }
+            }
+            return store
+        } catch let error as ReplicaError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    // MARK: - The loop
+
+    /// Runs turns until the replica stops: take every queued event, handle each, carry out
+    /// the resulting `Ready`, then publish the status.
+    func run(mailbox: Mailbox<ReplicaEvent>) {
+        self.mailbox = mailbox
+        logger.info("runtime started")
+        while failure == nil, !removed, let events = mailbox.take(limit: configuration.limits.maxEventsPerTurn) {
+            var ticked = false
+            for event in events {
+                handle(event)
+                if case .tick = event { ticked = true }
+            }
+            processReadies()
+            if ticked { expireDeadlines(now: ContinuousClock.now) }
+            removeIfDue()
+            publishNow()
+            let answers = answersAfterPublish
+            answersAfterPublish = []
+            for answer in answers { answer() }
+            if stopIfDue() { break }
+        }
+        for event in mailbox.close() { event.cancel() }
+        shutDown()
+    }
+
+    private func handle(_ event: ReplicaEvent) {
+        switch event {
+        case .tick:
+            instance.tick()
+            retryWaiting()
+        case .delivery(let delivery):
+            receive(delivery)
+        case .write(let request, let deadline, let completion):
+            guard stopping == nil else { return completion(.failure(.stopped)) }
+            submit(request, origin: .local(completion), deadline: deadline)
+        case .read(let context, let deadline, let completion):
+            guard stopping == nil else { return completion(.failure(.stopped)) }
+            requestRead(PendingRead(context: context, completion: completion, deadline: deadline))
+        case .waitApplied(let index, let deadline, let completion):
+            waitForApplied(index, completion: completion, deadline: deadline)
+        case .query(let run, _):
+            run(store)
+        case .snapshotSent(let peer, let succeeded):
+            snapshotTransfers[peer] = nil
+            if succeeded { metrics.snapshotsSent += 1 }
+            instance.reportSnapshot(to: peer, succeeded: succeeded)
+        case .stop(let transfer, let completion):
+            beginStop(transferLeadership: transfer, completion: completion)
+        }
+    }
+
+    private func receive(_ delivery: PeerDelivery) {
+        switch delivery.packet {
+        case .raft(let message):
+            instance.step(message)
+        case .request(let id, let body):
+            handleForwardedRequest(from: delivery.from, id: id, body: body)
+        case .response(let id, let body):
+            handleForwardedResponse(id: id, body: body)
+        case .snapshotChunk(let chunk):
+            receiveSnapshotChunk(chunk, from: delivery.from)
+        }
+    }
+
+    /// Carries out `Ready`s until the instance has none; a storage failure stops the replica.
+    private func processReadies() {
+        while failure == nil, instance.hasReady {
+            do {
+                try processReady()
+            } catch {
+                fail("\(error)")
+                return
+            }
+        }
+        guard failure == nil else { return }
+        do {
+            try compactIfDue()
+        } catch {
+            fail("snapshot: \(error)")
+        }
+    }
+
+    /// Records a failure: the disk or a bug. The replica stops at the end of the turn rather
+    /// than risk diverging (DESIGN: a thrown error from apply stops the replica).
+    func fail(_ reason: String) {
+        guard failure == nil else { return }
+        failure = reason
+        logger.critical("replica failed; stopping", metadata: ["reason": "\(reason)"])
+    }
+
+    // MARK: - Stopping
+
+    private func beginStop(transferLeadership: Bool, completion: Completion<Void>) {
+        guard stopping == nil else { return completion(.success(())) }
+        let wait = Duration.milliseconds(configuration.limits.shutdownTransferMilliseconds)
+        stopping = Stopping(completion: completion, deadline: ContinuousClock.now.advanced(by: wait))
+        guard transferLeadership, instance.role == .leader else { return }
+        stopping?.handingOver = true
+        // Hand over to the voter with the longest log, so the transfer needs the fewest entries.
+        let candidates = instance.membership.voters.filter { $0 != configuration.id }
+        guard let target = candidates.max(by: { (instance.matchIndex(of: $0) ?? 0) < (instance.matchIndex(of: $1) ?? 0) }) else {
+            return
+        }
+        logger.info("stopping: transferring leadership", metadata: ["to": "\(target)"])
+        do {
+            try instance.transferLeadership(to: target)
+        } catch {
+            logger.warning("leadership transfer refused", metadata: ["reason": "\(error)"])
+            stopping?.handingOver = false
+        }
+        processReadies()
+    }
+
+    /// Ends the loop once a stop was asked for and this replica no longer leads (or the
+    /// transfer's time is up).
+    private func stopIfDue() -> Bool {
+        guard let stopping else { return false }
+        if stopping.handingOver, instance.role == .leader, ContinuousClock.now < stopping.deadline {
+            return false
+        }
+        return true
+    }
+
+    /// A replica whose removal is committed stops once it no longer leads.
+    private func removeIfDue() {
+        if instance.membership.contains(configuration.id) { hasBeenMember = true }
+        guard hasBeenMember, instance.isRemoved, !instance.membership.contains(configuration.id), instance.role != .leader else {
+            return
+        }
+        logger.notice("this replica was removed from the cluster; stopping")
+        removed = true
+    }
+
+    private func shutDown() {
+        for answer in answersAfterPublish { answer() }
+        answersAfterPublish = []
+        let reason: ReplicaError = failure.map { .failed($0) } ?? .stopped
+        for (_, proposal) in proposals { answer(proposal.origin, .failure(reason)) }
+        for transfer in transfers { answer(transfer.origin, .failure(reason)) }
+        for (_, write) in forwarded { write.completion(.failure(reason)) }
+        for write in waitingWrites { write.completion(.failure(reason)) }
+        for (_, read) in readsAwaitingIndex { read.completion(.failure(reason)) }
+        for read in waitingReads { read.completion(.failure(reason)) }
+        for waiter in appliedWaiters { waiter.completion(.failure(reason)) }
+        proposals = [:]
+        transfers = []
+        forwarded = [:]
+        waitingWrites = []
+        readsAwaitingIndex = [:]
+        waitingReads = []
+        appliedWaiters = []
+        for (_, transfer) in snapshotTransfers { transfer.cancel() }
+        incoming?.abandon()
+        storage.close()
+        store.close()
+        publishNow()
+        stopping?.completion(.success(()))
+        logger.info("runtime stopped", metadata: ["reason": "\(failure ?? (removed ? "removed" : "stop requested"))"])
+    }
+
+    // MARK: - Status
+
+    func publishNow() {
+        var status = ReplicaStatus(id: configuration.id)
+        let soft = instance.softState
+        status.role = soft.role
+        status.term = soft.term
+        status.leader = soft.leader
+        status.commitIndex = instance.commitIndex
+        status.appliedIndex = store.appliedIndex
+        status.lastIndex = instance.lastIndex
+        status.snapshotIndex = instance.snapshotMetadata.index
+        status.membership = instance.membership
+        status.auditSequence = store.auditHead.sequence
+        status.auditHead = store.auditHead.hash.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        if soft.role == .leader {
+            for member in instance.membership.allMembers { status.matchIndexes[member] = instance.matchIndex(of: member) ?? 0 }
+        }
+        status.removed = removed
+        status.failure = failure
+        publish(status, metrics)
+    }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

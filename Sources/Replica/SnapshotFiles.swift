@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import PeerTransport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The layout of a replica's data directory:
+///
+/// - `raft/`: the write-ahead log segments (`RaftLogStorage`);
+/// - `state.db`: the policy database (`PolicyStore`);
+/// - `snapshots/snapshot-<index>.db`: the database as of the log's snapshot index. Every
+///   replica keeps the file of its current log snapshot: a leader streams it to followers that
+///   are too far behind, and a crash between installing a received snapshot in the log and in
+///   the database is finished from it at start-up;
+/// - `snapshots/incoming.partial`: a snapshot being received.
+struct SnapshotFiles {
+    let dataDirectory: String
+    var logDirectory: String { dataDirectory + "/raft" }
+    var databasePath: String { dataDirectory + "/state.db" }
+    var snapshotDirectory: String { dataDirectory + "/snapshots" }
+    var incomingPath: String { snapshotDirectory + "/incoming.partial" }
+
+    func snapshotPath(index: UInt64) -> String {
+        snapshotDirectory + "/snapshot-" + String(index, radix: 16).leftPadded(to: 16) + ".db"
+    }
+
+    /// Creates the directories (owner-only) and removes leftovers of interrupted transfers.
+    func prepare() throws(ReplicaError) {
+        for directory in [dataDirectory, logDirectory, snapshotDirectory] {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .storage("cannot create \(directory): \(error.localizedDescription)")
+            }
+        }
+        _ = unlink(incomingPath)
+    }
+
+    func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// Removes the snapshot files of every index not in `kept`. Files being sent stay readable
+    /// through their open descriptors.
+    func removeSnapshots(except kept: Set<UInt64>) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: snapshotDirectory)) ?? []
+        for name in names where name.hasPrefix("snapshot-") {
+            let keep = kept.contains { snapshotPath(index: $0).hasSuffix("/" + name) }
+            if !keep { _ = unlink(snapshotDirectory + "/" + name) }
+        }
+    }
+
+    /// Makes renames and unlinks in the snapshot directory durable.
+    func syncSnapshotDirectory() throws(ReplicaError) {
+        let descriptor = open(snapshotDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .storage("open \(snapshotDirectory): errno \(errno)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw .storage("fsync \(snapshotDirectory): errno \(errno)") }
+    }
+}
+
+/// A snapshot file arriving chunk by chunk. Its bytes are checked against the sender's
+/// SHA-256 before it is synced and renamed into place; anything out of order abandons it.
+final class IncomingSnapshot {
+    let transferID: UInt64
+    let sender: UInt64
+    private(set) var offset: UInt64 = 0
+    private let path: String
+    private var descriptor: Int32
+    private var hasher = SHA256()
+
+    init(path: String, transferID: UInt64, sender: UInt64) throws(ReplicaError) {
+        self.path = path
+        self.transferID = transferID
+        self.sender = sender
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .storage("open \(path): errno \(errno)") }
+    }
+
+    func append(_ data: [UInt8]) throws(ReplicaError) {
+        var written = 0
+        while written < data.count {
+            let result = data.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, data.count - written) }
+            guard result > 0 else { throw .storage("write \(path): errno \(errno)") }
+            written += result
+        }
+        hasher.update(data: data)
+        offset += UInt64(data.count)
+    }
+
+    /// Verifies the checksum, syncs the file and renames it to `destination`.
+    /// - Returns: false when the bytes do not match the checksum (the file is removed).
+    func finish(checksum: [UInt8], destination: String, files: SnapshotFiles) throws(ReplicaError) -> Bool {
+        guard Array(hasher.finalize()) == checksum else {
+            abandon()
+            return false
+        }
+        guard fsync(descriptor) == 0 else { throw .storage("fsync \(path): errno \(errno)") }
+        close(descriptor)
+        descriptor = -1
+        guard rename(path, destination) == 0 else { throw .storage("rename \(path): errno \(errno)") }
+        try files.syncSnapshotDirectory()
+        return true
+    }
+
+    /// Closes and removes the partial file.
+    func abandon() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        _ = unlink(path)
+    }
+}
+
+/// Reads a snapshot file for streaming. The descriptor is opened by the runtime, so a later
+/// compaction that unlinks the file cannot pull it away from a transfer under way.
+struct SnapshotReader: @unchecked Sendable {
+    // `@unchecked Sendable`: the descriptor is used by exactly one transfer task, which closes it.
+    let descriptor: Int32
+
+    init(path: String) throws(ReplicaError) {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .storage("open \(path): errno \(errno)") }
+    }
+
+    var size: UInt64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return 0 }
+        return UInt64(info.st_size)
+    }
+
+    func read(at offset: UInt64, count: Int) throws(ReplicaError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled)) }
+            guard result > 0 else { throw .storage("read snapshot: errno \(errno)") }
+            filled += result
+        }
+        return bytes
+    }
+
+    func checksum(size: UInt64) throws(ReplicaError) -> [UInt8] {
+        var hasher = SHA256()
+        var offset: UInt64 = 0
+        while offset < size {
+            let count = Int(min(UInt64(SnapshotChunk.maxDataBytes), size - offset))
+            hasher.update(data: try read(at: offset, count: count))
+            offset += UInt64(count)
+        }
+        return Array(hasher.finalize())
+    }
+
+    func close() {
+        _ = Glibc.close(descriptor)
+    }
+}

@@ -1,0 +1,147 @@
+public import PolicyModel
+public import RaftCore
+
+/// A write a replica carries out on the leader: locally when it leads, else forwarded over the
+/// peer connection.
+public enum WriteRequest: Hashable, Sendable {
+    /// An encoded `CommandEnvelope` for the state machine.
+    case command([UInt8])
+    /// A membership change.
+    case membership(MembershipChange)
+    /// A leadership transfer to the named voter.
+    case transferLeadership(to: ReplicaID)
+}
+
+/// The answer to a write.
+public struct WriteResult: Hashable, Sendable {
+    /// The log index the write was applied at (for a transfer: the leader's commit index).
+    public var revision: UInt64
+    /// The state machine's outcome of a command; nil for membership changes and transfers.
+    public var outcome: CommandOutcome?
+
+    /// Creates a result.
+    public init(revision: UInt64, outcome: CommandOutcome?) {
+        self.revision = revision
+        self.outcome = outcome
+    }
+}
+
+/// The encodings of forwarded writes and their answers (the bodies of `.request` and
+/// `.response` packets). Version 1; little-endian fields.
+enum ForwardCodec {
+    static let version: UInt8 = 1
+
+    static func encode(_ request: WriteRequest, timeoutMilliseconds: UInt32) -> [UInt8] {
+        var buffer: [UInt8] = [version]
+        RaftEncoding.appendInteger(timeoutMilliseconds, to: &buffer)
+        switch request {
+        case .command(let bytes):
+            buffer.append(1)
+            buffer.append(contentsOf: bytes)
+        case .membership(let change):
+            buffer.append(2)
+            RaftEncoding.append(change, to: &buffer)
+        case .transferLeadership(let target):
+            buffer.append(3)
+            RaftEncoding.appendInteger(target.rawValue, to: &buffer)
+        }
+        return buffer
+    }
+
+    static func decodeRequest(_ bytes: [UInt8]) throws(RaftDecodingError) -> (WriteRequest, timeoutMilliseconds: UInt32) {
+        var decoder = RaftDecoder(bytes)
+        guard try decoder.byte("version") == version else { throw .invalid("forward version") }
+        let timeout = try decoder.integer(UInt32.self, "timeout")
+        let request: WriteRequest
+        switch try decoder.byte("request type") {
+        case 1: request = .command(try decoder.bytes(count: decoder.remaining, "command"))
+        case 2: request = .membership(try decoder.membershipChange())
+        case 3: request = .transferLeadership(to: try decoder.replicaID("transfer target"))
+        case let other: throw .invalid("request type \(other)")
+        }
+        guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the request") }
+        return (request, timeout)
+    }
+
+    static func encode(_ result: Result<WriteResult, ReplicaError>) -> [UInt8] {
+        var buffer: [UInt8] = [version]
+        switch result {
+        case .success(let written):
+            buffer.append(0)
+            RaftEncoding.appendInteger(written.revision, to: &buffer)
+            if let outcome = written.outcome {
+                buffer.append(1)
+                RaftEncoding.appendInteger(outcome.revision, to: &buffer)
+                buffer.append(outcome.replayed ? 1 : 0)
+                appendText(outcome.rejection?.storedText ?? "", to: &buffer)
+            } else {
+                buffer.append(0)
+            }
+        case .failure(let error):
+            switch error {
+            case .noLeader(let hint):
+                buffer.append(1)
+                RaftEncoding.appendInteger(hint?.rawValue ?? 0, to: &buffer)
+            case .refused(.overloaded), .overloaded: buffer.append(2)
+            case .refused(.notLeader(let hint)):
+                buffer.append(1)
+                RaftEncoding.appendInteger(hint?.rawValue ?? 0, to: &buffer)
+            case .refused(let reason):
+                buffer.append(3)
+                appendText(reason.description, to: &buffer)
+            case .leaderRefused(let reason):
+                buffer.append(3)
+                appendText(reason, to: &buffer)
+            case .proposalDropped: buffer.append(4)
+            case .timedOut: buffer.append(5)
+            case .stopped, .failed, .invalidConfiguration, .storage: buffer.append(6)
+            }
+        }
+        return buffer
+    }
+
+    static func decodeResult(_ bytes: [UInt8]) throws(RaftDecodingError) -> Result<WriteResult, ReplicaError> {
+        var decoder = RaftDecoder(bytes)
+        guard try decoder.byte("version") == version else { throw .invalid("forward version") }
+        let result: Result<WriteResult, ReplicaError>
+        switch try decoder.byte("result type") {
+        case 0:
+            let revision = try decoder.integer(UInt64.self, "revision")
+            var outcome: CommandOutcome?
+            if try decoder.byte("has outcome") == 1 {
+                let outcomeRevision = try decoder.integer(UInt64.self, "outcome revision")
+                let replayed = try decoder.byte("replayed") == 1
+                let text = try text(&decoder)
+                var rejection: PolicyError?
+                if !text.isEmpty {
+                    guard let decoded = PolicyError(storedText: text) else { throw .invalid("rejection") }
+                    rejection = decoded
+                }
+                outcome = CommandOutcome(revision: outcomeRevision, rejection: rejection, replayed: replayed)
+            }
+            result = .success(WriteResult(revision: revision, outcome: outcome))
+        case 1:
+            let hint = try decoder.integer(UInt64.self, "leader hint")
+            result = .failure(.noLeader(leaderHint: hint == 0 ? nil : ReplicaID(hint)))
+        case 2: result = .failure(.overloaded)
+        case 3: result = .failure(.leaderRefused(try text(&decoder)))
+        case 4: result = .failure(.proposalDropped)
+        case 5: result = .failure(.timedOut)
+        case 6: result = .failure(.noLeader(leaderHint: nil))
+        case let other: throw .invalid("result type \(other)")
+        }
+        guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the result") }
+        return result
+    }
+
+    private static func appendText(_ text: String, to buffer: inout [UInt8]) {
+        let bytes = Array(text.utf8.prefix(4096))
+        RaftEncoding.appendInteger(UInt16(bytes.count), to: &buffer)
+        buffer.append(contentsOf: bytes)
+    }
+
+    private static func text(_ decoder: inout RaftDecoder) throws(RaftDecodingError) -> String {
+        let count = Int(try decoder.integer(UInt16.self, "text length"))
+        return String(decoding: try decoder.bytes(count: count, "text"), as: UTF8.self)
+    }
+}

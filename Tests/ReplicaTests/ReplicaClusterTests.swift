@@ -1,0 +1,169 @@
+import Foundation
+import PeerTransport
+import PolicyModel
+import RaftCore
+import Testing
+@testable import Replica
+
+/// Three replicas in one process over an in-memory network, with time driven by the test.
+@Suite(.serialized) struct ReplicaClusterTests {
+    @Test func electsOneLeaderAndReplicatesAWriteToEveryReplica() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let result = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        #expect(result.outcome?.succeeded == true)
+        #expect(result.revision > 1, "after the founding entry and the leader's no-op")
+        let hashes = try await cluster.stateHashes(at: result.revision)
+        #expect(hashes.count == 3)
+        #expect(Set(hashes.values).count == 1, "every replica holds the same state")
+        let statuses = cluster.replicas.values.map(\.status)
+        #expect(Set(statuses.map(\.auditHead)).count == 1)
+        #expect(statuses.allSatisfy { $0.auditSequence == 1 })
+        await cluster.stopAll()
+    }
+
+    @Test func followerForwardsWritesToTheLeaderAndGetsTheOutcome() async throws {
+        let cluster = try TestCluster(size: 3)
+        let follower = try #require(await cluster.followers().first)
+        let created = try await cluster.write(try cluster.createOrganization("acme"), via: follower)
+        #expect(created.outcome?.succeeded == true)
+        // A domain rejection travels back as an outcome, not an error.
+        let duplicate = try await cluster.write(try cluster.createOrganization("acme"), via: follower)
+        #expect(duplicate.outcome?.rejection == .alreadyExists("organization acme"))
+        #expect(follower.metrics.forwardedRequests == 2)
+        await cluster.stopAll()
+    }
+
+    @Test func idempotentRetryThroughAnotherReplicaReturnsTheFirstAnswer() async throws {
+        let cluster = try TestCluster(size: 3)
+        let followers = await cluster.followers()
+        let first = try await cluster.write(try cluster.createOrganization("acme", key: "retry-1"), via: followers[0])
+        let retry = try await cluster.write(try cluster.createOrganization("acme", key: "retry-1"), via: followers[1])
+        #expect(first.outcome?.succeeded == true)
+        #expect(retry.outcome?.replayed == true)
+        #expect(retry.outcome?.revision == first.revision)
+        await cluster.stopAll()
+    }
+
+    @Test func linearizableReadOnAFollowerSeesAnAcknowledgedWrite() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        let written = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        let readIndex = try await cluster.whileTicking { try await follower.linearizableRead(timeout: .seconds(5)) }
+        #expect(readIndex >= written.revision)
+        let names = try await follower.query { store in store.state.allOrganizations.map(\.name.value) }
+        #expect(names.contains("acme"))
+        await cluster.stopAll()
+    }
+
+    @Test func writeWithoutAMajorityFailsWithNoLeader() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let survivor = leader.configuration.id
+        for id in cluster.replicas.keys where id != survivor { await cluster.stop(id) }
+        // CheckQuorum: the leader steps down once it has not heard from a majority.
+        #expect(await cluster.stepUntil { leader.status.role != .leader })
+        await #expect(throws: ReplicaError.noLeader(leaderHint: nil)) {
+            try await cluster.write(try cluster.createOrganization("acme"), via: leader, timeout: .milliseconds(300))
+        }
+        await cluster.stopAll()
+    }
+
+    @Test func restartedReplicaRecoversItsStateAndCatchesUp() async throws {
+        let cluster = try TestCluster(size: 3)
+        let follower = try #require(await cluster.followers().first)
+        let id = follower.configuration.id
+        let leader = try #require(await cluster.leader())
+        _ = try await cluster.write(try cluster.createOrganization("before"), via: leader)
+        await cluster.stop(id)
+        var last: UInt64 = 0
+        for name in ["during-a", "during-b", "during-c"] {
+            last = try await cluster.write(try cluster.createOrganization(name), via: leader).revision
+        }
+        try cluster.start(id, initialVoters: [1, 2, 3])
+        let hashes = try await cluster.stateHashes(at: last)
+        #expect(Set(hashes.values).count == 1)
+        #expect(cluster.replicas[id]?.status.appliedIndex ?? 0 >= last)
+        await cluster.stopAll()
+    }
+
+    @Test func replicaKeptDownPastCompactionCatchesUpBySnapshot() async throws {
+        let cluster = try TestCluster(size: 3, snapshotInterval: 5)
+        let leader = try #require(await cluster.leader())
+        let lagging = try #require(await cluster.followers().first).configuration.id
+        await cluster.stop(lagging)
+        var last: UInt64 = 0
+        for number in 0..<20 { last = try await cluster.write(try cluster.createOrganization("org-\(number)"), via: leader).revision }
+        #expect(leader.status.snapshotIndex > 0, "the leader compacted its log")
+        #expect(leader.metrics.snapshotsTaken >= 1)
+        try cluster.start(lagging, initialVoters: [1, 2, 3])
+        let hashes = try await cluster.stateHashes(at: last)
+        #expect(Set(hashes.values).count == 1)
+        let restarted = try #require(cluster.replicas[lagging])
+        #expect(restarted.metrics.snapshotsInstalled == 1)
+        #expect(leader.metrics.snapshotsSent >= 1)
+        // The installed snapshot survives a restart: the log and the database agree.
+        await cluster.stop(lagging)
+        try cluster.start(lagging, initialVoters: [1, 2, 3])
+        let again = try await cluster.stateHashes(at: last)
+        #expect(Set(again.values).count == 1)
+        await cluster.stopAll()
+    }
+
+    @Test func leadershipTransferAndGracefulStopHandLeadershipOver() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let target = try #require(await cluster.followers().last)
+        _ = try await cluster.write(.transferLeadership(to: target.configuration.id), via: leader)
+        #expect(leader.status.role != .leader, "the transfer is answered once the old leader steps down")
+        #expect(await cluster.stepUntil { target.status.role == .leader })
+        // A stopping leader hands over first: it ends as a follower, not by timing out.
+        let stopping = target.configuration.id
+        try await cluster.whileTicking { await target.stop(transferLeadership: true) }
+        cluster.forget(stopping)
+        #expect(target.status.stopped)
+        #expect(target.status.role != .leader, "leadership was handed over before stopping")
+        let successor = try #require(await cluster.leader())
+        #expect(successor.configuration.id != stopping)
+        await cluster.stopAll()
+    }
+
+    @Test func learnerJoinsIsPromotedAndARemovedReplicaStops() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        _ = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        try cluster.start(4, initialVoters: [])
+        _ = try await cluster.write(.membership(.addLearner(4)), via: leader)
+        let joined = try #require(cluster.replicas[4])
+        let caughtUp = await cluster.stepUntil { joined.status.appliedIndex == leader.status.appliedIndex && joined.status.role == .learner }
+        #expect(caughtUp)
+        _ = try await cluster.write(.membership(.promote(4)), via: leader)
+        #expect(await cluster.stepUntil { joined.status.membership.voters == [1, 2, 3, 4] })
+        _ = try await cluster.write(.membership(.remove(4)), via: leader)
+        #expect(await cluster.stepUntil { joined.status.stopped })
+        #expect(joined.status.removed)
+        cluster.forget(4)
+        let hashes = try await cluster.stateHashes(at: leader.status.appliedIndex)
+        #expect(Set(hashes.values).count == 1)
+        await cluster.stopAll()
+    }
+
+    @Test func refusedRequestsChangeNothing() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let before = leader.status.lastIndex
+        await #expect(throws: ReplicaError.refused(.invalidTransferTarget(9))) {
+            try await cluster.write(.transferLeadership(to: 9), via: leader)
+        }
+        await #expect(throws: ReplicaError.refused(.membershipChangeRejected(.alreadyMember(2)))) {
+            try await cluster.write(.membership(.addLearner(2)), via: leader)
+        }
+        // A malformed forwarded request from a peer is answered with a refusal.
+        let follower = try #require(await cluster.followers().first)
+        leader.receive(PeerDelivery(from: follower.configuration.id, packet: .request(id: 77, body: [1, 2])))
+        _ = await cluster.stepUntil(maxSteps: 5) { false }
+        #expect(leader.status.lastIndex == before)
+        await cluster.stopAll()
+    }
+}

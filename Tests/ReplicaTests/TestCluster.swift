@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import PeerTransport
+import PolicyModel
+import PolicyStore
+import RaftCore
+@testable import Replica
+
+/// A cluster of replicas in one process over an `InMemoryNetwork`, with time driven by hand:
+/// every `step` ticks each running replica once and gives the runtimes a moment to run.
+final class TestCluster {
+    let network = InMemoryNetwork()
+    let root: String
+    let snapshotInterval: Int
+    private(set) var replicas: [ReplicaID: Replica] = [:]
+    private var requestCounter = 0
+
+    init(size: Int, snapshotInterval: Int = 10_000) throws {
+        root = NSTemporaryDirectory() + "rampart-replica-\(UUID().uuidString)"
+        self.snapshotInterval = snapshotInterval
+        let voters = (1...UInt64(size)).map { ReplicaID(rawValue: $0) }
+        for id in voters { try start(id, initialVoters: voters) }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func configuration(_ id: ReplicaID, initialVoters: [ReplicaID]) -> ReplicaConfiguration {
+        var configuration = ReplicaConfiguration(
+            id: id, dataDirectory: root + "/replica-\(id)", initialVoters: initialVoters, seed: 1000 + id.rawValue)
+        configuration.snapshotIntervalEntries = snapshotInterval
+        configuration.raft.electionTimeoutTicks = 10
+        return configuration
+    }
+
+    /// Opens (or reopens) replica `id` and starts its runtime.
+    func start(_ id: ReplicaID, initialVoters: [ReplicaID]) throws {
+        var logger = Logger(label: "replica-\(id)")
+        logger.logLevel = .warning
+        let replica = try Replica(configuration: configuration(id, initialVoters: initialVoters), transport: network.endpoint(id), logger: logger)
+        replicas[id] = replica
+        network.attach(replica)
+        replica.start()
+    }
+
+    /// Stops replica `id` (as a crash would, without a leadership transfer).
+    func stop(_ id: ReplicaID) async {
+        guard let replica = replicas.removeValue(forKey: id) else { return }
+        network.detach(id)
+        await replica.stop(transferLeadership: false)
+    }
+
+    /// Forgets a replica that stopped by itself (removed, or stopped by the test).
+    func forget(_ id: ReplicaID) {
+        replicas[id] = nil
+        network.detach(id)
+    }
+
+    func stopAll() async {
+        for id in Array(replicas.keys) { await stop(id) }
+    }
+
+    /// Ticks every replica once and lets the runtimes catch up.
+    func step() async {
+        for replica in replicas.values { replica.tick() }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+
+    /// Steps until `condition` holds; false after `maxSteps`.
+    func stepUntil(maxSteps: Int = 500, _ condition: () async -> Bool) async -> Bool {
+        for _ in 0..<maxSteps {
+            if await condition() { return true }
+            await step()
+        }
+        return await condition()
+    }
+
+    /// The replica every running replica agrees leads, once there is one.
+    func leader() async -> Replica? {
+        var found: Replica?
+        _ = await stepUntil {
+            let statuses = replicas.values.map(\.status)
+            guard let leader = statuses.first(where: { $0.role == .leader }),
+                statuses.allSatisfy({ $0.leader == leader.id })
+            else { return false }
+            found = replicas[leader.id]
+            return true
+        }
+        return found
+    }
+
+    func followers() async -> [Replica] {
+        let leaderID = await leader()?.configuration.id
+        return replicas.values.filter { $0.configuration.id != leaderID }.sorted { $0.configuration.id < $1.configuration.id }
+    }
+
+    /// An encoded command creating organization `name`.
+    func createOrganization(_ name: String, key: String? = nil) throws -> WriteRequest {
+        requestCounter += 1
+        let envelope = CommandEnvelope(
+            command: .createOrganization(name: try Name(name)), actor: nil, requestID: "test-\(requestCounter)", idempotencyKey: key,
+            time: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+        return .command(CommandCodec.encode(envelope))
+    }
+
+    /// Writes through `replica` while time runs (every replica ticks every 5 ms), so that
+    /// forwarding and elections progress while the write waits.
+    func write(_ request: WriteRequest, via replica: Replica, timeout: Duration = .seconds(10)) async throws -> WriteResult {
+        try await whileTicking { try await replica.write(request, timeout: timeout) }
+    }
+
+    /// Runs `body` while every running replica ticks every 5 ms (an election timeout of 10 to
+    /// 20 ticks is then 50 to 100 ms, long enough that a busy machine does not start spurious
+    /// elections).
+    func whileTicking<Value: Sendable>(_ body: () async throws -> Value) async throws -> Value {
+        let running = Array(replicas.values)
+        let ticker = Task {
+            while !Task.isCancelled {
+                for replica in running { replica.tick() }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        defer { ticker.cancel() }
+        return try await body()
+    }
+
+    /// State hashes of every running replica, once all have applied `index`.
+    func stateHashes(at index: UInt64) async throws -> [ReplicaID: [UInt8]] {
+        _ = await stepUntil { replicas.values.allSatisfy { $0.status.appliedIndex >= index } }
+        var hashes: [ReplicaID: [UInt8]] = [:]
+        for (id, replica) in replicas { hashes[id] = try await replica.query { try $0.stateHash() } }
+        return hashes
+    }
+}
