@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // Rampart: a replicated IAM policy store. See README.md and shared design notes.
 
 import PackageDescription
@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "PolicyStore", targets: ["PolicyStore"]),
         .library(name: "PeerTransport", targets: ["PeerTransport"]),
         .library(name: "Replica", targets: ["Replica"]),
+        .library(name: "AdminAPI", targets: ["AdminAPI"]),
+        .executable(name: "rampart", targets: ["Rampart"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
     ],
@@ -26,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Default traits off: no swift-configuration or full Foundation in the HTTP layer.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -76,6 +82,27 @@ let package = Package(
                 "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Delivery: the HTTP API every replica serves, over the narrow `PolicyCluster` protocol.
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The one binary: `rampart server`, `rampart bootstrap` and the admin commands.
+        .executableTarget(
+            name: "Rampart",
+            dependencies: [
+                "AdminAPI", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

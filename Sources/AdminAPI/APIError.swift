@@ -1,0 +1,118 @@
+import Foundation
+public import Hummingbird
+public import PolicyModel
+
+/// Every error the API answers with, and its mapping to HTTP: the one place where domain
+/// rejections, cluster conditions and bad input become statuses and stable codes.
+public enum APIError: Error, Sendable, Hashable {
+    /// The request is malformed (JSON, types, unknown fields, invalid values).
+    case badRequest(String)
+    /// The body exceeds its limit.
+    case bodyTooLarge(limit: Int)
+    /// No or invalid credentials.
+    case unauthenticated(String)
+    /// Authenticated, but not allowed.
+    case forbidden(String)
+    /// A domain rejection from the state machine.
+    case rejected(PolicyError)
+    /// The cluster could not serve the request.
+    case cluster(ClusterError)
+    /// The cluster was already bootstrapped.
+    case alreadyBootstrapped
+    /// No route matches the path and method.
+    case noSuchRoute(String)
+
+    /// The HTTP status.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .badRequest: return .badRequest
+        case .bodyTooLarge: return .contentTooLarge
+        case .unauthenticated: return .unauthorized
+        case .forbidden: return .forbidden
+        case .alreadyBootstrapped: return .conflict
+        case .noSuchRoute: return .notFound
+        case .rejected(let error):
+            switch error {
+            case .invalidName, .invalidPermission, .invalidArgument, .crossOrganization: return .badRequest
+            case .limitExceeded: return .unprocessableContent
+            case .alreadyExists, .hasDependents, .invalidState: return .conflict
+            case .notFound: return .notFound
+            case .revisionMismatch: return .preconditionFailed
+            }
+        case .cluster(let error):
+            switch error {
+            case .unavailable, .overloaded: return .serviceUnavailable
+            case .timedOut: return .gatewayTimeout
+            case .refused: return .conflict
+            case .internalFailure: return .internalServerError
+            }
+        }
+    }
+
+    /// The stable machine-readable code.
+    public var code: String {
+        switch self {
+        case .badRequest: return "bad_request"
+        case .bodyTooLarge: return "body_too_large"
+        case .unauthenticated: return "unauthenticated"
+        case .forbidden: return "forbidden"
+        case .alreadyBootstrapped: return "already_bootstrapped"
+        case .noSuchRoute: return "no_such_route"
+        case .rejected(let error): return error.code
+        case .cluster(let error):
+            switch error {
+            case .unavailable: return "unavailable"
+            case .overloaded: return "overloaded"
+            case .timedOut: return "timed_out"
+            case .refused: return "refused"
+            case .internalFailure: return "internal"
+            }
+        }
+    }
+
+    /// What went wrong, for people.
+    public var detail: String {
+        switch self {
+        case .badRequest(let text), .unauthenticated(let text), .forbidden(let text): return text
+        case .noSuchRoute(let path): return "no route for \(path)"
+        case .bodyTooLarge(let limit): return "the body exceeds \(limit) bytes"
+        case .alreadyBootstrapped: return "the cluster already has its first administrator"
+        case .rejected(let error): return error.description
+        case .cluster(let error):
+            switch error {
+            case .unavailable(let text), .refused(let text), .internalFailure(let text): return text
+            case .overloaded: return "the replica is overloaded; retry later"
+            case .timedOut: return "the deadline passed; the outcome is unknown (retry with the same Idempotency-Key)"
+            }
+        }
+    }
+
+    /// The `application/problem+json` response.
+    public func response() -> Response {
+        let problem = Problem(code: code, title: status.reasonPhrase, status: status.code, detail: detail)
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        let body = (try? JSONEncoder().encode(problem)) ?? Data()
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns any error a route throws into a problem response; an unexpected error is a 500 with
+/// no internals exposed.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response()
+        } catch let error as HTTPError {
+            if error.status == .notFound || error.status == .methodNotAllowed {
+                return APIError.noSuchRoute("\(request.method) \(request.uri.path)").response()
+            }
+            return APIError.badRequest(error.body ?? error.status.reasonPhrase).response()
+        } catch {
+            context.logger.error("unexpected error", metadata: ["error": "\(error)"])
+            return APIError.cluster(.internalFailure("internal error")).response()
+        }
+    }
+}

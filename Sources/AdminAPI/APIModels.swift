@@ -1,0 +1,104 @@
+/// Request and response bodies of the HTTP API, shared by the server and the CLI so that they
+/// cannot disagree on a field. JSON keys are snake_case.
+
+/// `POST /v1/orgs`.
+public struct CreateOrganizationRequest: Codable, Sendable {
+    /// The organization's name.
+    public var name: String
+
+    /// Creates the request.
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+/// An organization in a response.
+public struct OrganizationResponse: Codable, Sendable, Hashable {
+    /// Its name.
+    public var name: String
+    /// Whether it is suspended.
+    public var suspended: Bool
+    /// The revision of its last change.
+    public var revision: UInt64
+}
+
+/// `POST /v1/cluster/bootstrap`: the first `system.admin` credential, shown once.
+public struct BootstrapResponse: Codable, Sendable {
+    /// The principal the key authenticates as.
+    public var principal: String
+    /// The key id.
+    public var keyID: String
+    /// The bearer token: `<key id>.<secret>`.
+    public var token: String
+    /// The revision of the key's creation.
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case principal
+        case keyID = "key_id"
+        case token
+        case revision
+    }
+}
+
+/// `POST /v1/cluster/members`.
+public struct MembershipRequest: Codable, Sendable {
+    /// `add_learner`, `promote` or `remove`.
+    public var action: String
+    /// The replica id.
+    public var replica: UInt64
+
+    /// Creates the request.
+    public init(action: String, replica: UInt64) {
+        self.action = action
+        self.replica = replica
+    }
+}
+
+/// `POST /v1/cluster/leader`.
+public struct TransferRequest: Codable, Sendable {
+    /// The voter to hand leadership to.
+    public var replica: UInt64
+
+    /// Creates the request.
+    public init(replica: UInt64) {
+        self.replica = replica
+    }
+}
+
+/// A write's acknowledgement.
+public struct RevisionResponse: Codable, Sendable {
+    /// The revision the write was applied at.
+    public var revision: UInt64
+}
+
+/// `GET /v1/cluster/hash`.
+public struct StateHashResponse: Codable, Sendable {
+    /// SHA-256 over every table (hex).
+    public var stateHash: String
+    /// The revision it reflects.
+    public var revision: UInt64
+    /// The audit head at that revision.
+    public var auditHead: String
+    /// The audit sequence at that revision.
+    public var auditSequence: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case stateHash = "state_hash"
+        case revision
+        case auditHead = "audit_head"
+        case auditSequence = "audit_sequence"
+    }
+}
+
+/// An error body (`application/problem+json`, RFC 9457).
+public struct Problem: Codable, Sendable, Hashable {
+    /// A stable, machine-readable code.
+    public var code: String
+    /// A short summary of the kind of problem.
+    public var title: String
+    /// The HTTP status.
+    public var status: Int
+    /// What went wrong in this request.
+    public var detail: String
+}

@@ -1,0 +1,265 @@
+import Crypto
+import Foundation
+public import Hummingbird
+import Logging
+public import PolicyModel
+
+/// The HTTP API a replica serves. This part covers operations (health, readiness, metrics,
+/// cluster status and membership), the bootstrap of the first administrator, and
+/// organizations; every `/v1` route but the bootstrap needs a bearer API key and a permission.
+public struct AdminRoutes: Sendable {
+    /// Limits of the API.
+    public struct Limits: Sendable {
+        /// The largest request body.
+        public var maxBodyBytes = 64 << 10
+        /// How long a write or a linearizable read may wait.
+        public var requestTimeout: Duration = .seconds(10)
+
+        /// The default limits.
+        public init() {}
+    }
+
+    /// The message a bootstrap proof authenticates: `HMAC-SHA256(cluster secret, message)`.
+    public static let bootstrapMessage = Array("rampart-bootstrap-v1".utf8)
+
+    let cluster: any PolicyCluster
+    let limits: Limits
+
+    /// Creates the routes over `cluster`.
+    public init(cluster: any PolicyCluster, limits: Limits = Limits()) {
+        self.cluster = cluster
+        self.limits = limits
+    }
+
+    /// A router with every route and the error mapping.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(RequestLogMiddleware())
+        router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
+        router.get("/readyz") { _, _ in try health(cluster.isReady()) }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: cluster.metricsText())))
+        }
+        router.get("/v1/cluster") { request, _ in
+            _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
+            return try json(cluster.status())
+        }
+        router.get("/v1/cluster/hash") { request, _ in
+            _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
+            let (hash, revision) = try await wrap { () async throws(ClusterError) in try await cluster.stateHash() }
+            let status = cluster.status()
+            return try json(
+                StateHashResponse(stateHash: hash, revision: revision, auditHead: status.auditHead, auditSequence: status.auditSequence))
+        }
+        router.post("/v1/cluster/members") { request, _ in
+            _ = try await authorize(request, "rampart.cluster.update", on: .cluster)
+            let body = try await decode(MembershipRequest.self, from: request)
+            let operation: MembershipOperation
+            switch body.action {
+            case "add_learner": operation = .addLearner(body.replica)
+            case "promote": operation = .promote(body.replica)
+            case "remove": operation = .remove(body.replica)
+            default: throw APIError.badRequest("action must be add_learner, promote or remove")
+            }
+            guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
+            let revision = try await wrap { () async throws(ClusterError) in
+                try await cluster.changeMembership(operation, timeout: limits.requestTimeout)
+            }
+            return try json(RevisionResponse(revision: revision))
+        }
+        router.post("/v1/cluster/leader") { request, _ in
+            _ = try await authorize(request, "rampart.cluster.update", on: .cluster)
+            let body = try await decode(TransferRequest.self, from: request)
+            try await wrap { () async throws(ClusterError) in try await cluster.transferLeadership(to: body.replica, timeout: limits.requestTimeout) }
+            return try json(cluster.status())
+        }
+        router.post("/v1/cluster/bootstrap") { request, _ in try await bootstrap(request) }
+        router.post("/v1/orgs") { request, _ in
+            let actor = try await authorize(request, "iam.organizations.create", on: .cluster)
+            let body = try await decode(CreateOrganizationRequest.self, from: request)
+            let name = try parseName(body.name)
+            let outcome = try await submit(.createOrganization(name: name), actor: actor, request: request)
+            return try json(OrganizationResponse(name: name.value, suspended: false, revision: outcome.revision), status: .created)
+        }
+        return router
+    }
+
+    // MARK: - Bootstrap
+
+    /// Creates the first `system.admin`: principal `system/admin`, its cluster-wide binding and
+    /// an API key. Only a holder of the cluster secret may ask (the proof is an HMAC of
+    /// `bootstrapMessage`), and only until the administrator has a key.
+    private func bootstrap(_ request: Request) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bootstrap "),
+            let proof = Hex.decode(String(header.dropFirst("Bootstrap ".count))), cluster.verifyBootstrapProof(proof)
+        else {
+            throw APIError.unauthenticated("the bootstrap needs `Authorization: Bootstrap <hex HMAC-SHA256 of the cluster secret>`")
+        }
+        let admin = PrincipalReference(organization: Organization.systemName, name: try! Name("admin"))
+        let existingKeys = try await wrap { () async throws(ClusterError) in
+            try await cluster.read(.linearizable, timeout: limits.requestTimeout) { $0.apiKeys(of: admin).count }
+        }.value
+        guard existingKeys == 0 else { throw APIError.alreadyBootstrapped }
+        let created = try await submitAllowingExisting(.createPrincipal(admin, kind: .user), request: request)
+        _ = created
+        let binding = EntityID(high: 0, low: 1)
+        _ = try await submitAllowingExisting(
+            .createBinding(id: binding, principal: admin, role: .builtIn(.systemAdmin), scope: .cluster), request: request)
+        let keyID = cluster.newEntityID()
+        let secret = cluster.newSecret()
+        let outcome = try await submit(
+            .createAPIKey(id: keyID, principal: admin, secretHash: Array(SHA256.hash(data: secret))), actor: nil, request: request)
+        let token = "\(keyID).\(Hex.encode(secret))"
+        return try json(BootstrapResponse(principal: "system/admin", keyID: "\(keyID)", token: token, revision: outcome.revision), status: .created)
+    }
+
+    private func parseName(_ text: String) throws(APIError) -> Name {
+        do {
+            return try Name(text)
+        } catch {
+            throw .rejected(error)
+        }
+    }
+
+    private func submitAllowingExisting(_ command: Command, request: Request) async throws -> CommandOutcome {
+        do {
+            return try await submit(command, actor: nil, request: request)
+        } catch APIError.rejected(.alreadyExists) {
+            return CommandOutcome(revision: 0, rejection: nil)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Authenticates the bearer key and checks `permission` on `scope` with Rampart's own
+    /// authorizer. The key's secret is compared by hash, in constant time.
+    /// - Returns: the authenticated principal.
+    private func authorize(_ request: Request, _ permission: String, on scope: Scope) async throws -> PrincipalReference {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
+        }
+        let token = header.dropFirst("Bearer ".count)
+        let parts = token.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
+            throw APIError.unauthenticated("malformed API key")
+        }
+        let required = try! Permission(permission)
+        let presented = Array(SHA256.hash(data: secret))
+        let principal = try await wrap { () async throws(ClusterError) in
+            try await cluster.read(.stale, timeout: limits.requestTimeout) { state -> Result<PrincipalReference, APIError> in
+                guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
+                    return .failure(.unauthenticated("unknown or revoked API key"))
+                }
+                let decision = state.authorize(key.principal, required, on: scope)
+                guard decision.allowed else { return .failure(.forbidden("\(key.principal) may not \(permission) on \(scope)")) }
+                return .success(key.principal)
+            }
+        }.value
+        return try principal.get()
+    }
+
+    private func submit(_ command: Command, actor: PrincipalReference?, request: Request) async throws -> CommandOutcome {
+        let requestID = request.headers[.init("X-Request-ID")!] ?? Hex.encode(cluster.newSecret().prefix(8))
+        let key = request.headers[.init("Idempotency-Key")!]
+        let envelope = CommandEnvelope(command: command, actor: actor, requestID: requestID, idempotencyKey: key, time: cluster.now())
+        let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: limits.requestTimeout) }
+        if let rejection = outcome.rejection { throw APIError.rejected(rejection) }
+        return outcome
+    }
+
+    private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch {
+            throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("invalid JSON body: \(error)")
+        }
+    }
+
+    private func wrap<Value>(_ body: () async throws(ClusterError) -> Value) async throws(APIError) -> Value {
+        do {
+            return try await body()
+        } catch {
+            throw .cluster(error)
+        }
+    }
+
+    private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func health(_ ok: Bool) throws -> Response {
+        guard ok else { throw APIError.cluster(.unavailable("not ready")) }
+        return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+    }
+}
+
+/// Compares two byte strings in time that depends only on their length.
+func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+    guard left.count == right.count else { return false }
+    var difference: UInt8 = 0
+    for index in left.indices { difference |= left[index] ^ right[index] }
+    return difference == 0
+}
+
+/// Lower-case hexadecimal.
+public enum Hex {
+    /// Encodes bytes.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var characters: [UInt8] = []
+        for byte in bytes {
+            characters.append(digits[Int(byte >> 4)])
+            characters.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: characters, as: UTF8.self)
+    }
+
+    /// Decodes hexadecimal text; nil when it is not an even number of hex digits.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let characters = Array(text.utf8)
+        guard characters.count % 2 == 0, characters.count <= 1024 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(characters.count / 2)
+        var index = 0
+        while index < characters.count {
+            guard let high = value(characters[index]), let low = value(characters[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func value(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+/// Logs every request with its method, path, status and duration.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "duration_ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)",
+            ])
+        return response
+    }
+}

@@ -1,0 +1,125 @@
+public import PolicyModel
+
+/// What the HTTP API needs from the cluster: the narrow view a replica offers (the executable
+/// wires the real replica in; route tests use a fake). The API never sees Raft types.
+public protocol PolicyCluster: Sendable {
+    /// This replica's view of the cluster.
+    func status() -> ClusterStatus
+    /// Whether the replica's runtime is running (liveness).
+    func isHealthy() -> Bool
+    /// Whether the replica can serve: a leader is known and its state is caught up.
+    func isReady() -> Bool
+    /// Metrics in the Prometheus text format.
+    func metricsText() -> String
+    /// Proposes a command through the leader and waits for its outcome.
+    func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome
+    /// Changes the membership through the leader.
+    func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64
+    /// Hands leadership to `replica`.
+    func transferLeadership(to replica: UInt64, timeout: Duration) async throws(ClusterError)
+    /// Runs `body` on the replica's state after waiting for the consistency asked for.
+    /// - Returns: the body's value and the revision the state reflects.
+    func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
+        async throws(ClusterError) -> (value: Value, revision: UInt64)
+    /// The state hash (hex) of the replica's database, at the revision returned.
+    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64)
+    /// Checks a bootstrap proof (an HMAC on the cluster secret) in constant time.
+    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool
+    /// A new random entity id (chosen before proposing; commands are deterministic).
+    func newEntityID() -> EntityID
+    /// New random secret bytes for an API key.
+    func newSecret() -> [UInt8]
+    /// The wall-clock time to stamp a command with.
+    func now() -> Timestamp
+}
+
+/// How fresh a read must be.
+public enum ReadConsistency: String, Sendable, CaseIterable {
+    /// Reflects every write acknowledged before the read began (ReadIndex).
+    case linearizable
+    /// Served by the leader's state (forwarded reads are issue-5 work; treated as linearizable).
+    case leader
+    /// This replica's state as it is, possibly behind.
+    case stale
+}
+
+/// A membership change, in the API's words.
+public enum MembershipOperation: Sendable, Hashable {
+    /// Adds a replica as a learner (it receives the log, does not vote).
+    case addLearner(UInt64)
+    /// Makes a caught-up learner a voter.
+    case promote(UInt64)
+    /// Removes a replica.
+    case remove(UInt64)
+}
+
+/// The cluster as one replica sees it.
+public struct ClusterStatus: Codable, Sendable, Hashable {
+    /// This replica's id.
+    public var id: UInt64
+    /// Its Raft role.
+    public var role: String
+    /// Its term.
+    public var term: UInt64
+    /// The leader it knows of.
+    public var leader: UInt64?
+    /// The commit index it knows of.
+    public var commitIndex: UInt64
+    /// The revision it has applied.
+    public var appliedIndex: UInt64
+    /// Its last log index.
+    public var lastIndex: UInt64
+    /// The index of its latest snapshot.
+    public var snapshotIndex: UInt64
+    /// The voters.
+    public var voters: [UInt64]
+    /// The learners.
+    public var learners: [UInt64]
+    /// The audit log's newest sequence number.
+    public var auditSequence: UInt64
+    /// The audit log's head hash (hex).
+    public var auditHead: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, role, term, leader, voters, learners
+        case commitIndex = "commit_index"
+        case appliedIndex = "applied_index"
+        case lastIndex = "last_index"
+        case snapshotIndex = "snapshot_index"
+        case auditSequence = "audit_sequence"
+        case auditHead = "audit_head"
+    }
+
+    /// Creates a status.
+    public init(
+        id: UInt64, role: String, term: UInt64, leader: UInt64?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
+        snapshotIndex: UInt64, voters: [UInt64], learners: [UInt64], auditSequence: UInt64, auditHead: String
+    ) {
+        self.id = id
+        self.role = role
+        self.term = term
+        self.leader = leader
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.lastIndex = lastIndex
+        self.snapshotIndex = snapshotIndex
+        self.voters = voters
+        self.learners = learners
+        self.auditSequence = auditSequence
+        self.auditHead = auditHead
+    }
+}
+
+/// Why the cluster could not serve a request; mapped to HTTP in `APIError`.
+public enum ClusterError: Error, Sendable, Hashable {
+    /// No leader is known; retry after the hinted delay.
+    case unavailable(String)
+    /// The deadline passed; the write's outcome is unknown.
+    case timedOut
+    /// The cluster refused the request (membership rules, transfer target...).
+    case refused(String)
+    /// The replica is saturated.
+    case overloaded
+    /// The replica failed or is stopping.
+    case internalFailure(String)
+}

@@ -1,0 +1,237 @@
+import AdminAPI
+import ArgumentParser
+import Crypto
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Connection options shared by the admin commands.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Comma-separated API endpoints; the next is tried when one is unreachable or unavailable.")
+    var endpoints = "http://127.0.0.1:8001"
+    @Option(help: "File holding the API key (default: $RAMPART_API_KEY_FILE, or $RAMPART_API_KEY itself).")
+    var apiKeyFile: String?
+    @Option(help: "Seconds to wait for each request.") var timeout: Double = 15
+    @Option(help: "table or json.") var output = "table"
+
+    /// The bearer token, from the file option, then the environment.
+    func token() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = apiKeyFile ?? environment["RAMPART_API_KEY_FILE"] {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the API key file \(path)") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let key = environment["RAMPART_API_KEY"] { return key }
+        throw ValidationError("no API key: pass --api-key-file or set RAMPART_API_KEY_FILE")
+    }
+
+    func client() -> AdminClient {
+        AdminClient(endpoints: endpoints.split(separator: ",").map { String($0) }, timeout: timeout)
+    }
+}
+
+/// A small HTTP client with failover across endpoints.
+struct AdminClient {
+    let endpoints: [String]
+    let timeout: Double
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Sends a request to the first endpoint that answers (not 503); returns the status and body.
+    func send(_ method: String, _ path: String, body: (some Encodable)?, authorization: String?) async throws -> (Int, Data) {
+        var lastError = "no endpoint"
+        for endpoint in endpoints {
+            guard let url = URL(string: endpoint + path) else { throw Failure(description: "invalid endpoint \(endpoint)") }
+            var request = URLRequest(url: url, timeoutInterval: timeout)
+            request.httpMethod = method
+            if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
+            if let body {
+                request.httpBody = try JSONEncoder().encode(body)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            }
+            do {
+                let (data, response) = try await URLSession.shared.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 503 {
+                    lastError = "\(endpoint): \(String(decoding: data, as: UTF8.self))"
+                    continue
+                }
+                return (status, data)
+            } catch {
+                lastError = "\(endpoint): \(error.localizedDescription)"
+            }
+        }
+        throw Failure(description: "no endpoint could serve the request (last: \(lastError))")
+    }
+
+    /// Sends a request and decodes a successful answer; a problem answer becomes an error.
+    func call<Answer: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = nil as String?, token: String?) async throws
+        -> Answer
+    {
+        let (status, data) = try await send(method, path, body: body, authorization: token.map { "Bearer \($0)" })
+        return try decode(status, data)
+    }
+
+    func decode<Answer: Decodable>(_ status: Int, _ data: Data) throws -> Answer {
+        guard (200..<300).contains(status) else {
+            if let problem = try? JSONDecoder().decode(Problem.self, from: data) {
+                throw Failure(description: "\(problem.status) \(problem.code): \(problem.detail)")
+            }
+            throw Failure(description: "HTTP \(status): \(String(decoding: data, as: UTF8.self))")
+        }
+        return try JSONDecoder().decode(Answer.self, from: data)
+    }
+}
+
+/// Prints a value as JSON or as aligned `key: value` lines.
+func printOutput(_ value: some Encodable, format: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+    if format == "json" {
+        print(text)
+        return
+    }
+    guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        print(text)
+        return
+    }
+    let width = object.keys.map(\.count).max() ?? 0
+    for key in object.keys.sorted() {
+        let value = object[key].map { "\($0)" } ?? ""
+        print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value.replacingOccurrences(of: "\n", with: " "))
+    }
+}
+
+/// `rampart bootstrap`: creates the first `system.admin` key and writes it to a file only its
+/// owner can read. Needs the cluster secret, so only an operator of the cluster can do it.
+struct BootstrapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap", abstract: "Create the first system.admin API key of a new cluster.")
+
+    @Option(help: "Comma-separated API endpoints.") var endpoints = "http://127.0.0.1:8001"
+    @Option(help: "The cluster secret file the replicas use.") var clusterSecretFile: String
+    @Option(help: "Where to write the admin API key (created with mode 0600; must not exist).") var adminKeyFile: String
+    @Option(help: "Seconds to keep trying while the cluster elects its first leader.") var wait: Double = 30
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: adminKeyFile) else {
+            throw ValidationError("\(adminKeyFile) exists; refusing to overwrite an admin key")
+        }
+        guard var secret = FileManager.default.contents(atPath: clusterSecretFile).map(Array.init) else {
+            throw ValidationError("cannot read \(clusterSecretFile)")
+        }
+        while let last = secret.last, last == 0x0A || last == 0x0D { secret.removeLast() }
+        let proof = HMAC<SHA256>.authenticationCode(for: AdminRoutes.bootstrapMessage, using: SymmetricKey(data: secret))
+        let client = AdminClient(endpoints: endpoints.split(separator: ",").map { String($0) }, timeout: 15)
+        let deadline = Date().addingTimeInterval(wait)
+        var answer: BootstrapResponse?
+        while answer == nil {
+            do {
+                let (status, data) = try await client.send(
+                    "POST", "/v1/cluster/bootstrap", body: nil as String?, authorization: "Bootstrap \(Hex.encode(proof))")
+                answer = try client.decode(status, data)
+            } catch let error as AdminClient.Failure where Date() < deadline && !error.description.contains("already_bootstrapped") {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        try SecureFile.create(adminKeyFile, contents: answer!.token + "\n")
+        print("bootstrapped: \(answer!.principal) key \(answer!.keyID) written to \(adminKeyFile) (mode 0600), revision \(answer!.revision)")
+    }
+}
+
+/// Creates files readable only by their owner.
+enum SecureFile {
+    static func create(_ path: String, contents: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw ValidationError("cannot create \(path): errno \(errno)") }
+        defer { close(descriptor) }
+        let bytes = Array(contents.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
+            throw ValidationError("cannot write \(path): errno \(errno)")
+        }
+    }
+}
+
+/// `rampart cluster ...`
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster", abstract: "Inspect and change the cluster.",
+        subcommands: [Status.self, Hash.self, Add.self, Promote.self, Remove.self, Transfer.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a replica's view of the cluster.")
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let status: ClusterStatus = try await options.client().call("GET", "/v1/cluster", token: try options.token())
+            try printOutput(status, format: options.output)
+        }
+    }
+
+    struct Hash: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a replica's state hash and audit head.")
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let hash: StateHashResponse = try await options.client().call("GET", "/v1/cluster/hash", token: try options.token())
+            try printOutput(hash, format: options.output)
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a replica as a learner.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The replica id.") var replica: UInt64
+        func run() async throws { try await member("add_learner", replica, options) }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a caught-up learner a voter.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The replica id.") var replica: UInt64
+        func run() async throws { try await member("promote", replica, options) }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a replica.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The replica id.") var replica: UInt64
+        func run() async throws { try await member("remove", replica, options) }
+    }
+
+    struct Transfer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Hand leadership to a voter.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The replica id.") var replica: UInt64
+        func run() async throws {
+            let status: ClusterStatus = try await options.client().call(
+                "POST", "/v1/cluster/leader", body: TransferRequest(replica: replica), token: try options.token())
+            try printOutput(status, format: options.output)
+        }
+    }
+}
+
+private func member(_ action: String, _ replica: UInt64, _ options: ClientOptions) async throws {
+    let answer: RevisionResponse = try await options.client().call(
+        "POST", "/v1/cluster/members", body: MembershipRequest(action: action, replica: replica), token: try options.token())
+    try printOutput(answer, format: options.output)
+}
+
+/// `rampart orgs ...`
+struct OrganizationsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "orgs", abstract: "Manage organizations.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an organization.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The organization's name.") var name: String
+        func run() async throws {
+            let created: OrganizationResponse = try await options.client().call(
+                "POST", "/v1/orgs", body: CreateOrganizationRequest(name: name), token: try options.token())
+            try printOutput(created, format: options.output)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import PeerTransport
+import Replica
+
+/// Renders a replica's metrics in the Prometheus text exposition format (version 0.0.4).
+///
+/// The runtime keeps its counters in one struct it publishes after every turn; rendering that
+/// snapshot here avoids a global metrics registry and any lock on the hot path.
+enum MetricsText {
+    static func render(status: ReplicaStatus, metrics: ReplicaMetrics, network: PeerNetworkStatistics) -> String {
+        var lines: [String] = []
+        func metric(_ name: String, _ type: String, _ help: String, _ value: some CustomStringConvertible) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            lines.append("\(name) \(value)")
+        }
+        metric("rampart_raft_term", "gauge", "The replica's current Raft term.", status.term)
+        lines.append("# HELP rampart_raft_role The replica's Raft role (1 for the current one).")
+        lines.append("# TYPE rampart_raft_role gauge")
+        for role in ["follower", "pre-candidate", "candidate", "leader", "learner"] {
+            lines.append("rampart_raft_role{role=\"\(role)\"} \(status.role.rawValue == role ? 1 : 0)")
+        }
+        metric("rampart_raft_leader", "gauge", "The leader this replica knows of (0 for none).", status.leader?.rawValue ?? 0)
+        metric("rampart_raft_commit_index", "gauge", "The highest log index known committed.", status.commitIndex)
+        metric("rampart_raft_applied_index", "gauge", "The highest log index applied to the database.", status.appliedIndex)
+        metric("rampart_raft_last_index", "gauge", "The last log index.", status.lastIndex)
+        metric("rampart_raft_snapshot_index", "gauge", "The latest snapshot's index.", status.snapshotIndex)
+        metric("rampart_raft_leader_changes_total", "counter", "Leader changes seen.", metrics.leaderChanges)
+        metric("rampart_proposals_total", "counter", "Commands proposed by this replica as leader.", metrics.proposals)
+        metric("rampart_requests_failed_total", "counter", "Requests refused, timed out or dropped.", metrics.failedRequests)
+        metric("rampart_requests_forwarded_total", "counter", "Requests forwarded to the leader.", metrics.forwardedRequests)
+        metric("rampart_applied_entries_total", "counter", "Committed entries applied.", metrics.appliedEntries)
+        metric("rampart_persisted_batches_total", "counter", "Ready batches persisted.", metrics.persistedBatches)
+        metric("rampart_snapshots_taken_total", "counter", "Snapshots taken (each followed by compaction).", metrics.snapshotsTaken)
+        metric("rampart_snapshots_sent_total", "counter", "Snapshots streamed to followers.", metrics.snapshotsSent)
+        metric("rampart_snapshots_installed_total", "counter", "Snapshots received and installed.", metrics.snapshotsInstalled)
+        metric("rampart_runtime_dropped_events_total", "counter", "Peer packets dropped because the runtime was saturated.", metrics.droppedEvents)
+        metric("rampart_peer_sent_total", "counter", "Packets written to peer connections.", network.sent)
+        metric("rampart_peer_dropped_total", "counter", "Packets dropped by the peer transport (queue full, peer down).", network.dropped)
+        metric("rampart_peer_received_total", "counter", "Packets received from authenticated peers.", network.received)
+        metric("rampart_peer_handshake_failures_total", "counter", "Peer connections refused at authentication.", network.handshakeFailures)
+        lines.append("# HELP rampart_log_sync_seconds Latency of durable log writes (one per synced Ready).")
+        lines.append("# TYPE rampart_log_sync_seconds histogram")
+        var cumulative = 0
+        for (bound, count) in zip(ReplicaMetrics.syncBucketsSeconds, metrics.syncLatencyCounts) {
+            cumulative += count
+            lines.append("rampart_log_sync_seconds_bucket{le=\"\(bound)\"} \(cumulative)")
+        }
+        cumulative += metrics.syncLatencyCounts.last ?? 0
+        lines.append("rampart_log_sync_seconds_bucket{le=\"+Inf\"} \(cumulative)")
+        lines.append("rampart_log_sync_seconds_sum \(metrics.syncLatencySumSeconds)")
+        lines.append("rampart_log_sync_seconds_count \(cumulative)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

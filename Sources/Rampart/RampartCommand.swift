@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// `rampart`: the replica server and the admin commands, in one binary.
+@main
+struct RampartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rampart", abstract: "Rampart: a replicated IAM policy store.",
+        subcommands: [ServerCommand.self, BootstrapCommand.self, ClusterCommand.self, OrganizationsCommand.self])
+}

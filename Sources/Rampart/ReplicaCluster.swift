@@ -1,0 +1,127 @@
+import AdminAPI
+import Crypto
+import Foundation
+import PeerTransport
+import PolicyModel
+import PolicyStore
+import RaftCore
+import Replica
+
+/// The real `PolicyCluster`: the HTTP API's view of this process's replica.
+struct ReplicaCluster: PolicyCluster {
+    let replica: Replica
+    let network: PeerNetwork
+    let clusterSecret: [UInt8]
+
+    func status() -> ClusterStatus {
+        let status = replica.status
+        return ClusterStatus(
+            id: status.id.rawValue, role: status.role.rawValue, term: status.term, leader: status.leader?.rawValue,
+            commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, lastIndex: status.lastIndex,
+            snapshotIndex: status.snapshotIndex, voters: status.membership.voters.map(\.rawValue),
+            learners: status.membership.learners.map(\.rawValue), auditSequence: status.auditSequence, auditHead: status.auditHead)
+    }
+
+    func isHealthy() -> Bool {
+        let status = replica.status
+        return !status.stopped && status.failure == nil
+    }
+
+    func isReady() -> Bool {
+        let status = replica.status
+        return isHealthy() && status.leader != nil && status.appliedIndex >= status.commitIndex
+    }
+
+    func metricsText() -> String {
+        MetricsText.render(status: replica.status, metrics: replica.metrics, network: network.statistics)
+    }
+
+    func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
+        let result = try await write(.command(CommandCodec.encode(envelope)), timeout: timeout)
+        guard let outcome = result.outcome else { throw .internalFailure("a command was answered without an outcome") }
+        return outcome
+    }
+
+    func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
+        let membership: MembershipChange
+        switch change {
+        case .addLearner(let id): membership = .addLearner(ReplicaID(rawValue: id))
+        case .promote(let id): membership = .promote(ReplicaID(rawValue: id))
+        case .remove(let id): membership = .remove(ReplicaID(rawValue: id))
+        }
+        return try await write(.membership(membership), timeout: timeout).revision
+    }
+
+    func transferLeadership(to replicaID: UInt64, timeout: Duration) async throws(ClusterError) {
+        guard replicaID > 0 else { throw .refused("replica ids start at 1") }
+        _ = try await write(.transferLeadership(to: ReplicaID(rawValue: replicaID)), timeout: timeout)
+    }
+
+    func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
+        async throws(ClusterError) -> (value: Value, revision: UInt64)
+    {
+        do {
+            switch consistency {
+            case .linearizable, .leader: _ = try await replica.linearizableRead(timeout: timeout)
+            case .stale: break
+            }
+            return try await replica.query { store in (body(store.state), store.appliedIndex) }
+        } catch let error as ReplicaError {
+            throw Self.map(error)
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+    }
+
+    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
+        do {
+            return try await replica.query { store in (Hex.encode(try store.stateHash()), store.appliedIndex) }
+        } catch let error as ReplicaError {
+            throw Self.map(error)
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+    }
+
+    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: AdminRoutes.bootstrapMessage, using: SymmetricKey(data: clusterSecret))
+    }
+
+    func newEntityID() -> EntityID {
+        var generator = SystemRandomNumberGenerator()
+        return EntityID(high: generator.next(), low: generator.next())
+    }
+
+    func newSecret() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    func now() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    private func write(_ request: WriteRequest, timeout: Duration) async throws(ClusterError) -> WriteResult {
+        do {
+            return try await replica.write(request, timeout: timeout)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The one mapping of runtime conditions to the API's.
+    static func map(_ error: ReplicaError) -> ClusterError {
+        switch error {
+        case .noLeader(let hint): return .unavailable("no leader is known (last seen: \(hint.map(\.description) ?? "none")); retry")
+        case .timedOut: return .timedOut
+        case .proposalDropped: return .unavailable("the write was lost to a leader change and not applied; retry")
+        case .refused(.overloaded), .overloaded: return .overloaded
+        case .refused(.notLeader): return .unavailable("leadership is changing; retry")
+        case .refused(.transferInProgress): return .unavailable("a leadership transfer is in progress; retry")
+        case .refused(let reason): return .refused(reason.description)
+        case .leaderRefused(let reason): return .refused(reason)
+        case .stopped: return .unavailable("this replica is stopping")
+        case .failed(let reason), .invalidConfiguration(let reason), .storage(let reason): return .internalFailure(reason)
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import AdminAPI
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import PeerTransport
+import RaftCore
+import Replica
+import ServiceLifecycle
+
+/// `rampart server`: runs one replica until SIGTERM or SIGINT (then hands leadership over and
+/// stops cleanly), until it is removed from the cluster, or until its disk fails.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Run a replica.",
+        discussion: """
+            Settings come from --config (JSON), then RAMPART_* environment variables, then flags.
+            See cluster/README.md for every setting.
+            """)
+
+    @Option(help: "A JSON configuration file.") var config: String?
+    @Option(help: "This replica's id.") var replicaId: String?
+    @Option(help: "The data directory.") var dataDirectory: String?
+    @Option(help: "host:port peers connect to.") var peerListen: String?
+    @Option(help: "host:port of the HTTP API.") var apiListen: String?
+    @Option(help: "Every replica's peer address: 1=host:port,2=host:port,...") var peers: String?
+    @Option(help: "Founding voters of a new cluster: 1,2,3 (omit to join an existing one).") var initialCluster: String?
+    @Option(help: "File holding the cluster secret.") var clusterSecretFile: String?
+    @Option(help: "File holding the key-encryption key.") var keyEncryptionKeyFile: String?
+    @Option(help: "Milliseconds per Raft tick.") var tickMilliseconds: String?
+    @Option(help: "Election timeout in ticks.") var electionTimeoutTicks: String?
+    @Option(help: "Heartbeat interval in ticks.") var heartbeatTicks: String?
+    @Option(help: "Entries applied between snapshots.") var snapshotIntervalEntries: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func run() async throws {
+        let settings: ServerConfiguration
+        do {
+            settings = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags())
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "rampart.replica-\(settings.replicaID)")
+        try await ReplicaServer(settings: settings, logger: logger).run()
+    }
+
+    private func flags() -> [String: String] {
+        let pairs: [(String, String?)] = [
+            ("replica_id", replicaId), ("data_directory", dataDirectory), ("peer_listen", peerListen), ("api_listen", apiListen),
+            ("peers", peers), ("initial_cluster", initialCluster), ("cluster_secret_file", clusterSecretFile),
+            ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
+            ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
+            ("snapshot_interval_entries", snapshotIntervalEntries), ("log_level", logLevel),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
+    }
+}
+
+/// Wires one replica: secrets, the peer network, the runtime, the HTTP API, and signals.
+struct ReplicaServer {
+    let settings: ServerConfiguration
+    let logger: Logger
+
+    func run() async throws {
+        let secret = try SecretFile.read(settings.clusterSecretFile, name: "cluster secret", minimumBytes: 32, logger: logger)
+        _ = try SecretFile.read(settings.keyEncryptionKeyFile, name: "key-encryption key", minimumBytes: 32, logger: logger)
+        let id = ReplicaID(rawValue: settings.replicaID)
+        var options = ReplicaConfiguration(
+            id: id, dataDirectory: settings.dataDirectory, initialVoters: settings.initialCluster.map { ReplicaID(rawValue: $0) },
+            seed: UInt64.random(in: 1...UInt64.max))
+        options.raft.electionTimeoutTicks = settings.electionTimeoutTicks
+        options.raft.heartbeatIntervalTicks = settings.heartbeatTicks
+        options.snapshotIntervalEntries = settings.snapshotIntervalEntries
+
+        let network = PeerNetwork(options: PeerNetworkOptions(localID: id, clusterSecret: secret), group: MultiThreadedEventLoopGroup.singleton)
+        for (peer, address) in settings.peers where peer != settings.replicaID {
+            let resolved: SocketAddress
+            do {
+                resolved = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+            } catch {
+                throw ValidationError("cannot resolve the address of replica \(peer) (\(address)): \(error)")
+            }
+            network.setPeer(ReplicaID(rawValue: peer), address: resolved)
+        }
+        let replica: Replica
+        do {
+            replica = try Replica(configuration: options, transport: network, logger: logger)
+        } catch {
+            await network.shutdown()
+            throw ValidationError("cannot start the replica: \(error)")
+        }
+        do {
+            _ = try await network.listen(host: settings.peerListen.host, port: settings.peerListen.port)
+        } catch {
+            await network.shutdown()
+            throw ValidationError("cannot listen for peers on \(settings.peerListen): \(error)")
+        }
+        replica.start()
+        replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
+        let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret)
+        let app = Application(
+            router: AdminRoutes(cluster: cluster).router(),
+            configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
+            logger: Logger(label: "rampart.api-\(settings.replicaID)"))
+        logger.info(
+            "replica serving",
+            metadata: ["api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)"])
+        let group = ServiceGroup(
+            services: [app, ReplicaService(replica: replica, network: network)], gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [], logger: logger)
+        try await group.run()
+        if let failure = replica.status.failure { throw ReplicaFailure(reason: failure) }
+    }
+}
+
+/// The replica as a service of the group: passes peer packets to it, and on graceful shutdown
+/// (SIGTERM) stops it, handing leadership over first. It ends, ending the process, when the
+/// replica stops on its own (removed from the cluster, or failed).
+struct ReplicaService: Service {
+    let replica: Replica
+    let network: PeerNetwork
+
+    func run() async throws {
+        let replica = self.replica
+        let network = self.network
+        let pump = Task {
+            for await delivery in network.inbound { replica.receive(delivery) }
+        }
+        await withGracefulShutdownHandler {
+            await replica.waitUntilStopped()
+        } onGracefulShutdown: {
+            Task { await replica.stop(transferLeadership: true) }
+        }
+        await network.shutdown()
+        pump.cancel()
+    }
+}
+
+/// The replica stopped because its storage failed.
+struct ReplicaFailure: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "the replica failed: \(reason)" }
+}
+
+/// Reads a secret from a file, refusing short secrets and warning when others can read it.
+enum SecretFile {
+    static func read(_ path: String, name: String, minimumBytes: Int, logger: Logger) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read the \(name) file \(path)")
+        }
+        var bytes = Array(data)
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }  // a trailing newline is not secret
+        guard bytes.count >= minimumBytes else {
+            throw ValidationError("the \(name) in \(path) has \(bytes.count) bytes; it needs at least \(minimumBytes)")
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let permissions = attributes[.posixPermissions] as? Int, permissions & 0o077 != 0
+        {
+            logger.warning("secret file is readable by others; chmod 600 it", metadata: ["file": "\(path)"])
+        }
+        return bytes
+    }
+}

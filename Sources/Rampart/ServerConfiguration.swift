@@ -1,0 +1,205 @@
+import Foundation
+
+/// The settings of `rampart server`, merged from a JSON file, then `RAMPART_*` environment
+/// variables, then command-line flags (each overriding the one before), and validated before
+/// anything starts. Paths given in the file are relative to the file's directory.
+struct ServerConfiguration: Equatable {
+    /// This replica's id (1 or more).
+    var replicaID: UInt64 = 0
+    /// Where the log, the database and snapshots live.
+    var dataDirectory = ""
+    /// The address peers connect to.
+    var peerListen = Address(host: "127.0.0.1", port: 7001)
+    /// The address the HTTP API listens on.
+    var apiListen = Address(host: "127.0.0.1", port: 8001)
+    /// Every replica's peer address, this one included.
+    var peers: [UInt64: Address] = [:]
+    /// The founding voters, for the first start of a new cluster; empty to join one.
+    var initialCluster: [UInt64] = []
+    /// A file holding the cluster secret (at least 32 bytes) every replica shares.
+    var clusterSecretFile = ""
+    /// A file holding the 32-byte key that encrypts root private keys.
+    var keyEncryptionKeyFile = ""
+    /// The length of one Raft tick.
+    var tickMilliseconds = 50
+    /// The election timeout, in ticks (randomized between it and twice it).
+    var electionTimeoutTicks = 10
+    /// The heartbeat interval, in ticks.
+    var heartbeatTicks = 1
+    /// Entries applied between two snapshots.
+    var snapshotIntervalEntries = 10_000
+    /// The log level: trace, debug, info, notice, warning, error or critical.
+    var logLevel = "info"
+
+    /// A host and port.
+    struct Address: Equatable, CustomStringConvertible {
+        var host: String
+        var port: Int
+
+        /// Parses `host:port`.
+        init(parsing text: String, field: String) throws(ConfigurationError) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
+            else { throw .invalid(field, "expected host:port, got \"\(text)\"") }
+            let host = String(text[..<colon])
+            guard !host.isEmpty else { throw .invalid(field, "the host is empty") }
+            self.init(host: host, port: port)
+        }
+
+        init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        var description: String { "\(host):\(port)" }
+    }
+
+    /// Loads the file (if any), then applies the environment and the flags.
+    static func load(file: String?, environment: [String: String], flags: [String: String]) throws(ConfigurationError)
+        -> ServerConfiguration
+    {
+        var configuration = ServerConfiguration()
+        if let file {
+            try configuration.apply(file: file)
+        }
+        for (key, value) in environment where key.hasPrefix("RAMPART_") {
+            let name = key.dropFirst("RAMPART_".count).lowercased()
+            guard Self.settingNames.contains(name) else { continue }
+            try configuration.set(name, value, source: "environment variable \(key)")
+        }
+        for (name, value) in flags { try configuration.set(name, value, source: "flag --\(name.replacingOccurrences(of: "_", with: "-"))") }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// The setting names, as in the file (snake_case), the environment (upper case, prefixed
+    /// `RAMPART_`) and the flags (kebab-case).
+    static let settingNames: Set<String> = [
+        "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
+        "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
+        "log_level",
+    ]
+
+    private mutating func apply(file: String) throws(ConfigurationError) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw .unreadable(file, error.localizedDescription)
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data), let settings = object as? [String: Any] else {
+            throw .invalid("config file \(file)", "not a JSON object")
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        for (name, value) in settings {
+            guard Self.settingNames.contains(name) else { throw .invalid("config file \(file)", "unknown setting \"\(name)\"") }
+            let text: String
+            switch value {
+            case let string as String: text = string
+            case let number as NSNumber: text = number.stringValue
+            case let list as [Any]: text = list.map { "\($0)" }.joined(separator: ",")
+            case let map as [String: Any]: text = map.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ",")
+            default: throw .invalid(name, "unsupported value in \(file)")
+            }
+            try set(name, text, source: "config file \(file)")
+            if name.hasSuffix("_file") || name == "data_directory" { resolve(name, relativeTo: directory) }
+        }
+    }
+
+    private mutating func resolve(_ name: String, relativeTo directory: String) {
+        func absolute(_ path: String) -> String { path.hasPrefix("/") || path.isEmpty ? path : directory + "/" + path }
+        switch name {
+        case "data_directory": dataDirectory = absolute(dataDirectory)
+        case "cluster_secret_file": clusterSecretFile = absolute(clusterSecretFile)
+        case "key_encryption_key_file": keyEncryptionKeyFile = absolute(keyEncryptionKeyFile)
+        default: break
+        }
+    }
+
+    private mutating func set(_ name: String, _ value: String, source: String) throws(ConfigurationError) {
+        let field = "\(name) (\(source))"
+        func integer(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+                throw .invalid(field, "expected an integer in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"")
+            }
+            return number
+        }
+        switch name {
+        case "replica_id": replicaID = UInt64(try integer(1...Int(Int32.max)))
+        case "data_directory": dataDirectory = value
+        case "peer_listen": peerListen = try Address(parsing: value, field: field)
+        case "api_listen": apiListen = try Address(parsing: value, field: field)
+        case "peers": peers = try Self.parsePeers(value, field: field)
+        case "initial_cluster":
+            var ids: [UInt64] = []
+            for part in value.split(separator: ",") {
+                guard let id = UInt64(part.trimmingCharacters(in: .whitespaces)), id > 0 else {
+                    throw .invalid(field, "expected replica ids separated by commas, got \"\(value)\"")
+                }
+                ids.append(id)
+            }
+            initialCluster = ids
+        case "cluster_secret_file": clusterSecretFile = value
+        case "key_encryption_key_file": keyEncryptionKeyFile = value
+        case "tick_milliseconds": tickMilliseconds = try integer(1...10_000)
+        case "election_timeout_ticks": electionTimeoutTicks = try integer(2...10_000)
+        case "heartbeat_ticks": heartbeatTicks = try integer(1...10_000)
+        case "snapshot_interval_entries": snapshotIntervalEntries = try integer(1...100_000_000)
+        case "log_level":
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
+                throw .invalid(field, "expected trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = value
+        default: throw .invalid(field, "unknown setting")
+        }
+    }
+
+    private static func parsePeers(_ value: String, field: String) throws(ConfigurationError) -> [UInt64: Address] {
+        var peers: [UInt64: Address] = [:]
+        for part in value.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, let id = UInt64(pair[0].trimmingCharacters(in: .whitespaces)), id > 0 else {
+                throw .invalid(field, "expected id=host:port pairs separated by commas, got \"\(part)\"")
+            }
+            guard peers[id] == nil else { throw .invalid(field, "replica \(id) is listed twice") }
+            peers[id] = try Address(parsing: pair[1].trimmingCharacters(in: .whitespaces), field: field)
+        }
+        return peers
+    }
+
+    /// Checks the merged settings together.
+    func validate() throws(ConfigurationError) {
+        guard replicaID > 0 else { throw .missing("replica_id") }
+        guard !dataDirectory.isEmpty else { throw .missing("data_directory") }
+        guard !clusterSecretFile.isEmpty else { throw .missing("cluster_secret_file") }
+        guard !keyEncryptionKeyFile.isEmpty else { throw .missing("key_encryption_key_file") }
+        guard let own = peers[replicaID] else { throw .invalid("peers", "replica \(replicaID) must list its own peer address") }
+        guard own.port == peerListen.port else {
+            throw .invalid("peers", "replica \(replicaID)'s entry \(own) does not match peer_listen \(peerListen)")
+        }
+        guard peerListen != apiListen else { throw .invalid("api_listen", "the API and the peers cannot share \(apiListen)") }
+        if !initialCluster.isEmpty {
+            guard initialCluster.contains(replicaID) else {
+                throw .invalid("initial_cluster", "replica \(replicaID) founds a cluster it is not part of")
+            }
+            for id in initialCluster where peers[id] == nil { throw .invalid("initial_cluster", "replica \(id) has no peer address") }
+        }
+        guard heartbeatTicks < electionTimeoutTicks else {
+            throw .invalid("heartbeat_ticks", "must be smaller than election_timeout_ticks (\(electionTimeoutTicks))")
+        }
+    }
+}
+
+/// A configuration problem, named precisely enough to fix.
+enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+    case missing(String)
+    case invalid(String, String)
+    case unreadable(String, String)
+
+    var description: String {
+        switch self {
+        case .missing(let name): return "missing setting \(name) (file key \(name), variable RAMPART_\(name.uppercased()))"
+        case .invalid(let name, let reason): return "invalid \(name): \(reason)"
+        case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+        }
+    }
+}
