@@ -398,6 +398,11 @@ final class PeerLink: @unchecked Sendable {
     /// maximum; a connection that authenticates resets it.
     private func scheduleReconnect() {
         guard !closed, channel == nil, !connecting, !reconnectScheduled else { return }
+        // The peer is unreachable: what is queued is stale by the time it returns (Raft and the
+        // runtime retransmit from their own state), and holding it would cost memory.
+        network.count { $0.dropped += self.queue.count }
+        for item in queue { item.promise?.fail(PeerNetworkError.dropped(peer)) }
+        queue = []
         failures += 1
         let options = network.options
         let doubled = options.minimumReconnectDelay.nanoseconds.multipliedReportingOverflow(by: 1 << Int64(min(failures - 1, 20)))

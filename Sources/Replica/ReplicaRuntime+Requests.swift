@@ -57,7 +57,17 @@ extension ReplicaRuntime {
             Int64(configuration.limits.maxRequestTimeoutMilliseconds))
         forwarded[id] = write
         metrics.forwardedRequests += 1
-        transport.send(.request(id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds))), to: leader)
+        let packet = PeerPacket.request(id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds)))
+        // A request that never reached the leader's connection was certainly not proposed, so
+        // it can wait for a leader again; one that did is answered or times out (outcome unknown).
+        transport.send(packet, to: leader) { [mailbox] in _ = mailbox?.postAlways(.forwardDropped(requestID: id)) }
+    }
+
+    /// A forwarded request was dropped before reaching the leader: wait for a leader again.
+    func forwardDropped(requestID: UInt64) {
+        guard let write = forwarded.removeValue(forKey: requestID) else { return }
+        guard waitingWrites.count < configuration.limits.maxWaitingRequests else { return write.completion(.failure(.overloaded)) }
+        waitingWrites.append(write)
     }
 
     /// A follower forwarded a write to this replica.

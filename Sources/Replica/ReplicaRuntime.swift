@@ -222,6 +222,8 @@ final class ReplicaRuntime {
             snapshotTransfers[peer] = nil
             if succeeded { metrics.snapshotsSent += 1 }
             instance.reportSnapshot(to: peer, succeeded: succeeded)
+        case .forwardDropped(let requestID):
+            forwardDropped(requestID: requestID)
         case .stop(let transfer, let completion):
             beginStop(transferLeadership: transfer, completion: completion)
         }

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 public import PeerTransport
 public import RaftCore
 
@@ -6,6 +8,9 @@ public import RaftCore
 public protocol ReplicaTransport: Sendable {
     /// Queues a packet for `peer`; it may be dropped (Raft and the runtime retry).
     func send(_ packet: PeerPacket, to peer: ReplicaID)
+    /// Queues a packet for `peer` and calls `onDropped` if it is dropped before reaching the
+    /// peer's connection (so the caller knows for certain that the peer never saw it).
+    func send(_ packet: PeerPacket, to peer: ReplicaID, onDropped: @escaping @Sendable () -> Void)
     /// Sends a packet and returns once it is handed to the peer's connection, so that a large
     /// transfer paces itself.
     /// - Throws: when the packet was dropped or the connection failed.
@@ -15,5 +20,11 @@ public protocol ReplicaTransport: Sendable {
 extension PeerNetwork: ReplicaTransport {
     public func send(_ packet: PeerPacket, to peer: ReplicaID) {
         send(packet, to: peer, promise: nil)
+    }
+
+    public func send(_ packet: PeerPacket, to peer: ReplicaID, onDropped: @escaping @Sendable () -> Void) {
+        let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+        promise.futureResult.whenFailure { _ in onDropped() }
+        send(packet, to: peer, promise: promise)
     }
 }

@@ -57,6 +57,10 @@ final class InMemoryNetwork: Sendable {
             _ = network.deliver(packet, from: id, to: peer)
         }
 
+        func send(_ packet: PeerPacket, to peer: ReplicaID, onDropped: @escaping @Sendable () -> Void) {
+            if !network.deliver(packet, from: id, to: peer) { onDropped() }
+        }
+
         func sendAndWait(_ packet: PeerPacket, to peer: ReplicaID) async throws {
             guard network.deliver(packet, from: id, to: peer) else { throw PeerNetworkError.dropped(peer) }
         }

@@ -57,6 +57,22 @@ import Testing
         await cluster.stopAll()
     }
 
+    // A request forwarded to a leader that is gone never reached it, so the follower keeps it
+    // until the next leader is known instead of timing out.
+    @Test func writeForwardedToAnUnreachableLeaderWaitsForTheNextLeader() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        cluster.network.isolate(leader.configuration.id)
+        let result = try await cluster.write(try cluster.createOrganization("acme"), via: follower)
+        #expect(result.outcome?.succeeded == true)
+        #expect(follower.status.leader != leader.configuration.id)
+        cluster.network.heal()
+        let hashes = try await cluster.stateHashes(at: result.revision)
+        #expect(Set(hashes.values).count == 1)
+        await cluster.stopAll()
+    }
+
     @Test func writeWithoutAMajorityFailsWithNoLeader() async throws {
         let cluster = try TestCluster(size: 3)
         let leader = try #require(await cluster.leader())

@@ -1,0 +1,209 @@
+"""Real `rampart server` processes on loopback, for process-level tests and measurements.
+
+A `Cluster` writes a configuration per replica (free ports, a fresh data directory, its own
+cluster secret), starts the processes, and offers the operations tests need: find the leader,
+write, kill -9, SIGTERM, restart, and compare state hashes. Waiting is always a poll of a
+condition with a deadline.
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def binary() -> str:
+    """The rampart binary under test: $RAMPART_BINARY, else the debug build."""
+    path = os.environ.get("RAMPART_BINARY") or str(ROOT / ".build" / "debug" / "rampart")
+    if not Path(path).exists():
+        raise RuntimeError(f"{path} is missing: run `swift build --product rampart` first")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def eventually(condition, timeout=20.0, interval=0.02, message="condition"):
+    """Polls `condition` until it returns a truthy value; raises after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # a replica may be down or restarting meanwhile
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message} (last error: {last_error})")
+
+
+class HTTPError(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Replica:
+    def __init__(self, cluster, replica_id):
+        self.cluster = cluster
+        self.id = replica_id
+        self.peer_port = free_port()
+        self.api_port = free_port()
+        self.data = cluster.root / f"replica-{replica_id}"
+        self.log_path = cluster.root / f"replica-{replica_id}.log"
+        self.config_path = cluster.root / f"replica-{replica_id}.json"
+        self.process = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def write_config(self):
+        config = {
+            "replica_id": self.id,
+            "data_directory": str(self.data),
+            "peer_listen": f"127.0.0.1:{self.peer_port}",
+            "api_listen": f"127.0.0.1:{self.api_port}",
+            "peers": {str(r.id): f"127.0.0.1:{r.peer_port}" for r in self.cluster.replicas},
+            "initial_cluster": [r.id for r in self.cluster.replicas],
+            "cluster_secret_file": str(self.cluster.secret_path),
+            "key_encryption_key_file": str(self.cluster.kek_path),
+            "tick_milliseconds": self.cluster.tick_milliseconds,
+            "election_timeout_ticks": self.cluster.election_timeout_ticks,
+            "snapshot_interval_entries": self.cluster.snapshot_interval,
+            "log_level": "info",
+        }
+        self.config_path.write_text(json.dumps(config, indent=2))
+
+    def start(self):
+        assert self.process is None or self.process.poll() is not None, f"replica {self.id} is already running"
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([binary(), "server", "--config", str(self.config_path)], stdout=self.log, stderr=self.log)
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self):
+        """kill -9: no clean shutdown, no leadership transfer."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout=15):
+        """SIGTERM; returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def request(self, method, path, body=None, token=None, headers=None, timeout=10):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.endpoint + path, data=data, method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read().decode()
+                return json.loads(text) if response.headers.get("Content-Type", "").startswith("application/json") else text
+        except urllib.error.HTTPError as error:
+            raise HTTPError(error.code, error.read().decode()) from None
+
+    def status(self):
+        return self.request("GET", "/v1/cluster", token=self.cluster.token)
+
+    def state_hash(self):
+        return self.request("GET", "/v1/cluster/hash", token=self.cluster.token)
+
+    def metric(self, name):
+        text = self.request("GET", "/metrics")
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise KeyError(name)
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+class Cluster:
+    def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000):
+        self.root = root
+        self.tick_milliseconds = tick_milliseconds
+        self.election_timeout_ticks = election_timeout_ticks
+        self.snapshot_interval = snapshot_interval
+        self.secret_path = root / "cluster.secret"
+        self.kek_path = root / "key-encryption.key"
+        self.secret_path.write_text(secrets.token_hex(32))
+        self.kek_path.write_text(secrets.token_hex(32))
+        os.chmod(self.secret_path, 0o600)
+        os.chmod(self.kek_path, 0o600)
+        self.replicas = []
+        self.replicas = [Replica(self, n) for n in range(1, size + 1)]
+        for replica in self.replicas:
+            replica.write_config()
+        self.token = None
+        self.counter = 0
+
+    def start(self):
+        for replica in self.replicas:
+            replica.start()
+        self.bootstrap()
+
+    def bootstrap(self):
+        key_file = self.root / "admin.key"
+        endpoints = ",".join(r.endpoint for r in self.replicas)
+        subprocess.run(
+            [binary(), "bootstrap", "--endpoints", endpoints, "--cluster-secret-file", str(self.secret_path),
+             "--admin-key-file", str(key_file), "--wait", "60"],
+            check=True, capture_output=True, timeout=90)
+        assert (key_file.stat().st_mode & 0o777) == 0o600
+        self.token = key_file.read_text().strip()
+
+    def stop(self):
+        for replica in self.replicas:
+            if replica.running():
+                replica.process.kill()
+                replica.process.wait()
+
+    def running(self):
+        return [r for r in self.replicas if r.running()]
+
+    def leader(self, timeout=20):
+        """The replica every running replica names as leader."""
+        def agreed():
+            statuses = [r.status() for r in self.running()]
+            leaders = {s["leader"] for s in statuses}
+            if len(leaders) != 1 or None in leaders:
+                return None
+            leader_id = leaders.pop()
+            replica = self.replicas[leader_id - 1]
+            return replica if replica.running() and replica.status()["role"] == "leader" else None
+        return eventually(agreed, timeout=timeout, message="an agreed leader")
+
+    def create_organization(self, via, name=None, timeout=10):
+        self.counter += 1
+        name = name or f"org-{self.counter}-{secrets.token_hex(3)}"
+        return via.request("POST", "/v1/orgs", {"name": name}, token=self.token, timeout=timeout)
+
+    def converged(self, timeout=30):
+        """Waits until every running replica reports the same revision, state hash and audit head."""
+        def same():
+            hashes = [r.state_hash() for r in self.running()]
+            keys = {(h["revision"], h["state_hash"], h["audit_head"], h["audit_sequence"]) for h in hashes}
+            return hashes if len(keys) == 1 else None
+        return eventually(same, timeout=timeout, message="identical state on every replica")
