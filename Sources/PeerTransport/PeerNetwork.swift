@@ -1,4 +1,5 @@
 public import NIOCore
+public import Logging
 public import RaftCore
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -22,6 +23,8 @@ public struct PeerNetworkOptions: Sendable {
     public var minimumReconnectDelay: TimeAmount = .milliseconds(20)
     /// The longest delay between connection attempts.
     public var maximumReconnectDelay: TimeAmount = .seconds(2)
+    /// Where refused and failed connections are logged.
+    public var logger = Logger(label: "rampart.peers")
 
     /// Creates options with the default limits.
     public init(localID: ReplicaID, clusterSecret: [UInt8]) {
@@ -136,6 +139,14 @@ public final class PeerNetwork: Sendable {
             return
         }
         link.send(packet, promise: promise)
+    }
+
+    /// Queues a packet for `peer` and calls `onDropped` if it is dropped before it is written to
+    /// the peer's connection: the caller then knows for certain that the peer never saw it.
+    public func send(_ packet: PeerPacket, to peer: ReplicaID, onDropped: @escaping @Sendable () -> Void) {
+        let promise = group.next().makePromise(of: Void.self)
+        promise.futureResult.whenFailure { _ in onDropped() }
+        send(packet, to: peer, promise: promise)
     }
 
     /// Sends a packet and waits until it is written to the peer's connection: the sender of a
@@ -267,9 +278,16 @@ final class PeerEndpointHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Before authentication every error is a failed handshake (bad frames included).
-        if !authenticated { network.count { $0.handshakeFailures += 1 } }
-        authenticated = true  // count a connection once
+        let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+        if !authenticated {
+            // Before authentication every error is a refused peer (bad frames included).
+            network.count { $0.handshakeFailures += 1 }
+            network.options.logger.warning(
+                "refused a peer connection", metadata: ["remote": "\(remote)", "reason": "\(error)", "outbound": "\(link != nil)"])
+        } else {
+            network.options.logger.notice("closed a peer connection", metadata: ["remote": "\(remote)", "reason": "\(error)"])
+        }
+        authenticated = true  // count and log a connection once
         context.close(promise: nil)
     }
 }

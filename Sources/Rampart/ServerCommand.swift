@@ -79,7 +79,9 @@ struct ReplicaServer {
         options.raft.heartbeatIntervalTicks = settings.heartbeatTicks
         options.snapshotIntervalEntries = settings.snapshotIntervalEntries
 
-        let network = PeerNetwork(options: PeerNetworkOptions(localID: id, clusterSecret: secret), group: MultiThreadedEventLoopGroup.singleton)
+        var networkOptions = PeerNetworkOptions(localID: id, clusterSecret: secret)
+        networkOptions.logger = Logger(label: "rampart.peers-\(settings.replicaID)")
+        let network = PeerNetwork(options: networkOptions, group: MultiThreadedEventLoopGroup.singleton)
         for (peer, address) in settings.peers where peer != settings.replicaID {
             let resolved: SocketAddress
             do {

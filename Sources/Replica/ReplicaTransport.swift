@@ -1,5 +1,3 @@
-import NIOCore
-import NIOPosix
 public import PeerTransport
 public import RaftCore
 
@@ -20,11 +18,5 @@ public protocol ReplicaTransport: Sendable {
 extension PeerNetwork: ReplicaTransport {
     public func send(_ packet: PeerPacket, to peer: ReplicaID) {
         send(packet, to: peer, promise: nil)
-    }
-
-    public func send(_ packet: PeerPacket, to peer: ReplicaID, onDropped: @escaping @Sendable () -> Void) {
-        let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
-        promise.futureResult.whenFailure { _ in onDropped() }
-        send(packet, to: peer, promise: promise)
     }
 }

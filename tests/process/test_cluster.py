@@ -104,6 +104,7 @@ def test_peer_with_another_cluster_secret_is_refused(make_cluster, tmp_path):
     healthy = [r for r in cluster.replicas if r.id != intruder.id]
     eventually(lambda: sum(r.metric("rampart_peer_handshake_failures_total") for r in healthy) >= 1, message="a refused handshake")
     assert intruder.status()["role"] != "leader"
+    assert any("refused a peer connection" in r.log_path.read_text() for r in healthy), "refusals are logged"
     cluster.create_organization(healthy[0])  # the majority still serves
 
 
