@@ -143,6 +143,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "AdminAPITests",
+            dependencies: [
+                "AdminAPI", "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ReplicaTests",
             dependencies: [
                 "Replica", "RaftCore", "PolicyModel", "PolicyStore", "PeerTransport",

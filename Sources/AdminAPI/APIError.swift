@@ -44,6 +44,7 @@ public enum APIError: Error, Sendable, Hashable {
             case .unavailable, .overloaded: return .serviceUnavailable
             case .timedOut: return .gatewayTimeout
             case .refused: return .conflict
+            case .invalidArgument: return .badRequest
             case .internalFailure: return .internalServerError
             }
         }
@@ -65,6 +66,7 @@ public enum APIError: Error, Sendable, Hashable {
             case .overloaded: return "overloaded"
             case .timedOut: return "timed_out"
             case .refused: return "refused"
+            case .invalidArgument: return "bad_request"
             case .internalFailure: return "internal"
             }
         }
@@ -80,7 +82,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .rejected(let error): return error.description
         case .cluster(let error):
             switch error {
-            case .unavailable(let text), .refused(let text), .internalFailure(let text): return text
+            case .unavailable(let text), .refused(let text), .invalidArgument(let text), .internalFailure(let text): return text
             case .overloaded: return "the replica is overloaded; retry later"
             case .timedOut: return "the deadline passed; the outcome is unknown (retry with the same Idempotency-Key)"
             }

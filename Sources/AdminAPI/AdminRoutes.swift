@@ -4,9 +4,10 @@ public import Hummingbird
 import Logging
 public import PolicyModel
 
-/// The HTTP API a replica serves. This part covers operations (health, readiness, metrics,
-/// cluster status and membership), the bootstrap of the first administrator, and
-/// organizations; every `/v1` route but the bootstrap needs a bearer API key and a permission.
+/// The HTTP API a replica serves: operations (health, readiness, metrics, cluster status and
+/// membership), the bootstrap of the first administrator, and the IAM resources
+/// (`AdminRoutes+Resources`). Every `/v1` route but the bootstrap and the public key set needs
+/// a bearer API key and a permission.
 public struct AdminRoutes: Sendable {
     /// Limits of the API.
     public struct Limits: Sendable {
@@ -77,6 +78,7 @@ public struct AdminRoutes: Sendable {
             return try json(cluster.status())
         }
         router.post("/v1/cluster/bootstrap") { request, _ in try await bootstrap(request) }
+        addResourceRoutes(to: router)
         router.post("/v1/orgs") { request, _ in
             let actor = try await authorize(request, "iam.organizations.create", on: .cluster)
             let body = try await decode(CreateOrganizationRequest.self, from: request)
@@ -111,12 +113,12 @@ public struct AdminRoutes: Sendable {
         let keyID = cluster.newEntityID()
         let secret = cluster.newSecret()
         let outcome = try await submit(
-            .createAPIKey(id: keyID, principal: admin, secretHash: Array(SHA256.hash(data: secret))), actor: nil, request: request)
+            .createAPIKey(id: keyID, principal: admin, secretHash: SecretHasher.hash(secret)), actor: nil, request: request)
         let token = "\(keyID).\(Hex.encode(secret))"
         return try json(BootstrapResponse(principal: "system/admin", keyID: "\(keyID)", token: token, revision: outcome.revision), status: .created)
     }
 
-    private func parseName(_ text: String) throws(APIError) -> Name {
+    func parseName(_ text: String) throws(APIError) -> Name {
         do {
             return try Name(text)
         } catch {
@@ -134,57 +136,58 @@ public struct AdminRoutes: Sendable {
 
     // MARK: - Helpers
 
-    /// Authenticates the bearer key and checks `permission` on `scope` with Rampart's own
-    /// authorizer. The key's secret is compared by hash, in constant time.
+    /// Authenticates the bearer key and checks `permission` on `scope`.
     /// - Returns: the authenticated principal.
-    private func authorize(_ request: Request, _ permission: String, on scope: Scope) async throws -> PrincipalReference {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
-        }
-        let token = header.dropFirst("Bearer ".count)
-        let parts = token.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
-            throw APIError.unauthenticated("malformed API key")
-        }
-        let required = try! Permission(permission)
-        let presented = Array(SHA256.hash(data: secret))
-        let principal = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.stale, timeout: limits.requestTimeout) { state -> Result<PrincipalReference, APIError> in
-                guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
-                    return .failure(.unauthenticated("unknown or revoked API key"))
-                }
-                let decision = state.authorize(key.principal, required, on: scope)
-                guard decision.allowed else { return .failure(.forbidden("\(key.principal) may not \(permission) on \(scope)")) }
-                return .success(key.principal)
-            }
-        }.value
-        return try principal.get()
+    func authorize(_ request: Request, _ permission: String, on scope: Scope) async throws -> PrincipalReference {
+        try await check(request, permission: Self.permission(permission), on: scope)
     }
 
-    private func submit(_ command: Command, actor: PrincipalReference?, request: Request) async throws -> CommandOutcome {
+    func submit(_ command: Command, actor: PrincipalReference?, request: Request) async throws -> CommandOutcome {
         let requestID = request.headers[.init("X-Request-ID")!] ?? Hex.encode(cluster.newSecret().prefix(8))
         let key = request.headers[.init("Idempotency-Key")!]
-        let envelope = CommandEnvelope(command: command, actor: actor, requestID: requestID, idempotencyKey: key, time: cluster.now())
+        var expected: UInt64?
+        if let ifMatch = request.headers[.ifMatch] {
+            guard let revision = UInt64(ifMatch.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) else {
+                throw APIError.badRequest("If-Match must be a revision number")
+            }
+            expected = revision
+        }
+        let envelope = CommandEnvelope(
+            command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
         let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: limits.requestTimeout) }
         if let rejection = outcome.rejection { throw APIError.rejected(rejection) }
         return outcome
     }
 
-    private func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
+    /// Reads a JSON body within the size limit: an object with only the body's fields, of the
+    /// right types.
+    func decode<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
         } catch {
             throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
         }
+        let data = Data(buffer.readableBytesView)
+        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw APIError.badRequest("the body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else { throw APIError.badRequest("the body must be a JSON object") }
+        if let unknown = fields.keys.filter({ !Body.fields.contains($0) }).sorted().first {
+            throw APIError.badRequest("unknown field \"\(unknown)\" (allowed: \(Body.fields.sorted().joined(separator: ", ")))")
+        }
         do {
-            return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(Body.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw APIError.badRequest("field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError.badRequest("missing field \"\(key.stringValue)\"")
         } catch {
-            throw APIError.badRequest("invalid JSON body: \(error)")
+            throw APIError.badRequest("invalid body")
         }
     }
 
-    private func wrap<Value>(_ body: () async throws(ClusterError) -> Value) async throws(APIError) -> Value {
+    func wrap<Value>(_ body: () async throws(ClusterError) -> Value) async throws(APIError) -> Value {
         do {
             return try await body()
         } catch {
@@ -192,7 +195,7 @@ public struct AdminRoutes: Sendable {
         }
     }
 
-    private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try JSONEncoder().encode(value)
         return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -21,6 +21,11 @@ public protocol PolicyCluster: Sendable {
     /// - Returns: the body's value and the revision the state reflects.
     func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
         async throws(ClusterError) -> (value: Value, revision: UInt64)
+    /// A page of audit records after `cursor`, filtered, after waiting for the consistency asked.
+    func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
+        async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
+    /// Waits until this replica has applied `revision` (read-your-writes on any replica).
+    func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError)
     /// The state hash (hex) of the replica's database, at the revision returned.
     func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64)
     /// Checks a bootstrap proof (an HMAC on the cluster secret) in constant time.
@@ -31,6 +36,35 @@ public protocol PolicyCluster: Sendable {
     func newSecret() -> [UInt8]
     /// The wall-clock time to stamp a command with.
     func now() -> Timestamp
+}
+
+/// Which audit records to list.
+public struct AuditQuery: Sendable, Hashable {
+    /// Only records of this organization.
+    public var organization: String?
+    /// Only records of this actor (`org/name`).
+    public var actor: String?
+    /// Only records of this action (`organization.create`...).
+    public var action: String?
+    /// Only records at or after this time (milliseconds since the epoch).
+    public var sinceMilliseconds: Int64?
+    /// Only records before this time.
+    public var untilMilliseconds: Int64?
+    /// Only the record of this request id.
+    public var requestID: String?
+
+    /// A query with no filter.
+    public init(
+        organization: String? = nil, actor: String? = nil, action: String? = nil, sinceMilliseconds: Int64? = nil,
+        untilMilliseconds: Int64? = nil, requestID: String? = nil
+    ) {
+        self.organization = organization
+        self.actor = actor
+        self.action = action
+        self.sinceMilliseconds = sinceMilliseconds
+        self.untilMilliseconds = untilMilliseconds
+        self.requestID = requestID
+    }
 }
 
 /// How fresh a read must be.
@@ -118,6 +152,8 @@ public enum ClusterError: Error, Sendable, Hashable {
     case timedOut
     /// The cluster refused the request (membership rules, transfer target...).
     case refused(String)
+    /// An argument is invalid (a malformed cursor...).
+    case invalidArgument(String)
     /// The replica is saturated.
     case overloaded
     /// The replica failed or is stopping.

@@ -73,6 +73,36 @@ struct ReplicaCluster: PolicyCluster {
         }
     }
 
+    func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
+        async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
+    {
+        let storeFilter = AuditFilter(
+            organization: filter.organization, actor: filter.actor, action: filter.action,
+            since: filter.sinceMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) },
+            until: filter.untilMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) }, requestID: filter.requestID)
+        do {
+            if consistency != .stale { _ = try await replica.linearizableRead(timeout: timeout) }
+            return try await replica.query { store in
+                let page = try store.auditRecords(after: cursor, limit: limit, filter: storeFilter)
+                return (page.items, page.nextCursor, store.appliedIndex)
+            }
+        } catch let error as ReplicaError {
+            throw Self.map(error)
+        } catch let error as PolicyStoreError {
+            throw .invalidArgument("\(error)")
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+    }
+
+    func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError) {
+        do {
+            _ = try await replica.waitUntilApplied(revision, timeout: timeout)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
         do {
             return try await replica.query { store in (Hex.encode(try store.stateHash()), store.appliedIndex) }

@@ -1,0 +1,373 @@
+import Foundation
+public import Hummingbird
+import PolicyModel
+
+/// The IAM resources: organizations, projects, principals, API keys, roles, bindings, the
+/// authorization check, the public key set and the audit log. Each route names the permission
+/// it needs and the scope it is checked on, so an organization's admins can act only inside it.
+extension AdminRoutes {
+    /// Adds the resource routes to `router`.
+    public func addResourceRoutes(to router: Router<BasicRequestContext>) {
+        addOrganizationRoutes(to: router)
+        addProjectRoutes(to: router)
+        addPrincipalRoutes(to: router)
+        addRoleRoutes(to: router)
+        addBindingRoutes(to: router)
+        router.post("/v1/authorize") { request, _ in try await authorizeRoute(request) }
+        router.get("/v1/keys") { request, _ in
+            let (keys, revision) = try await readState(request) { state in
+                state.publishedRootKeys.map {
+                    PublicKeyResponse(id: "\($0.id)", algorithm: "Ed25519", publicKey: Hex.encode($0.publicKey), state: "\($0.state)")
+                }
+            }
+            return try json(ListResponse(items: keys, nextCursor: nil, revision: revision))
+        }
+        router.get("/v1/audit") { request, _ in try await auditRoute(request) }
+    }
+
+    // MARK: - Organizations
+
+    private func addOrganizationRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/v1/orgs") { request, _ in
+            let actor = try await authenticate(request)
+            let page = try pageParameters(request)
+            let (items, revision) = try await readState(request) { state in
+                state.allOrganizations.filter { organization in
+                    state.authorize(actor, Self.permission("iam.organizations.get"), on: .organization(organization.name)).allowed
+                }.map(Self.organizationResponse)
+            }
+            return try json(paginate(items, page: page, key: \.name, revision: revision))
+        }
+        router.get("/v1/orgs/{org}") { request, context in
+            let name = try parseName(context.parameters.get("org") ?? "")
+            _ = try await authorize(request, "iam.organizations.get", on: .organization(name))
+            let (found, revision) = try await readState(request) { $0.organization(name).map(Self.organizationResponse) }
+            return try json(try existing(found, "organization \(name)"), revision: revision)
+        }
+        router.patch("/v1/orgs/{org}") { request, context in
+            let name = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.organizations.update", on: .cluster)
+            let body = try await decode(UpdateOrganizationRequest.self, from: request)
+            let outcome = try await submit(.setOrganizationSuspended(name: name, suspended: body.suspended), actor: actor, request: request)
+            return try json(OrganizationResponse(name: name.value, suspended: body.suspended, revision: outcome.revision))
+        }
+        router.delete("/v1/orgs/{org}") { request, context in
+            let name = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.organizations.delete", on: .cluster)
+            let outcome = try await submit(.deleteOrganization(name: name, force: try forceParameter(request)), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+    }
+
+    // MARK: - Projects
+
+    private func addProjectRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/v1/orgs/{org}/projects") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.projects.create", on: .organization(organization))
+            let body = try await decode(CreateProjectRequest.self, from: request)
+            let name = try parseName(body.name)
+            let outcome = try await submit(.createProject(organization: organization, name: name), actor: actor, request: request)
+            return try json(ProjectResponse(organization: organization.value, name: name.value, revision: outcome.revision), status: .created)
+        }
+        router.get("/v1/orgs/{org}/projects") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            _ = try await authorize(request, "iam.projects.list", on: .organization(organization))
+            let page = try pageParameters(request)
+            let (items, revision) = try await readState(request) { state in
+                state.projects(of: organization).map { ProjectResponse(organization: $0.organization.value, name: $0.name.value, revision: $0.revision) }
+            }
+            return try json(paginate(items, page: page, key: \.name, revision: revision))
+        }
+        router.get("/v1/orgs/{org}/projects/{project}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let name = try parseName(context.parameters.get("project") ?? "")
+            _ = try await authorize(request, "iam.projects.get", on: .project(organization: organization, project: name))
+            let (found, revision) = try await readState(request) { state in
+                state.project(organization, name).map { ProjectResponse(organization: $0.organization.value, name: $0.name.value, revision: $0.revision) }
+            }
+            return try json(try existing(found, "project \(organization)/\(name)"), revision: revision)
+        }
+        router.delete("/v1/orgs/{org}/projects/{project}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let name = try parseName(context.parameters.get("project") ?? "")
+            let actor = try await authorize(request, "iam.projects.delete", on: .organization(organization))
+            let outcome = try await submit(
+                .deleteProject(organization: organization, name: name, force: try forceParameter(request)), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+    }
+
+    // MARK: - Principals and API keys
+
+    private func addPrincipalRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/v1/orgs/{org}/principals") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.principals.create", on: .organization(organization))
+            let body = try await decode(CreatePrincipalRequest.self, from: request)
+            let name = try parseName(body.name)
+            guard let kind = Self.principalKinds[body.kind] else { throw APIError.badRequest("kind must be user or service_account") }
+            let reference = PrincipalReference(organization: organization, name: name)
+            let outcome = try await submit(.createPrincipal(reference, kind: kind), actor: actor, request: request)
+            return try json(
+                PrincipalResponse(organization: organization.value, name: name.value, kind: body.kind, revision: outcome.revision), status: .created)
+        }
+        router.get("/v1/orgs/{org}/principals") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            _ = try await authorize(request, "iam.principals.list", on: .organization(organization))
+            let page = try pageParameters(request)
+            let (items, revision) = try await readState(request) { state in state.principals(of: organization).map(Self.principalResponse) }
+            return try json(paginate(items, page: page, key: \.name, revision: revision))
+        }
+        router.get("/v1/orgs/{org}/principals/{principal}") { request, context in
+            let reference = try principalParameter(context)
+            _ = try await authorize(request, "iam.principals.get", on: .organization(reference.organization))
+            let (found, revision) = try await readState(request) { $0.principal(reference).map(Self.principalResponse) }
+            return try json(try existing(found, "principal \(reference)"), revision: revision)
+        }
+        router.delete("/v1/orgs/{org}/principals/{principal}") { request, context in
+            let reference = try principalParameter(context)
+            let actor = try await authorize(request, "iam.principals.delete", on: .organization(reference.organization))
+            let outcome = try await submit(.deletePrincipal(reference, force: try forceParameter(request)), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+        router.post("/v1/orgs/{org}/principals/{principal}/keys") { request, context in
+            let reference = try principalParameter(context)
+            let actor = try await authorize(request, "iam.apikeys.create", on: .organization(reference.organization))
+            let id = cluster.newEntityID()
+            let secret = cluster.newSecret()
+            let outcome = try await submit(
+                .createAPIKey(id: id, principal: reference, secretHash: Self.secretHash(secret)), actor: actor, request: request)
+            return try json(
+                APIKeyCreatedResponse(id: "\(id)", principal: "\(reference)", token: "\(id).\(Hex.encode(secret))", revision: outcome.revision),
+                status: .created)
+        }
+        router.get("/v1/orgs/{org}/principals/{principal}/keys") { request, context in
+            let reference = try principalParameter(context)
+            _ = try await authorize(request, "iam.apikeys.list", on: .organization(reference.organization))
+            let (items, revision) = try await readState(request) { state in
+                state.apiKeys(of: reference).map { APIKeyResponse(id: "\($0.id)", principal: "\($0.principal)", revision: $0.revision) }
+            }
+            return try json(ListResponse(items: items, nextCursor: nil, revision: revision))
+        }
+        router.delete("/v1/orgs/{org}/principals/{principal}/keys/{key}") { request, context in
+            let reference = try principalParameter(context)
+            let actor = try await authorize(request, "iam.apikeys.delete", on: .organization(reference.organization))
+            guard let id = try? EntityID(hex: context.parameters.get("key") ?? "") else { throw APIError.badRequest("malformed key id") }
+            // The key must belong to the principal of the path: no revoking another tenant's key by id.
+            let (owner, _) = try await readState(request) { $0.apiKey(id)?.principal }
+            guard owner == reference else { throw APIError.rejected(.notFound("API key \(id)")) }
+            let outcome = try await submit(.revokeAPIKey(id: id), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+    }
+
+    // MARK: - Roles
+
+    private func addRoleRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/v1/roles") { request, _ in
+            _ = try await authenticate(request)
+            let roles = BuiltInRole.allCases.sorted().map { Self.roleResponse($0.role) }
+            return try json(ListResponse(items: roles, nextCursor: nil, revision: cluster.status().appliedIndex))
+        }
+        router.post("/v1/orgs/{org}/roles") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.roles.create", on: .organization(organization))
+            let body = try await decode(RoleRequest.self, from: request)
+            let name = try parseName(body.name ?? "")
+            let permissions = try parsePermissions(body.permissions)
+            let outcome = try await submit(.createRole(organization: organization, name: name, permissions: permissions), actor: actor, request: request)
+            let role = Role(reference: .custom(organization: organization, name: name), permissions: permissions, revision: outcome.revision)
+            return try json(Self.roleResponse(role), status: .created)
+        }
+        router.get("/v1/orgs/{org}/roles") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            _ = try await authorize(request, "iam.roles.list", on: .organization(organization))
+            let page = try pageParameters(request)
+            let (items, revision) = try await readState(request) { state in state.roles(of: organization).map(Self.roleResponse) }
+            return try json(paginate(items, page: page, key: \.name, revision: revision))
+        }
+        router.get("/v1/orgs/{org}/roles/{role}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let name = try parseName(context.parameters.get("role") ?? "")
+            _ = try await authorize(request, "iam.roles.get", on: .organization(organization))
+            let (found, revision) = try await readState(request) { $0.role(.custom(organization: organization, name: name)).map(Self.roleResponse) }
+            return try json(try existing(found, "role \(organization)/\(name)"), revision: revision)
+        }
+        router.put("/v1/orgs/{org}/roles/{role}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let name = try parseName(context.parameters.get("role") ?? "")
+            let actor = try await authorize(request, "iam.roles.update", on: .organization(organization))
+            let body = try await decode(RoleRequest.self, from: request)
+            if let bodyName = body.name, bodyName != name.value { throw APIError.badRequest("the body names role \(bodyName), the path \(name)") }
+            let permissions = try parsePermissions(body.permissions)
+            let outcome = try await submit(.updateRole(organization: organization, name: name, permissions: permissions), actor: actor, request: request)
+            let role = Role(reference: .custom(organization: organization, name: name), permissions: permissions, revision: outcome.revision)
+            return try json(Self.roleResponse(role))
+        }
+        router.delete("/v1/orgs/{org}/roles/{role}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let name = try parseName(context.parameters.get("role") ?? "")
+            let actor = try await authorize(request, "iam.roles.delete", on: .organization(organization))
+            let outcome = try await submit(
+                .deleteRole(organization: organization, name: name, force: try forceParameter(request)), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+    }
+
+    // MARK: - Bindings
+
+    private func addBindingRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/v1/orgs/{org}/bindings") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let body = try await decode(CreateBindingRequest.self, from: request)
+            let principal = PrincipalReference(organization: organization, name: try parseName(body.principal))
+            let scope: Scope = try body.project.map { .project(organization: organization, project: try parseName($0)) } ?? .organization(organization)
+            let role: RoleReference =
+                try BuiltInRole(rawValue: body.role).map { .builtIn($0) } ?? .custom(organization: organization, name: try parseName(body.role))
+            let actor = try await authorize(request, "iam.bindings.create", on: scope)
+            // No escalation: the caller must hold every permission it grants, at that scope.
+            let (missing, _) = try await readState(request) { state -> String? in
+                guard let granted = state.role(role) else { return nil }
+                return granted.permissions.first { !state.authorize(actor, $0, on: scope).allowed }.map(\.description)
+            }
+            if let missing { throw APIError.forbidden("\(actor) cannot grant \(missing), which it does not hold on \(scope)") }
+            let id = cluster.newEntityID()
+            let outcome = try await submit(.createBinding(id: id, principal: principal, role: role, scope: scope), actor: actor, request: request)
+            return try json(
+                BindingResponse(id: "\(id)", principal: "\(principal)", role: role.description, scope: scope.description, revision: outcome.revision),
+                status: .created)
+        }
+        router.get("/v1/orgs/{org}/bindings") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            _ = try await authorize(request, "iam.bindings.list", on: .organization(organization))
+            let page = try pageParameters(request)
+            let (items, revision) = try await readState(request) { state in state.bindings(in: organization).map(Self.bindingResponse) }
+            return try json(paginate(items, page: page, key: \.id, revision: revision))
+        }
+        router.delete("/v1/orgs/{org}/bindings/{binding}") { request, context in
+            let organization = try parseName(context.parameters.get("org") ?? "")
+            let actor = try await authorize(request, "iam.bindings.delete", on: .organization(organization))
+            guard let id = try? EntityID(hex: context.parameters.get("binding") ?? "") else { throw APIError.badRequest("malformed binding id") }
+            let (bindingOrganization, _) = try await readState(request) { $0.binding(id)?.scope.organization }
+            guard bindingOrganization == organization else { throw APIError.rejected(.notFound("binding \(id)")) }
+            let outcome = try await submit(.deleteBinding(id: id), actor: actor, request: request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        }
+    }
+
+    // MARK: - Authorization checks and audit
+
+    private func authorizeRoute(_ request: Request) async throws -> Response {
+        let body = try await decode(AuthorizeRequest.self, from: request)
+        let organization = try parseName(body.organization)
+        let resource: Scope = try body.project.map { .project(organization: organization, project: try parseName($0)) } ?? .organization(organization)
+        _ = try await authorize(request, "iam.decisions.check", on: resource)
+        let parts = body.principal.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw APIError.badRequest("principal must be organization/name") }
+        let principal = PrincipalReference(organization: try parseName(String(parts[0])), name: try parseName(String(parts[1])))
+        let permission: Permission
+        do {
+            permission = try Permission(body.permission, allowWildcards: false)
+        } catch {
+            throw APIError.rejected(error)
+        }
+        let (decision, revision) = try await readState(request) { $0.authorize(principal, permission, on: resource) }
+        return try json(
+            AuthorizeResponse(
+                allowed: decision.allowed, binding: decision.binding.map { "\($0.id)" }, reason: decision.denial?.rawValue, revision: revision))
+    }
+
+    private func auditRoute(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let organization = try query["organization"].map { try parseName(String($0)) }
+        _ = try await authorize(request, "iam.audit.read", on: organization.map { .organization($0) } ?? .cluster)
+        let page = try pageParameters(request)
+        func milliseconds(_ key: String) throws -> Int64? {
+            guard let text = query[Substring(key)] else { return nil }
+            guard let value = Int64(String(text)) else { throw APIError.badRequest("\(key) must be milliseconds since the epoch") }
+            return value
+        }
+        let filter = AuditQuery(
+            organization: organization?.value, actor: query["actor"].map(String.init), action: query["action"].map(String.init),
+            sinceMilliseconds: try milliseconds("since"), untilMilliseconds: try milliseconds("until"),
+            requestID: query["request_id"].map(String.init))
+        let consistency = try consistencyParameter(request)
+        if let minimum = try minRevisionParameter(request) {
+            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: limits.requestTimeout) }
+        }
+        let result = try await wrap { () async throws(ClusterError) in
+            try await cluster.auditRecords(after: page.cursor, limit: page.limit, filter: filter, consistency: consistency, timeout: limits.requestTimeout)
+        }
+        return try json(ListResponse(items: result.records.map(AuditRecordResponse.init), nextCursor: result.nextCursor, revision: result.revision))
+    }
+
+    // MARK: - Helpers
+
+    static func permission(_ text: String) -> Permission {
+        try! Permission(text)
+    }
+
+    static let principalKinds: [String: PrincipalKind] = ["user": .user, "service_account": .serviceAccount]
+
+    static func organizationResponse(_ organization: Organization) -> OrganizationResponse {
+        OrganizationResponse(name: organization.name.value, suspended: organization.suspended, revision: organization.revision)
+    }
+
+    static func principalResponse(_ principal: Principal) -> PrincipalResponse {
+        PrincipalResponse(
+            organization: principal.reference.organization.value, name: principal.reference.name.value,
+            kind: principal.kind == .user ? "user" : "service_account", revision: principal.revision)
+    }
+
+    static func roleResponse(_ role: Role) -> RoleResponse {
+        switch role.reference {
+        case .builtIn(let builtIn):
+            return RoleResponse(organization: nil, name: builtIn.rawValue, builtIn: true, permissions: role.permissions.map(\.description), revision: 0)
+        case .custom(let organization, let name):
+            return RoleResponse(
+                organization: organization.value, name: name.value, builtIn: false, permissions: role.permissions.map(\.description),
+                revision: role.revision)
+        }
+    }
+
+    static func bindingResponse(_ binding: RoleBinding) -> BindingResponse {
+        BindingResponse(
+            id: "\(binding.id)", principal: "\(binding.principal)", role: binding.role.description, scope: binding.scope.description,
+            revision: binding.revision)
+    }
+
+    static func secretHash(_ secret: [UInt8]) -> [UInt8] {
+        SecretHasher.hash(secret)
+    }
+
+    func principalParameter(_ context: BasicRequestContext) throws -> PrincipalReference {
+        PrincipalReference(
+            organization: try parseName(context.parameters.get("org") ?? ""), name: try parseName(context.parameters.get("principal") ?? ""))
+    }
+
+    func parsePermissions(_ texts: [String]) throws -> [Permission] {
+        var permissions: [Permission] = []
+        for text in texts {
+            do {
+                permissions.append(try Permission(text))
+            } catch {
+                throw APIError.rejected(error)
+            }
+        }
+        return permissions
+    }
+
+    func existing<Value>(_ value: Value?, _ what: String) throws -> Value {
+        guard let value else { throw APIError.rejected(.notFound(what)) }
+        return value
+    }
+
+    func forceParameter(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters["force"].map(String.init) {
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw APIError.badRequest("force must be true or false, not \(other)")
+        }
+    }
+}

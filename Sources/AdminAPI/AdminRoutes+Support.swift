@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+public import Hummingbird
+import PolicyModel
+
+/// Query parameters, reads at a consistency, pagination and credentials, shared by the routes.
+extension AdminRoutes {
+    /// One page request: `cursor` (the last key of the previous page) and `limit`.
+    struct PageRequest {
+        var cursor: String?
+        var limit: Int
+    }
+
+    /// The default and largest page sizes.
+    static let defaultPageSize = 100
+    static let maxPageSize = 1000
+
+    func pageParameters(_ request: Request) throws -> PageRequest {
+        let query = request.uri.queryParameters
+        var limit = Self.defaultPageSize
+        if let text = query["limit"] {
+            guard let value = Int(String(text)), (1...Self.maxPageSize).contains(value) else {
+                throw APIError.badRequest("limit must be 1...\(Self.maxPageSize)")
+            }
+            limit = value
+        }
+        let cursor = query["cursor"].map(String.init)
+        if let cursor, cursor.utf8.count > 256 { throw APIError.badRequest("cursor is too long") }
+        return PageRequest(cursor: cursor, limit: limit)
+    }
+
+    /// The page of `items` (sorted by `key`) after the cursor.
+    func paginate<Item: Codable & Sendable>(_ items: [Item], page: PageRequest, key: KeyPath<Item, String>, revision: UInt64) -> ListResponse<Item> {
+        let sorted = items.sorted { $0[keyPath: key] < $1[keyPath: key] }
+        let rest = page.cursor.map { cursor in sorted.filter { $0[keyPath: key] > cursor } } ?? sorted
+        let slice = Array(rest.prefix(page.limit))
+        let next = rest.count > page.limit ? slice.last?[keyPath: key] : nil
+        return ListResponse(items: slice, nextCursor: next, revision: revision)
+    }
+
+    func consistencyParameter(_ request: Request) throws -> ReadConsistency {
+        guard let text = request.uri.queryParameters["consistency"] else { return .linearizable }
+        guard let consistency = ReadConsistency(rawValue: String(text)) else {
+            throw APIError.badRequest("consistency must be linearizable, leader or stale")
+        }
+        return consistency
+    }
+
+    func minRevisionParameter(_ request: Request) throws -> UInt64? {
+        guard let text = request.uri.queryParameters["min_revision"] else { return nil }
+        guard let value = UInt64(String(text)) else { throw APIError.badRequest("min_revision must be a revision number") }
+        return value
+    }
+
+    /// Runs `body` on the state after waiting for `min_revision` and the requested consistency.
+    func readState<Value: Sendable>(_ request: Request, _ body: @escaping @Sendable (PolicyState) -> Value) async throws
+        -> (Value, UInt64)
+    {
+        let consistency = try consistencyParameter(request)
+        if let minimum = try minRevisionParameter(request) {
+            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: limits.requestTimeout) }
+        }
+        let result = try await wrap { () async throws(ClusterError) in
+            try await cluster.read(consistency, timeout: limits.requestTimeout, body)
+        }
+        return (result.value, result.revision)
+    }
+
+    /// Authenticates the bearer key: the key id names the key, and the secret's SHA-256 is
+    /// compared with the stored hash in constant time.
+    /// - Returns: the principal the key belongs to.
+    func authenticate(_ request: Request) async throws -> PrincipalReference {
+        try await check(request, permission: nil, on: .cluster)
+    }
+
+    /// Authenticates, then checks `permission` on `scope` with Rampart's own authorizer.
+    func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
+        }
+        let parts = header.dropFirst("Bearer ".count).split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
+            throw APIError.unauthenticated("malformed API key")
+        }
+        let presented = SecretHasher.hash(secret)
+        let principal = try await wrap { () async throws(ClusterError) in
+            try await cluster.read(.stale, timeout: limits.requestTimeout) { state -> Result<PrincipalReference, APIError> in
+                guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
+                    return .failure(.unauthenticated("unknown or revoked API key"))
+                }
+                guard let permission else { return .success(key.principal) }
+                return Self.decide(state, key.principal, permission, on: scope)
+            }
+        }.value
+        return try principal.get()
+    }
+
+    /// The route-level decision. A missing resource is "not found" only for a caller that could
+    /// act where it would be (its organization, or the whole cluster), so a tenant cannot probe
+    /// for another tenant's names; a cluster-wide grant still reaches a suspended organization
+    /// (its administrators must be able to resume it).
+    static func decide(_ state: PolicyState, _ principal: PrincipalReference, _ permission: Permission, on scope: Scope)
+        -> Result<PrincipalReference, APIError>
+    {
+        let decision = state.authorize(principal, permission, on: scope)
+        if decision.allowed { return .success(principal) }
+        let forbidden = APIError.forbidden("\(principal) lacks \(permission) on \(scope)")
+        switch decision.denial {
+        case .unknownResource:
+            var ancestors: [Scope] = [.cluster]
+            if case .project(let organization, _) = scope, state.organization(organization) != nil {
+                ancestors.insert(.organization(organization), at: 0)
+            }
+            let mayKnow = ancestors.contains { state.authorize(principal, permission, on: $0).allowed }
+            return .failure(mayKnow ? .rejected(.notFound("\(scope)")) : forbidden)
+        case .resourceSuspended:
+            return state.authorize(principal, permission, on: .cluster).allowed ? .success(principal) : .failure(forbidden)
+        case .unknownPrincipal, .principalSuspended, .noMatchingBinding, nil:
+            return .failure(forbidden)
+        }
+    }
+
+    /// A JSON response that also says, in `X-Rampart-Revision`, the revision it reflects.
+    func json(_ value: some Encodable, revision: UInt64) throws -> Response {
+        var response = try json(value)
+        response.headers[.init("X-Rampart-Revision")!] = String(revision)
+        return response
+    }
+}
+
+/// How API key secrets are stored: SHA-256 (the secret is 32 random bytes, so a slow hash adds
+/// nothing against guessing).
+enum SecretHasher {
+    static func hash(_ secret: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: secret))
+    }
+}

@@ -1,0 +1,247 @@
+public import PolicyModel
+
+/// A request body the API accepts: its JSON object may hold only `fields` (unknown fields are
+/// refused, so a misspelt optional field is an error rather than silently ignored).
+public protocol APIRequestBody: Codable, Sendable {
+    /// The JSON keys the body may hold.
+    static var fields: Set<String> { get }
+}
+
+extension CreateOrganizationRequest: APIRequestBody {
+    public static let fields: Set<String> = ["name"]
+}
+
+extension MembershipRequest: APIRequestBody {
+    public static let fields: Set<String> = ["action", "replica"]
+}
+
+extension TransferRequest: APIRequestBody {
+    public static let fields: Set<String> = ["replica"]
+}
+
+/// `PATCH /v1/orgs/{org}`.
+public struct UpdateOrganizationRequest: APIRequestBody {
+    public static let fields: Set<String> = ["suspended"]
+    /// Suspends (true) or resumes (false) the organization.
+    public var suspended: Bool
+
+    /// Creates the request.
+    public init(suspended: Bool) {
+        self.suspended = suspended
+    }
+}
+
+/// `POST /v1/orgs/{org}/projects`.
+public struct CreateProjectRequest: APIRequestBody {
+    public static let fields: Set<String> = ["name"]
+    /// The project's name.
+    public var name: String
+
+    /// Creates the request.
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+/// `POST /v1/orgs/{org}/principals`.
+public struct CreatePrincipalRequest: APIRequestBody {
+    public static let fields: Set<String> = ["name", "kind"]
+    /// The principal's name.
+    public var name: String
+    /// `user` or `service_account`.
+    public var kind: String
+
+    /// Creates the request.
+    public init(name: String, kind: String) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// `POST /v1/orgs/{org}/roles` and `PUT /v1/orgs/{org}/roles/{role}`.
+public struct RoleRequest: APIRequestBody {
+    public static let fields: Set<String> = ["name", "permissions"]
+    /// The role's name (ignored on update, where the path names it).
+    public var name: String?
+    /// Its permissions, `service.resource.verb` with `*` per segment.
+    public var permissions: [String]
+
+    /// Creates the request.
+    public init(name: String?, permissions: [String]) {
+        self.name = name
+        self.permissions = permissions
+    }
+}
+
+/// `POST /v1/orgs/{org}/bindings`.
+public struct CreateBindingRequest: APIRequestBody {
+    public static let fields: Set<String> = ["principal", "role", "project"]
+    /// The principal's name (in the organization of the path).
+    public var principal: String
+    /// A built-in role (`org.admin`...) or the name of one of the organization's roles.
+    public var role: String
+    /// The project the binding is limited to; the whole organization when absent.
+    public var project: String?
+
+    /// Creates the request.
+    public init(principal: String, role: String, project: String?) {
+        self.principal = principal
+        self.role = role
+        self.project = project
+    }
+}
+
+/// `POST /v1/authorize`.
+public struct AuthorizeRequest: APIRequestBody {
+    public static let fields: Set<String> = ["principal", "permission", "organization", "project"]
+    /// `org/name` of the principal asking.
+    public var principal: String
+    /// The permission needed, without wildcards.
+    public var permission: String
+    /// The resource's organization.
+    public var organization: String
+    /// The resource's project, if the resource is in one.
+    public var project: String?
+
+    /// Creates the request.
+    public init(principal: String, permission: String, organization: String, project: String?) {
+        self.principal = principal
+        self.permission = permission
+        self.organization = organization
+        self.project = project
+    }
+}
+
+/// The answer to `POST /v1/authorize`.
+public struct AuthorizeResponse: Codable, Sendable, Hashable {
+    /// Whether the request is allowed.
+    public var allowed: Bool
+    /// The binding that allowed it.
+    public var binding: String?
+    /// Why it was denied.
+    public var reason: String?
+    /// The revision of the state that decided.
+    public var revision: UInt64
+}
+
+/// A project.
+public struct ProjectResponse: Codable, Sendable, Hashable {
+    public var organization: String
+    public var name: String
+    public var revision: UInt64
+}
+
+/// A principal.
+public struct PrincipalResponse: Codable, Sendable, Hashable {
+    public var organization: String
+    public var name: String
+    public var kind: String
+    public var revision: UInt64
+}
+
+/// An API key (never its secret).
+public struct APIKeyResponse: Codable, Sendable, Hashable {
+    public var id: String
+    public var principal: String
+    public var revision: UInt64
+}
+
+/// A new API key: the token is shown once and never stored.
+public struct APIKeyCreatedResponse: Codable, Sendable, Hashable {
+    public var id: String
+    public var principal: String
+    /// The bearer token `<id>.<secret>`.
+    public var token: String
+    public var revision: UInt64
+}
+
+/// A role.
+public struct RoleResponse: Codable, Sendable, Hashable {
+    /// The organization of a custom role; absent for built-in roles.
+    public var organization: String?
+    public var name: String
+    public var builtIn: Bool
+    public var permissions: [String]
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case organization, name, permissions, revision
+        case builtIn = "built_in"
+    }
+}
+
+/// A role binding.
+public struct BindingResponse: Codable, Sendable, Hashable {
+    public var id: String
+    public var principal: String
+    public var role: String
+    public var scope: String
+    public var revision: UInt64
+}
+
+/// A public root key.
+public struct PublicKeyResponse: Codable, Sendable, Hashable {
+    public var id: String
+    public var algorithm: String
+    /// The Ed25519 public key, hex.
+    public var publicKey: String
+    /// `pending`, `active` or `retiring`.
+    public var state: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, algorithm, state
+        case publicKey = "public_key"
+    }
+}
+
+/// An audit record.
+public struct AuditRecordResponse: Codable, Sendable, Hashable {
+    public var sequence: UInt64
+    public var revision: UInt64
+    public var timeMilliseconds: Int64
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var organization: String
+    public var requestID: String
+    public var outcome: String
+    public var previousHash: String
+    public var hash: String
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, revision, actor, action, target, organization, outcome, hash
+        case timeMilliseconds = "time_ms"
+        case requestID = "request_id"
+        case previousHash = "previous_hash"
+    }
+
+    /// The record in the API's form.
+    public init(_ record: AuditRecord) {
+        sequence = record.sequence
+        revision = record.revision
+        timeMilliseconds = record.time.millisecondsSinceEpoch
+        actor = record.actor
+        action = record.action
+        target = record.target
+        organization = record.organization
+        requestID = record.requestID
+        outcome = record.outcome
+        previousHash = Hex.encode(record.previousHash)
+        hash = Hex.encode(record.hash)
+    }
+}
+
+/// One page of a listing.
+public struct ListResponse<Item: Codable & Sendable>: Codable, Sendable {
+    /// The items, in key order.
+    public var items: [Item]
+    /// Pass as `cursor` for the next page; absent on the last page.
+    public var nextCursor: String?
+    /// The revision the page reflects.
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case items, revision
+        case nextCursor = "next_cursor"
+    }
+}

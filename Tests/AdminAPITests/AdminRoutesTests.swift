@@ -1,0 +1,230 @@
+import AdminAPI
+import Foundation
+import Hummingbird
+import Testing
+
+/// A fake cluster bootstrapped with a system administrator, plus helpers to create tenants.
+struct Fixture {
+    let cluster = FakeCluster()
+    let client: RouteClient
+    let admin: String
+
+    init() async throws {
+        client = RouteClient(cluster: cluster)
+        let answer = try await client.send(
+            .post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap \(Hex.encode(FakeCluster.secret))"])
+        #expect(answer.status == 201)
+        admin = try #require(answer.object["token"] as? String)
+    }
+
+    /// Creates `name`'s principal in `organization`, binds `role` to it, and returns its key.
+    func member(_ organization: String, _ name: String, role: String, project: String? = nil) async throws -> String {
+        let created = try await client.send(
+            .post, "/v1/orgs/\(organization)/principals", body: #"{"name":"\#(name)","kind":"user"}"#, token: admin)
+        #expect(created.status == 201, "\(created.body)")
+        let projectField = project.map { #","project":"\#($0)""# } ?? ""
+        let bound = try await client.send(
+            .post, "/v1/orgs/\(organization)/bindings", body: #"{"principal":"\#(name)","role":"\#(role)"\#(projectField)}"#, token: admin)
+        #expect(bound.status == 201, "\(bound.body)")
+        let key = try await client.send(.post, "/v1/orgs/\(organization)/principals/\(name)/keys", token: admin)
+        #expect(key.status == 201, "\(key.body)")
+        return try #require(key.object["token"] as? String)
+    }
+
+    func organization(_ name: String) async throws {
+        let answer = try await client.send(.post, "/v1/orgs", body: #"{"name":"\#(name)"}"#, token: admin)
+        #expect(answer.status == 201, "\(answer.body)")
+    }
+}
+
+@Suite struct AdminRoutesTests {
+    @Test func bootstrapOnceWithTheClusterSecretOnly() async throws {
+        let fixture = try await Fixture()
+        let again = try await fixture.client.send(
+            .post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap \(Hex.encode(FakeCluster.secret))"])
+        #expect(again.status == 409)
+        #expect(again.code == "already_bootstrapped")
+        let forged = try await fixture.client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap 00ff"])
+        #expect(forged.status == 401)
+    }
+
+    @Test func credentialsAreRequiredAndChecked() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        #expect(try await client.send(.get, "/v1/orgs").status == 401)
+        #expect(try await client.send(.get, "/v1/orgs", token: "nonsense").status == 401)
+        let parts = fixture.admin.split(separator: ".")
+        let wrongSecret = "\(parts[0]).\(String(repeating: "0", count: 64))"
+        let refused = try await client.send(.get, "/v1/orgs", token: wrongSecret)
+        #expect(refused.status == 401)
+        #expect(refused.code == "unauthenticated")
+        #expect(try await client.send(.get, "/v1/orgs", token: fixture.admin).status == 200)
+        // Health, readiness, metrics and the public key set need no credentials.
+        #expect(try await client.send(.get, "/healthz").status == 200)
+        #expect(try await client.send(.get, "/metrics").body.contains("rampart_raft_term"))
+        #expect(try await client.send(.get, "/v1/keys").status == 200)
+    }
+
+    @Test func organizationsAreCreatedReadSuspendedAndDeleted() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let created = try await client.send(.post, "/v1/orgs", body: #"{"name":"acme"}"#, token: fixture.admin)
+        #expect(created.status == 201)
+        #expect(created.object["revision"] as? Int == Int(fixture.cluster.revision))
+        let duplicate = try await client.send(.post, "/v1/orgs", body: #"{"name":"acme"}"#, token: fixture.admin)
+        #expect(duplicate.status == 409)
+        #expect(duplicate.code == "already_exists")
+        let read = try await client.send(.get, "/v1/orgs/acme", token: fixture.admin)
+        #expect(read.object["name"] as? String == "acme")
+        #expect(read.headers[.init("X-Rampart-Revision")!] == String(fixture.cluster.revision))
+        let suspended = try await client.send(.patch, "/v1/orgs/acme", body: #"{"suspended":true}"#, token: fixture.admin)
+        #expect(suspended.object["suspended"] as? Bool == true)
+        #expect(try await client.send(.delete, "/v1/orgs/acme", token: fixture.admin).status == 200)
+        let gone = try await client.send(.get, "/v1/orgs/acme", token: fixture.admin)
+        #expect(gone.status == 404)
+        #expect(gone.code == "not_found")
+    }
+
+    @Test func anOrganizationAdminCannotSeeOrTouchAnotherOrganization() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        try await fixture.organization("beta")
+        let alphaAdmin = try await fixture.member("alpha", "admin", role: "org.admin")
+        _ = try await fixture.member("beta", "owner", role: "org.admin")
+        let client = fixture.client
+        let listed = try await client.send(.get, "/v1/orgs", token: alphaAdmin)
+        #expect((listed.object["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["alpha"])
+        let before = fixture.cluster.fingerprint
+        let attempts: [(HTTPRequest.Method, String, String?)] = [
+            (.get, "/v1/orgs/beta", nil), (.patch, "/v1/orgs/beta", #"{"suspended":true}"#), (.delete, "/v1/orgs/beta", nil),
+            (.post, "/v1/orgs/beta/projects", #"{"name":"p"}"#), (.get, "/v1/orgs/beta/projects", nil),
+            (.post, "/v1/orgs/beta/principals", #"{"name":"x","kind":"user"}"#), (.get, "/v1/orgs/beta/principals", nil),
+            (.get, "/v1/orgs/beta/principals/owner", nil), (.delete, "/v1/orgs/beta/principals/owner", nil),
+            (.post, "/v1/orgs/beta/principals/owner/keys", nil), (.get, "/v1/orgs/beta/principals/owner/keys", nil),
+            (.post, "/v1/orgs/beta/roles", #"{"name":"r","permissions":["a.b.c"]}"#), (.get, "/v1/orgs/beta/roles", nil),
+            (.post, "/v1/orgs/beta/bindings", #"{"principal":"owner","role":"org.viewer"}"#), (.get, "/v1/orgs/beta/bindings", nil),
+            (.get, "/v1/audit?organization=beta", nil), (.post, "/v1/orgs", #"{"name":"gamma"}"#),
+            (.post, "/v1/authorize", #"{"principal":"beta/owner","permission":"a.b.c","organization":"beta"}"#),
+        ]
+        for (method, path, body) in attempts {
+            let answer = try await client.send(method, path, body: body, token: alphaAdmin)
+            #expect(answer.status == 403, "\(method) \(path) answered \(answer.status)")
+        }
+        #expect(fixture.cluster.fingerprint == before)
+        // Inside its own organization it can do everything.
+        #expect(try await client.send(.post, "/v1/orgs/alpha/projects", body: #"{"name":"web"}"#, token: alphaAdmin).status == 201)
+    }
+
+    @Test func auditorsReadTheirOrganizationsAuditAndNothingElse() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        try await fixture.organization("beta")
+        let auditor = try await fixture.member("alpha", "auditor", role: "org.auditor")
+        let client = fixture.client
+        let records = try await client.send(.get, "/v1/audit?organization=alpha", token: auditor)
+        #expect(records.status == 200)
+        let items = try #require(records.object["items"] as? [[String: Any]])
+        #expect(!items.isEmpty && items.allSatisfy { $0["organization"] as? String == "alpha" })
+        #expect(try await client.send(.get, "/v1/audit", token: auditor).status == 403)
+        #expect(try await client.send(.get, "/v1/audit?organization=beta", token: auditor).status == 403)
+        #expect(try await client.send(.post, "/v1/orgs/alpha/projects", body: #"{"name":"p"}"#, token: auditor).status == 403)
+        #expect(try await client.send(.get, "/v1/orgs/alpha/principals", token: auditor).status == 403)
+    }
+
+    @Test func aPrincipalCannotGrantPermissionsItDoesNotHold() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        let client = fixture.client
+        let role = try await client.send(
+            .post, "/v1/orgs/alpha/roles", body: #"{"name":"binder","permissions":["iam.bindings.create","iam.principals.get"]}"#,
+            token: fixture.admin)
+        #expect(role.status == 201)
+        let binder = try await fixture.member("alpha", "binder", role: "binder")
+        _ = try await fixture.member("alpha", "target", role: "org.viewer")
+        let escalation = try await client.send(
+            .post, "/v1/orgs/alpha/bindings", body: #"{"principal":"target","role":"org.admin"}"#, token: binder)
+        #expect(escalation.status == 403)
+        #expect(escalation.body.contains("cannot grant"))
+        let allowed = try await client.send(.post, "/v1/orgs/alpha/bindings", body: #"{"principal":"target","role":"binder"}"#, token: binder)
+        #expect(allowed.status == 201)
+    }
+
+    @Test func conditionalUpdatesAndIdempotentRetries() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        let client = fixture.client
+        let created = try await client.send(.post, "/v1/orgs/alpha/roles", body: #"{"name":"r","permissions":["a.b.c"]}"#, token: fixture.admin)
+        let revision = try #require(created.object["revision"] as? Int)
+        let stale = try await client.send(
+            .put, "/v1/orgs/alpha/roles/r", body: #"{"permissions":["a.b.d"]}"#, token: fixture.admin, headers: ["If-Match": "\(revision - 1)"])
+        #expect(stale.status == 412)
+        #expect(stale.code == "revision_mismatch")
+        let fresh = try await client.send(
+            .put, "/v1/orgs/alpha/roles/r", body: #"{"permissions":["a.b.d"]}"#, token: fixture.admin, headers: ["If-Match": "\"\(revision)\""])
+        #expect(fresh.status == 200)
+        let first = try await client.send(
+            .post, "/v1/orgs/alpha/projects", body: #"{"name":"p"}"#, token: fixture.admin, headers: ["Idempotency-Key": "k-1"])
+        let retry = try await client.send(
+            .post, "/v1/orgs/alpha/projects", body: #"{"name":"p"}"#, token: fixture.admin, headers: ["Idempotency-Key": "k-1"])
+        #expect(first.status == 201 && retry.status == 201)
+        #expect(first.object["revision"] as? Int == retry.object["revision"] as? Int)
+    }
+
+    @Test func apiKeysAreShownOnceListedWithoutSecretsAndRevocable() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        let token = try await fixture.member("alpha", "svc", role: "org.viewer")
+        let client = fixture.client
+        let listed = try await client.send(.get, "/v1/orgs/alpha/principals/svc/keys", token: fixture.admin)
+        #expect(!listed.body.contains(String(token.split(separator: ".")[1])), "the secret is never listed")
+        let id = String(token.split(separator: ".")[0])
+        #expect(try await client.send(.get, "/v1/orgs/alpha/projects", token: token).status == 200)
+        #expect(try await client.send(.delete, "/v1/orgs/alpha/principals/svc/keys/\(id)", token: fixture.admin).status == 200)
+        #expect(try await client.send(.get, "/v1/orgs/alpha/projects", token: token).status == 401)
+    }
+
+    @Test func authorizeAnswersWithTheDecidingBinding() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        let client = fixture.client
+        #expect(try await client.send(.post, "/v1/orgs/alpha/projects", body: #"{"name":"web"}"#, token: fixture.admin).status == 201)
+        _ = try await fixture.member("alpha", "dev", role: "project.admin", project: "web")
+        let allowed = try await client.send(
+            .post, "/v1/authorize", body: #"{"principal":"alpha/dev","permission":"compute.instances.create","organization":"alpha","project":"web"}"#,
+            token: fixture.admin)
+        #expect(allowed.object["allowed"] as? Bool == true)
+        #expect(allowed.object["binding"] is String)
+        let denied = try await client.send(
+            .post, "/v1/authorize", body: #"{"principal":"alpha/dev","permission":"compute.instances.create","organization":"alpha"}"#,
+            token: fixture.admin)
+        #expect(denied.object["allowed"] as? Bool == false)
+    }
+
+    @Test func listingsArePaginatedWithACursor() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        for name in ["e", "a", "d", "c", "b"] {
+            _ = try await fixture.client.send(.post, "/v1/orgs/alpha/projects", body: #"{"name":"\#(name)"}"#, token: fixture.admin)
+        }
+        var names: [String] = []
+        var cursor: String?
+        repeat {
+            let query = cursor.map { "&cursor=\($0)" } ?? ""
+            let page = try await fixture.client.send(.get, "/v1/orgs/alpha/projects?limit=2\(query)", token: fixture.admin)
+            let items = try #require(page.object["items"] as? [[String: Any]])
+            #expect(items.count <= 2)
+            names += items.compactMap { $0["name"] as? String }
+            cursor = page.object["next_cursor"] as? String
+        } while cursor != nil
+        #expect(names == ["a", "b", "c", "d", "e"])
+    }
+
+    @Test func noLeaderIsAServiceUnavailableWithARetryHint() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.setUnavailable(true)
+        let answer = try await fixture.client.send(.post, "/v1/orgs", body: #"{"name":"acme"}"#, token: fixture.admin)
+        #expect(answer.status == 503)
+        #expect(answer.headers[.retryAfter] == "1")
+        #expect(answer.code == "unavailable")
+    }
+}

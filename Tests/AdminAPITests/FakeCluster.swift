@@ -1,0 +1,133 @@
+import AdminAPI
+import Foundation
+import NIOConcurrencyHelpers
+import PolicyModel
+
+/// A `PolicyCluster` in memory: commands apply at once to one `PolicyState`, with audit records,
+/// so the routes can be tested without Raft. Failures can be injected per call.
+final class FakeCluster: PolicyCluster {
+    private struct State {
+        var policy = PolicyState()
+        var revision: UInt64 = 1
+        var audit: [AuditRecord] = []
+        var nextID: UInt64 = 1
+        var unavailable = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    static let secret = [UInt8](repeating: 0x42, count: 32)
+
+    /// Makes every cluster call fail with "no leader".
+    func setUnavailable(_ unavailable: Bool) {
+        state.withLockedValue { $0.unavailable = unavailable }
+    }
+
+    var revision: UInt64 { state.withLockedValue { $0.revision } }
+    var auditCount: Int { state.withLockedValue { $0.audit.count } }
+
+    /// A digest of the whole state, to prove that refused requests change nothing.
+    var fingerprint: String {
+        state.withLockedValue { state in
+            let policy = state.policy
+            var parts: [String] = ["\(state.revision)"]
+            for organization in policy.allOrganizations {
+                parts.append("\(organization)")
+                parts += policy.projects(of: organization.name).map { "\($0)" }
+                parts += policy.principals(of: organization.name).map { "\($0)" }
+                parts += policy.roles(of: organization.name).map { "\($0)" }
+                parts += policy.bindings(in: organization.name).map { "\($0)" }
+            }
+            return parts.joined(separator: "|")
+        }
+    }
+
+    func status() -> ClusterStatus {
+        let revision = self.revision
+        return ClusterStatus(
+            id: 1, role: "leader", term: 1, leader: 1, commitIndex: revision, appliedIndex: revision, lastIndex: revision, snapshotIndex: 0,
+            voters: [1], learners: [], auditSequence: UInt64(auditCount), auditHead: "")
+    }
+
+    func isHealthy() -> Bool { true }
+    func isReady() -> Bool { !state.withLockedValue { $0.unavailable } }
+    func metricsText() -> String { "rampart_raft_term 1\n" }
+
+    func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
+        try state.withLockedValue { state -> Result<CommandOutcome, ClusterError> in
+            guard !state.unavailable else { return .failure(.unavailable("no leader")) }
+            state.revision += 1
+            let organization = state.policy.organization(of: envelope.command)
+            let outcome = state.policy.apply(envelope, at: state.revision)
+            _ = state.policy.takeChanges()
+            let record = AuditRecord.describing(
+                envelope, organization: organization, revision: state.revision, outcome: outcome, sequence: UInt64(state.audit.count + 1),
+                previousHash: state.audit.last?.hash ?? [])
+            state.audit.append(record)
+            return .success(outcome)
+        }.get()
+    }
+
+    func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
+        throw .refused("a fake cluster has one member")
+    }
+
+    func transferLeadership(to replica: UInt64, timeout: Duration) async throws(ClusterError) {
+        throw .refused("a fake cluster has one member")
+    }
+
+    func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
+        async throws(ClusterError) -> (value: Value, revision: UInt64)
+    {
+        try state.withLockedValue { state -> Result<(value: Value, revision: UInt64), ClusterError> in
+            guard !state.unavailable || consistency == .stale else { return .failure(.unavailable("no leader")) }
+            return .success((body(state.policy), state.revision))
+        }.get()
+    }
+
+    func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
+        async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
+    {
+        var after: UInt64 = 0
+        if let cursor {
+            guard let value = UInt64(cursor) else { throw .invalidArgument("audit cursor \"\(cursor)\" is not a sequence number") }
+            after = value
+        }
+        return state.withLockedValue { state in
+            let matching = state.audit.filter { record in
+                record.sequence > after && (filter.organization.map { $0 == record.organization } ?? true)
+                    && (filter.action.map { $0 == record.action } ?? true) && (filter.actor.map { $0 == record.actor } ?? true)
+            }
+            let page = Array(matching.prefix(limit))
+            return (page, matching.count > limit ? page.last.map { "\($0.sequence)" } : nil, state.revision)
+        }
+    }
+
+    func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError) {
+        guard revision <= self.revision else { throw .timedOut }
+    }
+
+    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
+        (String(fingerprint.hashValue), revision)
+    }
+
+    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool {
+        proof == Self.secret
+    }
+
+    func newEntityID() -> EntityID {
+        state.withLockedValue { state in
+            state.nextID += 1
+            return EntityID(high: 0xABCD, low: state.nextID)
+        }
+    }
+
+    func newSecret() -> [UInt8] {
+        let id = state.withLockedValue { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        return (0..<32).map { UInt8(truncatingIfNeeded: id &+ UInt64($0)) }
+    }
+
+    func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: 1_700_000_000_000) }
+}

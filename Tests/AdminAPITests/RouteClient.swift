@@ -1,0 +1,60 @@
+import AdminAPI
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOEmbedded
+
+/// Sends requests straight to the router's responder, in process (no sockets).
+struct RouteClient {
+    let responder: Router<BasicRequestContext>.Responder
+    let logger: Logger
+
+    init(cluster: FakeCluster) {
+        responder = AdminRoutes(cluster: cluster).router().buildResponder()
+        var logger = Logger(label: "route-tests")
+        logger.logLevel = .critical
+        self.logger = logger
+    }
+
+    struct Answer {
+        var status: Int
+        var body: String
+        var headers: HTTPFields
+
+        /// The body as a JSON object.
+        var object: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+        /// The problem code of an error answer.
+        var code: String? { object["code"] as? String }
+    }
+
+    func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil, headers: [String: String] = [:])
+        async throws -> Answer
+    {
+        var head = HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path)
+        if let token { head.headerFields[.authorization] = "Bearer \(token)" }
+        for (name, value) in headers { head.headerFields[.init(name)!] = value }
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: body ?? "")))
+        let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: logger))
+        let response = try await responder.respond(to: request, context: context)
+        let collector = Collector()
+        try await response.body.write(CollectingWriter(collector: collector))
+        return Answer(status: Int(response.status.code), body: String(buffer: collector.buffer), headers: response.headers)
+    }
+
+    final class Collector: @unchecked Sendable {
+        // `@unchecked Sendable`: written by one response body writer, read after it finished.
+        var buffer = ByteBuffer()
+    }
+
+    struct CollectingWriter: ResponseBodyWriter {
+        let collector: Collector
+
+        mutating func write(_ buffer: ByteBuffer) async throws {
+            var buffer = buffer
+            collector.buffer.writeBuffer(&buffer)
+        }
+
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+}
