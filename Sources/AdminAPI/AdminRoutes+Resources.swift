@@ -47,6 +47,7 @@ extension AdminRoutes {
         router.patch("/v1/orgs/{org}") { request, context in
             let name = try parseName(context.parameters.get("org") ?? "")
             let actor = try await authorize(request, "iam.organizations.update", on: .cluster)
+            try await requireExisting("organization \(name)") { $0.organization(name) != nil }
             let body = try await decode(UpdateOrganizationRequest.self, from: request)
             let outcome = try await submit(.setOrganizationSuspended(name: name, suspended: body.suspended), actor: actor, request: request)
             return try json(OrganizationResponse(name: name.value, suspended: body.suspended, revision: outcome.revision))
@@ -54,6 +55,7 @@ extension AdminRoutes {
         router.delete("/v1/orgs/{org}") { request, context in
             let name = try parseName(context.parameters.get("org") ?? "")
             let actor = try await authorize(request, "iam.organizations.delete", on: .cluster)
+            try await requireExisting("organization \(name)") { $0.organization(name) != nil }
             let outcome = try await submit(.deleteOrganization(name: name, force: try forceParameter(request)), actor: actor, request: request)
             return try json(RevisionResponse(revision: outcome.revision))
         }
@@ -92,6 +94,7 @@ extension AdminRoutes {
             let organization = try parseName(context.parameters.get("org") ?? "")
             let name = try parseName(context.parameters.get("project") ?? "")
             let actor = try await authorize(request, "iam.projects.delete", on: .organization(organization))
+            try await requireExisting("project \(organization)/\(name)") { $0.project(organization, name) != nil }
             let outcome = try await submit(
                 .deleteProject(organization: organization, name: name, force: try forceParameter(request)), actor: actor, request: request)
             return try json(RevisionResponse(revision: outcome.revision))
@@ -128,12 +131,14 @@ extension AdminRoutes {
         router.delete("/v1/orgs/{org}/principals/{principal}") { request, context in
             let reference = try principalParameter(context)
             let actor = try await authorize(request, "iam.principals.delete", on: .organization(reference.organization))
+            try await requireExisting("principal \(reference)") { $0.principal(reference) != nil }
             let outcome = try await submit(.deletePrincipal(reference, force: try forceParameter(request)), actor: actor, request: request)
             return try json(RevisionResponse(revision: outcome.revision))
         }
         router.post("/v1/orgs/{org}/principals/{principal}/keys") { request, context in
             let reference = try principalParameter(context)
             let actor = try await authorize(request, "iam.apikeys.create", on: .organization(reference.organization))
+            try await requireExisting("principal \(reference)") { $0.principal(reference) != nil }
             let id = cluster.newEntityID()
             let secret = cluster.newSecret()
             let outcome = try await submit(
@@ -198,6 +203,7 @@ extension AdminRoutes {
             let organization = try parseName(context.parameters.get("org") ?? "")
             let name = try parseName(context.parameters.get("role") ?? "")
             let actor = try await authorize(request, "iam.roles.update", on: .organization(organization))
+            try await requireExisting("role \(organization)/\(name)") { $0.role(.custom(organization: organization, name: name)) != nil }
             let body = try await decode(RoleRequest.self, from: request)
             if let bodyName = body.name, bodyName != name.value { throw APIError.badRequest("the body names role \(bodyName), the path \(name)") }
             let permissions = try parsePermissions(body.permissions)
@@ -209,6 +215,7 @@ extension AdminRoutes {
             let organization = try parseName(context.parameters.get("org") ?? "")
             let name = try parseName(context.parameters.get("role") ?? "")
             let actor = try await authorize(request, "iam.roles.delete", on: .organization(organization))
+            try await requireExisting("role \(organization)/\(name)") { $0.role(.custom(organization: organization, name: name)) != nil }
             let outcome = try await submit(
                 .deleteRole(organization: organization, name: name, force: try forceParameter(request)), actor: actor, request: request)
             return try json(RevisionResponse(revision: outcome.revision))
@@ -226,6 +233,8 @@ extension AdminRoutes {
             let role: RoleReference =
                 try BuiltInRole(rawValue: body.role).map { .builtIn($0) } ?? .custom(organization: organization, name: try parseName(body.role))
             let actor = try await authorize(request, "iam.bindings.create", on: scope)
+            try await requireExisting("principal \(principal)") { $0.principal(principal) != nil }
+            try await requireExisting("role \(role)") { $0.role(role) != nil }
             // No escalation: the caller must hold every permission it grants, at that scope.
             let (missing, _) = try await readState(request) { state -> String? in
                 guard let granted = state.role(role) else { return nil }

@@ -66,6 +66,17 @@ extension AdminRoutes {
         return (result.value, result.revision)
     }
 
+    /// Refuses a write whose target or references do not exist on this replica, before it is
+    /// proposed: bad references then change nothing, not even the audit log. (A reference
+    /// removed between this check and the apply is still refused by the state machine, and
+    /// audited as a failure like any domain rejection.)
+    func requireExisting(_ what: String, _ exists: @escaping @Sendable (PolicyState) -> Bool) async throws {
+        let found = try await wrap { () async throws(ClusterError) in
+            try await cluster.read(.stale, timeout: limits.requestTimeout, exists)
+        }.value
+        guard found else { throw APIError.rejected(.notFound(what)) }
+    }
+
     /// Authenticates the bearer key: the key id names the key, and the secret's SHA-256 is
     /// compared with the stored hash in constant time.
     /// - Returns: the principal the key belongs to.
