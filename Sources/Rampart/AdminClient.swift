@@ -41,14 +41,18 @@ struct AdminClient {
         let description: String
     }
 
-    /// Sends a request to the first endpoint that answers (not 503); returns the status and body.
-    func send(_ method: String, _ path: String, body: (some Encodable)?, authorization: String?) async throws -> (Int, Data) {
+    /// Sends a request to the first endpoint that answers (not 503: no leader, nothing applied);
+    /// returns the status and body.
+    func send(_ method: String, _ path: String, body: (some Encodable)?, authorization: String?, headers: [String: String] = [:]) async throws
+        -> (Int, Data)
+    {
         var lastError = "no endpoint"
         for endpoint in endpoints {
             guard let url = URL(string: endpoint + path) else { throw Failure(description: "invalid endpoint \(endpoint)") }
             var request = URLRequest(url: url, timeoutInterval: timeout)
             request.httpMethod = method
             if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
             if let body {
                 request.httpBody = try JSONEncoder().encode(body)
                 request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -63,6 +67,12 @@ struct AdminClient {
                 return (status, data)
             } catch {
                 lastError = "\(endpoint): \(error.localizedDescription)"
+                // A write that may have reached the server is not sent again elsewhere (it
+                // could apply twice); only a connection that never opened is safe to retry.
+                let neverSent = (error as? URLError).map { [.cannotConnectToHost, .cannotFindHost, .badURL].contains($0.code) } ?? false
+                if method != "GET" && !neverSent && headers["Idempotency-Key"] == nil {
+                    throw Failure(description: "\(lastError); the write's outcome is unknown (retry with --idempotency-key)")
+                }
             }
         }
         throw Failure(description: "no endpoint could serve the request (last: \(lastError))")
@@ -218,20 +228,4 @@ private func member(_ action: String, _ replica: UInt64, _ options: ClientOption
     let answer: RevisionResponse = try await options.client().call(
         "POST", "/v1/cluster/members", body: MembershipRequest(action: action, replica: replica), token: try options.token())
     try printOutput(answer, format: options.output)
-}
-
-/// `rampart orgs ...`
-struct OrganizationsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "orgs", abstract: "Manage organizations.", subcommands: [Create.self])
-
-    struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an organization.")
-        @OptionGroup var options: ClientOptions
-        @Argument(help: "The organization's name.") var name: String
-        func run() async throws {
-            let created: OrganizationResponse = try await options.client().call(
-                "POST", "/v1/orgs", body: CreateOrganizationRequest(name: name), token: try options.token())
-            try printOutput(created, format: options.output)
-        }
-    }
 }

@@ -5,5 +5,8 @@ import ArgumentParser
 struct RampartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rampart", abstract: "Rampart: a replicated IAM policy store.",
-        subcommands: [ServerCommand.self, BootstrapCommand.self, ClusterCommand.self, OrganizationsCommand.self])
+        subcommands: [
+            ServerCommand.self, BootstrapCommand.self, ClusterCommand.self, OrganizationsCommand.self, ProjectsCommand.self,
+            PrincipalsCommand.self, RolesCommand.self, BindingsCommand.self, AuthorizeCommand.self, KeysCommand.self, AuditCommand.self,
+        ])
 }
