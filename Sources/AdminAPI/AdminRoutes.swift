@@ -35,8 +35,8 @@ public struct AdminRoutes: Sendable {
     /// A router with every route and the error mapping.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(RequestLogMiddleware())
+        router.middlewares.add(ProblemMiddleware())
         router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
         router.get("/readyz") { _, _ in try health(cluster.isReady()) }
         router.get("/metrics") { _, _ in
@@ -252,17 +252,51 @@ public enum Hex {
     }
 }
 
-/// Logs every request with its method, path, status and duration.
+/// Gives every request an id (the client's `X-Request-ID`, checked, or a new one), echoes it in
+/// the response, and logs every request, allowed or refused, with its id, method, path, status
+/// and duration. The same id is recorded in the audit log for the request's command.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The longest request id (the state machine's limit).
+    static var maxRequestIDBytes: Int { 128 }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response = try await next(request, context)
+        var request = request
+        let header = HTTPFields.Element.Name("X-Request-ID")!
+        let requestID: String
+        if let given = request.headers[header] {
+            guard (1...Self.maxRequestIDBytes).contains(given.utf8.count), given.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                var response = APIError.badRequest("X-Request-ID must be 1-\(Self.maxRequestIDBytes) printable ASCII characters").response()
+                response.headers[header] = nil
+                log(request, response, started: started, requestID: "-", context: context)
+                return response
+            }
+            requestID = given
+        } else {
+            var generator = SystemRandomNumberGenerator()
+            requestID = String(generator.next(), radix: 16)
+            var head = request.head
+            head.headerFields[header] = requestID
+            request = Request(head: head, body: request.body)
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response()
+        }
+        response.headers[header] = requestID
+        log(request, response, started: started, requestID: requestID, context: context)
+        return response
+    }
+
+    private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
+        let elapsed = ContinuousClock.now - started
         context.logger.info(
             "request",
             metadata: [
-                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-                "duration_ms": "\((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)",
+                "request_id": "\(requestID)", "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
             ])
-        return response
     }
 }

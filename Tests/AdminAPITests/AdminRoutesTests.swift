@@ -219,6 +219,21 @@ struct Fixture {
         #expect(names == ["a", "b", "c", "d", "e"])
     }
 
+    @Test func requestIDsAreEchoedAuditedAndChecked() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let created = try await client.send(.post, "/v1/orgs", body: #"{"name":"acme"}"#, token: fixture.admin, headers: ["X-Request-ID": "req-42"])
+        #expect(created.headers[.init("X-Request-ID")!] == "req-42")
+        let audit = try await client.send(.get, "/v1/audit?action=organization.create", token: fixture.admin)
+        let records = try #require(audit.object["items"] as? [[String: Any]])
+        #expect(records.contains { $0["request_id"] as? String == "req-42" && $0["target"] as? String == "orgs/acme" })
+        let generated = try await client.send(.get, "/v1/orgs", token: fixture.admin)
+        #expect(generated.headers[.init("X-Request-ID")!]?.isEmpty == false)
+        let invalid = try await client.send(
+            .post, "/v1/orgs", body: #"{"name":"other"}"#, token: fixture.admin, headers: ["X-Request-ID": String(repeating: "x", count: 200)])
+        #expect(invalid.status == 400)
+    }
+
     @Test func noLeaderIsAServiceUnavailableWithARetryHint() async throws {
         let fixture = try await Fixture()
         fixture.cluster.setUnavailable(true)
