@@ -39,6 +39,7 @@ extension AdminRoutes {
         ("DELETE", "/v1/orgs/{org}/bindings/{binding}"),
         ("POST", "/v1/authorize"),
         ("GET", "/v1/keys"),
+        ("POST", "/v1/keys/rotate"),
         ("GET", "/v1/audit"),
     ]
 }

@@ -23,6 +23,7 @@ extension AdminRoutes {
             return try json(ListResponse(items: keys, nextCursor: nil, revision: revision))
         }
         router.get("/v1/audit") { request, _ in try await auditRoute(request) }
+        router.post("/v1/keys/rotate") { request, _ in try await rotateRoute(request) }
     }
 
     // MARK: - Organizations
@@ -285,6 +286,21 @@ extension AdminRoutes {
         return try json(
             AuthorizeResponse(
                 allowed: decision.allowed, binding: decision.binding.map { "\($0.id)" }, reason: decision.denial?.rawValue, revision: revision))
+    }
+
+    /// Starts a root key rotation: a new key is published as pending (verifiers can fetch it
+    /// before it signs). The leader's key maintenance activates it after the activation delay,
+    /// the previous key then verifies as retiring for the overlap, and is retired after it.
+    private func rotateRoute(_ request: Request) async throws -> Response {
+        let actor = try await authorize(request, "rampart.keys.rotate", on: .cluster)
+        let (pending, _) = try await readState(request) { state in state.allRootKeys.contains { $0.state == .pending } }
+        if pending { throw APIError.rejected(.invalidState("a rotation is already pending")) }
+        let key = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+        let outcome = try await submit(
+            .addRootKey(id: key.id, publicKey: key.publicKey, sealedPrivateKey: key.sealedPrivateKey), actor: actor, request: request)
+        _ = outcome
+        return try json(
+            PublicKeyResponse(id: "\(key.id)", algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey), state: "pending"), status: .created)
     }
 
     private func auditRoute(_ request: Request) async throws -> Response {

@@ -110,6 +110,14 @@ public struct AdminRoutes: Sendable {
         let binding = EntityID(high: 0, low: 1)
         _ = try await submitAllowingExisting(
             .createBinding(id: binding, principal: admin, role: .builtIn(.systemAdmin), scope: .cluster), request: request)
+        // The first root key, active at once: nothing can have cached an earlier key set.
+        let (hasRootKey, _) = try await readState(request) { !$0.allRootKeys.isEmpty }
+        if !hasRootKey {
+            let rootKey = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+            _ = try await submit(
+                .addRootKey(id: rootKey.id, publicKey: rootKey.publicKey, sealedPrivateKey: rootKey.sealedPrivateKey), actor: nil, request: request)
+            _ = try await submit(.activateRootKey(id: rootKey.id), actor: nil, request: request)
+        }
         let keyID = cluster.newEntityID()
         let secret = cluster.newSecret()
         let outcome = try await submit(

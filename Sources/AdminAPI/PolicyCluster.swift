@@ -32,6 +32,9 @@ public protocol PolicyCluster: Sendable {
     func verifyBootstrapProof(_ proof: [UInt8]) -> Bool
     /// A new random entity id (chosen before proposing; commands are deterministic).
     func newEntityID() -> EntityID
+    /// A new root key pair for a rotation: its id, public key and private key sealed under the
+    /// replica's key-encryption key (never in the clear outside the sealer).
+    func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8])
     /// New random secret bytes for an API key.
     func newSecret() -> [UInt8]
     /// The wall-clock time to stamp a command with.

@@ -12,6 +12,7 @@ struct ReplicaCluster: PolicyCluster {
     let replica: Replica
     let network: PeerNetwork
     let clusterSecret: [UInt8]
+    let sealer: RootKeySealer
 
     func status() -> ClusterStatus {
         let status = replica.status
@@ -120,6 +121,16 @@ struct ReplicaCluster: PolicyCluster {
     func newEntityID() -> EntityID {
         var generator = SystemRandomNumberGenerator()
         return EntityID(high: generator.next(), low: generator.next())
+    }
+
+    func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
+        let id = newEntityID()
+        do {
+            let pair = try sealer.generate(id: id)
+            return (id, pair.publicKey, pair.sealedPrivateKey)
+        } catch {
+            throw .internalFailure("cannot generate a root key: \(error)")
+        }
     }
 
     func newSecret() -> [UInt8] {

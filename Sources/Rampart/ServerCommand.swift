@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PeerTransport
+import PolicyStore
 import RaftCore
 import Replica
 import ServiceLifecycle
@@ -33,6 +34,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Election timeout in ticks.") var electionTimeoutTicks: String?
     @Option(help: "Heartbeat interval in ticks.") var heartbeatTicks: String?
     @Option(help: "Entries applied between snapshots.") var snapshotIntervalEntries: String?
+    @Option(help: "Seconds a new root key stays pending before it is activated.") var keyActivationSeconds: String?
+    @Option(help: "Seconds a replaced root key keeps verifying before it is retired.") var keyOverlapSeconds: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
 
     func run() async throws {
@@ -57,7 +60,8 @@ struct ServerCommand: AsyncParsableCommand {
             ("peers", peers), ("initial_cluster", initialCluster), ("cluster_secret_file", clusterSecretFile),
             ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
             ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
-            ("snapshot_interval_entries", snapshotIntervalEntries), ("log_level", logLevel),
+            ("snapshot_interval_entries", snapshotIntervalEntries), ("key_activation_seconds", keyActivationSeconds),
+            ("key_overlap_seconds", keyOverlapSeconds), ("log_level", logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }
@@ -70,7 +74,16 @@ struct ReplicaServer {
 
     func run() async throws {
         let secret = try SecretFile.read(settings.clusterSecretFile, name: "cluster secret", minimumBytes: 32, logger: logger)
-        _ = try SecretFile.read(settings.keyEncryptionKeyFile, name: "key-encryption key", minimumBytes: 32, logger: logger)
+        let keyEncryptionKey = try SecretFile.read(settings.keyEncryptionKeyFile, name: "key-encryption key", minimumBytes: 32, logger: logger)
+        let sealer: RootKeySealer
+        do {
+            // The file holds the 32-byte key as 64 hexadecimal digits, or as 32 raw bytes.
+            let hexText = String(decoding: keyEncryptionKey, as: UTF8.self)
+            let key = keyEncryptionKey.count == 64 ? (Hex.decode(hexText) ?? keyEncryptionKey) : keyEncryptionKey
+            sealer = try RootKeySealer(keyEncryptionKey: key)
+        } catch {
+            throw ValidationError("the key-encryption key in \(settings.keyEncryptionKeyFile) cannot be used: \(error)")
+        }
         let id = ReplicaID(rawValue: settings.replicaID)
         var options = ReplicaConfiguration(
             id: id, dataDirectory: settings.dataDirectory, initialVoters: settings.initialCluster.map { ReplicaID(rawValue: $0) },
@@ -106,7 +119,7 @@ struct ReplicaServer {
         }
         replica.start()
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
-        let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret)
+        let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
         let app = Application(
             router: AdminRoutes(cluster: cluster).router(),
             configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
@@ -115,7 +128,14 @@ struct ReplicaServer {
             "replica serving",
             metadata: ["api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)"])
         let group = ServiceGroup(
-            services: [app, ReplicaService(replica: replica, network: network)], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [
+                app,
+                ReplicaService(
+                    replica: replica, network: network,
+                    keys: KeyMaintenance(
+                        replica: replica, activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds,
+                        logger: logger)),
+            ], gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [], logger: logger)
         try await group.run()
         if let failure = replica.status.failure { throw ReplicaFailure(reason: failure) }
@@ -128,6 +148,7 @@ struct ReplicaServer {
 struct ReplicaService: Service {
     let replica: Replica
     let network: PeerNetwork
+    let keys: KeyMaintenance
 
     func run() async throws {
         let replica = self.replica
@@ -135,11 +156,14 @@ struct ReplicaService: Service {
         let pump = Task {
             for await delivery in network.inbound { replica.receive(delivery) }
         }
+        let keys = self.keys
+        let maintenance = Task { await keys.run() }
         await withGracefulShutdownHandler {
             await replica.waitUntilStopped()
         } onGracefulShutdown: {
             Task { await replica.stop(transferLeadership: true) }
         }
+        maintenance.cancel()
         await network.shutdown()
         pump.cancel()
     }

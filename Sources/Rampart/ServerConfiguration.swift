@@ -28,6 +28,10 @@ struct ServerConfiguration: Equatable {
     var heartbeatTicks = 1
     /// Entries applied between two snapshots.
     var snapshotIntervalEntries = 10_000
+    /// How long a new root key is published as pending before the leader activates it.
+    var keyActivationSeconds = 60
+    /// How long a replaced root key keeps verifying (retiring) before the leader retires it.
+    var keyOverlapSeconds = 86_400
     /// The log level: trace, debug, info, notice, warning, error or critical.
     var logLevel = "info"
 
@@ -76,7 +80,7 @@ struct ServerConfiguration: Equatable {
     static let settingNames: Set<String> = [
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
-        "log_level",
+        "key_activation_seconds", "key_overlap_seconds", "log_level",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -144,6 +148,8 @@ struct ServerConfiguration: Equatable {
         case "election_timeout_ticks": electionTimeoutTicks = try integer(2...10_000)
         case "heartbeat_ticks": heartbeatTicks = try integer(1...10_000)
         case "snapshot_interval_entries": snapshotIntervalEntries = try integer(1...100_000_000)
+        case "key_activation_seconds": keyActivationSeconds = try integer(0...31_536_000)
+        case "key_overlap_seconds": keyOverlapSeconds = try integer(0...31_536_000)
         case "log_level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw .invalid(field, "expected trace, debug, info, notice, warning, error or critical")

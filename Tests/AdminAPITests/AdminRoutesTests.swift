@@ -234,6 +234,31 @@ struct Fixture {
         #expect(invalid.status == 400)
     }
 
+    @Test func keyRotationPublishesAPendingKeyThenItsLifecycleRuns() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        func keys() async throws -> [String: String] {
+            let page = try await client.send(.get, "/v1/keys")
+            let items = try #require(page.object["items"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: items.map { ($0["id"] as! String, $0["state"] as! String) })
+        }
+        let first = try await keys()
+        #expect(first.values.sorted() == ["active"], "the bootstrap made the first key active")
+        let rotated = try await client.send(.post, "/v1/keys/rotate", token: fixture.admin)
+        #expect(rotated.status == 201)
+        let pendingID = try #require(rotated.object["id"] as? String)
+        #expect(try await keys()[pendingID] == "pending")
+        let again = try await client.send(.post, "/v1/keys/rotate", token: fixture.admin)
+        #expect(again.status == 409, "one rotation at a time")
+        try await fixture.cluster.advanceKeyLifecycle()
+        let afterActivation = try await keys()
+        #expect(afterActivation[pendingID] == "active")
+        #expect(afterActivation[first.keys.first!] == "retiring")
+        try await fixture.cluster.advanceKeyLifecycle()
+        #expect(try await keys() == [pendingID: "active"], "retired keys leave the set")
+        #expect(!(try await client.send(.get, "/v1/keys")).body.contains("sealed"), "private keys never leave")
+    }
+
     @Test func noLeaderIsAServiceUnavailableWithARetryHint() async throws {
         let fixture = try await Fixture()
         fixture.cluster.setUnavailable(true)

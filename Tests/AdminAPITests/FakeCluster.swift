@@ -122,6 +122,22 @@ final class FakeCluster: PolicyCluster {
         }
     }
 
+    func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
+        let id = newEntityID()
+        return (id, [UInt8](repeating: UInt8(truncatingIfNeeded: id.low), count: 32), [1, 2, 3])
+    }
+
+    /// Runs what the leader's key maintenance would: activate pending keys, retire retiring ones.
+    func advanceKeyLifecycle() async throws {
+        let keys = try await read(.stale, timeout: .seconds(1)) { $0.allRootKeys }.value
+        for key in keys where key.state == .retiring {
+            _ = try await submit(CommandEnvelope(command: .retireRootKey(id: key.id), actor: nil, requestID: "retire", time: now()), timeout: .seconds(1))
+        }
+        for key in keys where key.state == .pending {
+            _ = try await submit(CommandEnvelope(command: .activateRootKey(id: key.id), actor: nil, requestID: "activate", time: now()), timeout: .seconds(1))
+        }
+    }
+
     func newSecret() -> [UInt8] {
         let id = state.withLockedValue { state -> UInt64 in
             state.nextID += 1

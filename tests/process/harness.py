@@ -85,6 +85,7 @@ class Replica:
             "election_timeout_ticks": self.cluster.election_timeout_ticks,
             "snapshot_interval_entries": self.cluster.snapshot_interval,
             "log_level": "info",
+            **self.cluster.extra_settings,
         }
         self.config_path.write_text(json.dumps(config, indent=2))
 
@@ -141,8 +142,9 @@ class Replica:
 
 
 class Cluster:
-    def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000):
+    def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000, **extra_settings):
         self.root = root
+        self.extra_settings = extra_settings
         self.tick_milliseconds = tick_milliseconds
         self.election_timeout_ticks = election_timeout_ticks
         self.snapshot_interval = snapshot_interval

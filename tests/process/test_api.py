@@ -120,3 +120,21 @@ def test_cli_fails_over_to_a_live_endpoint(cluster):
         [binary(), "orgs", "list", "--endpoints", endpoints, "--api-key-file", str(key), "--output", "json"],
         capture_output=True, text=True, timeout=60)
     assert "failover" in listed.stdout
+
+
+def test_key_rotation_is_seen_identically_on_every_replica(make_cluster):
+    cluster = make_cluster(key_activation_seconds=1, key_overlap_seconds=2)
+    cluster.start()
+
+    def key_sets():
+        return [{k["id"]: k["state"] for k in r.request("GET", "/v1/keys?consistency=stale")["items"]} for r in cluster.replicas]
+
+    first = eventually(lambda: (lambda sets: sets[0] if all(s == sets[0] for s in sets) and sets[0] else None)(key_sets()))
+    (first_id, first_state), = first.items()
+    assert first_state == "active"
+    rotated = cluster.replicas[1].request("POST", "/v1/keys/rotate", token=cluster.token)
+    new_id = rotated["id"]
+    assert rotated["state"] == "pending"
+    eventually(lambda: all(s == {first_id: "retiring", new_id: "active"} for s in key_sets()), message="activation seen everywhere")
+    eventually(lambda: all(s == {new_id: "active"} for s in key_sets()), message="retirement seen everywhere")
+    cluster.converged()
