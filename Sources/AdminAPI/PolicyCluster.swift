@@ -74,7 +74,7 @@ public struct AuditQuery: Sendable, Hashable {
 public enum ReadConsistency: String, Sendable, CaseIterable {
     /// Reflects every write acknowledged before the read began (ReadIndex).
     case linearizable
-    /// Served by the leader's state (forwarded reads are issue-5 work; treated as linearizable).
+    /// The leader's state without a quorum round (on a follower: as linearizable).
     case leader
     /// This replica's state as it is, possibly behind.
     case stale

@@ -63,8 +63,15 @@ struct ReplicaCluster: PolicyCluster {
     {
         do {
             switch consistency {
-            case .linearizable, .leader: _ = try await replica.linearizableRead(timeout: timeout)
-            case .stale: break
+            case .linearizable:
+                _ = try await replica.linearizableRead(timeout: timeout)
+            case .leader:
+                // The leader's own state, without a quorum round: current unless a newer leader
+                // was elected within the last election timeout (CheckQuorum bounds that). A
+                // follower cannot answer for the leader, so it reads linearizably instead.
+                if replica.status.role != .leader { _ = try await replica.linearizableRead(timeout: timeout) }
+            case .stale:
+                break
             }
             return try await replica.query { store in (body(store.state), store.appliedIndex) }
         } catch let error as ReplicaError {
