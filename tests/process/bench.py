@@ -6,9 +6,10 @@
                                                           replicated write throughput, latency,
                                                           and the replicas' RSS at rest and under load
 
-    python3 tests/process/bench.py wrk --seconds 5   writes driven by wrk (unique organization names)
-                                                          on the leader and on a follower at 1, 16, 64
-                                                          connections
+    python3 tests/process/bench.py wrk --seconds 5   wrk against the API: writes (unique organization
+                                                          names) via the leader and a follower at 1, 16 and
+                                                          64 connections; linearizable and stale reads;
+                                                          authorize on a follower
 
 Uses $RAMPART_BINARY (scripts/bench-cluster sets it to the release build).
 """
@@ -113,30 +114,49 @@ def load(seconds: float, clients: int) -> None:
             cluster.stop()
 
 
-def wrk(seconds: float) -> None:
-    script = Path(__file__).resolve().parent / "wrk-create-org.lua"
+def run_wrk(script: str, endpoint: str, connections: int, seconds: int, environment: dict) -> dict:
+    """Runs wrk and returns its rate, p50, p99 and the count of non-2xx answers."""
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+               str(Path(__file__).resolve().parent / script), endpoint]
+    output = subprocess.run(command, env=dict(os.environ, **environment), capture_output=True, text=True, check=True).stdout
+    lines = [line.strip() for line in output.splitlines()]
+    return {
+        "rate": float(next(line.split()[1] for line in lines if line.startswith("Requests/sec"))),
+        "p50": next(line.split()[1] for line in lines if line.startswith("50%")),
+        "p99": next(line.split()[1] for line in lines if line.startswith("99%")),
+        "failed": next((line.split()[-1] for line in lines if line.startswith("Non-2xx")), "0"),
+    }
+
+
+def wrk(seconds: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         cluster = Cluster(Path(root))
         cluster.start()
         try:
             leader = cluster.leader()
             follower = next(r for r in cluster.replicas if r.id != leader.id)
+            token = {"RAMPART_TOKEN": cluster.token}
+            leader.request("POST", "/v1/orgs", {"name": "bench"}, token=cluster.token)
+            leader.request("POST", "/v1/orgs/bench/projects", {"name": "web"}, token=cluster.token)
+            leader.request("POST", "/v1/orgs/bench/principals", {"name": "dev", "kind": "user"}, token=cluster.token)
+            leader.request("POST", "/v1/orgs/bench/bindings", {"principal": "dev", "role": "project.admin", "project": "web"}, token=cluster.token)
+            cases = []
             run = 0
             for target, role in [(leader, "leader"), (follower, "follower")]:
                 for connections in (1, 16, 64):
                     run += 1
-                    environment = dict(os.environ, RAMPART_TOKEN=cluster.token, RAMPART_RUN=f"r{run}")
-                    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-                               target.endpoint]
-                    output = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout
-                    lines = [line.strip() for line in output.splitlines()]
-                    rate = next(line.split()[1] for line in lines if line.startswith("Requests/sec"))
-                    p50 = next(line.split()[1] for line in lines if line.startswith("50%"))
-                    p99 = next(line.split()[1] for line in lines if line.startswith("99%"))
-                    failed = next((line.split()[-1] for line in lines if line.startswith("Non-2xx")), "0")
-                    rss = max(r.rss_kib() for r in cluster.replicas) / 1024
-                    print(f"writes via the {role:8} at {connections:2} connections: {float(rate):8.0f} req/s, p50 {p50:>8}, "
-                          f"p99 {p99:>8}, non-2xx {failed}, largest RSS {rss:.0f} MiB")
+                    cases.append((f"write (create org) via the {role}", target, connections, "wrk-create-org.lua", {"RAMPART_RUN": f"r{run}"}))
+            for consistency in ("linearizable", "stale"):
+                for target, role in [(leader, "leader"), (follower, "follower")]:
+                    cases.append((f"{consistency} read via the {role}", target, 16, "wrk-get.lua",
+                                  {"RAMPART_PATH": f"/v1/orgs/bench?consistency={consistency}"}))
+            for connections in (16, 64):
+                cases.append(("authorize (stale) via the follower", follower, connections, "wrk-authorize.lua", {}))
+            for name, target, connections, script, extra in cases:
+                result = run_wrk(script, target.endpoint, connections, seconds, dict(token, **extra))
+                rss = max(r.rss_kib() for r in cluster.replicas) / 1024
+                print(f"{name:38} {connections:2} conns: {result['rate']:8.0f} req/s  p50 {result['p50']:>8}  p99 {result['p99']:>8}  "
+                      f"non-2xx {result['failed']}  largest RSS {rss:.0f} MiB")
             cluster.converged()
         finally:
             cluster.stop()
