@@ -38,6 +38,7 @@ public enum APIError: Error, Sendable, Hashable {
             case .alreadyExists, .hasDependents, .invalidState: return .conflict
             case .notFound: return .notFound
             case .revisionMismatch: return .preconditionFailed
+            case .forbidden: return .forbidden
             }
         case .cluster(let error):
             switch error {

@@ -106,28 +106,16 @@ extension AdminRoutes {
         return try principal.get()
     }
 
-    /// The route-level decision. A missing resource is "not found" only for a caller that could
-    /// act where it would be (its organization, or the whole cluster), so a tenant cannot probe
-    /// for another tenant's names; a cluster-wide grant still reaches a suspended organization
-    /// (its administrators must be able to resume it).
+    /// The route-level decision (`PolicyState.access`): a missing resource is "not found" only
+    /// for a caller that could act where it would be, so a tenant cannot probe for another
+    /// tenant's names.
     static func decide(_ state: PolicyState, _ principal: PrincipalReference, _ permission: Permission, on scope: Scope)
         -> Result<PrincipalReference, APIError>
     {
-        let decision = state.authorize(principal, permission, on: scope)
-        if decision.allowed { return .success(principal) }
-        let forbidden = APIError.forbidden("\(principal) lacks \(permission) on \(scope)")
-        switch decision.denial {
-        case .unknownResource:
-            var ancestors: [Scope] = [.cluster]
-            if case .project(let organization, _) = scope, state.organization(organization) != nil {
-                ancestors.insert(.organization(organization), at: 0)
-            }
-            let mayKnow = ancestors.contains { state.authorize(principal, permission, on: $0).allowed }
-            return .failure(mayKnow ? .rejected(.notFound("\(scope)")) : forbidden)
-        case .resourceSuspended:
-            return state.authorize(principal, permission, on: .cluster).allowed ? .success(principal) : .failure(forbidden)
-        case .unknownPrincipal, .principalSuspended, .noMatchingBinding, nil:
-            return .failure(forbidden)
+        switch state.access(principal, permission, on: scope) {
+        case .allowed: return .success(principal)
+        case .notFound: return .failure(.rejected(.notFound("\(scope)")))
+        case .forbidden: return .failure(.forbidden("\(principal) lacks \(permission) on \(scope)"))
         }
     }
 

@@ -23,6 +23,9 @@ public enum PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidState(String)
     /// A field is malformed (a key of the wrong length, an empty request id…).
     case invalidArgument(String)
+    /// The actor may not make this change (checked again when the command is applied, so a
+    /// permission revoked after the request was accepted still stops it).
+    case forbidden(String)
 
     /// The stable code of the error, for clients and the audit log.
     public var code: String {
@@ -37,6 +40,7 @@ public enum PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
         case .revisionMismatch: return "revision_mismatch"
         case .invalidState: return "invalid_state"
         case .invalidArgument: return "invalid_argument"
+        case .forbidden: return "forbidden"
         }
     }
 
@@ -52,6 +56,7 @@ public enum PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
         case .revisionMismatch(let expected, let actual): return "expected revision \(expected), current revision is \(actual)"
         case .invalidState(let what): return "invalid state: \(what)"
         case .invalidArgument(let what): return "invalid argument: \(what)"
+        case .forbidden(let what): return "forbidden: \(what)"
         }
     }
 }
@@ -63,7 +68,7 @@ extension PolicyError {
         switch self {
         case .invalidName(let text), .invalidPermission(let text), .limitExceeded(let text), .alreadyExists(let text),
             .notFound(let text), .crossOrganization(let text), .hasDependents(let text), .invalidState(let text),
-            .invalidArgument(let text):
+            .invalidArgument(let text), .forbidden(let text):
             return code + "\n" + text
         case .revisionMismatch(let expected, let actual):
             return code + "\n\(expected)\n\(actual)"
@@ -85,6 +90,7 @@ extension PolicyError {
         case "has_dependents": self = .hasDependents(detail)
         case "invalid_state": self = .invalidState(detail)
         case "invalid_argument": self = .invalidArgument(detail)
+        case "forbidden": self = .forbidden(detail)
         case "revision_mismatch":
             guard parts.count == 3, let expected = UInt64(parts[1]), let actual = UInt64(parts[2]) else { return nil }
             self = .revisionMismatch(expected: expected, actual: actual)

@@ -23,6 +23,7 @@ extension PolicyState {
             return first
         }
         do {
+            try checkActor(of: envelope)
             try execute(envelope.command, expectedRevision: envelope.expectedRevision, time: envelope.time)
         } catch {
             outcome.rejection = error

@@ -92,6 +92,10 @@ import Testing
     @Test func sameIdempotencyKeyAppliesOnceAndReturnsTheFirstOutcome() {
         var applier = Applier.tenants()
         let alice = principal("acme", "alice")
+        for (member, low) in [("alice", UInt64(40)), ("bob", 41)] {
+            applier.succeed(
+                .createBinding(id: id(low), principal: principal("acme", member), role: .builtIn(.organizationAdmin), scope: .organization(name("acme"))))
+        }
         let first = applier.apply(.createProject(organization: name("acme"), name: name("api")), actor: alice, key: "k1")
         #expect(first.succeeded && !first.replayed)
         let before = applier.state.entities

@@ -26,7 +26,9 @@ func principal(_ organization: String, _ member: String) -> PrincipalReference {
     PrincipalReference(organization: name(organization), name: name(member))
 }
 
-func entry(_ index: UInt64, _ command: Command, actor: PrincipalReference? = principal("system", "root"), key: String? = nil)
+/// A committed entry. The default actor is the cluster itself (no principal), which the state
+/// machine lets make any change; tests of the actor checks pass one.
+func entry(_ index: UInt64, _ command: Command, actor: PrincipalReference? = nil, key: String? = nil)
     -> AppliedEntry
 {
     let envelope = CommandEnvelope(
