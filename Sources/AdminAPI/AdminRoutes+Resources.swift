@@ -319,10 +319,10 @@ extension AdminRoutes {
             requestID: query["request_id"].map(String.init))
         let consistency = try consistencyParameter(request)
         if let minimum = try minRevisionParameter(request) {
-            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: limits.requestTimeout) }
+            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
         }
         let result = try await wrap { () async throws(ClusterError) in
-            try await cluster.auditRecords(after: page.cursor, limit: page.limit, filter: filter, consistency: consistency, timeout: limits.requestTimeout)
+            try await cluster.auditRecords(after: page.cursor, limit: page.limit, filter: filter, consistency: consistency, timeout: deadline(request))
         }
         return try json(ListResponse(items: result.records.map(AuditRecordResponse.init), nextCursor: result.nextCursor, revision: result.revision))
     }

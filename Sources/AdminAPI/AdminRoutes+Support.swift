@@ -58,10 +58,10 @@ extension AdminRoutes {
     {
         let consistency = try consistencyParameter(request)
         if let minimum = try minRevisionParameter(request) {
-            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: limits.requestTimeout) }
+            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
         }
         let result = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(consistency, timeout: limits.requestTimeout, body)
+            try await cluster.read(consistency, timeout: deadline(request), body)
         }
         return (result.value, result.revision)
     }
@@ -95,7 +95,7 @@ extension AdminRoutes {
         }
         let presented = SecretHasher.hash(secret)
         let principal = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.stale, timeout: limits.requestTimeout) { state -> Result<PrincipalReference, APIError> in
+            try await cluster.read(.stale, timeout: deadline(request)) { state -> Result<PrincipalReference, APIError> in
                 guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
                     return .failure(.unauthenticated("unknown or revoked API key"))
                 }
@@ -117,6 +117,16 @@ extension AdminRoutes {
         case .notFound: return .failure(.rejected(.notFound("\(scope)")))
         case .forbidden: return .failure(.forbidden("\(principal) lacks \(permission) on \(scope)"))
         }
+    }
+
+    /// How long this request may wait for the cluster: the client's `X-Timeout-Ms` (checked by
+    /// `RequestLogMiddleware`), at most `limits.requestTimeout`. A write forwarded to the leader
+    /// carries what remains of it.
+    func deadline(_ request: Request) -> Duration {
+        guard let text = request.headers[.init(RequestLogMiddleware<BasicRequestContext>.timeoutHeader)!], let milliseconds = Int(text) else {
+            return limits.requestTimeout
+        }
+        return min(.milliseconds(milliseconds), limits.requestTimeout)
     }
 
     /// A JSON response that also says, in `X-Rampart-Revision`, the revision it reflects.

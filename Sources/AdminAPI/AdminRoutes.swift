@@ -67,14 +67,14 @@ public struct AdminRoutes: Sendable {
             }
             guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
             let revision = try await wrap { () async throws(ClusterError) in
-                try await cluster.changeMembership(operation, timeout: limits.requestTimeout)
+                try await cluster.changeMembership(operation, timeout: deadline(request))
             }
             return try json(RevisionResponse(revision: revision))
         }
         router.post("/v1/cluster/leader") { request, _ in
             _ = try await authorize(request, "rampart.cluster.update", on: .cluster)
             let body = try await decode(TransferRequest.self, from: request)
-            try await wrap { () async throws(ClusterError) in try await cluster.transferLeadership(to: body.replica, timeout: limits.requestTimeout) }
+            try await wrap { () async throws(ClusterError) in try await cluster.transferLeadership(to: body.replica, timeout: deadline(request)) }
             return try json(cluster.status())
         }
         router.post("/v1/cluster/bootstrap") { request, _ in try await bootstrap(request) }
@@ -102,7 +102,7 @@ public struct AdminRoutes: Sendable {
         }
         let admin = PrincipalReference(organization: Organization.systemName, name: try! Name("admin"))
         let existingKeys = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.linearizable, timeout: limits.requestTimeout) { $0.apiKeys(of: admin).count }
+            try await cluster.read(.linearizable, timeout: deadline(request)) { $0.apiKeys(of: admin).count }
         }.value
         guard existingKeys == 0 else { throw APIError.alreadyBootstrapped }
         let created = try await submitAllowingExisting(.createPrincipal(admin, kind: .user), request: request)
@@ -162,7 +162,7 @@ public struct AdminRoutes: Sendable {
         }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
-        let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: limits.requestTimeout) }
+        let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: deadline(request)) }
         if let rejection = outcome.rejection { throw APIError.rejected(rejection) }
         return outcome
     }
@@ -266,6 +266,10 @@ public enum Hex {
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The longest request id (the state machine's limit).
     static var maxRequestIDBytes: Int { 128 }
+    /// The header a client sets to bound how long the request may wait, in milliseconds.
+    static var timeoutHeader: String { "X-Timeout-Ms" }
+    /// The largest `X-Timeout-Ms`.
+    static var maxTimeoutMilliseconds: Int { 60_000 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
@@ -286,6 +290,14 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             var head = request.head
             head.headerFields[header] = requestID
             request = Request(head: head, body: request.body)
+        }
+        if let timeout = request.headers[.init(Self.timeoutHeader)!],
+            Int(timeout).map({ !(1...Self.maxTimeoutMilliseconds).contains($0) }) ?? true
+        {
+            var response = APIError.badRequest("\(Self.timeoutHeader) must be 1-\(Self.maxTimeoutMilliseconds) milliseconds").response()
+            response.headers[header] = requestID
+            log(request, response, started: started, requestID: requestID, context: context)
+            return response
         }
         var response: Response
         do {

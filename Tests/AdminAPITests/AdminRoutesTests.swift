@@ -259,6 +259,66 @@ struct Fixture {
         #expect(!(try await client.send(.get, "/v1/keys")).body.contains("sealed"), "private keys never leave")
     }
 
+    // Each operation of the table on its success path (the fake cluster has one member, so
+    // membership changes and transfers are refused by it, as a one-replica cluster would).
+    @Test func everyOperationAnswersOnItsSuccessPath() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let admin = fixture.admin
+        var seen: Set<String> = []
+        func call(_ method: HTTPRequest.Method, _ template: String, _ path: String, _ body: String? = nil, expect status: Int) async throws
+            -> RouteClient.Answer
+        {
+            let answer = try await client.send(method, path, body: body, token: admin)
+            #expect(answer.status == status, "\(method) \(path): \(answer.status) \(answer.body)")
+            seen.insert("\(method) \(template)")
+            return answer
+        }
+        _ = try await call(.get, "/healthz", "/healthz", expect: 200)
+        _ = try await call(.get, "/readyz", "/readyz", expect: 200)
+        _ = try await call(.get, "/metrics", "/metrics", expect: 200)
+        _ = try await call(.get, "/v1/cluster", "/v1/cluster", expect: 200)
+        _ = try await call(.get, "/v1/cluster/hash", "/v1/cluster/hash", expect: 200)
+        _ = try await call(.post, "/v1/cluster/members", "/v1/cluster/members", #"{"action":"add_learner","replica":4}"#, expect: 409)
+        _ = try await call(.post, "/v1/cluster/leader", "/v1/cluster/leader", #"{"replica":2}"#, expect: 409)
+        seen.insert("POST /v1/cluster/bootstrap")  // the fixture's bootstrap
+        _ = try await call(.post, "/v1/orgs", "/v1/orgs", #"{"name":"alpha"}"#, expect: 201)
+        _ = try await call(.get, "/v1/orgs", "/v1/orgs", expect: 200)
+        _ = try await call(.get, "/v1/orgs/{org}", "/v1/orgs/alpha", expect: 200)
+        _ = try await call(.patch, "/v1/orgs/{org}", "/v1/orgs/alpha", #"{"suspended":false}"#, expect: 200)
+        _ = try await call(.post, "/v1/orgs/{org}/projects", "/v1/orgs/alpha/projects", #"{"name":"web"}"#, expect: 201)
+        _ = try await call(.get, "/v1/orgs/{org}/projects", "/v1/orgs/alpha/projects", expect: 200)
+        _ = try await call(.get, "/v1/orgs/{org}/projects/{project}", "/v1/orgs/alpha/projects/web", expect: 200)
+        _ = try await call(.post, "/v1/orgs/{org}/principals", "/v1/orgs/alpha/principals", #"{"name":"dev","kind":"service_account"}"#, expect: 201)
+        _ = try await call(.get, "/v1/orgs/{org}/principals", "/v1/orgs/alpha/principals", expect: 200)
+        _ = try await call(.get, "/v1/orgs/{org}/principals/{principal}", "/v1/orgs/alpha/principals/dev", expect: 200)
+        let key = try await call(.post, "/v1/orgs/{org}/principals/{principal}/keys", "/v1/orgs/alpha/principals/dev/keys", expect: 201)
+        _ = try await call(.get, "/v1/orgs/{org}/principals/{principal}/keys", "/v1/orgs/alpha/principals/dev/keys", expect: 200)
+        let keyID = try #require(key.object["id"] as? String)
+        _ = try await call(.delete, "/v1/orgs/{org}/principals/{principal}/keys/{key}", "/v1/orgs/alpha/principals/dev/keys/\(keyID)", expect: 200)
+        _ = try await call(.get, "/v1/roles", "/v1/roles", expect: 200)
+        _ = try await call(.post, "/v1/orgs/{org}/roles", "/v1/orgs/alpha/roles", #"{"name":"ops","permissions":["compute.*.get"]}"#, expect: 201)
+        _ = try await call(.get, "/v1/orgs/{org}/roles", "/v1/orgs/alpha/roles", expect: 200)
+        _ = try await call(.get, "/v1/orgs/{org}/roles/{role}", "/v1/orgs/alpha/roles/ops", expect: 200)
+        _ = try await call(.put, "/v1/orgs/{org}/roles/{role}", "/v1/orgs/alpha/roles/ops", #"{"permissions":["compute.*.list"]}"#, expect: 200)
+        let binding = try await call(
+            .post, "/v1/orgs/{org}/bindings", "/v1/orgs/alpha/bindings", #"{"principal":"dev","role":"ops","project":"web"}"#, expect: 201)
+        _ = try await call(.get, "/v1/orgs/{org}/bindings", "/v1/orgs/alpha/bindings", expect: 200)
+        _ = try await call(
+            .post, "/v1/authorize", "/v1/authorize",
+            #"{"principal":"alpha/dev","permission":"compute.disks.list","organization":"alpha","project":"web"}"#, expect: 200)
+        let bindingID = try #require(binding.object["id"] as? String)
+        _ = try await call(.delete, "/v1/orgs/{org}/bindings/{binding}", "/v1/orgs/alpha/bindings/\(bindingID)", expect: 200)
+        _ = try await call(.get, "/v1/keys", "/v1/keys", expect: 200)
+        _ = try await call(.post, "/v1/keys/rotate", "/v1/keys/rotate", expect: 201)
+        _ = try await call(.get, "/v1/audit", "/v1/audit?limit=5", expect: 200)
+        _ = try await call(.delete, "/v1/orgs/{org}/roles/{role}", "/v1/orgs/alpha/roles/ops", expect: 200)
+        _ = try await call(.delete, "/v1/orgs/{org}/principals/{principal}", "/v1/orgs/alpha/principals/dev", expect: 200)
+        _ = try await call(.delete, "/v1/orgs/{org}/projects/{project}", "/v1/orgs/alpha/projects/web", expect: 200)
+        _ = try await call(.delete, "/v1/orgs/{org}", "/v1/orgs/alpha", expect: 200)
+        #expect(seen == Set(AdminRoutes.operations.map { "\($0.method) \($0.path)" }), "every operation was exercised")
+    }
+
     @Test func noLeaderIsAServiceUnavailableWithARetryHint() async throws {
         let fixture = try await Fixture()
         fixture.cluster.setUnavailable(true)

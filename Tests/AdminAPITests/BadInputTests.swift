@@ -104,6 +104,10 @@ import Testing
                 expectRefused(try await fixture.client.send(.post, path, body: #"{"name":"fresh"}"#, headers: headers), "credential \(credential ?? "none")")
             }
         }
+        for timeout in ["0", "-5", "abc", "60001", "1e3"] {
+            expectRefused(
+                try await fixture.client.send(.get, "/v1/orgs", token: fixture.admin, headers: ["X-Timeout-Ms": timeout]), "X-Timeout-Ms \(timeout)")
+        }
         for ifMatch in ["abc", "-1", "1.5", "\"\"", "99999"] {
             let answer = try await fixture.client.send(
                 .put, "/v1/orgs/alpha/roles/reader", body: #"{"permissions":["x.y.z"]}"#, token: fixture.admin, headers: ["If-Match": ifMatch])
