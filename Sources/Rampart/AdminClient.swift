@@ -112,9 +112,16 @@ func printOutput(_ value: some Encodable, format: String) throws {
     }
     let width = object.keys.map(\.count).max() ?? 0
     for key in object.keys.sorted() {
-        let value = object[key].map { "\($0)" } ?? ""
-        print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value.replacingOccurrences(of: "\n", with: " "))
+        let value = object[key].map(display) ?? ""
+        print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
     }
+}
+
+/// A JSON value as table text: strings bare, everything else (booleans, numbers, lists) as JSON.
+func display(_ value: Any) -> String {
+    if let text = value as? String { return text }
+    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) else { return "\(value)" }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// `rampart bootstrap`: creates the first `system.admin` key and writes it to a file only its

@@ -66,7 +66,7 @@ func printList<Item: Encodable>(_ items: [Item], format: String) throws {
     }
     let rows = try items.map { item -> [String: String] in
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(item)) as? [String: Any] ?? [:]
-        return object.mapValues { "\($0)" }
+        return object.mapValues(display)
     }
     let columns = Array(Set(rows.flatMap(\.keys))).sorted { lhs, rhs in
         let order = ["name", "id", "sequence", "organization", "principal", "role", "scope"]
