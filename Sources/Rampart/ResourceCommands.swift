@@ -393,7 +393,18 @@ struct AuthorizeCommand: AsyncParsableCommand {
 }
 
 struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys", abstract: "The public root key set.", subcommands: [List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "The public root key set and its rotation.", subcommands: [List.self, Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish a new pending key; the leader activates it after key_activation_seconds and retires the old one later.")
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let key: PublicKeyResponse = try await options.client().call("POST", "/v1/keys/rotate", token: try options.token())
+            try printOutput(key, format: options.output)
+        }
+    }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions

@@ -132,7 +132,7 @@ def test_key_rotation_is_seen_identically_on_every_replica(make_cluster):
     first = eventually(lambda: (lambda sets: sets[0] if all(s == sets[0] for s in sets) and sets[0] else None)(key_sets()))
     (first_id, first_state), = first.items()
     assert first_state == "active"
-    rotated = cluster.replicas[1].request("POST", "/v1/keys/rotate", token=cluster.token)
+    rotated = json.loads(cli(cluster, "keys", "rotate").stdout)
     new_id = rotated["id"]
     assert rotated["state"] == "pending"
     eventually(lambda: all(s == {first_id: "retiring", new_id: "active"} for s in key_sets()), message="activation seen everywhere")
