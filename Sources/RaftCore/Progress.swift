@@ -110,6 +110,15 @@ struct Progress: Sendable {
         }
         // In probe state only the answer to the latest probe counts.
         if next - 1 != rejected { return false }
+        if rejected <= match {
+            // The follower no longer holds entries it acknowledged: its disk lost a synced tail
+            // (outside Raft's model, but a damaged last record is cut off at start-up). Probing
+            // at match + 1 would be refused forever; replicate again from what it still holds.
+            match = min(hint, rejected - 1)
+            next = match + 1
+            probeSent = false
+            return true
+        }
         next = max(min(rejected, hint + 1), match + 1)
         probeSent = false
         return true

@@ -131,10 +131,15 @@ final class ReplicaRuntime {
         let store = try Self.openStore(files: files, snapshot: persisted.snapshot, limits: configuration)
         self.store = store
         let last = persisted.snapshot.index + UInt64(persisted.entries.count)
-        guard store.appliedIndex <= last else {
-            throw .storage("the database applied index \(store.appliedIndex) is beyond the log's last index \(last)")
+        if store.appliedIndex > last {
+            // The log lost a synced tail that the database had already applied (disk damage:
+            // a damaged last record is cut off at start-up). Those entries were committed, so
+            // the leader sends the same ones again; `apply` skips what the database holds.
+            logger.warning(
+                "the log lost entries the database applied; they will be replicated again",
+                metadata: ["applied": "\(store.appliedIndex)", "last": "\(last)"])
         }
-        persisted.applied = store.appliedIndex
+        persisted.applied = min(store.appliedIndex, last)
         do {
             instance = try RaftInstance(options: configuration.raft, persisted: persisted, seed: configuration.seed)
         } catch {

@@ -183,3 +183,32 @@ import Testing
         await cluster.stopAll()
     }
 }
+
+/// Disk damage outside Raft's model: a follower loses the synced tail of its log.
+@Suite(.serialized) struct DamagedLogTests {
+    // The follower acknowledged entries, then lost them; the leader must notice from its probe
+    // answers and replicate them again instead of probing the same index forever.
+    @Test func followerThatLostAcknowledgedEntriesIsReplicatedAgain() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first).configuration.id
+        var last: UInt64 = 0
+        for number in 0..<5 { last = try await cluster.write(try cluster.createOrganization("before-\(number)"), via: leader).revision }
+        _ = try await cluster.stateHashes(at: last)
+        await cluster.stop(follower)
+        // Cut the last records off the follower's newest segment, as a lying disk would.
+        let directory = cluster.root + "/replica-\(follower)/raft"
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("wal-") }.sorted().last)
+        let path = directory + "/" + segment
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: UInt64(size - 40))
+        try handle.close()
+        try cluster.start(follower, initialVoters: [1, 2, 3])
+        for number in 0..<3 { last = try await cluster.write(try cluster.createOrganization("after-\(number)"), via: leader).revision }
+        let hashes = try await cluster.stateHashes(at: last)
+        #expect(Set(hashes.values).count == 1)
+        #expect(cluster.replicas[follower]?.status.appliedIndex ?? 0 >= last)
+        await cluster.stopAll()
+    }
+}

@@ -1,0 +1,268 @@
+"""Checkers for fault-injection histories, written for Rampart.
+
+A history is a list of events, one per line in a history file:
+
+    {"process": 3, "type": "invoke", "f": "create", "key": "orgs", "value": "w-3-17", "time": 12.5, "request_id": "r-3-17"}
+    {"process": 3, "type": "ok",     "f": "create", "key": "orgs", "value": "w-3-17", "time": 12.6, "request_id": "r-3-17", "revision": 88}
+
+`type` is `invoke` when a client sends a request, then exactly one of:
+- `ok`: the request took effect (a write was acknowledged, a read returned `value`);
+- `fail`: it certainly did not take effect (refused before it was proposed, or rejected by the
+  state machine, which then changes nothing but the audit log: `"proposed": true`);
+- `info`: unknown (a timeout): it may or may not have taken effect, now or later.
+
+Operations:
+- `create` on the set `key`: add `value` (unique per request).
+- `cas` on the register `key`: `value` is `[expected_revision, new_value]`; `ok` carries the
+  new `revision`.
+- `read` on the register `key`: `ok` carries `value` as `[revision, value]`.
+
+Each checker returns a `Verdict`: `valid`, counts, and the problems found.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Verdict:
+    name: str
+    valid: bool = True
+    problems: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+    def fail(self, problem: str) -> None:
+        self.valid = False
+        if len(self.problems) < 50:
+            self.problems.append(problem)
+
+    def __str__(self) -> str:
+        state = "valid" if self.valid else "INVALID"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        text = f"{self.name}: {state} ({counts})"
+        for problem in self.problems[:10]:
+            text += f"\n  - {problem}"
+        return text
+
+
+def completions(history):
+    """Pairs each invoke with its completion: {request_id: (invoke, completion or None)}."""
+    pairs = {}
+    for event in history:
+        request_id = event["request_id"]
+        if event["type"] == "invoke":
+            if request_id in pairs:
+                raise ValueError(f"request {request_id} invoked twice")
+            pairs[request_id] = (event, None)
+        else:
+            if request_id not in pairs:
+                raise ValueError(f"request {request_id} completed without an invoke")
+            invoke, previous = pairs[request_id]
+            if previous is not None:
+                raise ValueError(f"request {request_id} completed twice")
+            pairs[request_id] = (invoke, event)
+    return pairs
+
+
+# MARK: - Set
+
+def check_set(history, final_sets, key="orgs"):
+    """set-full: every acknowledged create is in every replica's final set; no create that
+    certainly failed is; no element is there twice; every replica holds the same set.
+
+    `final_sets` maps a replica name to the list of elements it holds (a list, so duplicates
+    show)."""
+    verdict = Verdict("set")
+    pairs = completions([e for e in history if e.get("f") == "create" and e.get("key") == key])
+    # Retries of one element (same value, same idempotency key) are one create: acknowledged if
+    # any attempt was, failed only if every attempt certainly failed.
+    outcomes = {}
+    for invoke, completion in pairs.values():
+        kind = "info" if completion is None else completion["type"]
+        outcomes.setdefault(invoke["value"], set()).add(kind)
+    acknowledged = {value for value, kinds in outcomes.items() if "ok" in kinds}
+    unknown = {value for value, kinds in outcomes.items() if "ok" not in kinds and "info" in kinds}
+    failed = {value for value, kinds in outcomes.items() if kinds == {"fail"}}
+    reference = None
+    for replica, elements in sorted(final_sets.items()):
+        present = set(elements)
+        if len(present) != len(elements):
+            duplicates = sorted({e for e in elements if elements.count(e) > 1})
+            verdict.fail(f"{replica} holds duplicates: {duplicates[:5]}")
+        lost = acknowledged - present
+        if lost:
+            verdict.fail(f"{replica} lost {len(lost)} acknowledged creates: {sorted(lost)[:5]}")
+        unexpected = failed & present
+        if unexpected:
+            verdict.fail(f"{replica} holds {len(unexpected)} creates that failed: {sorted(unexpected)[:5]}")
+        if reference is None:
+            reference = (replica, present)
+        elif present != reference[1]:
+            verdict.fail(f"{replica} and {reference[0]} diverge: {sorted(present ^ reference[1])[:5]}")
+    verdict.counts = {
+        "acknowledged": len(acknowledged), "failed": len(failed), "unknown": len(unknown),
+        "lost": sum(len(acknowledged - set(e)) for e in final_sets.values()),
+    }
+    return verdict
+
+
+# MARK: - Register (linearizability)
+
+class _Operation:
+    __slots__ = ("index", "f", "argument", "result", "call", "ret", "certain")
+
+    def __init__(self, index, f, argument, result, call, ret, certain):
+        self.index = index
+        self.f = f
+        self.argument = argument
+        self.result = result
+        self.call = call
+        self.ret = ret
+        self.certain = certain
+
+
+def _register_operations(history, key):
+    operations = []
+    for invoke, completion in completions(
+            [e for e in history if e.get("key") == key and e.get("f") in ("cas", "read")]).values():
+        if completion is not None and completion["type"] == "fail":
+            continue  # certainly no effect
+        if invoke["f"] == "read" and (completion is None or completion["type"] != "ok"):
+            continue  # a read without an answer constrains nothing
+        certain = completion is not None and completion["type"] == "ok"
+        result = None
+        if certain:
+            result = completion.get("revision") if invoke["f"] == "cas" else tuple(completion["value"])
+        ret = completion["time"] if certain else float("inf")
+        operations.append(_Operation(len(operations), invoke["f"], invoke.get("value"), result, invoke["time"], ret, certain))
+    return operations
+
+
+def _step(state, operation):
+    """Applies an operation to the register state (revision, value); None if impossible."""
+    revision, value = state
+    if operation.f == "read":
+        return state if operation.result == (revision, value) else None
+    expected, new_value = operation.argument
+    if expected != revision:
+        return None  # a CAS that took effect must have seen its expected revision
+    if operation.certain:
+        if operation.result is None or operation.result <= revision:
+            return None  # revisions only grow
+        return (operation.result, new_value)
+    # An unknown CAS that took effect got some revision after the current one; the next read
+    # or CAS names it.
+    return ("unknown-after", revision, new_value)
+
+
+def _matches(state, operation):
+    """Resolves a state left by an unknown CAS against the next operation."""
+    if state[0] != "unknown-after":
+        return state
+    _, floor, value = state
+    if operation.f == "read":
+        revision, read_value = operation.result
+        return (revision, value) if revision > floor and read_value == value else None
+    expected, _ = operation.argument
+    return (expected, value) if expected > floor else None
+
+
+def check_register(history, key, initial):
+    """Linearizability of one register (Wing and Gong's search with memoization of visited
+    (linearized set, state) pairs). `initial` is the register's (revision, value) before the
+    history. Operations whose outcome is unknown may take effect at any point after their call,
+    or never."""
+    verdict = Verdict(f"register {key}")
+    operations = _register_operations(history, key)
+    verdict.counts = {"operations": len(operations)}
+    if not operations:
+        return verdict
+    order = sorted(operations, key=lambda o: o.call)
+    certain_mask = 0
+    for operation in operations:
+        if operation.certain:
+            certain_mask |= 1 << operation.index
+    seen = set()
+    stack = [(0, tuple(initial))]
+    explored = 0
+    while stack:
+        done, state = stack.pop()
+        if done & certain_mask == certain_mask:
+            verdict.counts["explored"] = explored
+            return verdict
+        if (done, state) in seen:
+            continue
+        seen.add((done, state))
+        explored += 1
+        if explored > 2_000_000:
+            verdict.fail("search too large (over 2,000,000 states); shorten the history")
+            return verdict
+        # An operation may go next if no pending certain operation returned before it began.
+        pending = [o for o in order if not done & (1 << o.index)]
+        earliest_return = min((o.ret for o in pending if o.certain), default=float("inf"))
+        for operation in pending:
+            if operation.call > earliest_return:
+                break
+            resolved = _matches(state, operation)
+            if resolved is None:
+                continue
+            following = _step(resolved, operation)
+            if following is not None:
+                stack.append((done | (1 << operation.index), following))
+    verdict.fail(f"no linearization of {len(operations)} operations (explored {explored} states)")
+    verdict.counts["explored"] = explored
+    return verdict
+
+
+# MARK: - Audit
+
+def check_audit(history, logs):
+    """Audit checks. `logs` maps a replica name to its list of audit records (dicts with
+    sequence, hash, previous_hash, request_id, outcome), oldest first:
+    - every log starts at sequence 1 and has no gap, and each record links to the one before;
+    - every replica holds the same chain (same hashes) up to the shortest, and the same head;
+    - every acknowledged write has exactly one record with its request id, with outcome ok;
+    - a request that failed before it was proposed has no record."""
+    verdict = Verdict("audit")
+    for replica, records in sorted(logs.items()):
+        previous_hash = None
+        for position, record in enumerate(records, start=1):
+            if record["sequence"] != position:
+                verdict.fail(f"{replica}: record {position} has sequence {record['sequence']} (gap or reordering)")
+                break
+            if previous_hash is not None and record["previous_hash"] != previous_hash:
+                verdict.fail(f"{replica}: record {position} does not link to the record before")
+                break
+            previous_hash = record["hash"]
+    names = sorted(logs)
+    heads = {name: (logs[name][-1]["hash"] if logs[name] else None) for name in names}
+    if len(set(heads.values())) > 1:
+        verdict.fail(f"audit heads differ: {heads}")
+    for name in names[1:]:
+        for mine, theirs in zip(logs[names[0]], logs[name]):
+            if mine["hash"] != theirs["hash"]:
+                verdict.fail(f"{names[0]} and {name} diverge at sequence {mine['sequence']}")
+                break
+    reference = logs[names[0]] if names else []
+    by_request = {}
+    for record in reference:
+        by_request.setdefault(record["request_id"], []).append(record)
+    # Retries that share an idempotency key are one write: exactly one of their records applies
+    # it (the others say "replayed").
+    groups = {}
+    for invoke, completion in completions([e for e in history if e.get("f") in ("create", "cas")]).values():
+        groups.setdefault(invoke.get("idempotency_key") or invoke["request_id"], []).append((invoke, completion))
+    acknowledged = unproposed = 0
+    for group, attempts in groups.items():
+        records = [r for invoke, _ in attempts for r in by_request.get(invoke["request_id"], [])]
+        if any(c is not None and c["type"] == "ok" for _, c in attempts):
+            acknowledged += 1
+            applied = [r for r in records if r["outcome"] == "ok"]
+            if len(applied) != 1:
+                verdict.fail(f"acknowledged write {group} has {len(applied)} applied records")
+        for invoke, completion in attempts:
+            if completion is not None and completion["type"] == "fail" and not completion.get("proposed", False):
+                unproposed += 1
+                if by_request.get(invoke["request_id"]):
+                    verdict.fail(f"request {invoke['request_id']} failed before it was proposed but has a record")
+    verdict.counts = {"records": len(reference), "acknowledged": acknowledged, "unproposed": unproposed, "replicas": len(names)}
+    return verdict

@@ -1,0 +1,188 @@
+"""Named fault schedules. Each runs in its own thread until `stop` is set, then `heal()` undoes
+every fault it left (resumes paused replicas, restarts killed ones), and `report()` says what it
+did and measured."""
+
+import os
+import signal
+import statistics
+import time
+from pathlib import Path
+
+
+class Nemesis:
+    """The base schedule: no fault."""
+
+    #: Settings for the cluster this schedule runs against.
+    cluster_settings = {}
+
+    def __init__(self, cluster, history, stop):
+        self.cluster = cluster
+        self.history = history
+        self.stop = stop
+        self.events = []
+        self.kill_times = []
+
+    def wait(self, seconds):
+        """Sleeps unless the run ends first; returns whether it should go on."""
+        return not self.stop.wait(seconds)
+
+    def note(self, text):
+        self.events.append(text)
+        self.history.add(process="nemesis", type="info", f="nemesis", key=None, value=text, request_id=f"nemesis-{len(self.events)}")
+
+    def leader(self):
+        try:
+            return self.cluster.leader(timeout=10)
+        except AssertionError:
+            return None
+
+    def run(self):
+        self.stop.wait()
+
+    def heal(self):
+        for replica in self.cluster.replicas:
+            if replica.process is not None and replica.process.poll() is None:
+                os.kill(replica.process.pid, signal.SIGCONT)
+            if not replica.running():
+                replica.start()
+
+    def failover_times(self):
+        """For each leader kill: the time to the first acknowledged write after it."""
+        oks = sorted(e["time"] for e in self.history.events if e["type"] == "ok" and e["f"] in ("create", "cas"))
+        times = []
+        for killed in self.kill_times:
+            after = next((t for t in oks if t > killed), None)
+            if after is not None:
+                times.append(after - killed)
+        return times
+
+    def report(self):
+        lines = [f"nemesis: {len(self.events)} faults"]
+        times = self.failover_times()
+        if times:
+            times.sort()
+            p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+            lines.append(
+                f"leader kill to first acknowledged write: median {statistics.median(times) * 1000:.0f} ms, "
+                f"p99 {p99 * 1000:.0f} ms, worst {times[-1] * 1000:.0f} ms over {len(times)} kills")
+        return lines
+
+
+class LeaderKill(Nemesis):
+    """kill -9 the leader, restart it a second later, again and again."""
+
+    def run(self):
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            leader.kill()
+            self.kill_times.append(time.monotonic() - self.history.start)
+            self.note(f"killed leader {leader.id}")
+            if not self.wait(1.0):
+                break
+            leader.start()
+            self.note(f"restarted {leader.id}")
+
+
+class KillAll(Nemesis):
+    """kill -9 every replica at once, then restart them all."""
+
+    def run(self):
+        while self.wait(3.0):
+            for replica in self.cluster.replicas:
+                replica.kill()
+            self.note("killed every replica")
+            if not self.wait(0.5):
+                break
+            for replica in self.cluster.replicas:
+                replica.start()
+            self.note("restarted every replica")
+
+
+class LeaderPause(Nemesis):
+    """SIGSTOP the leader for longer than an election timeout, then SIGCONT it: it comes back
+    as a deposed leader with stale state."""
+
+    def run(self):
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            os.kill(leader.process.pid, signal.SIGSTOP)
+            self.note(f"paused leader {leader.id}")
+            self.stop.wait(1.5)
+            os.kill(leader.process.pid, signal.SIGCONT)
+            self.note(f"resumed {leader.id}")
+
+
+class FollowerCutOff(Nemesis):
+    """Pauses a follower until the leader has compacted its log past it, then resumes it: it
+    must catch up by snapshot."""
+
+    cluster_settings = {"snapshot_interval": 30}
+
+    def run(self):
+        while self.wait(1.0):
+            leader = self.leader()
+            if leader is None:
+                continue
+            follower = next(r for r in self.cluster.replicas if r.id != leader.id)
+            start = leader.status()["snapshot_index"]
+            os.kill(follower.process.pid, signal.SIGSTOP)
+            self.note(f"paused follower {follower.id}")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not self.stop.is_set():
+                try:
+                    if leader.status()["snapshot_index"] > start:
+                        break
+                except Exception:
+                    break
+                time.sleep(0.1)
+            os.kill(follower.process.pid, signal.SIGCONT)
+            self.note(f"resumed {follower.id} after compaction")
+
+    def report(self):
+        installed = sum(r.metric("rampart_snapshots_installed_total") for r in self.cluster.replicas if r.running())
+        return super().report() + [f"snapshots installed by the replicas' current processes: {installed:.0f}"]
+
+
+class TornTail(Nemesis):
+    """Kills a follower, damages the tail of its newest log segment (truncation in the middle of
+    the last record, or a flipped bit in it), and restarts it: recovery must drop the damaged
+    tail, and the replica catch up from the leader."""
+
+    def run(self):
+        round_number = 0
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            follower = next(r for r in self.cluster.replicas if r.id != leader.id)
+            follower.kill()
+            segments = sorted((follower.data / "raft").glob("wal-*.log"))
+            if segments:
+                newest = segments[-1]
+                size = newest.stat().st_size
+                round_number += 1
+                with open(newest, "r+b") as file:
+                    if round_number % 2 == 0 and size > 8:
+                        file.truncate(size - 7)
+                        self.note(f"truncated {follower.id}'s log tail by 7 bytes")
+                    elif size > 3:
+                        file.seek(size - 3)
+                        byte = file.read(1)
+                        file.seek(size - 3)
+                        file.write(bytes([byte[0] ^ 0x10]))
+                        self.note(f"flipped a bit in {follower.id}'s last log record")
+            follower.start()
+
+
+SCHEDULES = {
+    "none": Nemesis,
+    "leader-kill": LeaderKill,
+    "kill-all": KillAll,
+    "leader-pause": LeaderPause,
+    "follower-cutoff": FollowerCutOff,
+    "torn-tail": TornTail,
+}

@@ -1,0 +1,311 @@
+"""Runs one fault schedule against a real 3-replica cluster and checks the history.
+
+    python3 tests/faults/run.py --schedule leader-kill --seconds 20 [--history FILE] [--keep DIR]
+
+While the nemesis injects its faults, clients on every replica run the workloads: unique creates
+(a set), conditional updates of a role's permissions with If-Match and linearizable reads of it
+(a register), idempotent retries after timeouts, and an auditor paging through the audit log.
+Then every fault is healed, the replicas must converge (same applied index, state hash and audit
+head), timed-out requests are resolved from the audit log by request id, and the checkers run.
+The history (one JSON object per line) is written for every run. Exit status 0 when every
+checker is valid.
+"""
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "process"))
+from checkers import check_audit, check_register, check_set  # noqa: E402
+from harness import Cluster, eventually  # noqa: E402
+
+from nemesis import SCHEDULES  # noqa: E402
+
+ORGANIZATION = "jepsen"
+REGISTER = "register"
+REQUEST_TIMEOUT_MS = 2000
+
+
+class History:
+    """The shared, thread-safe history, written to a file as it grows."""
+
+    def __init__(self, path: Path):
+        self.lock = threading.Lock()
+        self.events = []
+        self.start = time.monotonic()
+        self.file = open(path, "w")
+
+    def add(self, **event):
+        with self.lock:
+            event["time"] = time.monotonic() - self.start
+            self.events.append(event)
+            self.file.write(json.dumps(event) + "\n")
+
+    def close(self):
+        self.file.close()
+
+
+class Client:
+    """One client process of the history, bound to one replica."""
+
+    def __init__(self, number, replica, token, history, stop):
+        self.number = number
+        self.replica = replica
+        self.token = token
+        self.history = history
+        self.stop = stop
+        self.counter = 0
+
+    def request_id(self):
+        self.counter += 1
+        return f"c{self.number}-{self.counter}"
+
+    def call(self, method, path, body=None, headers=None):
+        """Returns (status, parsed body); -1 when the connection was refused (nothing sent), 0 for
+        no answer (timeout, reset: unknown)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.replica.endpoint + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("X-Timeout-Ms", str(REQUEST_TIMEOUT_MS))
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_MS / 1000 + 1) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            try:
+                return error.code, json.loads(error.read() or b"null")
+            except ValueError:
+                return error.code, None
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ConnectionRefusedError):
+                time.sleep(0.05)  # the replica is down: nothing was sent
+                return -1, None
+            return 0, None
+        except (OSError, ValueError):
+            return 0, None
+
+    @staticmethod
+    def classify(status, body):
+        """ok, fail (with whether it was proposed) or info, from an answer."""
+        if status in (200, 201):
+            return "ok", False
+        code = (body or {}).get("code") if isinstance(body, dict) else None
+        if status in (409, 412) and code not in ("refused",):
+            return "fail", True  # a domain rejection: applied as a failure, audited
+        if status == -1 or status in (400, 401, 403, 404, 413) or (status == 503 and code in ("unavailable", "overloaded")):
+            return "fail", False  # refused before it was proposed
+        return "info", False  # timeout, 504, a connection that broke: unknown
+
+    def create(self):
+        request_id = self.request_id()
+        value = f"p{self.number}-{self.counter}"
+        key = f"k-{request_id}"
+        self.history.add(process=self.number, type="invoke", f="create", key="projects", value=value, request_id=request_id,
+                         idempotency_key=key)
+        status, body = self.call("POST", f"/v1/orgs/{ORGANIZATION}/projects", {"name": value},
+                                 {"X-Request-ID": request_id, "Idempotency-Key": key})
+        kind, proposed = self.classify(status, body)
+        self.history.add(process=self.number, type=kind, f="create", key="projects", value=value, request_id=request_id,
+                         proposed=proposed, status=status, idempotency_key=key)
+        if kind == "info" and not self.stop.is_set():
+            # Retry once, on another request id with the same idempotency key: applied at most once.
+            retry_id = self.request_id()
+            self.history.add(process=self.number, type="invoke", f="create", key="projects", value=value, request_id=retry_id,
+                             idempotency_key=key)
+            status, body = self.call("POST", f"/v1/orgs/{ORGANIZATION}/projects", {"name": value},
+                                     {"X-Request-ID": retry_id, "Idempotency-Key": key})
+            kind, proposed = self.classify(status, body)
+            self.history.add(process=self.number, type=kind, f="create", key="projects", value=value, request_id=retry_id,
+                             proposed=proposed, status=status, idempotency_key=key)
+
+    def read_register(self):
+        request_id = self.request_id()
+        self.history.add(process=self.number, type="invoke", f="read", key=REGISTER, value=None, request_id=request_id)
+        status, body = self.call("GET", f"/v1/orgs/{ORGANIZATION}/roles/{REGISTER}", headers={"X-Request-ID": request_id})
+        if status == 200:
+            value = [body["revision"], ",".join(body["permissions"])]
+            self.history.add(process=self.number, type="ok", f="read", key=REGISTER, value=value, request_id=request_id)
+            return value
+        kind, _ = self.classify(status, body)
+        self.history.add(process=self.number, type="fail" if kind == "fail" else "info", f="read", key=REGISTER, value=None,
+                         request_id=request_id)
+        return None
+
+    def cas_register(self, expected):
+        request_id = self.request_id()
+        new_value = f"app.r{self.number}.v{self.counter}"
+        self.history.add(process=self.number, type="invoke", f="cas", key=REGISTER, value=[expected, new_value], request_id=request_id)
+        status, body = self.call("PUT", f"/v1/orgs/{ORGANIZATION}/roles/{REGISTER}", {"permissions": [new_value]},
+                                 {"X-Request-ID": request_id, "If-Match": str(expected)})
+        kind, proposed = self.classify(status, body)
+        extra = {"revision": body["revision"]} if kind == "ok" else {}
+        self.history.add(process=self.number, type=kind, f="cas", key=REGISTER, value=[expected, new_value], request_id=request_id,
+                         proposed=proposed, status=status, **extra)
+
+    def run(self):
+        rng = random.Random(self.number)
+        while not self.stop.is_set():
+            if rng.random() < 0.6:
+                self.create()
+            else:
+                seen = self.read_register()
+                if seen is not None and rng.random() < 0.7:
+                    self.cas_register(seen[0])
+
+
+class Auditor:
+    """Pages through the audit log with a cursor, checking that pages join without gaps."""
+
+    def __init__(self, replica, token, stop):
+        self.replica = replica
+        self.token = token
+        self.stop = stop
+        self.problems = []
+        self.pages = 0
+
+    def run(self):
+        cursor, last = None, 0
+        while not self.stop.is_set():
+            path = "/v1/audit?consistency=stale&limit=50" + (f"&cursor={cursor}" if cursor else "")
+            try:
+                page = self.replica.request("GET", path, token=self.token, timeout=3)
+            except Exception:  # the replica may be down; try again
+                time.sleep(0.2)
+                continue
+            self.pages += 1
+            for record in page["items"]:
+                if record["sequence"] != last + 1:
+                    self.problems.append(f"audit page jumped from {last} to {record['sequence']}")
+                last = record["sequence"]
+            cursor = page.get("next_cursor") or (str(last) if last else None)
+            if not page.get("next_cursor"):
+                time.sleep(0.2)
+
+
+def resolve_unknowns(history, log):
+    """Turns timed-out requests into ok or fail from the audit log, by request id."""
+    records = {r["request_id"]: r for r in log}
+    resolved = []
+    completed = {e["request_id"] for e in history if e["type"] != "invoke"}
+    invokes = {e["request_id"]: e for e in history if e["type"] == "invoke"}
+    counts = {"resolved_ok": 0, "resolved_failed": 0}
+    for event in history:
+        if event["type"] == "info" and event["f"] in ("create", "cas"):
+            record = records.get(event["request_id"])
+            if record is not None and record["outcome"] == "ok":
+                event = dict(event, type="ok", revision=record["revision"])
+                counts["resolved_ok"] += 1
+            elif record is not None and record["outcome"] == "replayed":
+                event = dict(event, type="ok", revision=record["revision"])
+                counts["resolved_ok"] += 1
+            elif record is not None:
+                event = dict(event, type="fail", proposed=True)
+                counts["resolved_failed"] += 1
+            else:
+                event = dict(event, type="fail", proposed=False)
+                counts["resolved_failed"] += 1
+        resolved.append(event)
+    for request_id, invoke in invokes.items():
+        if request_id not in completed:
+            resolved.append(dict(invoke, type="info", time=float("inf")))
+    return resolved, counts
+
+
+def fetch_all(replica, path, token):
+    items, cursor = [], None
+    while True:
+        page = replica.request("GET", path + ("&" if "?" in path else "?") + "limit=1000" + (f"&cursor={cursor}" if cursor else ""), token=token)
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2) -> bool:
+    nemesis_class = SCHEDULES[schedule]
+    cluster = Cluster(root, **nemesis_class.cluster_settings)
+    cluster.start()
+    stop = threading.Event()
+    history = History(history_path)
+    try:
+        admin = cluster.replicas[0]
+        admin.request("POST", "/v1/orgs", {"name": ORGANIZATION}, token=cluster.token)
+        created = admin.request("POST", f"/v1/orgs/{ORGANIZATION}/roles", {"name": REGISTER, "permissions": ["app.r0.v0"]}, token=cluster.token)
+        initial = (created["revision"], "app.r0.v0")
+        clients = [Client(n, cluster.replicas[n % len(cluster.replicas)], cluster.token, history, stop)
+                   for n in range(clients_per_replica * len(cluster.replicas))]
+        auditor = Auditor(cluster.replicas[-1], cluster.token, stop)
+        nemesis = nemesis_class(cluster, history, stop)
+        threads = [threading.Thread(target=c.run) for c in clients] + [threading.Thread(target=auditor.run),
+                                                                       threading.Thread(target=nemesis.run)]
+        for thread in threads:
+            thread.start()
+        time.sleep(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        nemesis.heal()
+        try:
+            hashes = cluster.converged(timeout=60)
+        except AssertionError:
+            for replica in cluster.replicas:
+                try:
+                    print(f"  replica {replica.id} did not converge: {replica.status()}")
+                except Exception as error:
+                    print(f"  replica {replica.id} did not answer: {error}")
+            raise
+        divergences = 0 if len({(h["state_hash"], h["audit_head"]) for h in hashes}) == 1 else 1
+        logs = {f"replica-{r.id}": fetch_all(r, "/v1/audit?consistency=stale", cluster.token) for r in cluster.replicas}
+        events, resolution = resolve_unknowns(history.events, logs["replica-1"])
+        final_sets = {f"replica-{r.id}": [p["name"] for p in fetch_all(r, f"/v1/orgs/{ORGANIZATION}/projects?consistency=stale", cluster.token)]
+                      for r in cluster.replicas}
+        verdicts = [
+            check_set([e for e in events if e["f"] == "create"], final_sets, key="projects"),
+            check_register(events, REGISTER, initial),
+            check_audit(events, logs),
+        ]
+        if auditor.problems:
+            verdicts[2].fail("; ".join(auditor.problems[:3]))
+        acknowledged = sum(1 for e in events if e["type"] == "ok" and e["f"] in ("create", "cas"))
+        print(f"schedule {schedule}: {seconds:.0f} s, {len(history.events)} history events in {history_path}")
+        print(f"  acknowledged writes checked: {acknowledged}; lost: {verdicts[0].counts.get('lost', 0)}; divergences: {divergences}; "
+              f"timed-out requests resolved from the audit log: {resolution['resolved_ok']} applied, {resolution['resolved_failed']} not")
+        print(f"  auditor read {auditor.pages} pages")
+        for line in nemesis.report():
+            print(f"  {line}")
+        for verdict in verdicts:
+            print("  " + str(verdict).replace("\n", "\n  "))
+        return all(v.valid for v in verdicts) and divergences == 0
+    finally:
+        stop.set()
+        history.close()
+        cluster.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--schedule", choices=sorted(SCHEDULES), required=True)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--history", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep the cluster's data and logs here")
+    arguments = parser.parse_args()
+    root = arguments.keep or Path(tempfile.mkdtemp(prefix="rampart-faults-"))
+    root.mkdir(parents=True, exist_ok=True)
+    history_path = arguments.history or root / f"history-{arguments.schedule}.jsonl"
+    valid = run(arguments.schedule, arguments.seconds, history_path, root)
+    sys.exit(0 if valid else 1)
+
+
+if __name__ == "__main__":
+    main()
