@@ -131,10 +131,12 @@ class FollowerCutOff(Nemesis):
             start = leader.status()["snapshot_index"]
             os.kill(follower.process.pid, signal.SIGSTOP)
             self.note(f"paused follower {follower.id}")
+            # Far enough that the entries the follower lacks are no longer in the leader's log,
+            # nor in flight to it: only a snapshot can bring it back.
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not self.stop.is_set():
                 try:
-                    if leader.status()["snapshot_index"] > start:
+                    if leader.status()["snapshot_index"] > start + 400:
                         break
                 except Exception:
                     break
