@@ -23,6 +23,10 @@ public struct PeerNetworkOptions: Sendable {
     public var minimumReconnectDelay: TimeAmount = .milliseconds(20)
     /// The longest delay between connection attempts.
     public var maximumReconnectDelay: TimeAmount = .seconds(2)
+    /// The address outbound peer connections are made from (the replica's peer listen host),
+    /// so that peers, and firewall rules, see one address per replica; the system's choice
+    /// when nil.
+    public var sourceHost: String?
     /// Where refused and failed connections are logged.
     public var logger = Logger(label: "rampart.peers")
 
@@ -206,7 +210,11 @@ public final class PeerNetwork: Sendable {
     }
 
     func connect(to address: SocketAddress, peer: ReplicaID, link: PeerLink, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+        if let sourceHost = options.sourceHost, let source = try? SocketAddress(ipAddress: sourceHost, port: 0) {
+            bootstrap = bootstrap.bind(to: source)
+        }
+        return bootstrap
             .connectTimeout(options.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)

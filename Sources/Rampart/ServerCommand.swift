@@ -94,6 +94,11 @@ struct ReplicaServer {
 
         var networkOptions = PeerNetworkOptions(localID: id, clusterSecret: secret)
         networkOptions.logger = Logger(label: "rampart.peers-\(settings.replicaID)")
+        // Connect from the peer listen address when it is a literal IP, so each replica has one
+        // address on the wire (operators' firewall rules, and the partition tests, rely on it).
+        if (try? SocketAddress(ipAddress: settings.peerListen.host, port: 0)) != nil {
+            networkOptions.sourceHost = settings.peerListen.host
+        }
         let network = PeerNetwork(options: networkOptions, group: MultiThreadedEventLoopGroup.singleton)
         for (peer, address) in settings.peers where peer != settings.replicaID {
             let resolved: SocketAddress

@@ -3,10 +3,11 @@ every fault it left (resumes paused replicas, restarts killed ones), and `report
 did and measured."""
 
 import os
+import random
 import signal
 import statistics
+import subprocess
 import time
-from pathlib import Path
 
 
 class Nemesis:
@@ -180,6 +181,78 @@ class TornTail(Nemesis):
             follower.start()
 
 
+class Partition(Nemesis):
+    """The base of the partition schedules: firewall rules between the replicas' loopback
+    addresses, inside the network namespace the run created (clients, on 127.0.0.1, are never
+    cut off). Needs `run.py --netns` (root, iptables)."""
+
+    cluster_settings = {"distinct_hosts": True}
+
+    def drop(self, source, destination):
+        """Drops every packet from replica `source` to replica `destination`."""
+        subprocess.run(["iptables", "-A", "INPUT", "-s", source.host, "-d", destination.host, "-j", "DROP"], check=True)
+
+    def cut(self, side, others):
+        for a in side:
+            for b in others:
+                self.drop(a, b)
+                self.drop(b, a)
+
+    def heal_network(self):
+        subprocess.run(["iptables", "-F", "INPUT"], check=True)
+
+    def heal(self):
+        self.heal_network()
+        super().heal()
+
+    def cycle(self, partition, description):
+        """Partitions for a while, heals, and lets the cluster settle."""
+        partition()
+        self.note(description)
+        self.stop.wait(2.0)
+        self.heal_network()
+        self.note("healed the network")
+
+
+class IsolateLeader(Partition):
+    """Cuts the leader off from every other replica, both ways: the majority elects a new
+    leader; the old one, alone, must not acknowledge anything."""
+
+    def run(self):
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            others = [r for r in self.cluster.replicas if r.id != leader.id]
+            self.cycle(lambda: self.cut([leader], others), f"isolated leader {leader.id}")
+
+
+class RandomHalves(Partition):
+    """Splits the replicas into a random minority and majority, both ways."""
+
+    def run(self):
+        rng = random.Random(7)
+        while self.wait(1.5):
+            replicas = list(self.cluster.replicas)
+            rng.shuffle(replicas)
+            minority, majority = replicas[: len(replicas) // 2], replicas[len(replicas) // 2:]
+            self.cycle(lambda: self.cut(minority, majority),
+                       f"split {[r.id for r in minority]} from {[r.id for r in majority]}")
+
+
+class OneWayLeader(Partition):
+    """Drops what the leader sends to the others, but not what they send it: the others elect
+    a new leader while the old one still hears them."""
+
+    def run(self):
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            others = [r for r in self.cluster.replicas if r.id != leader.id]
+            self.cycle(lambda: [self.drop(leader, other) for other in others], f"one-way partition from leader {leader.id}")
+
+
 SCHEDULES = {
     "none": Nemesis,
     "leader-kill": LeaderKill,
@@ -187,4 +260,10 @@ SCHEDULES = {
     "leader-pause": LeaderPause,
     "follower-cutoff": FollowerCutOff,
     "torn-tail": TornTail,
+    "isolate-leader": IsolateLeader,
+    "random-halves": RandomHalves,
+    "one-way-leader": OneWayLeader,
 }
+
+#: Schedules that need `run.py --netns`.
+NEEDS_NETNS = {name for name, schedule in SCHEDULES.items() if issubclass(schedule, Partition)}

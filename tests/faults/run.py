@@ -13,6 +13,8 @@ checker is valid.
 
 import argparse
 import json
+import os
+import subprocess
 import random
 import statistics
 import sys
@@ -29,7 +31,7 @@ sys.path.insert(0, str(HERE.parent / "process"))
 from checkers import check_audit, check_register, check_set  # noqa: E402
 from harness import Cluster, eventually  # noqa: E402
 
-from nemesis import SCHEDULES  # noqa: E402
+from nemesis import NEEDS_NETNS, SCHEDULES  # noqa: E402
 
 ORGANIZATION = "jepsen"
 REGISTER = "register"
@@ -293,13 +295,29 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
         cluster.stop()
 
 
+def in_new_namespace() -> int:
+    """Runs this same command inside a network namespace made for it (its loopback up, its
+    own firewall), then removes the namespace. Partitions touch only that namespace."""
+    name = f"rampart-faults-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        environment = dict(os.environ, RAMPART_IN_NETNS=name)
+        return subprocess.run(["ip", "netns", "exec", name, sys.executable, *sys.argv], env=environment).returncode
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--schedule", choices=sorted(SCHEDULES), required=True)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--history", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the cluster's data and logs here")
+    parser.add_argument("--netns", action="store_true", help="run inside a new network namespace (partition schedules need it)")
     arguments = parser.parse_args()
+    if (arguments.netns or arguments.schedule in NEEDS_NETNS) and "RAMPART_IN_NETNS" not in os.environ:
+        sys.exit(in_new_namespace())
     root = arguments.keep or Path(tempfile.mkdtemp(prefix="rampart-faults-"))
     root.mkdir(parents=True, exist_ok=True)
     history_path = arguments.history or root / f"history-{arguments.schedule}.jsonl"

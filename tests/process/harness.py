@@ -60,6 +60,9 @@ class Replica:
     def __init__(self, cluster, replica_id):
         self.cluster = cluster
         self.id = replica_id
+        # With distinct hosts every replica has its own loopback address (127.0.0.2, .3...),
+        # so firewall rules can cut one replica off from another; clients use 127.0.0.1.
+        self.host = f"127.0.0.{replica_id + 1}" if cluster.distinct_hosts else "127.0.0.1"
         self.peer_port = free_port()
         self.api_port = free_port()
         self.data = cluster.root / f"replica-{replica_id}"
@@ -69,15 +72,15 @@ class Replica:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"http://{self.host}:{self.api_port}"
 
     def write_config(self):
         config = {
             "replica_id": self.id,
             "data_directory": str(self.data),
-            "peer_listen": f"127.0.0.1:{self.peer_port}",
-            "api_listen": f"127.0.0.1:{self.api_port}",
-            "peers": {str(r.id): f"127.0.0.1:{r.peer_port}" for r in self.cluster.replicas},
+            "peer_listen": f"{self.host}:{self.peer_port}",
+            "api_listen": f"{self.host}:{self.api_port}",
+            "peers": {str(r.id): f"{r.host}:{r.peer_port}" for r in self.cluster.replicas},
             "initial_cluster": [r.id for r in self.cluster.replicas],
             "cluster_secret_file": str(self.cluster.secret_path),
             "key_encryption_key_file": str(self.cluster.kek_path),
@@ -142,8 +145,10 @@ class Replica:
 
 
 class Cluster:
-    def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000, **extra_settings):
+    def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000,
+                 distinct_hosts=False, **extra_settings):
         self.root = root
+        self.distinct_hosts = distinct_hosts
         self.extra_settings = extra_settings
         self.tick_milliseconds = tick_milliseconds
         self.election_timeout_ticks = election_timeout_ticks
