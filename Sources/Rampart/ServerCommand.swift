@@ -132,16 +132,19 @@ struct ReplicaServer {
         logger.info(
             "replica serving",
             metadata: ["api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)"])
-        let group = ServiceGroup(
+        let replicaService = ReplicaService(
+            replica: replica, network: network,
+            keys: KeyMaintenance(
+                replica: replica, activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds, logger: logger))
+        // When the replica stops by itself (removed, or its disk failed) the whole process shuts
+        // down gracefully: the API stops accepting and finishes what it holds, then exits.
+        var configuration = ServiceGroupConfiguration(
             services: [
-                app,
-                ReplicaService(
-                    replica: replica, network: network,
-                    keys: KeyMaintenance(
-                        replica: replica, activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds,
-                        logger: logger)),
-            ], gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [], logger: logger)
+                .init(service: app),
+                .init(service: replicaService, successTerminationBehavior: .gracefullyShutdownGroup),
+            ], logger: logger)
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         if let failure = replica.status.failure { throw ReplicaFailure(reason: failure) }
     }
@@ -168,9 +171,25 @@ struct ReplicaService: Service {
         } onGracefulShutdown: {
             Task { await replica.stop(transferLeadership: true) }
         }
+        if let failure = replica.status.failure {
+            // A failed replica must not linger half alive: if the graceful shutdown of the API
+            // does not end the process soon, end it.
+            Self.exitAfter(.seconds(10), reason: failure)
+        }
         maintenance.cancel()
         await network.shutdown()
         pump.cancel()
+    }
+}
+
+extension ReplicaService {
+    /// Ends the process with status 1 after `delay`, unless it has ended by then.
+    static func exitAfter(_ delay: Duration, reason: String) {
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds))
+            FileHandle.standardError.write(Data("rampart: the replica failed (\(reason)); exiting\n".utf8))
+            exit(1)
+        }
     }
 }
 

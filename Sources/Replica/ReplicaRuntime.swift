@@ -320,9 +320,12 @@ final class ReplicaRuntime {
         for answer in answersAfterPublish { answer() }
         answersAfterPublish = []
         let reason: ReplicaError = failure.map { .failed($0) } ?? .stopped
-        for (_, proposal) in proposals { answer(proposal.origin, .failure(reason)) }
+        // Writes already proposed (here, or by the leader a follower forwarded them to) may yet
+        // be committed by the next leader: their outcome is unknown, never "not applied", or a
+        // caller would retry and apply them twice.
+        for (_, proposal) in proposals { answer(proposal.origin, .failure(.timedOut)) }
         for transfer in transfers { answer(transfer.origin, .failure(reason)) }
-        for (_, write) in forwarded { write.completion(.failure(reason)) }
+        for (_, write) in forwarded { write.completion(.failure(.timedOut)) }
         for write in waitingWrites { write.completion(.failure(reason)) }
         for (_, read) in readsAwaitingIndex { read.completion(.failure(reason)) }
         for read in waitingReads { read.completion(.failure(reason)) }

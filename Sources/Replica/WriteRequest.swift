@@ -127,7 +127,9 @@ enum ForwardCodec {
         case 3: result = .failure(.leaderRefused(try text(&decoder)))
         case 4: result = .failure(.proposalDropped)
         case 5: result = .failure(.timedOut)
-        case 6: result = .failure(.noLeader(leaderHint: nil))
+        // The leader stopped or failed while it held the request: it may have proposed it, so
+        // the outcome is unknown (retrying elsewhere could apply it twice).
+        case 6: result = .failure(.timedOut)
         case let other: throw .invalid("result type \(other)")
         }
         guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the result") }

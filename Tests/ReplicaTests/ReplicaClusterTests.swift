@@ -212,3 +212,29 @@ import Testing
         await cluster.stopAll()
     }
 }
+
+@Suite struct ForwardCodecTests {
+    @Test(arguments: [
+        (ReplicaError.noLeader(leaderHint: 3), ReplicaError.noLeader(leaderHint: 3)),
+        (.refused(.notLeader(leaderHint: nil)), .noLeader(leaderHint: nil)),
+        (.overloaded, .overloaded),
+        (.proposalDropped, .proposalDropped),
+        (.timedOut, .timedOut),
+        // A leader that stopped or failed holding the request may have proposed it: unknown.
+        (.stopped, .timedOut),
+        (.failed("disk"), .timedOut),
+    ])
+    func forwardedFailuresKeepTheirMeaning(sent: ReplicaError, received: ReplicaError) throws {
+        #expect(try ForwardCodec.decodeResult(ForwardCodec.encode(.failure(sent))) == .failure(received))
+    }
+
+    @Test func forwardedRequestsAndResultsRoundTrip() throws {
+        let request = WriteRequest.membership(.addLearner(4))
+        let decoded = try ForwardCodec.decodeRequest(ForwardCodec.encode(request, timeoutMilliseconds: 1500))
+        #expect(decoded.0 == request && decoded.timeoutMilliseconds == 1500)
+        let outcome = CommandOutcome(revision: 9, rejection: .revisionMismatch(expected: 3, actual: 4), replayed: true)
+        let result = Result<WriteResult, ReplicaError>.success(WriteResult(revision: 9, outcome: outcome))
+        #expect(try ForwardCodec.decodeResult(ForwardCodec.encode(result)) == result)
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeRequest([1, 0, 0, 0, 0, 9]) }
+    }
+}

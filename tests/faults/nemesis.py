@@ -181,6 +181,49 @@ class TornTail(Nemesis):
             follower.start()
 
 
+class DiskFull(Nemesis):
+    """Fills the leader's disk (each replica's data lives on its own small tmpfs). Its next
+    durable write fails; a replica whose disk fails stops rather than risk diverging, the
+    others elect a leader, and once space is freed the stopped replica restarts and catches up.
+    Needs root (mount)."""
+
+    cluster_settings = {"tmpfs_megabytes": 48}
+
+    def fill(self, replica):
+        filler = replica.data / "filler"
+        chunk = b"\0" * (1 << 20)
+        try:
+            with open(filler, "wb") as file:
+                while True:
+                    file.write(chunk)
+                    file.flush()
+        except OSError:
+            pass  # full
+        return filler
+
+    def run(self):
+        while self.wait(1.5):
+            leader = self.leader()
+            if leader is None:
+                continue
+            filler = self.fill(leader)
+            self.note(f"filled leader {leader.id}'s disk")
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and leader.running() and not self.stop.is_set():
+                time.sleep(0.05)
+            stopped = not leader.running()
+            filler.unlink(missing_ok=True)
+            self.note(f"freed {leader.id}'s disk ({'it stopped' if stopped else 'still running'})")
+            if stopped:
+                leader.start()
+                self.note(f"restarted {leader.id}")
+
+    def heal(self):
+        for replica in self.cluster.replicas:
+            (replica.data / "filler").unlink(missing_ok=True)
+        super().heal()
+
+
 class Partition(Nemesis):
     """The base of the partition schedules: firewall rules between the replicas' loopback
     addresses, inside the network namespace the run created (clients, on 127.0.0.1, are never
@@ -260,6 +303,7 @@ SCHEDULES = {
     "leader-pause": LeaderPause,
     "follower-cutoff": FollowerCutOff,
     "torn-tail": TornTail,
+    "disk-full": DiskFull,
     "isolate-leader": IsolateLeader,
     "random-halves": RandomHalves,
     "one-way-leader": OneWayLeader,
@@ -267,3 +311,6 @@ SCHEDULES = {
 
 #: Schedules that need `run.py --netns`.
 NEEDS_NETNS = {name for name, schedule in SCHEDULES.items() if issubclass(schedule, Partition)}
+
+#: Schedules that need root for other reasons (mounting a small disk).
+NEEDS_ROOT = NEEDS_NETNS | {"disk-full"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nemesis import NEEDS_NETNS, SCHEDULES
+from nemesis import NEEDS_ROOT, SCHEDULES
 
 HERE = Path(__file__).resolve().parent
 SECONDS = os.environ.get("RAMPART_FAULT_SECONDS", "8")
@@ -16,8 +16,8 @@ SECONDS = os.environ.get("RAMPART_FAULT_SECONDS", "8")
 
 @pytest.mark.parametrize("schedule", sorted(s for s in SCHEDULES if s != "none"))
 def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
-    if schedule in NEEDS_NETNS and os.geteuid() != 0:
-        pytest.skip("partition schedules need root for a network namespace and iptables (CI runs as root)")
+    if schedule in NEEDS_ROOT and os.geteuid() != 0:
+        pytest.skip("this schedule needs root: a network namespace and iptables, or a mount (CI runs as root)")
     result = subprocess.run(
         [sys.executable, str(HERE / "run.py"), "--schedule", schedule, "--seconds", SECONDS, "--keep", str(tmp_path)],
         capture_output=True, text=True, timeout=600)

@@ -94,6 +94,11 @@ class Replica:
 
     def start(self):
         assert self.process is None or self.process.poll() is not None, f"replica {self.id} is already running"
+        if self.cluster.tmpfs_megabytes and not os.path.ismount(self.data):
+            # A small disk of its own, so that a test can fill it (needs root).
+            self.data.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.cluster.tmpfs_megabytes}m,mode=0700", "tmpfs", str(self.data)],
+                           check=True)
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen([binary(), "server", "--config", str(self.config_path)], stdout=self.log, stderr=self.log)
 
@@ -146,9 +151,10 @@ class Replica:
 
 class Cluster:
     def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000,
-                 distinct_hosts=False, **extra_settings):
+                 distinct_hosts=False, tmpfs_megabytes=0, **extra_settings):
         self.root = root
         self.distinct_hosts = distinct_hosts
+        self.tmpfs_megabytes = tmpfs_megabytes
         self.extra_settings = extra_settings
         self.tick_milliseconds = tick_milliseconds
         self.election_timeout_ticks = election_timeout_ticks
@@ -186,6 +192,8 @@ class Cluster:
             if replica.running():
                 replica.process.kill()
                 replica.process.wait()
+            if self.tmpfs_megabytes and os.path.ismount(replica.data):
+                subprocess.run(["umount", str(replica.data)], check=False)
 
     def running(self):
         return [r for r in self.replicas if r.running()]
