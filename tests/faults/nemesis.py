@@ -23,6 +23,10 @@ class Nemesis:
         self.events = []
         self.kill_times = []
 
+    @classmethod
+    def prepare(cls, cluster):
+        """Sets the cluster up before it starts (the default needs nothing)."""
+
     def wait(self, seconds):
         """Sleeps unless the run ends first; returns whether it should go on."""
         return not self.stop.wait(seconds)
@@ -224,6 +228,31 @@ class DiskFull(Nemesis):
         super().heal()
 
 
+class ProxyChaos(Nemesis):
+    """Every peer link goes through a fault-injecting proxy; in bursts, chunks are delayed,
+    duplicated (the receiver must refuse the replayed frames and reconnect) or the connection
+    is cut."""
+
+    @classmethod
+    def prepare(cls, cluster):
+        from proxy import Proxies
+        cluster.proxies = Proxies({r.id: (r.host, r.peer_port) for r in cluster.replicas})
+        cluster.route_peers(cluster.proxies.address)
+
+    def run(self):
+        chaos = self.cluster.proxies.chaos
+        while self.wait(1.0):
+            chaos.set(cut=0.002, delay=0.02, duplicate=0.002)
+            self.note("proxy chaos on: delays up to 20 ms, duplicated chunks, cut connections")
+            self.stop.wait(2.0)
+            chaos.set()
+            self.note("proxy chaos off")
+
+    def heal(self):
+        self.cluster.proxies.chaos.set()
+        super().heal()
+
+
 class Partition(Nemesis):
     """The base of the partition schedules: firewall rules between the replicas' loopback
     addresses, inside the network namespace the run created (clients, on 127.0.0.1, are never
@@ -304,6 +333,7 @@ SCHEDULES = {
     "follower-cutoff": FollowerCutOff,
     "torn-tail": TornTail,
     "disk-full": DiskFull,
+    "proxy-chaos": ProxyChaos,
     "isolate-leader": IsolateLeader,
     "random-halves": RandomHalves,
     "one-way-leader": OneWayLeader,

@@ -237,6 +237,7 @@ def fetch_all(replica, path, token):
 def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2) -> bool:
     nemesis_class = SCHEDULES[schedule]
     cluster = Cluster(root, **nemesis_class.cluster_settings)
+    nemesis_class.prepare(cluster)
     cluster.start()
     stop = threading.Event()
     history = History(history_path)
@@ -293,6 +294,8 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
         stop.set()
         history.close()
         cluster.stop()
+        if hasattr(cluster, "proxies"):
+            cluster.proxies.close()
 
 
 def in_new_namespace() -> int:

@@ -80,7 +80,7 @@ class Replica:
             "data_directory": str(self.data),
             "peer_listen": f"{self.host}:{self.peer_port}",
             "api_listen": f"{self.host}:{self.api_port}",
-            "peers": {str(r.id): f"{r.host}:{r.peer_port}" for r in self.cluster.replicas},
+            "peers": {str(r.id): self.cluster.peer_address(self, r) for r in self.cluster.replicas},
             "initial_cluster": [r.id for r in self.cluster.replicas],
             "cluster_secret_file": str(self.cluster.secret_path),
             "key_encryption_key_file": str(self.cluster.kek_path),
@@ -153,6 +153,7 @@ class Cluster:
     def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000,
                  distinct_hosts=False, tmpfs_megabytes=0, **extra_settings):
         self.root = root
+        self.peer_route = None
         self.distinct_hosts = distinct_hosts
         self.tmpfs_megabytes = tmpfs_megabytes
         self.extra_settings = extra_settings
@@ -171,6 +172,18 @@ class Cluster:
             replica.write_config()
         self.token = None
         self.counter = 0
+
+    def peer_address(self, dialer, peer):
+        """Where `dialer` reaches `peer`: its peer port, or a route set with `route_peers`."""
+        if self.peer_route is not None and dialer.id != peer.id:
+            return self.peer_route(dialer.id, peer.id)
+        return f"{peer.host}:{peer.peer_port}"
+
+    def route_peers(self, route):
+        """Makes every replica dial its peers at `route(dialer id, peer id)` (a proxy)."""
+        self.peer_route = route
+        for replica in self.replicas:
+            replica.write_config()
 
     def start(self):
         for replica in self.replicas:
