@@ -325,6 +325,23 @@ class OneWayLeader(Partition):
             self.cycle(lambda: [self.drop(leader, other) for other in others], f"one-way partition from leader {leader.id}")
 
 
+class LossyLinks(Partition):
+    """Drops a random share of the packets between every pair of replicas (iptables'
+    statistic match): lost segments, retransmissions and stalls on every peer link."""
+
+    def run(self):
+        while self.wait(1.0):
+            for a in self.cluster.replicas:
+                for b in self.cluster.replicas:
+                    if a.id != b.id:
+                        subprocess.run(["iptables", "-A", "INPUT", "-s", a.host, "-d", b.host, "-m", "statistic", "--mode", "random",
+                                        "--probability", "0.2", "-j", "DROP"], check=True)
+            self.note("20% packet loss on every peer link")
+            self.stop.wait(2.5)
+            self.heal_network()
+            self.note("healed the network")
+
+
 SCHEDULES = {
     "none": Nemesis,
     "leader-kill": LeaderKill,
@@ -337,6 +354,7 @@ SCHEDULES = {
     "isolate-leader": IsolateLeader,
     "random-halves": RandomHalves,
     "one-way-leader": OneWayLeader,
+    "lossy-links": LossyLinks,
 }
 
 #: Schedules that need `run.py --netns`.

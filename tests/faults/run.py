@@ -236,7 +236,10 @@ def fetch_all(replica, path, token):
 
 def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2) -> bool:
     nemesis_class = SCHEDULES[schedule]
-    cluster = Cluster(root, **nemesis_class.cluster_settings)
+    settings = dict(nemesis_class.cluster_settings)
+    if "RAMPART_IN_NETNS" in os.environ:
+        settings["distinct_hosts"] = True  # in our own namespace every replica gets its own address
+    cluster = Cluster(root, **settings)
     nemesis_class.prepare(cluster)
     cluster.start()
     stop = threading.Event()
@@ -317,7 +320,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--history", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the cluster's data and logs here")
-    parser.add_argument("--netns", action="store_true", help="run inside a new network namespace (partition schedules need it)")
+    parser.add_argument("--netns", action="store_true",
+                        help="run inside a new network namespace, each replica on its own loopback address (partition schedules always do)")
     arguments = parser.parse_args()
     if (arguments.netns or arguments.schedule in NEEDS_NETNS) and "RAMPART_IN_NETNS" not in os.environ:
         sys.exit(in_new_namespace())

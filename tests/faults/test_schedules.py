@@ -18,8 +18,10 @@ SECONDS = os.environ.get("RAMPART_FAULT_SECONDS", "8")
 def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
     if schedule in NEEDS_ROOT and os.geteuid() != 0:
         pytest.skip("this schedule needs root: a network namespace and iptables, or a mount (CI runs as root)")
+    # As root every schedule runs in a network namespace of its own, replicas on 127.0.0.2-4.
+    namespace = ["--netns"] if os.geteuid() == 0 else []
     result = subprocess.run(
-        [sys.executable, str(HERE / "run.py"), "--schedule", schedule, "--seconds", SECONDS, "--keep", str(tmp_path)],
+        [sys.executable, str(HERE / "run.py"), "--schedule", schedule, "--seconds", SECONDS, "--keep", str(tmp_path), *namespace],
         capture_output=True, text=True, timeout=600)
     print(result.stdout)
     assert result.returncode == 0, f"{schedule} failed:\n{result.stdout}\n{result.stderr[-3000:]}"
