@@ -45,11 +45,26 @@ class Nemesis:
         self.stop.wait()
 
     def heal(self):
+        """Resumes paused replicas and brings every replica up: one still shutting down after a
+        failure (a full disk) is waited for, one that hangs is killed, and both are restarted."""
         for replica in self.cluster.replicas:
             if replica.process is not None and replica.process.poll() is None:
                 os.kill(replica.process.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        for replica in self.cluster.replicas:
+            while replica.running() and not self.healthy(replica) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if replica.running() and not self.healthy(replica):
+                replica.kill()
             if not replica.running():
                 replica.start()
+
+    @staticmethod
+    def healthy(replica):
+        try:
+            return replica.request("GET", "/healthz", timeout=1).startswith("ok")
+        except Exception:
+            return False
 
     def failover_times(self):
         """For each leader kill: the time to the first acknowledged write after it."""
