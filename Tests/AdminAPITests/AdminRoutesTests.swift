@@ -198,6 +198,13 @@ struct Fixture {
             .post, "/v1/authorize", body: #"{"principal":"alpha/dev","permission":"compute.instances.create","organization":"alpha"}"#,
             token: fixture.admin)
         #expect(denied.object["allowed"] as? Bool == false)
+        // The one-read path services use (this replica's state) checks the caller just the same.
+        let body = #"{"principal":"alpha/dev","permission":"compute.instances.create","organization":"alpha","project":"web"}"#
+        let stale = try await client.send(.post, "/v1/authorize?consistency=stale", body: body, token: fixture.admin)
+        #expect(stale.object["allowed"] as? Bool == true)
+        let viewer = try await fixture.member("alpha", "viewer", role: "org.viewer")
+        #expect(try await client.send(.post, "/v1/authorize?consistency=stale", body: body, token: viewer).status == 403)
+        #expect(try await client.send(.post, "/v1/authorize?consistency=stale", body: body, token: "bad.key").status == 401)
     }
 
     @Test func listingsArePaginatedWithACursor() async throws {
