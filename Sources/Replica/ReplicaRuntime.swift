@@ -48,6 +48,9 @@ final class ReplicaRuntime {
     /// Callers waiting for the state machine to reach an index.
     var appliedWaiters: [AppliedWaiter] = []
     var lastLeader: ReplicaID?
+    /// The audit head in hex, cached by sequence: `publishNow` runs every turn, the head changes
+    /// only when commands are applied.
+    private var auditHeadText: (sequence: UInt64, hex: String) = (.max, "")
     /// Answers held until the end of the turn (see `answer`).
     var answersAfterPublish: [() -> Void] = []
 
@@ -360,7 +363,10 @@ final class ReplicaRuntime {
         status.snapshotIndex = instance.snapshotMetadata.index
         status.membership = instance.membership
         status.auditSequence = store.auditHead.sequence
-        status.auditHead = store.auditHead.hash.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        if auditHeadText.sequence != store.auditHead.sequence {
+            auditHeadText = (store.auditHead.sequence, store.auditHead.hash.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
+        }
+        status.auditHead = auditHeadText.hex
         if soft.role == .leader {
             for member in instance.membership.allMembers { status.matchIndexes[member] = instance.matchIndex(of: member) ?? 0 }
         }

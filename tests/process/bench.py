@@ -15,8 +15,6 @@ Uses $RAMPART_BINARY (scripts/bench-cluster sets it to the release build).
 """
 
 import argparse
-import os
-import subprocess
 import statistics
 import sys
 import tempfile
@@ -26,6 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Cluster, HTTPError  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from compare import wrk as run_wrk  # noqa: E402  (the one wrk runner, with tests/bench's scripts)
 
 
 def failover(kills: int) -> None:
@@ -114,20 +115,6 @@ def load(seconds: float, clients: int) -> None:
             cluster.stop()
 
 
-def run_wrk(script: str, endpoint: str, connections: int, seconds: int, environment: dict) -> dict:
-    """Runs wrk and returns its rate, p50, p99 and the count of non-2xx answers."""
-    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
-               str(Path(__file__).resolve().parent / script), endpoint]
-    output = subprocess.run(command, env=dict(os.environ, **environment), capture_output=True, text=True, check=True).stdout
-    lines = [line.strip() for line in output.splitlines()]
-    return {
-        "rate": float(next(line.split()[1] for line in lines if line.startswith("Requests/sec"))),
-        "p50": next(line.split()[1] for line in lines if line.startswith("50%")),
-        "p99": next(line.split()[1] for line in lines if line.startswith("99%")),
-        "failed": next((line.split()[-1] for line in lines if line.startswith("Non-2xx")), "0"),
-    }
-
-
 def wrk(seconds: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         cluster = Cluster(Path(root))
@@ -145,18 +132,19 @@ def wrk(seconds: int) -> None:
             for target, role in [(leader, "leader"), (follower, "follower")]:
                 for connections in (1, 16, 64):
                     run += 1
-                    cases.append((f"write (create org) via the {role}", target, connections, "wrk-create-org.lua", {"RAMPART_RUN": f"r{run}"}))
+                    cases.append((f"write (create org) via the {role}", target, connections, "rampart-create.lua",
+                                  {"BENCH_RUN": f"r{run}", "RAMPART_CREATE": "org"}))
             for consistency in ("linearizable", "stale"):
                 for target, role in [(leader, "leader"), (follower, "follower")]:
-                    cases.append((f"{consistency} read via the {role}", target, 16, "wrk-get.lua",
+                    cases.append((f"{consistency} read via the {role}", target, 16, "rampart-get.lua",
                                   {"RAMPART_PATH": f"/v1/orgs/bench?consistency={consistency}"}))
             for connections in (16, 64):
-                cases.append(("authorize (stale) via the follower", follower, connections, "wrk-authorize.lua", {}))
+                cases.append(("authorize (stale) via the follower", follower, connections, "rampart-authorize.lua", {}))
             for name, target, connections, script, extra in cases:
                 result = run_wrk(script, target.endpoint, connections, seconds, dict(token, **extra))
                 rss = max(r.rss_kib() for r in cluster.replicas) / 1024
-                print(f"{name:38} {connections:2} conns: {result['rate']:8.0f} req/s  p50 {result['p50']:>8}  p99 {result['p99']:>8}  "
-                      f"non-2xx {result['failed']}  largest RSS {rss:.0f} MiB")
+                print(f"{name:38} {connections:2} conns: {result['rate']:8.0f} req/s  p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
+                      f"failed {result['failed']}  largest RSS {rss:.0f} MiB")
             cluster.converged()
         finally:
             cluster.stop()
