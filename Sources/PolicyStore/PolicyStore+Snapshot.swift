@@ -59,6 +59,42 @@ extension PolicyStore {
         try Self.rename(aside, to: path)
     }
 
+    /// Writes a consistent copy of the database at `databasePath` through a connection of its
+    /// own, so that the store's owner goes on committing meanwhile: the copy reads one commit
+    /// (the newest when it starts) while later commits go to the write-ahead log. The copy is
+    /// written to `aside`, synced, and renamed to `destination(index)`, where `index` is the
+    /// applied index the copy holds; the name is known only once the copy is made.
+    /// - Returns: the applied index of the copy.
+    public static func writeSnapshot(of databasePath: String, aside: String, destination: (UInt64) -> String)
+        throws(PolicyStoreError) -> UInt64
+    {
+        try removeIfPresent(aside)
+        let index: UInt64
+        do throws(DatabaseError) {
+            let source = try SQLiteDatabase(path: databasePath)
+            defer { source.close() }
+            try source.execute("PRAGMA busy_timeout = \(snapshotBusyTimeoutMilliseconds)")
+            try source.run("VACUUM INTO ?", [.text(aside)])
+            let copy = try SQLiteDatabase(path: aside)
+            defer { copy.close() }
+            var found: Int64?
+            try copy.query("SELECT value FROM meta WHERE key = 'applied_index'") { (row) throws(DatabaseError) in found = row.integer(0) }
+            guard let found, found >= 0 else {
+                throw DatabaseError(code: 1, message: "the copy holds no applied index", context: "snapshot of \(databasePath)")
+            }
+            index = UInt64(found)
+        } catch {
+            try? removeIfPresent(aside)
+            throw .database(error)
+        }
+        try syncFile(aside)
+        try rename(aside, to: destination(index))
+        return index
+    }
+
+    /// How long a snapshot copy waits for a lock the writer holds briefly (a checkpoint).
+    static var snapshotBusyTimeoutMilliseconds: Int { 10_000 }
+
     /// Replaces the database at `databasePath` with a snapshot, atomically and restartably: the
     /// snapshot is copied aside and synced; a marker records that the restore is decided; the old
     /// write-ahead files are removed and the copy renamed into place; the marker goes last. A

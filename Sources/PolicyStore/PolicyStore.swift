@@ -22,6 +22,18 @@ public struct AppliedEntry: Hashable, Sendable {
     }
 }
 
+/// How a `PolicyStore` commit reaches the disk.
+public enum CommitDurability: Sendable {
+    /// Each commit is synced before it returns (SQLite `synchronous = FULL`): a commit that
+    /// returned survives a power loss.
+    case synced
+    /// Each commit is written to the write-ahead log but not synced (`synchronous = NORMAL`): a
+    /// power loss can undo the newest commits, whole, but never tear one or corrupt the file.
+    /// For a store whose commands are kept durably elsewhere and applied again after a crash,
+    /// as the replica's Raft log is: syncing here as well would be a second fsync per write.
+    case replayable
+}
+
 /// The policy state machine of one replica: the in-memory `PolicyState` (for microsecond
 /// authorization) and its durable copy in SQLite, with the hash-chained audit log.
 ///
@@ -46,8 +58,9 @@ public final class PolicyStore {
     private var idempotencyPosition: Int64
 
     /// Opens (creating and migrating when needed) the store at `path` and loads its state.
+    /// - Parameter durability: whether each commit is synced (the default) or only written.
     /// - Throws: `PolicyStoreError` when the database cannot be opened, migrated or read.
-    public init(path: String, limits: PolicyLimits = .standard) throws(PolicyStoreError) {
+    public init(path: String, limits: PolicyLimits = .standard, durability: CommitDurability = .synced) throws(PolicyStoreError) {
         self.path = path
         try Self.finishInterruptedRestore(of: path)
         do throws(DatabaseError) {
@@ -57,7 +70,10 @@ public final class PolicyStore {
             guard journalMode.lowercased() == "wal" else {
                 throw DatabaseError(code: 1, message: "journal mode is \(journalMode), not wal", context: "open \(path)")
             }
-            try database.execute("PRAGMA synchronous = FULL")
+            switch durability {
+            case .synced: try database.execute("PRAGMA synchronous = FULL")
+            case .replayable: try database.execute("PRAGMA synchronous = NORMAL")
+            }
             try database.execute("PRAGMA foreign_keys = OFF")
             try Self.migrate(database)
         } catch {

@@ -165,6 +165,10 @@ public struct RaftInstance: Sendable {
     /// The latest snapshot's metadata.
     public var snapshotMetadata: SnapshotMetadata { log.snapshot }
 
+    /// Whether a received snapshot awaits installation through the next `Ready` (`compact`
+    /// must wait until it is installed).
+    public var hasPendingSnapshot: Bool { log.pendingSnapshot != nil }
+
     /// The term of the entry at `index`, when held.
     public func term(at index: LogIndex) -> Term? { log.term(at: index) }
 

@@ -212,13 +212,15 @@ enum ReplicaEvent: Sendable {
     case waitApplied(UInt64, deadline: ContinuousClock.Instant, Completion<UInt64>)
     case query(run: @Sendable (PolicyStore) -> Void, cancel: @Sendable () -> Void)
     case snapshotSent(to: ReplicaID, succeeded: Bool)
+    /// A snapshot copy finished: the index it holds, or why it failed.
+    case snapshotWritten(Result<UInt64, ReplicaError>)
     case forwardDropped(requestID: UInt64)
     case stop(transferLeadership: Bool, Completion<Void>)
 
     /// Answers the event's caller, if any, with `.stopped` (the mailbox closed under it).
     func cancel() {
         switch self {
-        case .tick, .delivery, .snapshotSent, .forwardDropped: break
+        case .tick, .delivery, .snapshotSent, .snapshotWritten, .forwardDropped: break
         case .write(_, _, let completion): completion(.failure(.stopped))
         case .read(_, _, let completion): completion(.failure(.stopped))
         case .waitApplied(_, _, let completion): completion(.failure(.stopped))

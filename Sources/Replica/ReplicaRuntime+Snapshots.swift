@@ -1,30 +1,52 @@
+import Foundation
 import Logging
 import PeerTransport
 import PolicyStore
 import RaftCore
 
 extension ReplicaRuntime {
-    /// Takes a snapshot and compacts the log once `snapshotIntervalEntries` entries were
-    /// applied since the last one: the database is copied to its snapshot file (written aside,
-    /// synced, renamed), and only then does the log forget the entries it covers.
-    func compactIfDue() throws(ReplicaError) {
+    /// Starts a snapshot once `snapshotIntervalEntries` entries were applied since the last
+    /// one. The database is copied on a thread of its own, through its own connection, so this
+    /// thread goes on writing meanwhile (the copy of a large state takes long enough to stall
+    /// every write otherwise); `snapshotWritten` compacts the log when the copy is in place.
+    func startSnapshotIfDue() {
+        guard !snapshotInProgress, let mailbox else { return }
         let applied = store.appliedIndex
-        let last = instance.snapshotMetadata.index
-        guard applied >= last + UInt64(configuration.snapshotIntervalEntries), instance.appliedIndex == applied else { return }
-        let path = files.snapshotPath(index: applied)
+        guard applied >= instance.snapshotMetadata.index + UInt64(configuration.snapshotIntervalEntries) else { return }
+        snapshotInProgress = true
+        let files = files
+        Thread.detachNewThread {
+            let outcome: Result<UInt64, PolicyStoreError>
+            do throws(PolicyStoreError) {
+                outcome = .success(
+                    try PolicyStore.writeSnapshot(of: files.databasePath, aside: files.takingPath, destination: files.snapshotPath(index:)))
+            } catch {
+                outcome = .failure(error)
+            }
+            _ = mailbox.postAlways(.snapshotWritten(outcome.mapError { .storage("taking a snapshot: \($0)") }))
+        }
+    }
+
+    /// A snapshot file is in place (written aside, synced, renamed): the log forgets the
+    /// entries it covers. A copy overtaken by an installed snapshot is dropped.
+    func snapshotWritten(_ outcome: Result<UInt64, ReplicaError>) throws(ReplicaError) {
+        snapshotInProgress = false
+        let index = try outcome.get()
+        let current = instance.snapshotMetadata.index
+        guard index > current, index <= instance.appliedIndex, !instance.hasPendingSnapshot else {
+            if index != current { files.removeSnapshots(except: [current]) }
+            return
+        }
+        try files.syncSnapshotDirectory()
+        let metadata = instance.compact(through: index)
         do {
-            try store.writeSnapshot(to: path)
-            try files.syncSnapshotDirectory()
-            let metadata = instance.compact(through: applied)
             try storage.compact(through: metadata)
-        } catch let error as ReplicaError {
-            throw error
         } catch {
             throw .storage("\(error)")
         }
-        files.removeSnapshots(except: [applied])
+        files.removeSnapshots(except: [index])
         metrics.snapshotsTaken += 1
-        logger.info("snapshot taken and log compacted", metadata: ["index": "\(applied)", "segments": "\(storage.segmentCount)"])
+        logger.info("snapshot taken and log compacted", metadata: ["index": "\(index)", "segments": "\(storage.segmentCount)"])
     }
 
     // MARK: - Sending
@@ -93,7 +115,7 @@ extension ReplicaRuntime {
         store.close()
         do {
             try PolicyStore.restoreSnapshot(from: path, to: files.databasePath)
-            store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+            store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits, durability: .replayable)
         } catch {
             throw .storage("installing snapshot \(metadata.index): \(error)")
         }

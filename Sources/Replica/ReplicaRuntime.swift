@@ -63,6 +63,8 @@ final class ReplicaRuntime {
     var mailbox: Mailbox<ReplicaEvent>?
     /// The snapshot being received, if any.
     var incoming: IncomingSnapshot?
+    /// Whether a snapshot is being copied on its own thread (one at a time).
+    var snapshotInProgress = false
 
     struct PendingProposal {
         var term: UInt64
@@ -162,7 +164,7 @@ final class ReplicaRuntime {
         throws(ReplicaError) -> PolicyStore
     {
         do {
-            var store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+            var store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits, durability: .replayable)
             if store.appliedIndex < snapshot.index {
                 let path = files.snapshotPath(index: snapshot.index)
                 guard FileManager.default.fileExists(atPath: path) else {
@@ -170,7 +172,7 @@ final class ReplicaRuntime {
                 }
                 store.close()
                 try PolicyStore.restoreSnapshot(from: path, to: files.databasePath)
-                store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits)
+                store = try PolicyStore(path: files.databasePath, limits: configuration.policyLimits, durability: .replayable)
                 guard store.appliedIndex == snapshot.index else {
                     throw ReplicaError.storage("snapshot \(path) holds index \(store.appliedIndex), not \(snapshot.index)")
                 }
@@ -230,6 +232,12 @@ final class ReplicaRuntime {
             snapshotTransfers[peer] = nil
             if succeeded { metrics.snapshotsSent += 1 }
             instance.reportSnapshot(to: peer, succeeded: succeeded)
+        case .snapshotWritten(let outcome):
+            do {
+                try snapshotWritten(outcome)
+            } catch {
+                fail("\(error)")
+            }
         case .forwardDropped(let requestID):
             forwardDropped(requestID: requestID)
         case .stop(let transfer, let completion):
@@ -261,11 +269,7 @@ final class ReplicaRuntime {
             }
         }
         guard failure == nil else { return }
-        do {
-            try compactIfDue()
-        } catch {
-            fail("snapshot: \(error)")
-        }
+        startSnapshotIfDue()
     }
 
     /// Records a failure: the disk or a bug. The replica stops at the end of the turn rather

@@ -17,12 +17,14 @@ import PeerTransport
 ///   are too far behind, and a crash between installing a received snapshot in the log and in
 ///   the database is finished from it at start-up;
 /// - `snapshots/incoming.partial`: a snapshot being received.
-struct SnapshotFiles {
+struct SnapshotFiles: Sendable {
     let dataDirectory: String
     var logDirectory: String { dataDirectory + "/raft" }
     var databasePath: String { dataDirectory + "/state.db" }
     var snapshotDirectory: String { dataDirectory + "/snapshots" }
     var incomingPath: String { snapshotDirectory + "/incoming.partial" }
+    /// A snapshot being taken, before it is renamed to the index it holds.
+    var takingPath: String { snapshotDirectory + "/taking.partial" }
 
     func snapshotPath(index: UInt64) -> String {
         snapshotDirectory + "/snapshot-" + String(index, radix: 16).leftPadded(to: 16) + ".db"
@@ -39,6 +41,7 @@ struct SnapshotFiles {
             }
         }
         _ = unlink(incomingPath)
+        _ = unlink(takingPath)
     }
 
     func exists(_ path: String) -> Bool {

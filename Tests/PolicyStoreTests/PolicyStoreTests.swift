@@ -142,6 +142,38 @@ func workload() throws -> [AppliedEntry] {
         #expect(try restored.stateHash() == store.stateHash())
     }
 
+    // A snapshot copied through its own connection while the owner goes on committing holds
+    // exactly one commit: its applied index names the file, and restoring it gives the state
+    // the owner had at that index.
+    @Test func snapshotCopiedWhileCommittingHoldsOneCommit() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let store = try PolicyStore(path: directory.database(), durability: .replayable)
+        try store.apply(Array(entries.prefix(5)))
+        let hashAtFive = try store.stateHash()
+        let (source, folder) = (directory.database(), directory.path)
+        let copier = Thread {
+            // Runs while the owner applies the rest, one entry per commit.
+            _ = try? PolicyStore.writeSnapshot(of: source, aside: folder + "/taking.partial", destination: { folder + "/snapshot-\($0)" })
+        }
+        copier.start()
+        for next in entries.dropFirst(5) { try store.apply([next]) }
+        while !copier.isFinished { Thread.sleep(forTimeInterval: 0.001) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("snapshot-") }
+        #expect(files.count == 1)
+        let name = try #require(files.first)
+        let index = try #require(UInt64(name.dropFirst("snapshot-".count)))
+        #expect(index >= 5 && index <= store.appliedIndex)
+        try PolicyStore.restoreSnapshot(from: directory.path + "/" + name, to: directory.database("restored"))
+        let restored = try PolicyStore(path: directory.database("restored"))
+        #expect(restored.appliedIndex == index)
+        let reference = try PolicyStore(path: directory.database("reference"))
+        try reference.apply(entries.filter { $0.index <= index })
+        #expect(try restored.stateHash() == reference.stateHash())
+        if index == 5 { #expect(try restored.stateHash() == hashAtFive) }
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/taking.partial"))
+    }
+
     // Reopening rebuilds the in-memory state: authorization and idempotency survive restarts.
     @Test func reopeningRestoresAuthorizationAndIdempotency() throws {
         let directory = try StoreDirectory()

@@ -1,6 +1,7 @@
 import Foundation
 import PeerTransport
 import PolicyModel
+import PolicyStore
 import RaftCore
 import Testing
 @testable import Replica
@@ -111,7 +112,8 @@ import Testing
         await cluster.stop(lagging)
         var last: UInt64 = 0
         for number in 0..<20 { last = try await cluster.write(try cluster.createOrganization("org-\(number)"), via: leader).revision }
-        #expect(leader.status.snapshotIndex > 0, "the leader compacted its log")
+        // The snapshot is copied on a thread of its own; the log is compacted when it is done.
+        #expect(await cluster.stepUntil { leader.status.snapshotIndex > 0 }, "the leader compacted its log")
         #expect(leader.metrics.snapshotsTaken >= 1)
         try cluster.start(lagging, initialVoters: [1, 2, 3])
         let hashes = try await cluster.stateHashes(at: last)
@@ -209,6 +211,36 @@ import Testing
         let hashes = try await cluster.stateHashes(at: last)
         #expect(Set(hashes.values).count == 1)
         #expect(cluster.replicas[follower]?.status.appliedIndex ?? 0 >= last)
+        await cluster.stopAll()
+    }
+    // The database commits without syncing (the log is the durable copy), so a power loss can
+    // take its newest commits away. The replica must apply those entries again from its own log.
+    @Test func databaseThatLostItsNewestCommitsIsCaughtUpFromTheLog() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first).configuration.id
+        var last: UInt64 = 0
+        for number in 0..<3 { last = try await cluster.write(try cluster.createOrganization("kept-\(number)"), via: leader).revision }
+        _ = try await cluster.stateHashes(at: last)
+        await cluster.stop(follower)
+        let database = cluster.root + "/replica-\(follower)/state.db"
+        let older = cluster.root + "/older-state.db"
+        try FileManager.default.copyItem(atPath: database, toPath: older)
+        let olderApplied = try PolicyStore(path: older).appliedIndex
+        try cluster.start(follower, initialVoters: [1, 2, 3])
+        for number in 0..<5 { last = try await cluster.write(try cluster.createOrganization("lost-\(number)"), via: leader).revision }
+        _ = try await cluster.stateHashes(at: last)
+        await cluster.stop(follower)
+        // The database goes back to its older commit, as if the newer ones never reached the disk.
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        try FileManager.default.copyItem(atPath: older, toPath: database)
+        #expect(olderApplied < last)
+        try cluster.start(follower, initialVoters: [1, 2, 3])
+        let hashes = try await cluster.stateHashes(at: last)
+        #expect(Set(hashes.values).count == 1)
+        let restarted = try #require(cluster.replicas[follower])
+        #expect(restarted.status.auditHead == leader.status.auditHead)
+        #expect(restarted.metrics.snapshotsInstalled == 0, "applied again from its own log, not from a snapshot")
         await cluster.stopAll()
     }
 }

@@ -155,47 +155,83 @@ class Etcd:
         return [p.pid for p in self.processes]
 
 
-def run(seconds: int):
+# Each case: name, connections, wrk script, target replica ("leader" or "follower"), extra environment.
+RAMPART_CASES = [
+    ("writes", 1, "rampart-create.lua", "leader", {"BENCH_RUN": "w1"}),
+    ("writes", 16, "rampart-create.lua", "leader", {"BENCH_RUN": "w16"}),
+    ("writes", 64, "rampart-create.lua", "leader", {"BENCH_RUN": "w64"}),
+    ("linearizable reads", 16, "rampart-get.lua", "leader", {"RAMPART_PATH": "/v1/orgs/bench"}),
+    ("stale reads on a follower", 16, "rampart-get.lua", "follower", {"RAMPART_PATH": "/v1/orgs/bench?consistency=stale"}),
+    ("authorize on a follower", 16, "rampart-authorize.lua", "follower", {}),
+    ("authorize on a follower", 64, "rampart-authorize.lua", "follower", {}),
+]
+ETCD_CASES = [
+    ("writes", 1, "etcd-put.lua", {"BENCH_RUN": "w1"}),
+    ("writes", 16, "etcd-put.lua", {"BENCH_RUN": "w16"}),
+    ("writes", 64, "etcd-put.lua", {"BENCH_RUN": "w64"}),
+    ("linearizable reads", 16, "etcd-range.lua", {}),
+]
+
+
+def selected(name, connections, only_cases):
+    """A case runs when no filter is given or one filter matches "NAME" or "NAME/CONNECTIONS"."""
+    return not only_cases or name in only_cases or f"{name}/{connections}" in only_cases
+
+
+def profiled(run_case, pid, directory, label):
+    """Runs a case while `perf record` samples one process (call graphs), if a directory is given."""
+    if directory is None:
+        return run_case()
+    directory.mkdir(parents=True, exist_ok=True)
+    output = directory / (label.replace(" ", "-").replace("/", "-") + ".perf.data")
+    recorder = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", str(pid), "-o", str(output)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return run_case()
+    finally:
+        recorder.send_signal(2)
+        recorder.wait()
+
+
+def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory=None):
     results = {}
     with tempfile.TemporaryDirectory() as root:
         root = Path(root)
-        # Rampart.
-        (root / "rampart").mkdir()
-        cluster = Cluster(root / "rampart", tick_milliseconds=50)
-        cluster.start()
-        try:
-            leader = cluster.leader()
-            follower = next(r for r in cluster.replicas if r.id != leader.id)
-            token = cluster.token
-            leader.request("POST", "/v1/orgs", {"name": "bench"}, token=token)
-            leader.request("POST", "/v1/orgs/bench/projects", {"name": "web"}, token=token)
-            leader.request("POST", "/v1/orgs/bench/principals", {"name": "dev", "kind": "user"}, token=token)
-            leader.request("POST", "/v1/orgs/bench/bindings", {"principal": "dev", "role": "project.admin", "project": "web"}, token=token)
-            pids = [r.process.pid for r in cluster.replicas]
-            environment = {"RAMPART_TOKEN": token}
-            for connections in (1, 16, 64):
-                results[("writes", connections, "rampart")] = measure(pids, lambda: wrk(
-                    "rampart-create.lua", leader.endpoint, connections, seconds, dict(environment, BENCH_RUN=f"w{connections}")))
-            results[("linearizable reads", 16, "rampart")] = measure(pids, lambda: wrk(
-                "rampart-get.lua", leader.endpoint, 16, seconds, dict(environment, RAMPART_PATH="/v1/orgs/bench")))
-            results[("stale reads on a follower", 16, "rampart")] = measure(pids, lambda: wrk(
-                "rampart-get.lua", follower.endpoint, 16, seconds, dict(environment, RAMPART_PATH="/v1/orgs/bench?consistency=stale")))
-            for connections in (16, 64):
-                results[("authorize on a follower", connections, "rampart")] = measure(pids, lambda: wrk(
-                    "rampart-authorize.lua", follower.endpoint, connections, seconds, environment))
-        finally:
-            cluster.stop()
-        # etcd.
-        etcd = Etcd(root)
-        etcd.start()
-        try:
-            url = etcd.leader_url()
-            for connections in (1, 16, 64):
-                results[("writes", connections, "etcd")] = measure(etcd.pids, lambda: wrk(
-                    "etcd-put.lua", url, connections, seconds, {"BENCH_RUN": f"w{connections}"}))
-            results[("linearizable reads", 16, "etcd")] = measure(etcd.pids, lambda: wrk("etcd-range.lua", url, 16, seconds, {}))
-        finally:
-            etcd.stop()
+        if "rampart" in systems:
+            (root / "rampart").mkdir()
+            cluster = Cluster(root / "rampart", tick_milliseconds=50)
+            cluster.start()
+            try:
+                leader = cluster.leader()
+                follower = next(r for r in cluster.replicas if r.id != leader.id)
+                token = cluster.token
+                leader.request("POST", "/v1/orgs", {"name": "bench"}, token=token)
+                leader.request("POST", "/v1/orgs/bench/projects", {"name": "web"}, token=token)
+                leader.request("POST", "/v1/orgs/bench/principals", {"name": "dev", "kind": "user"}, token=token)
+                leader.request("POST", "/v1/orgs/bench/bindings", {"principal": "dev", "role": "project.admin", "project": "web"},
+                               token=token)
+                pids = [r.process.pid for r in cluster.replicas]
+                for name, connections, script, target, extra in RAMPART_CASES:
+                    if not selected(name, connections, only_cases):
+                        continue
+                    replica = leader if target == "leader" else follower
+                    environment = dict(extra, RAMPART_TOKEN=token)
+                    results[(name, connections, "rampart")] = measure(pids, lambda: profiled(
+                        lambda: wrk(script, replica.endpoint, connections, seconds, environment),
+                        replica.process.pid, perf_directory, f"rampart-{name}-{connections}"))
+            finally:
+                cluster.stop()
+        if "etcd" in systems:
+            etcd = Etcd(root)
+            etcd.start()
+            try:
+                url = etcd.leader_url()
+                for name, connections, script, environment in ETCD_CASES:
+                    if selected(name, connections, only_cases):
+                        results[(name, connections, "etcd")] = measure(etcd.pids, lambda: wrk(
+                            script, url, connections, seconds, environment))
+            finally:
+                etcd.stop()
     return results
 
 
@@ -239,24 +275,44 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--markdown", type=Path, help="also write the results to this file")
+    parser.add_argument("--markdown", type=Path, help="also write the results to this file (its table section)")
+    parser.add_argument("--only", choices=["rampart", "etcd"], help="run one system's cases only")
+    parser.add_argument("--case", action="append", default=[], metavar="NAME[/CONNECTIONS]",
+                        help="run only this case (repeatable), e.g. 'writes/64' or 'authorize on a follower'")
+    parser.add_argument("--perf", type=Path, metavar="DIR",
+                        help="record a perf profile of the measured Rampart replica per case into DIR")
     arguments = parser.parse_args()
-    results = run(arguments.seconds)
+    systems = (arguments.only,) if arguments.only else ("rampart", "etcd")
+    results = run(arguments.seconds, systems, tuple(arguments.case), arguments.perf)
     text = table(results, arguments.seconds)
     facts = machine()
     print(facts)
     print(text)
     if arguments.markdown:
-        arguments.markdown.write_text(
-            "# Benchmarks: Rampart and etcd side by side\n\n"
-            "Produced by `scripts/bench` (`tests/bench/compare.py`). Both clusters have 3 members on loopback with fsync on, "
-            "run one after the other on the same machine, and are driven by the same wrk loads "
-            f"for {arguments.seconds} s per case. Rampart writes create a unique principal through the leader; etcd writes "
-            "`kv/put` a unique key with a 100-byte value through its HTTP/JSON gateway on the leader. Linearizable reads: "
-            "Rampart `GET /v1/orgs/{org}` (ReadIndex), etcd `kv/range`. CPU is the seconds the cluster's processes used "
-            "during the case (wrk runs on the same two cores).\n\n"
-            f"Machine: {facts}.\n\n{text}\n")
+        write_markdown(arguments.markdown, arguments.seconds, facts, text)
 
+
+BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
+
+
+def write_markdown(path: Path, seconds: int, facts: str, text: str):
+    """Replaces the generated part of `path` (between the result markers), keeping the prose around it."""
+    generated = (
+        f"{BEGIN}\n"
+        "Produced by `scripts/bench` (`tests/bench/compare.py`). Both clusters have 3 members on loopback with fsync on, "
+        "run one after the other on the same machine, and are driven by the same wrk loads "
+        f"for {seconds} s per case. Rampart writes create a unique principal through the leader; etcd writes "
+        "`kv/put` a unique key with a 100-byte value through its HTTP/JSON gateway on the leader. Linearizable reads: "
+        "Rampart `GET /v1/orgs/{org}` (ReadIndex), etcd `kv/range`. CPU is the seconds the cluster's processes used "
+        "during the case (wrk runs on the same two cores).\n\n"
+        f"Machine: {facts}.\n\n{text}\n{END}")
+    current = path.read_text() if path.exists() else ""
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        path.write_text(head + generated + tail)
+    else:
+        path.write_text("# Benchmarks: Rampart and etcd side by side\n\n" + generated + "\n" + current)
 
 if __name__ == "__main__":
     main()
