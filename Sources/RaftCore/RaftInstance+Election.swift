@@ -114,6 +114,7 @@ extension RaftInstance {
         progress = [:]
         uncommittedBytes = 0
         pendingReads = []
+        readRoundOpen = false
         readsAwaitingCommit = []
         needsBroadcast = false
         removedMembersToForget = []

@@ -43,6 +43,7 @@ extension RaftInstance {
 
     /// Sends heartbeats to every replication target.
     mutating func broadcastHeartbeat(readRound: UInt64) {
+        if readRound == self.readRound { readRoundOpen = false }
         for member in replicationTargets {
             guard let memberProgress = progress[member] else { continue }
             // Never tell a follower to commit beyond what it is known to hold.
@@ -218,10 +219,13 @@ extension RaftInstance {
             readsAwaitingCommit.append((context, requester))
             return
         }
-        readRound += 1
+        // §6.4 step 2: reads that arrive before the next `ready()` share one round (one
+        // heartbeat); `ready()` sends it.
+        if !readRoundOpen {
+            readRound += 1
+            readRoundOpen = true
+        }
         pendingReads.append(PendingRead(round: readRound, context: context, index: log.committed, requester: requester))
-        broadcastHeartbeat(readRound: readRound)
-        releaseConfirmedReads()
     }
 
     private mutating func releaseReadsAwaitingCommit() {

@@ -9,6 +9,12 @@ extension RaftInstance {
             needsBroadcast = false
             broadcastAppend()
         }
+        if readRoundOpen {
+            // Sent after every read of the round was registered: a quorum's answer confirms
+            // leadership at a moment after each of them arrived (§6.4 step 2).
+            broadcastHeartbeat(readRound: readRound)
+            releaseConfirmedReads()
+        }
         let currentSoft = softState
         let currentHard = hardState
         let hardStateChanged = currentHard != lastHardState

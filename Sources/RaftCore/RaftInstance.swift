@@ -63,6 +63,9 @@ public struct RaftInstance: Sendable {
 
     /// The last read round handed out; monotonic for the instance's life.
     var readRound: UInt64 = 0
+    /// Whether `readRound` holds reads whose heartbeat has not been sent yet. Reads arriving
+    /// before the next `ready()` join that round, so a batch of reads costs one heartbeat.
+    var readRoundOpen = false
     var pendingReads: [PendingRead] = []
     var readsAwaitingCommit: [(context: ReadContext, requester: ReplicaID)] = []
 
@@ -187,7 +190,7 @@ public struct RaftInstance: Sendable {
 
     /// Whether `ready()` has work to hand out.
     public var hasReady: Bool {
-        needsBroadcast || softState != lastSoftState || hardState != lastHardState
+        needsBroadcast || readRoundOpen || softState != lastSoftState || hardState != lastHardState
             || log.hasUnstableEntries || log.pendingSnapshot != nil || !outbox.isEmpty
             || !outboxAfterPersist.isEmpty || !readStates.isEmpty || log.hasEntriesToApply
     }

@@ -25,6 +25,31 @@ import Testing
         #expect(leader.drain().readStates == [ReadState(context: ReadContext(number: 7), index: 2)])
     }
 
+    // Reads that arrive before the next Ready share one heartbeat round; a read arriving after
+    // that heartbeat left opens a new round and is not confirmed by the old one.
+    @Test func readsBetweenTwoReadiesShareOneHeartbeatRound() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        _ = leader.drain()
+        for number: UInt64 in 1...3 { try leader.readIndex(context: ReadContext(number: number)) }
+        let heartbeats = { (batch: Ready) -> [UInt64] in
+            batch.messages.compactMap { message -> UInt64? in
+                if case .heartbeat(let heartbeat) = message.kind { return heartbeat.readRound } else { return nil }
+            }
+        }
+        let first = heartbeats(leader.drain())
+        #expect(first.count == 2 && Set(first).count == 1, "one heartbeat per follower for three reads")
+        try leader.readIndex(context: ReadContext(number: 4))
+        let second = heartbeats(leader.drain())
+        #expect(second.count == 2 && second[0] > first[0])
+        leader.step(Message(from: 3, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: first[0])))
+        #expect(leader.drain().readStates.map(\.context) == [UInt64(1), 2, 3].map { ReadContext(number: $0) })
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: second[0])))
+        #expect(leader.drain().readStates.map(\.context) == [ReadContext(number: 4)])
+    }
+
     // Raft §6.4 step 1: a new leader answers reads only once an entry of its term is committed.
     @Test func newLeaderDelaysReadsUntilItCommitsInItsTerm() throws {
         var leader = try makeInstance(1) { $0.preVote = false }
