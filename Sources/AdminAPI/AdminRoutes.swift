@@ -177,15 +177,17 @@ public struct AdminRoutes: Sendable {
             throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
         }
         let data = Data(buffer.readableBytesView)
-        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw APIError.badRequest("the body is not valid JSON")
-        }
-        guard let fields = object as? [String: Any] else { throw APIError.badRequest("the body must be a JSON object") }
-        if let unknown = fields.keys.filter({ !Body.fields.contains($0) }).sorted().first {
-            throw APIError.badRequest("unknown field \"\(unknown)\" (allowed: \(Body.fields.sorted().joined(separator: ", ")))")
-        }
         do {
-            return try JSONDecoder().decode(Body.self, from: data)
+            // One parse: `StrictBody` checks the keys and decodes the body from the same decoder.
+            return try Self.decoder.decode(StrictBody<Body>.self, from: data).body
+        } catch let error as StrictBodyError {
+            switch error {
+            case .notAnObject: throw APIError.badRequest("the body must be a JSON object")
+            case .unknownField(let unknown):
+                throw APIError.badRequest("unknown field \"\(unknown)\" (allowed: \(Body.fields.sorted().joined(separator: ", ")))")
+            }
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw APIError.badRequest("the body is not valid JSON")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw APIError.badRequest("field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch let DecodingError.keyNotFound(key, _) {
@@ -194,6 +196,11 @@ public struct AdminRoutes: Sendable {
             throw APIError.badRequest("invalid body")
         }
     }
+
+    /// Shared coders: both are safe to use from many tasks at once, and making one per request
+    /// showed in profiles.
+    static let decoder = JSONDecoder()
+    static let encoder = JSONEncoder()
 
     func wrap<Value>(_ body: () async throws(ClusterError) -> Value) async throws(APIError) -> Value {
         do {
@@ -204,7 +211,7 @@ public struct AdminRoutes: Sendable {
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder().encode(value)
+        let data = try Self.encoder.encode(value)
         return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -310,13 +317,53 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
+    /// Requests that take longer than this are logged at `info`, so they show at the default level.
+    static var slowRequest: Duration { .seconds(1) }
+
+    /// One line per request: at `debug` (every request is too many lines, and costs too much,
+    /// for the default level), at `info` when slow, at `warning` when the server failed.
     private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
         let elapsed = ContinuousClock.now - started
-        context.logger.info(
-            "request",
+        let level: Logger.Level =
+            response.status.code >= 500 ? .warning : elapsed >= Self.slowRequest ? .info : .debug
+        guard context.logger.logLevel <= level else { return }
+        context.logger.log(
+            level: level, "request",
             metadata: [
                 "request_id": "\(requestID)", "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
                 "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
             ])
+    }
+}
+
+/// Why a body is not a JSON object of the expected fields.
+enum StrictBodyError: Error {
+    case notAnObject
+    case unknownField(String)
+}
+
+/// A request body decoded strictly: the JSON must be an object whose keys are all among
+/// `Body.fields`; then `Body` decodes itself from the same decoder (the text is parsed once).
+struct StrictBody<Body: APIRequestBody>: Decodable {
+    let body: Body
+
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let keys: [AnyKey]
+        do {
+            keys = try decoder.container(keyedBy: AnyKey.self).allKeys
+        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
+            throw StrictBodyError.notAnObject
+        }
+        if let unknown = keys.map(\.stringValue).filter({ !Body.fields.contains($0) }).sorted().first {
+            throw StrictBodyError.unknownField(unknown)
+        }
+        body = try Body(from: decoder)
     }
 }

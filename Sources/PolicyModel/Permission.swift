@@ -15,13 +15,16 @@ public struct Permission: Hashable, Comparable, Sendable, CustomStringConvertibl
     ///   - allowWildcards: whether `*` segments are accepted (in roles, not in checks).
     /// - Throws: `PolicyError.invalidPermission`.
     public init(_ text: String, allowWildcards: Bool = true, limits: PolicyLimits = .standard) throws(PolicyError) {
-        let segments = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard text.utf8.count <= limits.maxPermissionBytes, segments.count == 3,
-            segments.allSatisfy({ Permission.isValidSegment($0, allowWildcard: allowWildcards) })
-        else { throw .invalidPermission(text) }
-        service = segments[0]
-        resource = segments[1]
-        verb = segments[2]
+        // Checked on every API request (each route names its permission), so segments are
+        // validated as substrings and copied only once valid.
+        guard text.utf8.count <= limits.maxPermissionBytes else { throw .invalidPermission(text) }
+        let segments = text.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
+        guard segments.count == 3, segments.allSatisfy({ Permission.isValidSegment($0, allowWildcard: allowWildcards) }) else {
+            throw .invalidPermission(text)
+        }
+        service = String(segments[0])
+        resource = String(segments[1])
+        verb = String(segments[2])
     }
 
     /// Creates a permission known to be valid (built-in roles); stops on an invalid one.
@@ -33,9 +36,9 @@ public struct Permission: Hashable, Comparable, Sendable, CustomStringConvertibl
         }
     }
 
-    private static func isValidSegment(_ segment: String, allowWildcard: Bool) -> Bool {
+    private static func isValidSegment(_ segment: Substring, allowWildcard: Bool) -> Bool {
         if segment == "*" { return allowWildcard }
-        let bytes = Array(segment.utf8)
+        let bytes = segment.utf8
         guard let first = bytes.first, first >= 0x61, first <= 0x7A else { return false }
         return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
     }

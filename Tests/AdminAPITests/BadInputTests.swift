@@ -123,4 +123,25 @@ import Testing
         #expect(fixture.cluster.fingerprint == fingerprint, "no invalid request changed the state")
         #expect(fixture.cluster.auditCount == audited + 1, "only the stale If-Match reached the log, as a failure")
     }
+
+    // Each way a body can be wrong gets its own explanation (the body is parsed once, so the
+    // shape checks and the field checks must still tell these apart).
+    @Test func bodyProblemsAreNamed() async throws {
+        let fixture = try await Fixture()
+        let audited = fixture.cluster.auditCount
+        let cases: [(body: String, detail: String)] = [
+            ("not json", "the body is not valid JSON"), ("{\"name\":\"ok\"}{\"name\":\"twice\"}", "the body is not valid JSON"),
+            ("[]", "the body must be a JSON object"), ("1", "the body must be a JSON object"), ("null", "the body must be a JSON object"),
+            ("{\"name\":\"ok\",\"extra\":1}", "unknown field \"extra\" (allowed: name)"),
+            ("{\"name\":1}", "field \"name\" has the wrong type"), ("{\"name\":null}", "field \"name\" has the wrong type"),
+            ("{}", "missing field \"name\""),
+        ]
+        for (body, detail) in cases {
+            let answer = try await fixture.client.send(.post, "/v1/orgs", body: body, token: fixture.admin)
+            #expect(answer.status == 400, "\(body)")
+            let problem = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+            #expect(problem?["detail"] as? String == detail, "\(body) answered \(answer.body)")
+        }
+        #expect(fixture.cluster.auditCount == audited)
+    }
 }
