@@ -178,3 +178,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Micro-benchmarks of the hot paths (ordo-one/benchmark, with allocation counts) join the
+// package only when RAMPART_BENCHMARKS is set, as `scripts/bench-micro` does (with a build
+// folder of its own): ordinary builds, the tests and CI never build the harness.
+if Context.environment["RAMPART_BENCHMARKS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "HotPaths",
+            dependencies: [
+                "RaftCore", "RaftSimulation", "PolicyModel", "PolicyStore", "PeerTransport",
+                .product(name: "Benchmark", package: "benchmark"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HotPaths",
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}
