@@ -27,7 +27,7 @@ struct ServerConfiguration: Equatable {
     /// The heartbeat interval, in ticks.
     var heartbeatTicks = 1
     /// Entries applied between two snapshots.
-    var snapshotIntervalEntries = 10_000
+    var snapshotIntervalEntries = 100_000
     /// How long a new root key is published as pending before the leader activates it.
     var keyActivationSeconds = 60
     /// How long a replaced root key keeps verifying (retiring) before the leader retires it.

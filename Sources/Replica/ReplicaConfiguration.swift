@@ -15,7 +15,7 @@ public struct ReplicaConfiguration: Sendable {
     public var raft: RaftOptions
     /// A snapshot of the state machine is taken, and the log compacted, once this many entries
     /// were applied since the last snapshot.
-    public var snapshotIntervalEntries: Int = 10_000
+    public var snapshotIntervalEntries: Int = 100_000
     /// The runtime's own limits.
     public var limits = ReplicaLimits()
     /// The domain limits every replica applies commands with.

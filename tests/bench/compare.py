@@ -199,7 +199,7 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
         root = Path(root)
         if "rampart" in systems:
             (root / "rampart").mkdir()
-            cluster = Cluster(root / "rampart", tick_milliseconds=50)
+            cluster = Cluster(root / "rampart", tick_milliseconds=50, snapshot_interval=100_000)
             cluster.start()
             try:
                 leader = cluster.leader()
