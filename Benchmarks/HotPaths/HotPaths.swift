@@ -21,7 +21,7 @@ let benchmarks: @Sendable () -> Void = {
     // One write's whole trip through three in-memory replicas: propose on the leader, carry out
     // every Ready (in-memory persistence), deliver every message, apply on all three.
     Benchmark("raft: propose, replicate, commit and apply one entry (3 replicas)") { benchmark in
-        var cluster = RaftBench.electedCluster()
+        var cluster = LosslessCluster(size: 3) { $0.maxInflightMessages = 256 }
         let payload = [UInt8](repeating: 7, count: 100)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -32,7 +32,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("raft: the same for a batch of 16 entries (per batch)") { benchmark in
-        var cluster = RaftBench.electedCluster()
+        var cluster = LosslessCluster(size: 3) { $0.maxInflightMessages = 256 }
         let batch = [[UInt8]](repeating: [UInt8](repeating: 7, count: 100), count: 16)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -146,59 +146,6 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try PeerPacket.decode(body))
         }
         benchmark.stopMeasurement()
-    }
-}
-
-/// Three in-memory replicas with every `Ready` carried out (RaftSimulation's replica).
-struct RaftBench {
-    var replicas: [SimulatedReplica]
-    var queue: [Message] = []
-
-    /// A cluster whose replica 1 leads.
-    static func electedCluster() -> RaftBench {
-        let voters: [ReplicaID] = [1, 2, 3]
-        var cluster = RaftBench(
-            replicas: voters.map { id in
-                var options = RaftOptions(id: id)
-                options.maxInflightMessages = 256
-                return SimulatedReplica(options: options, persisted: .bootstrap(voters: voters), seed: id.rawValue)
-            })
-        cluster.replicas[0].withInstance { $0.campaign() }
-        cluster.settle()
-        precondition(cluster.replicas[0].instance?.role == .leader, "replica 1 did not become leader")
-        return cluster
-    }
-
-    /// Proposes `payloads` on the leader and runs every replica until nothing is left to do.
-    mutating func proposeAndSettle(_ payloads: [[UInt8]]) {
-        for payload in payloads {
-            do {
-                try replicas[0].withInstance { (instance) throws(ProposalError) in _ = try instance.propose(payload) }
-            } catch {
-                fatalError("proposal refused: \(error)")
-            }
-        }
-        settle()
-    }
-
-    mutating func settle() {
-        var progress = true
-        while progress {
-            progress = false
-            for index in replicas.indices {
-                while let outcome = replicas[index].processReady() {
-                    queue.append(contentsOf: outcome.sentBeforePersist)
-                    queue.append(contentsOf: outcome.sentAfterPersist)
-                    progress = true
-                }
-            }
-            let due = queue
-            queue.removeAll(keepingCapacity: true)
-            for message in due {
-                replicas[Int(message.to.rawValue - 1)].deliver(message, snapshotImage: nil)
-                progress = true
-            }
-        }
     }
 }
 

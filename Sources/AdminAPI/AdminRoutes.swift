@@ -326,7 +326,6 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let elapsed = ContinuousClock.now - started
         let level: Logger.Level =
             response.status.code >= 500 ? .warning : elapsed >= Self.slowRequest ? .info : .debug
-        guard context.logger.logLevel <= level else { return }
         context.logger.log(
             level: level, "request",
             metadata: [

@@ -48,15 +48,7 @@ extension PolicyStore {
     /// Writes a consistent copy of the database (as of `appliedIndex`) to `path`: written
     /// aside, synced, then renamed into place.
     public func writeSnapshot(to path: String) throws(PolicyStoreError) {
-        let aside = path + ".partial"
-        try Self.removeIfPresent(aside)
-        do {
-            try database.run("VACUUM INTO ?", [.text(aside)])
-        } catch {
-            throw .database(error)
-        }
-        try Self.syncFile(aside)
-        try Self.rename(aside, to: path)
+        _ = try Self.writeSnapshot(of: self.path, aside: path + ".partial", destination: { _ in path })
     }
 
     /// Writes a consistent copy of the database at `databasePath` through a connection of its

@@ -42,8 +42,12 @@ extension RaftInstance {
     }
 
     /// Sends heartbeats to every replication target.
+    /// A heartbeat carrying the open read round closes it; a single voter confirms it at once.
     mutating func broadcastHeartbeat(readRound: UInt64) {
-        if readRound == self.readRound { readRoundOpen = false }
+        if readRoundOpen && readRound == self.readRound {
+            readRoundOpen = false
+            releaseConfirmedReads()
+        }
         for member in replicationTargets {
             guard let memberProgress = progress[member] else { continue }
             // Never tell a follower to commit beyond what it is known to hold.

@@ -13,7 +13,6 @@ extension RaftInstance {
             // Sent after every read of the round was registered: a quorum's answer confirms
             // leadership at a moment after each of them arrived (§6.4 step 2).
             broadcastHeartbeat(readRound: readRound)
-            releaseConfirmedReads()
         }
         let currentSoft = softState
         let currentHard = hardState

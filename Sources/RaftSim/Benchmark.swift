@@ -29,57 +29,25 @@ private struct BenchmarkResult {
 }
 
 private func runBenchmark(proposals: Int, batch: Int, payloadBytes: Int) -> BenchmarkResult {
-    let voters: [ReplicaID] = [1, 2, 3]
-    var replicas: [SimulatedReplica] = voters.map { id in
-        var options = RaftOptions(id: id)
-        options.maxInflightMessages = 256
-        return SimulatedReplica(options: options, persisted: .bootstrap(voters: voters), seed: id.rawValue)
-    }
-    var result = BenchmarkResult(proposals: 0, elapsed: .zero)
-    var queue: [Message] = []
-    func settle() {
-        var progress = true
-        while progress {
-            progress = false
-            for index in replicas.indices {
-                while let outcome = replicas[index].processReady() {
-                    result.readyCycles += 1
-                    queue.append(contentsOf: outcome.sentBeforePersist)
-                    queue.append(contentsOf: outcome.sentAfterPersist)
-                    progress = true
-                }
-            }
-            let due = queue
-            queue.removeAll(keepingCapacity: true)
-            result.messages += due.count
-            for message in due {
-                replicas[Int(message.to.rawValue - 1)].deliver(message, snapshotImage: nil)
-                progress = true
-            }
-        }
-    }
-    replicas[0].withInstance { $0.campaign() }
-    settle()
-    precondition(replicas[0].instance?.role == .leader, "replica 1 did not become leader")
+    var cluster = LosslessCluster(size: 3) { $0.maxInflightMessages = 256 }
+    let (cyclesBefore, messagesBefore) = (cluster.readyCycles, cluster.messages)
     var payload = [UInt8](repeating: 0, count: payloadBytes)
     let clock = ContinuousClock()
     let start = clock.now
     var proposed = 0
     while proposed < proposals {
+        var payloads: [[UInt8]] = []
         for _ in 0..<min(batch, proposals - proposed) {
             payload[0] = UInt8(truncatingIfNeeded: proposed)
-            do {
-                try replicas[0].withInstance { (instance) throws(ProposalError) in _ = try instance.propose(payload) }
-            } catch {
-                preconditionFailure("proposal refused: \(error)")
-            }
+            payloads.append(payload)
             proposed += 1
         }
-        settle()
+        cluster.proposeAndSettle(payloads)
     }
-    result.elapsed = clock.now - start
-    result.proposals = proposed
-    let applied = replicas.map(\.stateMachine)
+    var result = BenchmarkResult(proposals: proposed, elapsed: clock.now - start)
+    result.readyCycles = cluster.readyCycles - cyclesBefore
+    result.messages = cluster.messages - messagesBefore
+    let applied = cluster.replicas.map(\.stateMachine)
     precondition(applied.allSatisfy { $0 == applied[0] }, "replicas diverged: \(applied)")
     precondition(applied[0].index >= UInt64(proposals), "not every proposal was applied")
     return result

@@ -77,6 +77,18 @@ import Testing
         #expect(single.drain().readStates == [ReadState(context: ReadContext(number: 3), index: 2)])
     }
 
+    // A tick's heartbeat can close the open read round before the next Ready; a single voter
+    // must still answer the read.
+    @Test func singleVoterAnswersAReadWhoseRoundATickClosed() throws {
+        var single = try makeInstance(1, voters: [1])
+        single.campaign()
+        _ = single.drain()
+        try single.readIndex(context: ReadContext(number: 4))
+        for _ in 0..<5 { single.tick() }
+        #expect(single.hasReady)
+        #expect(single.drain().readStates == [ReadState(context: ReadContext(number: 4), index: 2)])
+    }
+
     // A follower forwards the read to its leader and gets the index back.
     @Test func followerReadIsForwardedToLeader() throws {
         var cluster = stableCluster()
