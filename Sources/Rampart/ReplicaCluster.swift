@@ -61,7 +61,7 @@ struct ReplicaCluster: PolicyCluster {
     func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
         async throws(ClusterError) -> (value: Value, revision: UInt64)
     {
-        do {
+        do throws(ReplicaError) {
             switch consistency {
             case .linearizable:
                 _ = try await replica.linearizableRead(timeout: timeout)
@@ -73,11 +73,10 @@ struct ReplicaCluster: PolicyCluster {
             case .stale:
                 break
             }
-            return try await replica.query { store in (body(store.state), store.appliedIndex) }
-        } catch let error as ReplicaError {
-            throw Self.map(error)
+            // On this thread, from the state published after the last applied batch.
+            return try replica.readState { state, applied in (body(state), applied) }
         } catch {
-            throw .internalFailure("\(error)")
+            throw Self.map(error)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 public import PeerTransport
+public import PolicyModel
 public import PolicyStore
 import RaftCore
 
@@ -22,6 +23,7 @@ public final class Replica: Sendable {
     private let shared: NIOLockedValueBox<Shared>
     /// The runtime, handed to its thread by `start()`.
     private let runtimeBox: NIOLockedValueBox<RuntimeHandOff?>
+    private let policy: SharedPolicyState
     private let logger: Logger
 
     /// What the runtime publishes for other threads.
@@ -44,6 +46,7 @@ public final class Replica: Sendable {
         shared = NIOLockedValueBox(Shared(status: ReplicaStatus(id: configuration.id)))
         let runtime = try ReplicaRuntime(configuration: configuration, transport: transport, logger: logger)
         runtimeBox = NIOLockedValueBox(RuntimeHandOff(runtime: runtime))
+        policy = runtime.shared
         runtime.publish = { [shared] status, metrics in
             shared.withLockedValue {
                 $0.status = status
@@ -163,6 +166,15 @@ public final class Replica: Sendable {
             if !mailbox.post(event) { continuation.resume(returning: .failure(ReplicaError.overloaded)) }
         }
         return try result.get()
+    }
+
+    /// Reads the policy state as of the last applied batch, on the caller's thread: no turn of
+    /// the runtime, no suspension. `body` gets the state and its applied index; keep it short,
+    /// and do not keep the state (see `SharedPolicyState`). For a linearizable read, call
+    /// `linearizableRead` first: once it returns, this sees at least its index.
+    /// - Throws: `.stopped` once the replica stopped.
+    public func readState<Value>(_ body: (PolicyState, UInt64) -> Value) throws(ReplicaError) -> Value {
+        try policy.read(body)
     }
 
     /// Stops the replica: a leader first hands leadership to its most up-to-date voter (bounded

@@ -65,7 +65,7 @@ extension ReplicaRuntime {
         }
         let outcomes: [CommandOutcome?]
         do {
-            outcomes = try store.apply(applied)
+            outcomes = try shared.changing { () throws(PolicyStoreError) in try store.apply(applied) }
         } catch {
             throw .storage("applying entries \(applied.first?.index ?? 0)...\(applied.last?.index ?? 0): \(error)")
         }

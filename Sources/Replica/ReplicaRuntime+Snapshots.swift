@@ -119,6 +119,8 @@ extension ReplicaRuntime {
         } catch {
             throw .storage("installing snapshot \(metadata.index): \(error)")
         }
+        // Until now readers saw the old store's state in memory (closing it closed SQLite only).
+        shared.publish(store)
         guard store.appliedIndex == metadata.index else {
             throw .storage("snapshot \(metadata.index) holds applied index \(store.appliedIndex)")
         }

@@ -16,6 +16,8 @@ final class ReplicaRuntime {
     var instance: RaftInstance
     let storage: RaftLogStorage
     var store: PolicyStore
+    /// The store's state as other threads read it (`Replica.readState`).
+    let shared = SharedPolicyState()
     /// Publishes status and metrics to other threads; set by `Replica`.
     var publish: (ReplicaStatus, ReplicaMetrics) -> Void = { _, _ in }
     var metrics = ReplicaMetrics()
@@ -135,6 +137,7 @@ final class ReplicaRuntime {
         }
         let store = try Self.openStore(files: files, snapshot: persisted.snapshot, limits: configuration)
         self.store = store
+        shared.publish(store)
         let last = persisted.snapshot.index + UInt64(persisted.entries.count)
         if store.appliedIndex > last {
             // The log lost a synced tail that the database had already applied (disk damage:
@@ -347,6 +350,7 @@ final class ReplicaRuntime {
         for (_, transfer) in snapshotTransfers { transfer.cancel() }
         incoming?.abandon()
         storage.close()
+        shared.publish(nil)
         store.close()
         publishNow()
         stopping?.completion(.success(()))

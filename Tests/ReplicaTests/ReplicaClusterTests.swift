@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PeerTransport
 import PolicyModel
 import PolicyStore
@@ -112,8 +113,10 @@ import Testing
         await cluster.stop(lagging)
         var last: UInt64 = 0
         for number in 0..<20 { last = try await cluster.write(try cluster.createOrganization("org-\(number)"), via: leader).revision }
-        // The snapshot is copied on a thread of its own; the log is compacted when it is done.
-        #expect(await cluster.stepUntil { leader.status.snapshotIndex > 0 }, "the leader compacted its log")
+        // Snapshots are copied on a thread of their own and the log is compacted when each is
+        // done; wait for the last one due, so that the leader does not compact again while the
+        // lagging replica installs what it was sent.
+        #expect(await cluster.stepUntil { leader.status.snapshotIndex + 5 > last }, "the leader compacted its log")
         #expect(leader.metrics.snapshotsTaken >= 1)
         try cluster.start(lagging, initialVoters: [1, 2, 3])
         let hashes = try await cluster.stateHashes(at: last)
@@ -127,6 +130,42 @@ import Testing
         let again = try await cluster.stateHashes(at: last)
         #expect(Set(again.values).count == 1)
         await cluster.stopAll()
+    }
+
+    // Reads of the published state from other threads, while batches are applied: each sees a
+    // whole batch (the state's revision is the applied index handed with it), never goes back,
+    // and ends up seeing every acknowledged write.
+    @Test func stateReadFromOtherThreadsSeesWholeBatchesInOrder() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        let done = StopFlag()
+        // Threads, not tasks: a busy task would hold one of the few cooperative threads.
+        let readers = [leader, follower].map { replica in
+            ReaderThread {
+                var (reads, torn, backwards, last) = (0, 0, 0, UInt64(0))
+                while !done.isSet {
+                    guard let (revision, applied) = try? replica.readState({ state, applied in (state.revision, applied) }) else { break }
+                    reads += 1
+                    if revision != applied { torn += 1 }
+                    if applied < last { backwards += 1 }
+                    last = applied
+                }
+                return (reads, torn, backwards)
+            }
+        }
+        var last: UInt64 = 0
+        for number in 0..<20 { last = try await cluster.write(try cluster.createOrganization("seen-\(number)"), via: leader).revision }
+        _ = try await cluster.stateHashes(at: last)
+        let names = try follower.readState { state, _ in state.allOrganizations.map(\.name.value) }
+        done.set()
+        for reader in readers {
+            let result = reader.join()
+            #expect(result.reads > 0 && result.torn == 0 && result.backwards == 0, "\(result)")
+        }
+        #expect((0..<20).allSatisfy { names.contains("seen-\($0)") })
+        await cluster.stopAll()
+        #expect(throws: ReplicaError.stopped) { try leader.readState { _, applied in applied } }
     }
 
     @Test func leadershipTransferAndGracefulStopHandLeadershipOver() async throws {
@@ -268,5 +307,36 @@ import Testing
         let result = Result<WriteResult, ReplicaError>.success(WriteResult(revision: 9, outcome: outcome))
         #expect(try ForwardCodec.decodeResult(ForwardCodec.encode(result)) == result)
         #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeRequest([1, 0, 0, 0, 0, 9]) }
+    }
+}
+
+/// A flag set once, read from other threads.
+final class StopFlag: Sendable {
+    private let value = NIOLockedValueBox(false)
+    var isSet: Bool { value.withLockedValue { $0 } }
+    func set() { value.withLockedValue { $0 = true } }
+}
+
+/// A thread that counts what it saw, joined by the test.
+final class ReaderThread: @unchecked Sendable {
+    private let finished = NSCondition()
+    private var result: (reads: Int, torn: Int, backwards: Int)?
+
+    init(_ body: @escaping @Sendable () -> (reads: Int, torn: Int, backwards: Int)) {
+        Thread.detachNewThread { [self] in
+            let outcome = body()
+            finished.lock()
+            result = outcome
+            finished.broadcast()
+            finished.unlock()
+        }
+    }
+
+    /// Waits for the thread's result.
+    func join() -> (reads: Int, torn: Int, backwards: Int) {
+        finished.lock()
+        defer { finished.unlock() }
+        while result == nil { finished.wait() }
+        return result!
     }
 }
