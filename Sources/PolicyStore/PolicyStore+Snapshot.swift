@@ -48,7 +48,7 @@ extension PolicyStore {
     /// Writes a consistent copy of the database (as of `appliedIndex`) to `path`: written
     /// aside, synced, then renamed into place.
     public func writeSnapshot(to path: String) throws(PolicyStoreError) {
-        _ = try Self.writeSnapshot(of: self.path, aside: path + ".partial", destination: { _ in path })
+        _ = try Self.writeSnapshot(of: self.path, aside: path + ".partial") { _ in path }
     }
 
     /// Writes a consistent copy of the database at `databasePath` through a connection of its
@@ -56,15 +56,22 @@ extension PolicyStore {
     /// (the newest when it starts) while later commits go to the write-ahead log. The copy is
     /// written to `aside`, synced, and renamed to `destination(index)`, where `index` is the
     /// applied index the copy holds; the name is known only once the copy is made.
+    ///
+    /// The owner must not replace or remove the database's files while a copy reads them: it
+    /// calls `control.cancelAndWait()` first, which stops the copy (`.cancelled`, nothing
+    /// renamed into place) and returns once the copy has let go of the files.
     /// - Returns: the applied index of the copy.
-    public static func writeSnapshot(of databasePath: String, aside: String, destination: (UInt64) -> String)
-        throws(PolicyStoreError) -> UInt64
-    {
+    public static func writeSnapshot(
+        of databasePath: String, aside: String, control: SnapshotCopyControl? = nil, destination: (UInt64) -> String
+    ) throws(PolicyStoreError) -> UInt64 {
+        defer { control?.finish() }
         try removeIfPresent(aside)
         let index: UInt64
         do throws(DatabaseError) {
             let source = try SQLiteDatabase(path: databasePath)
             defer { source.close() }
+            guard control?.begin(source) ?? true else { throw DatabaseError(code: 9, message: "cancelled", context: "snapshot") }
+            defer { control?.end() }
             try source.execute("PRAGMA busy_timeout = \(snapshotBusyTimeoutMilliseconds)")
             try source.run("VACUUM INTO ?", [.text(aside)])
             let copy = try SQLiteDatabase(path: aside)
@@ -77,7 +84,12 @@ extension PolicyStore {
             index = UInt64(found)
         } catch {
             try? removeIfPresent(aside)
+            if control?.isCancelled == true { throw .cancelled }
             throw .database(error)
+        }
+        if control?.isCancelled == true {
+            try? removeIfPresent(aside)
+            throw .cancelled
         }
         try syncFile(aside)
         try rename(aside, to: destination(index))
@@ -186,4 +198,71 @@ private func closeDescriptor(_ descriptor: Int32) {
 /// The C library's `rename`, out of reach of the extension's own `rename`.
 private func renameFile(_ source: String, _ destination: String) -> Int32 {
     rename(source, destination)
+}
+
+/// Stops a snapshot copy (`PolicyStore.writeSnapshot(of:aside:control:destination:)`) from
+/// another thread and waits until it has let go of the database's files: the database's owner
+/// calls `cancelAndWait()` before it replaces or closes them. One control serves one copy.
+///
+/// `@unchecked Sendable`: every field is guarded by `mutex`.
+public final class SnapshotCopyControl: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var database: SQLiteDatabase?
+    private var cancelled = false
+    private var finished = false
+
+    /// Creates the control of a copy about to start.
+    public init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Interrupts the copy if it is reading, and returns once the copy has ended (at once if it
+    /// has). A copy that had not renamed its file into place by then renames nothing.
+    public func cancelAndWait() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        cancelled = true
+        database?.interrupt()
+        while !finished { pthread_cond_wait(condition, mutex) }
+    }
+
+    /// Whether `cancelAndWait()` was called.
+    public var isCancelled: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return cancelled
+    }
+
+    /// The copy reads through `database` from now on; false when already cancelled.
+    func begin(_ database: SQLiteDatabase) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !cancelled else { return false }
+        self.database = database
+        return true
+    }
+
+    /// The copy stopped reading (before its connection closes: never interrupted after).
+    func end() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        database = nil
+    }
+
+    /// The copy has ended, whatever its outcome.
+    func finish() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        finished = true
+        pthread_cond_broadcast(condition)
+    }
 }

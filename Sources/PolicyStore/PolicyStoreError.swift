@@ -9,6 +9,8 @@ public enum PolicyStoreError: Error, Hashable, Sendable, CustomStringConvertible
     case io(operation: String, path: String, errno: Int32)
     /// The caller broke the contract (for example applying an index at or below the applied one).
     case misuse(String)
+    /// A snapshot copy was stopped by its owner (`SnapshotCopyControl.cancelAndWait()`).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum PolicyStoreError: Error, Hashable, Sendable, CustomStringConvertible
         case .corrupted(let what): return "corrupted policy store: \(what)"
         case .io(let operation, let path, let errno): return "\(operation) \(path) failed: errno \(errno)"
         case .misuse(let what): return "misuse: \(what)"
+        case .cancelled: return "cancelled"
         }
     }
 }

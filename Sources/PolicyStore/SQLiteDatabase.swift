@@ -49,6 +49,12 @@ final class SQLiteDatabase {
         close()
     }
 
+    /// Makes the statement running on this connection (on another thread) stop soon with
+    /// `SQLITE_INTERRUPT`. The caller must make sure the connection is not being closed.
+    func interrupt() {
+        if let handle { sqlite3_interrupt(handle) }
+    }
+
     func close() {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements = [:]

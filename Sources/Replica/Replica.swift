@@ -224,8 +224,8 @@ enum ReplicaEvent: Sendable {
     case waitApplied(UInt64, deadline: ContinuousClock.Instant, Completion<UInt64>)
     case query(run: @Sendable (PolicyStore) -> Void, cancel: @Sendable () -> Void)
     case snapshotSent(to: ReplicaID, succeeded: Bool)
-    /// A snapshot copy finished: the index it holds, or why it failed.
-    case snapshotWritten(Result<UInt64, ReplicaError>)
+    /// A snapshot copy ended (the control tells which copy).
+    case snapshotWritten(SnapshotCopyControl, SnapshotCopyOutcome)
     case forwardDropped(requestID: UInt64)
     case stop(transferLeadership: Bool, Completion<Void>)
 

@@ -10,31 +10,52 @@ extension ReplicaRuntime {
     /// thread goes on writing meanwhile (the copy of a large state takes long enough to stall
     /// every write otherwise); `snapshotWritten` compacts the log when the copy is in place.
     func startSnapshotIfDue() {
-        guard !snapshotInProgress, let mailbox else { return }
+        guard snapshotCopy == nil, let mailbox else { return }
         let applied = store.appliedIndex
         guard applied >= instance.snapshotMetadata.index + UInt64(configuration.snapshotIntervalEntries) else { return }
-        snapshotInProgress = true
+        let control = SnapshotCopyControl()
+        snapshotCopy = control
         let files = files
         Thread.detachNewThread {
-            let outcome: Result<UInt64, PolicyStoreError>
+            let outcome: SnapshotCopyOutcome
             do throws(PolicyStoreError) {
-                outcome = .success(
-                    try PolicyStore.writeSnapshot(of: files.databasePath, aside: files.takingPath, destination: files.snapshotPath(index:)))
+                outcome = .written(
+                    try PolicyStore.writeSnapshot(
+                        of: files.databasePath, aside: files.takingPath, control: control, destination: files.snapshotPath(index:)))
+            } catch .cancelled {
+                outcome = .abandoned
             } catch {
-                outcome = .failure(error)
+                outcome = .failed(.storage("taking a snapshot: \(error)"))
             }
-            _ = mailbox.postAlways(.snapshotWritten(outcome.mapError { .storage("taking a snapshot: \($0)") }))
+            _ = mailbox.postAlways(.snapshotWritten(control, outcome))
         }
     }
 
-    /// A snapshot file is in place (written aside, synced, renamed): the log forgets the
-    /// entries it covers. A copy overtaken by an installed snapshot is dropped.
-    func snapshotWritten(_ outcome: Result<UInt64, ReplicaError>) throws(ReplicaError) {
-        snapshotInProgress = false
-        let index = try outcome.get()
+    /// Stops the snapshot copy in progress, if any, and waits until it has let go of the
+    /// database's files: before they are replaced (installing a received snapshot) or closed.
+    func abandonSnapshotCopy() {
+        snapshotCopy?.cancelAndWait()
+        snapshotCopy = nil
+    }
+
+    /// A snapshot copy ended. A copy in place (written aside, synced, renamed) lets the log
+    /// forget the entries it covers; one overtaken by an installed snapshot is dropped.
+    func snapshotWritten(_ control: SnapshotCopyControl, _ outcome: SnapshotCopyOutcome) throws(ReplicaError) {
+        let isCurrent = snapshotCopy === control
+        if isCurrent { snapshotCopy = nil }
+        let index: UInt64
+        switch outcome {
+        case .abandoned: return
+        case .failed(let error):
+            // A copy abandoned for an install may fail rather than stop cleanly; only the
+            // current copy's failure is the disk's.
+            if isCurrent { throw error }
+            return
+        case .written(let written): index = written
+        }
         let current = instance.snapshotMetadata.index
-        guard index > current, index <= instance.appliedIndex, !instance.hasPendingSnapshot else {
-            if index != current { files.removeSnapshots(except: [current]) }
+        guard isCurrent, index > current, index <= instance.appliedIndex, !instance.hasPendingSnapshot else {
+            if index != current { files.removeSnapshot(index: index) }
             return
         }
         try files.syncSnapshotDirectory()
@@ -112,6 +133,8 @@ extension ReplicaRuntime {
     /// snapshot, so a crash here is finished at start-up from the same file).
     func installSnapshotInDatabase(_ metadata: SnapshotMetadata) throws(ReplicaError) {
         let path = files.snapshotPath(index: metadata.index)
+        // A copy reading the database's files must let go of them before they are replaced.
+        abandonSnapshotCopy()
         store.close()
         do {
             try PolicyStore.restoreSnapshot(from: path, to: files.databasePath)
@@ -172,4 +195,14 @@ struct SnapshotSender: Sendable {
             offset += UInt64(count)
         } while offset < size
     }
+}
+
+/// How a snapshot copy ended.
+enum SnapshotCopyOutcome: Sendable {
+    /// In place, holding this applied index.
+    case written(UInt64)
+    /// Stopped by the runtime (`abandonSnapshotCopy`); nothing was put in place.
+    case abandoned
+    /// The disk failed.
+    case failed(ReplicaError)
 }

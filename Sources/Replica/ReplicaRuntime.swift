@@ -65,8 +65,8 @@ final class ReplicaRuntime {
     var mailbox: Mailbox<ReplicaEvent>?
     /// The snapshot being received, if any.
     var incoming: IncomingSnapshot?
-    /// Whether a snapshot is being copied on its own thread (one at a time).
-    var snapshotInProgress = false
+    /// The snapshot copy running on its own thread, if any (one at a time).
+    var snapshotCopy: SnapshotCopyControl?
 
     struct PendingProposal {
         var term: UInt64
@@ -235,9 +235,9 @@ final class ReplicaRuntime {
             snapshotTransfers[peer] = nil
             if succeeded { metrics.snapshotsSent += 1 }
             instance.reportSnapshot(to: peer, succeeded: succeeded)
-        case .snapshotWritten(let outcome):
+        case .snapshotWritten(let control, let outcome):
             do {
-                try snapshotWritten(outcome)
+                try snapshotWritten(control, outcome)
             } catch {
                 fail("\(error)")
             }
@@ -350,6 +350,7 @@ final class ReplicaRuntime {
         for (_, transfer) in snapshotTransfers { transfer.cancel() }
         incoming?.abandon()
         storage.close()
+        abandonSnapshotCopy()
         shared.publish(nil)
         store.close()
         publishNow()

@@ -48,6 +48,11 @@ struct SnapshotFiles: Sendable {
         access(path, F_OK) == 0
     }
 
+    /// Removes the snapshot file of `index`, if present.
+    func removeSnapshot(index: UInt64) {
+        _ = unlink(snapshotPath(index: index))
+    }
+
     /// Removes the snapshot files of every index not in `kept`. Files being sent stay readable
     /// through their open descriptors.
     func removeSnapshots(except kept: Set<UInt64>) {

@@ -174,6 +174,69 @@ func workload() throws -> [AppliedEntry] {
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/taking.partial"))
     }
 
+    // The owner stops a copy before replacing the database's files: a copy stopped before it
+    // read anything writes nothing; one stopped at any later moment either ends cleanly with its
+    // file in place, or ends `.cancelled` with nothing in place; either way no partial is left
+    // and `cancelAndWait` returns only once the copy has ended.
+    @Test func snapshotCopyStoppedByItsOwnerLeavesNoHalfWrittenFile() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database(), durability: .replayable)
+        try store.apply(try workload())
+        let (source, folder) = (directory.database(), directory.path)
+        let aside = folder + "/taking.partial"
+        func snapshots() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("snapshot-") } }
+
+        let early = SnapshotCopyControl()
+        let canceller = Thread { early.cancelAndWait() }
+        canceller.start()
+        while !early.isCancelled { sched_yield() }
+        #expect(throws: PolicyStoreError.cancelled) {
+            try PolicyStore.writeSnapshot(of: source, aside: aside, control: early) { folder + "/snapshot-\($0)" }
+        }
+        while !canceller.isFinished { sched_yield() }
+        #expect(try snapshots().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: aside))
+
+        // A larger database, so that a copy is still reading when it is stopped.
+        var next = store.appliedIndex
+        let bulk = (0..<20_000).map { number -> AppliedEntry in
+            next += 1
+            return entry(next, .createPrincipal(principal("system", "bulk-\(number)"), kind: .serviceAccount))
+        }
+        for batch in stride(from: 0, to: bulk.count, by: 1_000) { try store.apply(Array(bulk[batch..<batch + 1_000])) }
+        var interrupted = 0
+        for round in 0..<10 {
+            let control = SnapshotCopyControl()
+            let result = ResultBox()
+            let copier = Thread {
+                do throws(PolicyStoreError) {
+                    result.set(.success(try PolicyStore.writeSnapshot(of: source, aside: aside, control: control) { folder + "/snapshot-\($0)" }))
+                } catch {
+                    result.set(.failure(error))
+                }
+            }
+            copier.start()
+            // Even rounds stop the copy at once; odd ones once it has begun writing its copy.
+            if round % 2 == 1 {
+                while !FileManager.default.fileExists(atPath: aside) && result.value == nil { sched_yield() }
+            }
+            control.cancelAndWait()
+            // The files are final once cancelAndWait returns; the result arrives just after.
+            let placed = try snapshots()
+            #expect(!FileManager.default.fileExists(atPath: aside))
+            while result.value == nil { sched_yield() }
+            switch try #require(result.value) {
+            case .success(let index): #expect(placed == ["snapshot-\(index)"])
+            case .failure(let error):
+                #expect(error == .cancelled)
+                #expect(placed.isEmpty)
+                if round % 2 == 1 { interrupted += 1 }
+            }
+            for name in try snapshots() { try FileManager.default.removeItem(atPath: folder + "/" + name) }
+        }
+        #expect(interrupted > 0, "no copy was stopped while it was writing")
+    }
+
     // Reopening rebuilds the in-memory state: authorization and idempotency survive restarts.
     @Test func reopeningRestoresAuthorizationAndIdempotency() throws {
         let directory = try StoreDirectory()
@@ -433,4 +496,12 @@ func workload() throws -> [AppliedEntry] {
         let reopened = try PolicyStore(path: directory.database(), limits: limits)
         #expect(reopened.state.organization(try Name(long, limits: limits)) != nil)
     }
+}
+
+/// A copy's result, set by its thread.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Result<UInt64, PolicyStoreError>?
+    var value: Result<UInt64, PolicyStoreError>? { lock.withLock { stored } }
+    func set(_ result: Result<UInt64, PolicyStoreError>) { lock.withLock { stored = result } }
 }

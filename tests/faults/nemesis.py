@@ -15,6 +15,9 @@ class Nemesis:
 
     #: Settings for the cluster this schedule runs against.
     cluster_settings = {}
+    #: Whether the schedule makes replicas fail on purpose (a full disk); otherwise a replica
+    #: that stops itself with a failure is a finding.
+    fails_replicas = False
 
     def __init__(self, cluster, history, stop):
         self.cluster = cluster
@@ -205,6 +208,8 @@ class DiskFull(Nemesis):
     durable write fails; a replica whose disk fails stops rather than risk diverging, the
     others elect a leader, and once space is freed the stopped replica restarts and catches up.
     Needs root (mount)."""
+
+    fails_replicas = True
 
     cluster_settings = {"tmpfs_megabytes": 48}
 

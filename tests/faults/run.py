@@ -224,6 +224,20 @@ def resolve_unknowns(history, log):
     return resolved, counts
 
 
+def replica_failures(cluster):
+    """The failures replicas stopped on by themselves (storage or a bug), from their logs."""
+    failures = []
+    for replica in cluster.replicas:
+        try:
+            text = replica.log_path.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if "replica failed; stopping" in line:
+                failures.append(f"replica-{replica.id}: {line.strip()[:300]}")
+    return failures
+
+
 def fetch_all(replica, path, token):
     items, cursor = [], None
     while True:
@@ -253,8 +267,16 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
                    for n in range(clients_per_replica * len(cluster.replicas))]
         auditor = Auditor(cluster.replicas[-1], cluster.token, stop)
         nemesis = nemesis_class(cluster, history, stop)
+        nemesis_errors = []
+
+        def run_nemesis():
+            try:
+                nemesis.run()
+            except Exception as error:  # a schedule that could not inject its faults is a failed run
+                nemesis_errors.append(f"{type(error).__name__}: {error}")
+
         threads = [threading.Thread(target=c.run) for c in clients] + [threading.Thread(target=auditor.run),
-                                                                       threading.Thread(target=nemesis.run)]
+                                                                       threading.Thread(target=run_nemesis)]
         for thread in threads:
             thread.start()
         time.sleep(seconds)
@@ -283,6 +305,7 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
         ]
         if auditor.problems:
             verdicts[2].fail("; ".join(auditor.problems[:3]))
+        failures = [] if nemesis_class.fails_replicas else replica_failures(cluster)
         acknowledged = sum(1 for e in events if e["type"] == "ok" and e["f"] in ("create", "cas"))
         print(f"schedule {schedule}: {seconds:.0f} s, {len(history.events)} history events in {history_path}")
         print(f"  acknowledged writes checked: {acknowledged}; lost: {verdicts[0].counts.get('lost', 0)}; divergences: {divergences}; "
@@ -292,7 +315,11 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
             print(f"  {line}")
         for verdict in verdicts:
             print("  " + str(verdict).replace("\n", "\n  "))
-        return all(v.valid for v in verdicts) and divergences == 0
+        for problem in nemesis_errors:
+            print(f"  nemesis failed: {problem}")
+        for failure in failures:
+            print(f"  replica failed by itself: {failure}")
+        return all(v.valid for v in verdicts) and divergences == 0 and not nemesis_errors and not failures
     finally:
         stop.set()
         history.close()
