@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-public import Hummingbird
+import Hummingbird
 import PolicyModel
 
 /// Query parameters, reads at a consistency, pagination and credentials, shared by the routes.

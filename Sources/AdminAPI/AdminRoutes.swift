@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 public import Hummingbird
 import Logging
-public import PolicyModel
+import PolicyModel
 
 /// The HTTP API a replica serves: operations (health, readiness, metrics, cluster status and
 /// membership), the bootstrap of the first administrator, and the IAM resources
