@@ -270,22 +270,32 @@ extension AdminRoutes {
 
     private func authorizeRoute(_ request: Request) async throws -> Response {
         let body = try await decode(AuthorizeRequest.self, from: request)
+        let resource = try requestedResource(body)
+        _ = try await check(request, permission: Self.decisionsCheck, on: resource)
+        let question = try authorizationQuestion(body, resource: resource)
+        let (decision, revision) = try await readState(request) { $0.authorize(question.principal, question.permission, on: resource) }
+        return try json(AuthorizeResponse(decision, revision: revision))
+    }
+
+    /// The permission `POST /v1/authorize` needs on the resource it asks about.
+    static let decisionsCheck = permission("iam.decisions.check")
+
+    /// The organization or project an authorize request asks about.
+    func requestedResource(_ body: AuthorizeRequest) throws -> Scope {
         let organization = try parseName(body.organization)
-        let resource: Scope = try body.project.map { .project(organization: organization, project: try parseName($0)) } ?? .organization(organization)
-        _ = try await authorize(request, "iam.decisions.check", on: resource)
+        return try body.project.map { .project(organization: organization, project: try parseName($0)) } ?? .organization(organization)
+    }
+
+    /// The principal and permission an authorize request asks about.
+    func authorizationQuestion(_ body: AuthorizeRequest, resource: Scope) throws -> (principal: PrincipalReference, permission: Permission) {
         let parts = body.principal.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw APIError.badRequest("principal must be organization/name") }
         let principal = PrincipalReference(organization: try parseName(String(parts[0])), name: try parseName(String(parts[1])))
-        let permission: Permission
         do {
-            permission = try Permission(body.permission, allowWildcards: false)
+            return (principal, try Permission(body.permission, allowWildcards: false))
         } catch {
             throw APIError.rejected(error)
         }
-        let (decision, revision) = try await readState(request) { $0.authorize(principal, permission, on: resource) }
-        return try json(
-            AuthorizeResponse(
-                allowed: decision.allowed, binding: decision.binding.map { "\($0.id)" }, reason: decision.denial?.rawValue, revision: revision))
     }
 
     /// Starts a root key rotation: a new key is published as pending (verifiers can fetch it

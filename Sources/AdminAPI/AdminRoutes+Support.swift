@@ -89,11 +89,7 @@ extension AdminRoutes {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
         }
-        let parts = header.dropFirst("Bearer ".count).split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
-            throw APIError.unauthenticated("malformed API key")
-        }
-        let presented = SecretHasher.hash(secret)
+        guard let (keyID, presented) = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
         let principal = try await wrap { () async throws(ClusterError) in
             try await cluster.read(.stale, timeout: deadline(request)) { state -> Result<PrincipalReference, APIError> in
                 guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
@@ -104,6 +100,17 @@ extension AdminRoutes {
             }
         }.value
         return try principal.get()
+    }
+
+    /// The key id and the SHA-256 of the secret of an `Authorization: Bearer <id>.<hex secret>`
+    /// header; nil when the header is not one.
+    static func bearerKey(_ header: String) -> (id: EntityID, secretHash: [UInt8])? {
+        guard header.hasPrefix("Bearer ") else { return nil }
+        let parts = header.dropFirst("Bearer ".count).split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
+            return nil
+        }
+        return (keyID, SecretHasher.hash(secret))
     }
 
     /// The route-level decision (`PolicyState.access`): a missing resource is "not found" only

@@ -284,7 +284,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let header = HTTPFields.Element.Name("X-Request-ID")!
         let requestID: String
         if let given = request.headers[header] {
-            guard (1...Self.maxRequestIDBytes).contains(given.utf8.count), given.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            guard Self.isValidRequestID(given) else {
                 var response = APIError.badRequest("X-Request-ID must be 1-\(Self.maxRequestIDBytes) printable ASCII characters").response()
                 response.headers[header] = nil
                 log(request, response, started: started, requestID: "-", context: context)
@@ -315,6 +315,11 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[header] = requestID
         log(request, response, started: started, requestID: requestID, context: context)
         return response
+    }
+
+    /// Whether a client's `X-Request-ID` is acceptable: 1-128 printable ASCII characters.
+    static func isValidRequestID(_ given: String) -> Bool {
+        (1...maxRequestIDBytes).contains(given.utf8.count) && given.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
     /// Requests that take longer than this are logged at `info`, so they show at the default level.

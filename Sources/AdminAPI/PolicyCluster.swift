@@ -21,6 +21,10 @@ public protocol PolicyCluster: Sendable {
     /// - Returns: the body's value and the revision the state reflects.
     func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
         async throws(ClusterError) -> (value: Value, revision: UInt64)
+    /// Runs `body` on the replica's state as it is now, on the caller's thread and without
+    /// waiting (a stale read that never suspends, for the request fast path).
+    /// - Returns: the body's value and the revision the state reflects.
+    func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64)
     /// A page of audit records after `cursor`, filtered, after waiting for the consistency asked.
     func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
         async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)

@@ -124,6 +124,13 @@ public struct AuthorizeResponse: Codable, Sendable, Hashable {
     public var revision: UInt64
 }
 
+extension AuthorizeResponse {
+    /// The response for `decision`, taken at `revision`.
+    init(_ decision: AuthorizationDecision, revision: UInt64) {
+        self.init(allowed: decision.allowed, binding: decision.binding.map { "\($0.id)" }, reason: decision.denial?.rawValue, revision: revision)
+    }
+}
+
 /// A project.
 public struct ProjectResponse: Codable, Sendable, Hashable {
     public var organization: String

@@ -73,6 +73,14 @@ struct ReplicaCluster: PolicyCluster {
             case .stale:
                 break
             }
+        } catch {
+            throw Self.map(error)
+        }
+        return try readNow(body)
+    }
+
+    func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64) {
+        do {
             // On this thread, from the state published after the last applied batch.
             return try replica.readState { state, applied in (body(state), applied) }
         } catch {

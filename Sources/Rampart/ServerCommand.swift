@@ -125,10 +125,13 @@ struct ReplicaServer {
         replica.start()
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
         let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
+        let routes = AdminRoutes(cluster: cluster)
+        let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
         let app = Application(
-            router: AdminRoutes(cluster: cluster).router(),
+            router: routes.router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [AuthorizeFastPath(routes: routes, logger: apiLogger)])),
             configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
-            logger: Logger(label: "rampart.api-\(settings.replicaID)"))
+            logger: apiLogger)
         logger.info(
             "replica serving",
             metadata: ["api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)"])

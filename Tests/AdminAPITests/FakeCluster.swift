@@ -85,6 +85,11 @@ final class FakeCluster: PolicyCluster {
         }.get()
     }
 
+    func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64) {
+        let (policy, revision) = state.withLockedValue { ($0.policy, $0.revision) }
+        return (body(policy), revision)
+    }
+
     func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
         async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
     {

@@ -1,5 +1,6 @@
 """The admin API and CLI end to end, on a real 3-replica cluster."""
 
+import http.client
 import json
 import subprocess
 
@@ -34,6 +35,44 @@ def test_read_your_writes_on_a_follower_with_min_revision(cluster):
     assert found["name"] == "ryw"
     linearizable = follower.request("GET", "/v1/orgs/ryw", token=cluster.token)
     assert linearizable["revision"] == created["revision"]
+
+
+def test_authorize_fast_path_answers_as_the_router_does_in_order(cluster):
+    """`POST /v1/authorize?consistency=stale` is answered in the channel pipeline when all is in
+    order; anything else goes to the router. On one keep-alive connection, requests of both
+    kinds, interleaved, are answered in order, and the fast answers equal the router's (an
+    `X-Timeout-Ms` header sends the same question through the router)."""
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "fast"}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/fast/projects", {"name": "web"}, token=cluster.token)
+    created = leader.request("POST", "/v1/orgs/fast/principals", {"name": "dev", "kind": "user"}, token=cluster.token)
+    bound = leader.request("POST", "/v1/orgs/fast/bindings", {"principal": "dev", "role": "project.admin", "project": "web"},
+                           token=cluster.token)
+    assert bound["revision"] > created["revision"]
+    follower = next(r for r in cluster.replicas if r.id != leader.id)
+    eventually(lambda: follower.request("GET", f"/v1/orgs/fast?consistency=stale&min_revision={bound['revision']}", token=cluster.token))
+    allowed = {"principal": "fast/dev", "permission": "compute.instances.create", "organization": "fast", "project": "web"}
+    denied = dict(allowed, project=None)
+    host, port = follower.endpoint.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    auth = {"Authorization": f"Bearer {cluster.token}", "Content-Type": "application/json"}
+    answers = []
+    for question, extra in [(allowed, {}), (allowed, {"X-Timeout-Ms": "5000"}), (denied, {}), (denied, {"X-Timeout-Ms": "5000"}),
+                            ({**allowed, "x": 1}, {}), (allowed, {"X-Request-ID": "fast-1"})]:
+        connection.request("POST", "/v1/authorize?consistency=stale", body=json.dumps(question), headers={**auth, **extra})
+        response = connection.getresponse()
+        answers.append((response.status, json.loads(response.read()), response.getheader("X-Request-ID")))
+    connection.close()
+    def decision(answer):  # the revision may move between two requests (the leader's key maintenance writes)
+        status, body, _ = answer
+        assert body.get("revision", 0) >= bound["revision"], answer
+        return status, {key: value for key, value in body.items() if key != "revision"}
+
+    assert decision(answers[0]) == decision(answers[1]) == (200, {"allowed": True, "binding": bound["id"]})
+    assert decision(answers[2]) == decision(answers[3]) == (200, {"allowed": False, "reason": "noMatchingBinding"})
+    assert answers[4][0] == 400 and answers[4][1]["code"] == "bad_request"
+    assert answers[5][0] == 200 and answers[5][2] == "fast-1"
+    assert all(answer[2] for answer in answers)
 
 
 def test_idempotent_retry_across_a_leader_kill_applies_once(cluster):

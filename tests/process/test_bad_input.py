@@ -9,7 +9,8 @@ from harness import HTTPError
 ROUTES = [
     ("POST", "/v1/orgs"), ("PATCH", "/v1/orgs/alpha"), ("POST", "/v1/orgs/alpha/projects"), ("POST", "/v1/orgs/alpha/principals"),
     ("POST", "/v1/orgs/alpha/roles"), ("PUT", "/v1/orgs/alpha/roles/reader"), ("POST", "/v1/orgs/alpha/bindings"),
-    ("POST", "/v1/authorize"), ("POST", "/v1/cluster/members"), ("POST", "/v1/cluster/leader"),
+    ("POST", "/v1/authorize"), ("POST", "/v1/authorize?consistency=stale"), ("POST", "/v1/cluster/members"),
+    ("POST", "/v1/cluster/leader"),
 ]
 BODIES = [
     b"", b"not json", b"[]", b"1", b"null", b'"text"', b"{", b'{"name":', b"{}", b'{"name":1}', b'{"name":null}', b'{"name":[]}',
@@ -61,6 +62,8 @@ def test_generated_invalid_requests_are_refused_and_change_nothing(cluster):
             sent.append((raw(replica, method, path, b"{}", bearer), method, path, ""))
         for credential in CREDENTIALS:
             sent.append((raw(replica, "POST", "/v1/orgs", b'{"name":"fresh"}', credential), "POST", "/v1/orgs", credential))
+            question = b'{"principal":"alpha/reader","permission":"a.b.c","organization":"alpha"}'
+            sent.append((raw(replica, "POST", "/v1/authorize?consistency=stale", question, credential), "POST", "/v1/authorize", credential))
         sent.append((raw(replica, "POST", "/v1/orgs", b'{"name":"' + b"a" * 70000 + b'"}', bearer), "POST", "/v1/orgs", "huge"))
         sent.append((raw(replica, "POST", "/v1/orgs", b'{"name":"x"}', bearer, {"X-Request-ID": "bad id"}), "POST", "/v1/orgs", "request id"))
     assert len(sent) >= 200

@@ -1,0 +1,283 @@
+import Foundation
+public import Logging
+public import NIOCore
+public import NIOHTTPTypes
+import Hummingbird
+import PolicyModel
+
+/// Answers the request every service makes on every call, `POST /v1/authorize?consistency=stale`,
+/// in the connection's channel pipeline on its event loop: no task, no thread hop, no router, no
+/// general JSON coder. A decision is a lock-protected read of the replica's state (`readNow`),
+/// so it never needs to suspend.
+///
+/// It only answers when everything is in order: a well-formed body it can read
+/// (`FlatJSON`), a valid API key allowed `iam.decisions.check` on the resource, a principal and
+/// permission that parse. Everything else — any other request, any error, any header it does
+/// not handle (`Connection`, `Expect`, `X-Timeout-Ms`), trailers, a body over the limit — is
+/// passed on unchanged to the router, which answers it as it answers every request. So the
+/// errors, and every other route, have one implementation.
+///
+/// Responses leave in request order: while a request passed on is unanswered, the requests
+/// after it are passed on too (HTTP/1.1 pipelining).
+public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias InboundOut = HTTPRequestPart
+    public typealias OutboundIn = HTTPResponsePart
+    public typealias OutboundOut = HTTPResponsePart
+
+    /// The request target this handler answers.
+    static let target = "/v1/authorize?consistency=stale"
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// Reading the body of a request this handler may answer.
+        case collecting(HTTPRequest, ByteBuffer)
+        /// Passing the rest of a request on to the router.
+        case passing
+    }
+
+    private let routes: AdminRoutes
+    private let logger: Logger
+    private var state = State.idle
+    /// Requests passed on whose response has not been written completely yet.
+    private var unanswered = 0
+    private var requestIDs: RequestIDGenerator
+    private var date = HTTPDateCache()
+    /// The last `Authorization` header of this connection, and its key (see `bearerKey`).
+    private var lastKey: (header: String, key: (id: EntityID, secretHash: [UInt8]))?
+
+    /// Creates the handler for one connection.
+    /// - Parameters:
+    ///   - routes: the routes whose authorization and limits it shares.
+    ///   - logger: where it logs each request, as the router's request log does.
+    public init(routes: AdminRoutes, logger: Logger) {
+        self.routes = routes
+        self.logger = logger
+        var system = SystemRandomNumberGenerator()
+        requestIDs = RequestIDGenerator(seed: system.next())
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if unanswered == 0, isCandidate(head) {
+                state = .collecting(head, context.channel.allocator.buffer(capacity: 256))
+            } else {
+                unanswered += 1
+                state = .passing
+                context.fireChannelRead(data)
+            }
+        case (.collecting(let head, var body), .body(var chunk)):
+            guard body.readableBytes + chunk.readableBytes <= routes.limits.maxBodyBytes else {
+                passOn(context, head: head, body: body)
+                context.fireChannelRead(data)
+                return
+            }
+            state = .idle  // Drops the state's reference to the buffer, so appending does not copy.
+            body.writeBuffer(&chunk)
+            state = .collecting(head, body)
+        case (.collecting(let head, let body), .end(let trailers)):
+            let started = ContinuousClock.now
+            if trailers == nil, let response = answer(head, body) {
+                state = .idle
+                write(context, response, started: started, head: head)
+            } else {
+                passOn(context, head: head, body: body)
+                context.fireChannelRead(data)
+                state = .idle
+            }
+        case (.passing, .end):
+            state = .idle
+            context.fireChannelRead(data)
+        case (.collecting(let head, let body), .head):
+            // A new head before the end: not HTTP this handler understands; the router decides.
+            passOn(context, head: head, body: body)
+            context.fireChannelRead(data)
+        default:
+            context.fireChannelRead(data)
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Only the router's responses come through here; this handler's own go past it.
+        if case .end = unwrapOutboundIn(data) { unanswered = max(0, unanswered - 1) }
+        context.write(data, promise: promise)
+    }
+
+    /// Hands a request read so far on to the router.
+    private func passOn(_ context: ChannelHandlerContext, head: HTTPRequest, body: ByteBuffer) {
+        unanswered += 1
+        state = .passing
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+    }
+
+    /// Whether the request is one this handler may answer, judged by its head.
+    private func isCandidate(_ head: HTTPRequest) -> Bool {
+        guard head.method == .post, head.path == Self.target else { return false }
+        for field in head.headerFields {
+            switch field.name {
+            case .connection, .expect, Self.timeoutField: return false
+            default: continue
+            }
+        }
+        return true
+    }
+
+    private static let timeoutField = HTTPFields.Element.Name(RequestLogMiddleware<BasicRequestContext>.timeoutHeader)!
+    private static let requestIDField = HTTPFields.Element.Name("X-Request-ID")!
+
+    /// The key of an `Authorization` header, remembered for the connection's next request: a
+    /// service sends the same key on every request of a connection, and hashing the secret is
+    /// a good part of a decision's cost. (The remembered value is derived from what this
+    /// connection presented, and it is checked against the stored key on every request.)
+    private func bearerKey(_ authorization: String) -> (id: EntityID, secretHash: [UInt8])? {
+        if let last = lastKey, last.header == authorization { return last.key }
+        guard let key = AdminRoutes.bearerKey(authorization) else { return nil }
+        lastKey = (authorization, key)
+        return key
+    }
+
+    /// The response body, or nil when the router must answer.
+    private func answer(_ head: HTTPRequest, _ body: ByteBuffer) -> ByteBuffer? {
+        if let given = head.headerFields[Self.requestIDField], !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) {
+            return nil
+        }
+        guard let authorization = head.headerFields[.authorization], let key = bearerKey(authorization) else { return nil }
+        let response = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
+        return response.map { AuthorizeFastPath.encode($0) }
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ body: ByteBuffer, started: ContinuousClock.Instant, head: HTTPRequest) {
+        let requestID = head.headerFields[Self.requestIDField] ?? requestIDs.next()
+        var response = HTTPResponse(status: .ok)
+        response.headerFields[.contentType] = "application/json"
+        response.headerFields[.contentLength] = String(body.readableBytes)
+        response.headerFields[Self.requestIDField] = requestID
+        response.headerFields[.date] = date.now()
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if logger.logLevel <= .debug {
+            let elapsed = ContinuousClock.now - started
+            logger.debug(
+                "request",
+                metadata: [
+                    "request_id": "\(requestID)", "method": "POST", "path": "/v1/authorize", "status": "200",
+                    "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+                ])
+        }
+    }
+
+    /// The JSON of a decision, as `JSONEncoder` would write it (without the optional fields
+    /// that are nil). Binding ids are hex and denial reasons identifiers: nothing to escape.
+    static func encode(_ response: AuthorizeResponse) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(96)
+        buffer.writeStaticString(response.allowed ? "{\"allowed\":true" : "{\"allowed\":false")
+        if let binding = response.binding {
+            buffer.writeStaticString(",\"binding\":\"")
+            buffer.writeString(binding)
+            buffer.writeStaticString("\"")
+        }
+        if let reason = response.reason {
+            buffer.writeStaticString(",\"reason\":\"")
+            buffer.writeString(reason)
+            buffer.writeStaticString("\"")
+        }
+        buffer.writeStaticString(",\"revision\":")
+        buffer.writeString(String(response.revision))
+        buffer.writeStaticString("}")
+        return buffer
+    }
+}
+
+@available(*, unavailable)
+extension AuthorizeFastPath: Sendable {}
+
+extension AdminRoutes {
+    /// The answer to an authorize request with the bearer `key`, from this replica's state now,
+    /// when everything about the request is in order; nil when anything is not (the route then
+    /// answers, with the error). The same checks as the route's: a key allowed
+    /// `iam.decisions.check` on the resource, names and a permission that parse.
+    func immediateAuthorization(key: (id: EntityID, secretHash: [UInt8]), body: UnsafeRawBufferPointer) -> AuthorizeResponse? {
+        guard let fields = FlatJSON.parseObject(body) else { return nil }
+        var principal: String?
+        var permission: String?
+        var organization: String?
+        var project: String?
+        for (name, value) in fields {
+            switch (name, value) {
+            case ("principal", .string(let text)): principal = text
+            case ("permission", .string(let text)): permission = text
+            case ("organization", .string(let text)): organization = text
+            case ("project", .string(let text)): project = text
+            case ("project", .null): project = nil
+            default: return nil
+            }
+        }
+        guard let principal, let permission, let organization else { return nil }
+        let request = AuthorizeRequest(principal: principal, permission: permission, organization: organization, project: project)
+        guard let resource = try? requestedResource(request), let question = try? authorizationQuestion(request, resource: resource) else {
+            return nil
+        }
+        let result = try? cluster.readNow { state -> AuthorizationDecision? in
+            guard let stored = state.apiKey(key.id), constantTimeEqual(stored.secretHash, key.secretHash),
+                case .success = Self.decide(state, stored.principal, Self.decisionsCheck, on: resource)
+            else { return nil }
+            return state.authorize(question.principal, question.permission, on: resource)
+        }
+        guard let result, let decision = result.value else { return nil }
+        return AuthorizeResponse(decision, revision: result.revision)
+    }
+}
+
+/// Request ids for the fast path: 64-bit values in hex, like the router's, from a generator
+/// seeded once per connection from the system's random source (a request id names a request in
+/// the logs and the audit log; it is not a secret).
+struct RequestIDGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    /// The next id (SplitMix64).
+    mutating func next() -> String {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return String(value ^ (value >> 31), radix: 16)
+    }
+}
+
+/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted once per second.
+struct HTTPDateCache {
+    private var second: Int = -1
+    private var text = ""
+
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// The current date.
+    mutating func now() -> String {
+        var seconds = time(nil)
+        if seconds != second {
+            second = seconds
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            text = Self.format(parts)
+        }
+        return text
+    }
+
+    static func format(_ parts: tm) -> String {
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let day = days[Int(parts.tm_wday)]
+        let month = months[Int(parts.tm_mon)]
+        return "\(day), \(two(parts.tm_mday)) \(month) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
