@@ -203,23 +203,7 @@ extension AdminRoutes {
     /// answers, with the error). The same checks as the route's: a key allowed
     /// `iam.decisions.check` on the resource, names and a permission that parse.
     func immediateAuthorization(key: (id: EntityID, secretHash: [UInt8]), body: UnsafeRawBufferPointer) -> AuthorizeResponse? {
-        guard let fields = FlatJSON.parseObject(body) else { return nil }
-        var principal: String?
-        var permission: String?
-        var organization: String?
-        var project: String?
-        for (name, value) in fields {
-            switch (name, value) {
-            case ("principal", .string(let text)): principal = text
-            case ("permission", .string(let text)): permission = text
-            case ("organization", .string(let text)): organization = text
-            case ("project", .string(let text)): project = text
-            case ("project", .null): project = nil
-            default: return nil
-            }
-        }
-        guard let principal, let permission, let organization else { return nil }
-        let request = AuthorizeRequest(principal: principal, permission: permission, organization: organization, project: project)
+        guard let request = FlatJSON.decode(AuthorizeRequest.self, from: body) else { return nil }
         guard let resource = try? requestedResource(request), let question = try? authorizationQuestion(request, resource: resource) else {
             return nil
         }

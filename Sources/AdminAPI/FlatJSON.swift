@@ -1,6 +1,6 @@
 /// A reader for the simplest JSON bodies: one object whose values are strings, `true`, `false`
-/// or `null`. It exists for the hot request paths (see `AuthorizeFastPath`), where a general
-/// decoder costs more than the decision itself.
+/// or `null` — most request bodies. It exists for the hot request paths (`AdminRoutes.decode`,
+/// `AuthorizeFastPath`), where `JSONDecoder` cost more than the rest of the request.
 ///
 /// It accepts a strict subset of JSON and nothing else: a body it returns fields for means
 /// exactly what `JSONDecoder` would read from it. Whatever it does not handle — numbers, nested
@@ -103,5 +103,87 @@ enum FlatJSON {
             }
             return nil
         }
+    }
+}
+
+extension FlatJSON {
+    /// Decodes a request body from a flat object, or nil when the body is not one this reader
+    /// handles, has a key outside `Body.fields`, or does not decode from its string, boolean and
+    /// null fields alone (numbers, arrays, a wrong type): the general decoder then reads it, and
+    /// words the error if there is one.
+    static func decode<Body: APIRequestBody>(_ type: Body.Type, from bytes: UnsafeRawBufferPointer) -> Body? {
+        guard let fields = parseObject(bytes) else { return nil }
+        var values: [String: Value] = [:]
+        for (key, value) in fields {
+            guard Body.fields.contains(key) else { return nil }
+            values[key] = value
+        }
+        return try? Body(from: FieldsDecoder(fields: values))
+    }
+
+    /// Why `FieldsDecoder` gave up; never shown to a client.
+    private struct Unsupported: Error {}
+
+    /// A `Decoder` over the fields of a flat object: strings, booleans and nulls, by key.
+    private struct FieldsDecoder: Decoder {
+        let fields: [String: Value]
+        var codingPath: [any CodingKey] { [] }
+        var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+        func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+            KeyedDecodingContainer(Fields<Key>(fields: fields))
+        }
+
+        func unkeyedContainer() throws -> any UnkeyedDecodingContainer { throw Unsupported() }
+        func singleValueContainer() throws -> any SingleValueDecodingContainer { throw Unsupported() }
+    }
+
+    /// The keyed container: `String`, `Bool` and absent or null optionals; anything else is
+    /// unsupported.
+    private struct Fields<Key: CodingKey>: KeyedDecodingContainerProtocol {
+        let fields: [String: Value]
+        var codingPath: [any CodingKey] { [] }
+        var allKeys: [Key] { fields.keys.compactMap { Key(stringValue: $0) } }
+
+        func contains(_ key: Key) -> Bool { fields[key.stringValue] != nil }
+
+        func decodeNil(forKey key: Key) throws -> Bool {
+            guard let value = fields[key.stringValue] else { throw Unsupported() }
+            return value == .null
+        }
+
+        func decode(_ type: String.Type, forKey key: Key) throws -> String {
+            guard case .string(let text) = fields[key.stringValue] else { throw Unsupported() }
+            return text
+        }
+
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+            guard case .bool(let flag) = fields[key.stringValue] else { throw Unsupported() }
+            return flag
+        }
+
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double { throw Unsupported() }
+        func decode(_ type: Float.Type, forKey key: Key) throws -> Float { throw Unsupported() }
+        func decode(_ type: Int.Type, forKey key: Key) throws -> Int { throw Unsupported() }
+        func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { throw Unsupported() }
+        func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { throw Unsupported() }
+        func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { throw Unsupported() }
+        func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { throw Unsupported() }
+        func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { throw Unsupported() }
+        func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { throw Unsupported() }
+        func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { throw Unsupported() }
+        func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { throw Unsupported() }
+        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { throw Unsupported() }
+        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { throw Unsupported() }
+
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
+            throw Unsupported()
+        }
+
+        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { throw Unsupported() }
+        func superDecoder() throws -> any Decoder { throw Unsupported() }
+        func superDecoder(forKey key: Key) throws -> any Decoder { throw Unsupported() }
     }
 }

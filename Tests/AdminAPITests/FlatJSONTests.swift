@@ -56,4 +56,32 @@ import Testing
             }
         }
     }
+
+    /// Bodies decode as `JSONDecoder` decodes them; what it cannot decode alone gives nil.
+    @Test func decodesRequestBodiesAsJSONDecoderDoes() throws {
+        func flat<Body: APIRequestBody>(_ type: Body.Type, _ text: String) -> Body? {
+            Array(text.utf8).withUnsafeBytes { FlatJSON.decode(type, from: $0) }
+        }
+        func foundation<Body: APIRequestBody>(_ type: Body.Type, _ text: String) throws -> Body {
+            try JSONDecoder().decode(type, from: Data(text.utf8))
+        }
+        for text in [#"{"principal":"a/b","role":"org.admin"}"#, #"{"principal":"a/b","role":"r","project":"web"}"#,
+                     #"{"principal":"a/b","role":"r","project":null}"#] {
+            let decoded = try #require(flat(CreateBindingRequest.self, text))
+            let expected = try foundation(CreateBindingRequest.self, text)
+            #expect(decoded.principal == expected.principal && decoded.role == expected.role && decoded.project == expected.project)
+        }
+        for text in [#"{"suspended":true}"#, #"{"suspended":false}"#] {
+            #expect(flat(UpdateOrganizationRequest.self, text)?.suspended == (try foundation(UpdateOrganizationRequest.self, text)).suspended)
+        }
+        let question = try #require(flat(AuthorizeRequest.self, #"{"principal":"a/b","permission":"x.y.z","organization":"a"}"#))
+        #expect(question.principal == "a/b" && question.permission == "x.y.z" && question.organization == "a" && question.project == nil)
+        // Left to the general decoder: an unknown key, a missing field, a wrong type, a number.
+        #expect(flat(CreatePrincipalRequest.self, #"{"name":"n","kind":"user","extra":"x"}"#) == nil)
+        #expect(flat(CreatePrincipalRequest.self, #"{"name":"n"}"#) == nil)
+        #expect(flat(CreatePrincipalRequest.self, #"{"name":true,"kind":"user"}"#) == nil)
+        #expect(flat(CreatePrincipalRequest.self, #"{"name":null,"kind":"user"}"#) == nil)
+        #expect(flat(UpdateOrganizationRequest.self, #"{"suspended":"yes"}"#) == nil)
+        #expect(flat(MembershipRequest.self, #"{"action":"promote","replica":2}"#) == nil)
+    }
 }
