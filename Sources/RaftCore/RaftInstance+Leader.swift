@@ -223,8 +223,8 @@ extension RaftInstance {
             readsAwaitingCommit.append((context, requester))
             return
         }
-        // §6.4 step 2: reads that arrive before the next `ready()` share one round (one
-        // heartbeat); `ready()` sends it.
+        // §6.4 step 2: reads that arrive before the round is sent share it (one heartbeat);
+        // `ready()` sends it, once no earlier round waits for a quorum (`readRoundInFlight`).
         if !readRoundOpen {
             readRound += 1
             readRoundOpen = true

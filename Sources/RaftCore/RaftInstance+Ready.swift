@@ -9,7 +9,7 @@ extension RaftInstance {
             needsBroadcast = false
             broadcastAppend()
         }
-        if readRoundOpen {
+        if readRoundOpen && !readRoundInFlight {
             // Sent after every read of the round was registered: a quorum's answer confirms
             // leadership at a moment after each of them arrived (§6.4 step 2).
             broadcastHeartbeat(readRound: readRound)

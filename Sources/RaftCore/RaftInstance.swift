@@ -188,9 +188,16 @@ public struct RaftInstance: Sendable {
         return progress[member]?.match
     }
 
+    /// Whether an earlier read round was sent and still waits for a quorum. The open round then
+    /// waits for it: one round in flight at a time, so under a steady stream of reads each
+    /// round trip confirms every read that arrived during the previous one, instead of each
+    /// turn sending its own heartbeats. A lost round is resent by the next periodic heartbeat,
+    /// which carries the newest round.
+    var readRoundInFlight: Bool { (pendingReads.first?.round ?? readRound) < readRound }
+
     /// Whether `ready()` has work to hand out.
     public var hasReady: Bool {
-        needsBroadcast || readRoundOpen || softState != lastSoftState || hardState != lastHardState
+        needsBroadcast || (readRoundOpen && !readRoundInFlight) || softState != lastSoftState || hardState != lastHardState
             || log.hasUnstableEntries || log.pendingSnapshot != nil || !outbox.isEmpty
             || !outboxAfterPersist.isEmpty || !readStates.isEmpty || log.hasEntriesToApply
     }

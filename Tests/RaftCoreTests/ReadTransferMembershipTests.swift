@@ -25,29 +25,58 @@ import Testing
         #expect(leader.drain().readStates == [ReadState(context: ReadContext(number: 7), index: 2)])
     }
 
-    // Reads that arrive before the next Ready share one heartbeat round; a read arriving after
-    // that heartbeat left opens a new round and is not confirmed by the old one.
-    @Test func readsBetweenTwoReadiesShareOneHeartbeatRound() throws {
+    // Reads that arrive before a round is sent share it (one heartbeat per follower). A read
+    // arriving while that round waits for a quorum opens the next round, which is sent only
+    // once the first is confirmed, and is not confirmed by the first round's answers.
+    @Test func readsShareOneHeartbeatRoundWithOneRoundInFlight() throws {
         var leader = try makeInstance(1) { $0.preVote = false }
         leader.electSelf(grantedBy: [2])
         _ = leader.drain()
         leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
         _ = leader.drain()
         for number: UInt64 in 1...3 { try leader.readIndex(context: ReadContext(number: number)) }
-        let heartbeats = { (batch: Ready) -> [UInt64] in
-            batch.messages.compactMap { message -> UInt64? in
-                if case .heartbeat(let heartbeat) = message.kind { return heartbeat.readRound } else { return nil }
-            }
-        }
-        let first = heartbeats(leader.drain())
+        let first = Self.readRounds(leader.drain())
         #expect(first.count == 2 && Set(first).count == 1, "one heartbeat per follower for three reads")
         try leader.readIndex(context: ReadContext(number: 4))
-        let second = heartbeats(leader.drain())
-        #expect(second.count == 2 && second[0] > first[0])
+        #expect(!leader.hasReady, "the second round waits for the first")
         leader.step(Message(from: 3, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: first[0])))
-        #expect(leader.drain().readStates.map(\.context) == [UInt64(1), 2, 3].map { ReadContext(number: $0) })
+        let confirmed = leader.drain()
+        #expect(confirmed.readStates.map(\.context) == [UInt64(1), 2, 3].map { ReadContext(number: $0) })
+        let second = Self.readRounds(confirmed)
+        #expect(second.count == 2 && second[0] > first[0], "the second round leaves once the first is confirmed")
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: first[0])))
+        #expect(leader.drain().readStates.isEmpty, "an answer to the first round does not confirm the second")
         leader.step(Message(from: 2, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: second[0])))
         #expect(leader.drain().readStates.map(\.context) == [ReadContext(number: 4)])
+    }
+
+    // A round whose answers are lost does not hold the next one forever: the periodic
+    // heartbeat carries the newest round, and its answers confirm every read.
+    @Test func periodicHeartbeatCarriesAWaitingReadRound() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
+        _ = leader.drain()
+        try leader.readIndex(context: ReadContext(number: 1))
+        let lost = Self.readRounds(leader.drain())
+        #expect(lost.count == 2)
+        try leader.readIndex(context: ReadContext(number: 2))
+        var periodic: [UInt64] = []
+        for _ in 0..<leader.options.heartbeatIntervalTicks where periodic.isEmpty {
+            leader.tick()
+            periodic = Self.readRounds(leader.drain())
+        }
+        #expect(periodic.count == 2 && periodic[0] > lost[0])
+        leader.step(Message(from: 3, to: 1, term: leader.term, kind: .heartbeatResponse(readRound: periodic[0])))
+        #expect(leader.drain().readStates.map(\.context) == [ReadContext(number: 1), ReadContext(number: 2)])
+    }
+
+    /// The read rounds of the heartbeats in a batch.
+    static func readRounds(_ batch: Ready) -> [UInt64] {
+        batch.messages.compactMap { message -> UInt64? in
+            if case .heartbeat(let heartbeat) = message.kind, heartbeat.readRound > 0 { return heartbeat.readRound } else { return nil }
+        }
     }
 
     // Raft §6.4 step 1: a new leader answers reads only once an entry of its term is committed.
