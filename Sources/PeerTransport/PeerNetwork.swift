@@ -15,8 +15,6 @@ public struct PeerNetworkOptions: Sendable {
     /// The most packets waiting for one peer's connection; more are dropped and counted (Raft
     /// retransmits, so dropping costs only time, never safety).
     public var maxQueuedMessagesPerPeer = 1024
-    /// The most received packets waiting for the runtime; more are dropped and counted.
-    public var maxInboundMessages = 8192
     /// How long one connection attempt may take.
     public var connectTimeout: TimeAmount = .seconds(2)
     /// The first delay before reconnecting; it doubles on each failure up to the maximum.
@@ -55,14 +53,16 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
 
 /// A replica's connections to its peers: one outbound connection per peer, reconnected with
 /// capped exponential backoff, and a listener for the peers' connections. Received messages from
-/// authenticated peers arrive on `inbound`; `send` never blocks.
+/// authenticated peers go to the `onDelivery` handler; `send` never blocks.
 public final class PeerNetwork: Sendable {
     /// The options in force.
     public let options: PeerNetworkOptions
-    /// Packets received from authenticated peers, in arrival order per connection.
-    public let inbound: AsyncStream<PeerDelivery>
+    /// Takes a packet received from an authenticated peer, in arrival order per connection.
+    /// It is called on the connection's event loop, so it must not block: the replica queues
+    /// the packet for its runtime at once. It returns false when it dropped the packet.
+    public typealias DeliveryHandler = @Sendable (PeerDelivery) -> Bool
 
-    private let continuation: AsyncStream<PeerDelivery>.Continuation
+    private let deliveryTarget = DeliveryTarget()
     private let group: any EventLoopGroup
     private let counters = NIOLockedValueBox(PeerNetworkStatistics())
     private let state = NIOLockedValueBox(State())
@@ -80,7 +80,13 @@ public final class PeerNetwork: Sendable {
         precondition(options.clusterSecret.count >= 32, "the cluster secret must be at least 32 bytes")
         self.options = options
         self.group = group
-        (inbound, continuation) = AsyncStream.makeStream(of: PeerDelivery.self, bufferingPolicy: .bufferingNewest(options.maxInboundMessages))
+    }
+
+    /// Sets where received packets go (see `DeliveryHandler`): straight from the connection's
+    /// event loop to the replica, with no task or stream in between (each would cost a thread
+    /// wake-up per message). Packets received before it is set are dropped and counted.
+    public func onDelivery(_ handler: @escaping DeliveryHandler) {
+        deliveryTarget.set(handler)
     }
 
     /// The counters so far.
@@ -162,7 +168,7 @@ public final class PeerNetwork: Sendable {
         try await promise.futureResult.get()
     }
 
-    /// Closes the listener and every connection, and ends `inbound`.
+    /// Closes the listener and every connection; nothing is delivered afterwards.
     public func shutdown() async {
         let (server, links, accepted) = state.withLockedValue { state -> ((any Channel)?, [PeerLink], [any Channel]) in
             state.stopped = true
@@ -175,7 +181,7 @@ public final class PeerNetwork: Sendable {
         for link in links { try? await link.close().get() }
         try? await server?.close()
         for channel in accepted { try? await channel.close() }
-        continuation.finish()
+        deliveryTarget.set(nil)
     }
 
     // MARK: - Internals shared with links
@@ -195,10 +201,10 @@ public final class PeerNetwork: Sendable {
     }
 
     func deliver(_ delivery: PeerDelivery) {
-        switch continuation.yield(delivery) {
-        case .enqueued: count { $0.received += 1 }
-        case .dropped, .terminated: count { $0.dropped += 1 }
-        @unknown default: count { $0.dropped += 1 }
+        if deliveryTarget.deliver(delivery) {
+            count { $0.received += 1 }
+        } else {
+            count { $0.dropped += 1 }
         }
     }
 
@@ -237,6 +243,24 @@ public enum PeerNetworkError: Error, Hashable, Sendable, CustomStringConvertible
         switch self {
         case .dropped(let peer): return "a packet for replica \(peer) was dropped"
         }
+    }
+}
+
+/// Where received packets go; set once the replica exists (it needs the network first).
+///
+/// `@unchecked Sendable`: `handler` is read and written only while holding `lock`.
+private final class DeliveryTarget: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var handler: PeerNetwork.DeliveryHandler?
+
+    func set(_ handler: PeerNetwork.DeliveryHandler?) {
+        lock.withLock { self.handler = handler }
+    }
+
+    /// Hands `delivery` to the handler; false when there is none or it dropped the packet.
+    func deliver(_ delivery: PeerDelivery) -> Bool {
+        guard let handler = lock.withLock({ self.handler }) else { return false }
+        return handler(delivery)
     }
 }
 

@@ -116,6 +116,7 @@ struct ReplicaServer {
             await network.shutdown()
             throw ValidationError("cannot start the replica: \(error)")
         }
+        network.onDelivery { delivery in replica.receive(delivery) }
         do {
             _ = try await network.listen(host: settings.peerListen.host, port: settings.peerListen.port)
         } catch {
@@ -153,9 +154,9 @@ struct ReplicaServer {
     }
 }
 
-/// The replica as a service of the group: passes peer packets to it, and on graceful shutdown
-/// (SIGTERM) stops it, handing leadership over first. It ends, ending the process, when the
-/// replica stops on its own (removed from the cluster, or failed).
+/// The replica as a service of the group: on graceful shutdown (SIGTERM) stops it, handing
+/// leadership over first. It ends, ending the process, when the replica stops on its own
+/// (removed from the cluster, or failed).
 struct ReplicaService: Service {
     let replica: Replica
     let network: PeerNetwork
@@ -163,10 +164,6 @@ struct ReplicaService: Service {
 
     func run() async throws {
         let replica = self.replica
-        let network = self.network
-        let pump = Task {
-            for await delivery in network.inbound { replica.receive(delivery) }
-        }
         let keys = self.keys
         let maintenance = Task { await keys.run() }
         await withGracefulShutdownHandler {
@@ -181,7 +178,6 @@ struct ReplicaService: Service {
         }
         maintenance.cancel()
         await network.shutdown()
-        pump.cancel()
     }
 }
 

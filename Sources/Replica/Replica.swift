@@ -104,11 +104,15 @@ public final class Replica: Sendable {
     }
 
     /// Hands the runtime a packet received from a peer; dropped (and counted) when the runtime
-    /// is saturated, which Raft tolerates.
-    public func receive(_ delivery: PeerDelivery) {
-        if !mailbox.post(.delivery(delivery)) {
+    /// is saturated, which Raft tolerates. Never blocks: it is called on network threads.
+    /// - Returns: whether the packet was queued.
+    @discardableResult
+    public func receive(_ delivery: PeerDelivery) -> Bool {
+        guard mailbox.post(.delivery(delivery)) else {
             shared.withLockedValue { $0.metrics.droppedEvents += 1 }
+            return false
         }
+        return true
     }
 
     /// Carries out a write on the leader (forwarded when this replica does not lead) and waits

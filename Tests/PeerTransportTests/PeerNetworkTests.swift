@@ -11,8 +11,9 @@ final class Received: Sendable {
 
     init(_ network: PeerNetwork) {
         let box = deliveries
-        Task {
-            for await delivery in network.inbound { box.withLockedValue { $0.append(delivery) } }
+        network.onDelivery { delivery in
+            box.withLockedValue { $0.append(delivery) }
+            return true
         }
     }
 
