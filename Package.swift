@@ -83,7 +83,7 @@ let package = Package(
             dependencies: [
                 "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -160,6 +160,7 @@ let package = Package(
             dependencies: [
                 "Replica", "RaftCore", "PolicyModel", "PolicyStore", "PeerTransport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -349,19 +349,27 @@ final class PeerLink: @unchecked Sendable {
         self.network = network
     }
 
+    /// Queues a packet and writes it at once when connected. On the link's event loop (the
+    /// replica's runtime shares it) this happens before returning; from elsewhere it hops there.
     func send(_ packet: PeerPacket, promise: EventLoopPromise<Void>?) {
-        eventLoop.execute {
-            guard !self.closed, self.queue.count < self.network.options.maxQueuedMessagesPerPeer else {
-                self.network.count { $0.dropped += 1 }
-                promise?.fail(PeerNetworkError.dropped(self.peer))
-                return
-            }
-            self.queue.append((packet, promise))
-            if self.channel != nil {
-                self.flush()
-            } else if !self.reconnectScheduled {
-                self.connectIfNeeded()
-            }
+        if eventLoop.inEventLoop {
+            enqueue(packet, promise: promise)
+        } else {
+            eventLoop.execute { self.enqueue(packet, promise: promise) }
+        }
+    }
+
+    private func enqueue(_ packet: PeerPacket, promise: EventLoopPromise<Void>?) {
+        guard !closed, queue.count < network.options.maxQueuedMessagesPerPeer else {
+            network.count { $0.dropped += 1 }
+            promise?.fail(PeerNetworkError.dropped(peer))
+            return
+        }
+        queue.append((packet, promise))
+        if channel != nil {
+            flush()
+        } else if !reconnectScheduled {
+            connectIfNeeded()
         }
     }
 

@@ -99,7 +99,11 @@ struct ReplicaServer {
         if (try? SocketAddress(ipAddress: settings.peerListen.host, port: 0)) != nil {
             networkOptions.sourceHost = settings.peerListen.host
         }
-        let network = PeerNetwork(options: networkOptions, group: MultiThreadedEventLoopGroup.singleton)
+        // One event loop for the replica's runtime and its peer connections: packets go between
+        // them without changing threads (the HTTP API runs on the shared loops).
+        let runtimeLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { runtimeLoop.shutdownGracefully { _ in } }
+        let network = PeerNetwork(options: networkOptions, group: runtimeLoop)
         for (peer, address) in settings.peers where peer != settings.replicaID {
             let resolved: SocketAddress
             do {
@@ -111,7 +115,7 @@ struct ReplicaServer {
         }
         let replica: Replica
         do {
-            replica = try Replica(configuration: options, transport: network, logger: logger)
+            replica = try Replica(configuration: options, transport: network, eventLoop: runtimeLoop.next(), logger: logger)
         } catch {
             await network.shutdown()
             throw ValidationError("cannot start the replica: \(error)")

@@ -1,64 +1,107 @@
-import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 
-/// The bounded queue of events for the runtime thread. Producers never block: `post` refuses
-/// when the queue is full. The runtime takes everything queued at once (up to a batch), which
-/// is what turns many concurrent proposals into one `Ready` and one durable write.
+/// The bounded queue of events for the runtime, which runs in turns on one event loop — the
+/// loop that also carries the replica's peer connections, so a packet received from a peer and
+/// a packet sent to one never change threads.
 ///
-/// `@unchecked Sendable`: every field is read and written only while holding `condition`.
+/// Producers never block: `post` refuses when the queue is full. The first event queued while
+/// no turn is scheduled schedules one; a turn takes everything queued by then (up to a batch),
+/// which is what turns many concurrent proposals into one `Ready` and one durable write. Events
+/// posted from the loop itself (peer packets read in one pass over the sockets) land in the same
+/// turn; events posted from other threads wake the loop once per turn, not once per event.
+///
+/// `@unchecked Sendable`: every mutable field is read and written only while holding `lock`;
+/// `consumer` is called only on `eventLoop`.
 final class Mailbox<Event>: @unchecked Sendable {
-    private let condition = NSCondition()
+    /// The loop turns run on.
+    let eventLoop: any EventLoop
+    private let lock = NIOLock()
     private var queue: [Event] = []
     private var closed = false
+    private var turnScheduled = false
+    private var consumer: (([Event]) -> Void)?
     private let capacity: Int
+    private let batchLimit: Int
 
-    init(capacity: Int) {
+    /// Creates a mailbox holding at most `capacity` events, handing at most `batchLimit` to a
+    /// turn.
+    init(capacity: Int, batchLimit: Int, eventLoop: any EventLoop) {
         self.capacity = capacity
+        self.batchLimit = batchLimit
+        self.eventLoop = eventLoop
+    }
+
+    /// Starts the turns: `consumer` gets the queued events, on the event loop, until `close`.
+    func start(_ consumer: @escaping ([Event]) -> Void) {
+        let schedule = lock.withLock {
+            self.consumer = consumer
+            return scheduleIfNeeded()
+        }
+        if schedule { eventLoop.execute { self.turn() } }
     }
 
     /// Queues an event; false when the mailbox is full or closed.
     func post(_ event: Event) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !closed, queue.count < capacity else { return false }
-        queue.append(event)
-        condition.signal()
-        return true
+        enqueue(event, bounded: true)
     }
 
     /// Queues an event even when the mailbox is full (for the runtime's own completions, which
     /// must not be lost); false only when it is closed.
     func postAlways(_ event: Event) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !closed else { return false }
-        queue.append(event)
-        condition.signal()
-        return true
+        enqueue(event, bounded: false)
     }
 
-    /// Waits for events and takes up to `limit` of them; nil once closed and empty.
-    func take(limit: Int) -> [Event]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while queue.isEmpty && !closed { condition.wait() }
-        guard !queue.isEmpty else { return nil }
-        if queue.count <= limit {
+    /// Refuses further events and ends the turns; the events still queued are returned for
+    /// their callers to be answered.
+    func close() -> [Event] {
+        lock.withLock {
+            closed = true
+            consumer = nil
             defer { queue = [] }
             return queue
         }
-        defer { queue.removeFirst(limit) }
-        return Array(queue.prefix(limit))
     }
 
-    /// Refuses further events; the events still queued are returned for their callers to be
-    /// answered.
-    func close() -> [Event] {
-        condition.lock()
-        defer { condition.unlock() }
-        closed = true
-        condition.broadcast()
-        defer { queue = [] }
-        return queue
+    private func enqueue(_ event: Event, bounded: Bool) -> Bool {
+        let (accepted, schedule) = lock.withLock { () -> (Bool, Bool) in
+            guard !closed, !bounded || queue.count < capacity else { return (false, false) }
+            queue.append(event)
+            return (true, scheduleIfNeeded())
+        }
+        if schedule { eventLoop.execute { self.turn() } }
+        return accepted
+    }
+
+    /// Marks a turn scheduled when one is needed and none is; the caller then schedules it.
+    /// Call while holding `lock`.
+    private func scheduleIfNeeded() -> Bool {
+        guard !closed, !turnScheduled, consumer != nil, !queue.isEmpty else { return false }
+        turnScheduled = true
+        return true
+    }
+
+    /// One turn, on the event loop: everything queued (up to the batch limit) to the consumer;
+    /// another turn is scheduled if events remain.
+    private func turn() {
+        lock.lock()
+        turnScheduled = false
+        guard !closed, let consumer, !queue.isEmpty else {
+            lock.unlock()
+            return
+        }
+        let events: [Event]
+        if queue.count <= batchLimit {
+            events = queue
+            queue = []
+        } else {
+            events = Array(queue.prefix(batchLimit))
+            queue.removeFirst(batchLimit)
+        }
+        lock.unlock()
+        consumer(events)
+        let schedule = lock.withLock { scheduleIfNeeded() }
+        if schedule { eventLoop.execute { self.turn() } }
     }
 }
 

@@ -1,17 +1,18 @@
 import Foundation
 public import Logging
 import NIOConcurrencyHelpers
+public import NIOCore
 public import PeerTransport
 public import PolicyModel
 public import PolicyStore
 import RaftCore
 
 /// A running replica: one Raft instance with its durable log, its policy database and its
-/// peers, driven by one runtime thread.
+/// peers, driven by one runtime that takes turns on one event loop (the peer network's).
 ///
 /// Everything reaches the runtime as an event through a bounded mailbox: ticks, peer packets,
 /// writes, reads and queries. Callers `await` their answer; nothing blocks the cooperative
-/// thread pool, because the runtime's disk work (fsync, SQLite) runs on its own thread.
+/// thread pool, because the runtime's disk work (fsync, SQLite) runs on its event loop.
 ///
 /// Life cycle: `init` opens and recovers the data directory; `start()` starts the runtime;
 /// `tick()` advances logical time (the server calls it from a timer, tests by hand);
@@ -38,11 +39,22 @@ public final class Replica: Sendable {
     /// Opens the data directory (creating it for a new replica), recovers the log and the
     /// database, and prepares the runtime. Nothing runs until `start()`.
     /// - Throws: `ReplicaError.invalidConfiguration` or `.storage` with the reason.
-    public init(configuration: ReplicaConfiguration, transport: any ReplicaTransport, logger: Logger) throws(ReplicaError) {
+    /// - Parameters:
+    ///   - configuration: the replica's identity, data directory and limits.
+    ///   - transport: the peer network it sends through.
+    ///   - eventLoop: the loop the runtime takes its turns on. Give it the loop that carries
+    ///     the peer network's connections (a group of one thread for both): then packets go
+    ///     between the runtime and the sockets without changing threads. Its disk work (fsync,
+    ///     SQLite) runs there, so nothing else should share the loop.
+    ///   - logger: where it logs.
+    public init(
+        configuration: ReplicaConfiguration, transport: any ReplicaTransport, eventLoop: any EventLoop, logger: Logger
+    ) throws(ReplicaError) {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
-        mailbox = Mailbox(capacity: configuration.limits.maxPendingEvents)
+        mailbox = Mailbox(
+            capacity: configuration.limits.maxPendingEvents, batchLimit: configuration.limits.maxEventsPerTurn, eventLoop: eventLoop)
         shared = NIOLockedValueBox(Shared(status: ReplicaStatus(id: configuration.id)))
         let runtime = try ReplicaRuntime(configuration: configuration, transport: transport, logger: logger)
         runtimeBox = NIOLockedValueBox(RuntimeHandOff(runtime: runtime))
@@ -56,7 +68,7 @@ public final class Replica: Sendable {
         runtime.publishNow()
     }
 
-    /// Starts the runtime thread. Call once.
+    /// Starts the runtime's turns on its event loop. Call once.
     public func start() {
         guard let handOff = runtimeBox.withLockedValue({ box -> RuntimeHandOff? in
             defer { box = nil }
@@ -65,8 +77,11 @@ public final class Replica: Sendable {
             preconditionFailure("Replica.start() called twice")
         }
         let mailbox = self.mailbox
-        let thread = Thread { [self] in
-            handOff.runtime.run(mailbox: mailbox)
+        let runtime = handOff.runtime
+        runtime.begin(mailbox: mailbox)
+        mailbox.start { [self] events in
+            guard !runtime.turn(events) else { return }
+            runtime.finish(cancelling: mailbox.close())
             let waiters = shared.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
                 state.status.stopped = true
                 state.ticker?.cancel()
@@ -75,8 +90,6 @@ public final class Replica: Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }
-        thread.name = "rampart-replica-\(configuration.id)"
-        thread.start()
     }
 
     /// Ticks every `interval` from a monotonic clock until the replica stops.
@@ -213,8 +226,9 @@ public final class Replica: Sendable {
     public var metrics: ReplicaMetrics { shared.withLockedValue { $0.metrics } }
 }
 
-/// Moves the runtime to its thread. `@unchecked Sendable`: the runtime is handed over exactly
-/// once (`start()` takes it out of the box) and then touched only by that thread.
+/// Moves the runtime to its event loop. `@unchecked Sendable`: the runtime is handed over
+/// exactly once (`start()` takes it out of the box) and then touched only in its turns, on
+/// that loop.
 struct RuntimeHandOff: @unchecked Sendable {
     let runtime: ReplicaRuntime
 }

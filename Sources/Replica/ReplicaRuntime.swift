@@ -190,27 +190,38 @@ final class ReplicaRuntime {
 
     // MARK: - The loop
 
-    /// Runs turns until the replica stops: take every queued event, handle each, carry out
-    /// the resulting `Ready`, then publish the status.
-    func run(mailbox: Mailbox<ReplicaEvent>) {
+    /// Readies the runtime to take turns from `mailbox`.
+    func begin(mailbox: Mailbox<ReplicaEvent>) {
         self.mailbox = mailbox
         logger.info("runtime started")
-        while failure == nil, !removed, let events = mailbox.take(limit: configuration.limits.maxEventsPerTurn) {
-            var ticked = false
-            for event in events {
-                handle(event)
-                if case .tick = event { ticked = true }
-            }
-            processReadies()
-            if ticked { expireDeadlines(now: ContinuousClock.now) }
-            removeIfDue()
-            publishNow()
-            let answers = answersAfterPublish
-            answersAfterPublish = []
-            for answer in answers { answer() }
-            if stopIfDue() { break }
+    }
+
+    /// One turn: handle every event taken, carry out the resulting `Ready`s, then publish the
+    /// status and answer the callers the turn settled.
+    /// - Returns: false once the runtime must end (stopped, removed or failed); then call
+    ///   `finish(cancelling:)` and take no more turns.
+    func turn(_ events: [ReplicaEvent]) -> Bool {
+        guard failure == nil, !removed else { return false }
+        var ticked = false
+        for event in events {
+            handle(event)
+            if case .tick = event { ticked = true }
         }
-        for event in mailbox.close() { event.cancel() }
+        processReadies()
+        if ticked { expireDeadlines(now: ContinuousClock.now) }
+        removeIfDue()
+        publishNow()
+        let answers = answersAfterPublish
+        answersAfterPublish = []
+        for answer in answers { answer() }
+        if stopIfDue() { return false }
+        return failure == nil && !removed
+    }
+
+    /// Ends the runtime: answers the events that will never be handled, answers every waiting
+    /// caller, and closes the log and the database.
+    func finish(cancelling remaining: [ReplicaEvent]) {
+        for event in remaining { event.cancel() }
         shutDown()
     }
 

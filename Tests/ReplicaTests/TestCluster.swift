@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import PeerTransport
 import PolicyModel
 import PolicyStore
@@ -26,6 +27,10 @@ final class TestCluster {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// The loops the replicas' runtimes take turns on: shared by every test cluster, one
+    /// thread each (a replica's disk work blocks its loop, as it would in production).
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 4)
+
     func configuration(_ id: ReplicaID, initialVoters: [ReplicaID]) -> ReplicaConfiguration {
         var configuration = ReplicaConfiguration(
             id: id, dataDirectory: root + "/replica-\(id)", initialVoters: initialVoters, seed: 1000 + id.rawValue)
@@ -38,7 +43,9 @@ final class TestCluster {
     func start(_ id: ReplicaID, initialVoters: [ReplicaID]) throws {
         var logger = Logger(label: "replica-\(id)")
         logger.logLevel = .warning
-        let replica = try Replica(configuration: configuration(id, initialVoters: initialVoters), transport: network.endpoint(id), logger: logger)
+        let replica = try Replica(
+            configuration: configuration(id, initialVoters: initialVoters), transport: network.endpoint(id), eventLoop: Self.loops.next(),
+            logger: logger)
         replicas[id] = replica
         network.attach(replica)
         replica.start()
