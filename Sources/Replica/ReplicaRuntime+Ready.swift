@@ -14,10 +14,15 @@ extension ReplicaRuntime {
     /// 5. apply committed entries in one database transaction and answer their callers;
     /// 6. answer reads whose read index is known;
     /// 7. advance the instance.
+    ///
+    /// A batch with nothing to make durable that commits entries (the leader hearing the
+    /// acknowledgements) applies them and answers their callers before it sends its messages:
+    /// those only tell the followers the new commit index, and need not hold the callers.
     func processReady() throws(ReplicaError) {
         let ready = instance.ready()
         if let soft = ready.softState { softStateChanged(soft) }
-        send(ready.messages)
+        let answerFirst = !ready.mustSync && ready.snapshot == nil && !ready.committedEntries.isEmpty
+        if !answerFirst { send(ready.messages) }
         if let snapshot = ready.snapshot {
             guard files.exists(files.snapshotPath(index: snapshot.index)) else {
                 throw .storage("the snapshot file for index \(snapshot.index) is missing")
@@ -35,8 +40,13 @@ extension ReplicaRuntime {
         }
         metrics.persistedBatches += 1
         if let snapshot = ready.snapshot { try installSnapshotInDatabase(snapshot) }
-        send(ready.messagesAfterPersist)
+        if !answerFirst { send(ready.messagesAfterPersist) }
         try apply(ready.committedEntries)
+        if answerFirst {
+            answerNow()
+            send(ready.messages)
+            send(ready.messagesAfterPersist)
+        }
         for state in ready.readStates { readIndexKnown(context: state.context, index: state.index) }
         instance.advance(ready)
     }

@@ -210,12 +210,17 @@ final class ReplicaRuntime {
         processReadies()
         if ticked { expireDeadlines(now: ContinuousClock.now) }
         removeIfDue()
+        answerNow()
+        if stopIfDue() { return false }
+        return failure == nil && !removed
+    }
+
+    /// Publishes the status, then answers the callers held until then (`answersAfterPublish`).
+    func answerNow() {
         publishNow()
         let answers = answersAfterPublish
         answersAfterPublish = []
         for answer in answers { answer() }
-        if stopIfDue() { return false }
-        return failure == nil && !removed
     }
 
     /// Ends the runtime: answers the events that will never be handled, answers every waiting
