@@ -173,7 +173,7 @@ public final class Replica: Sendable {
         return try result.get()
     }
 
-    /// Runs `body` on the runtime thread, between two batches, with the policy database as of
+    /// Runs `body` in a turn of the runtime, between two batches, with the policy database as of
     /// the applied index. Keep it short: the runtime waits for it.
     public func query<Value: Sendable>(_ body: @escaping @Sendable (PolicyStore) throws -> Value) async throws -> Value {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in

@@ -159,7 +159,7 @@ extension ReplicaRuntime {
     }
 }
 
-/// One snapshot transfer, run off the runtime thread: chunks are read from the open file and
+/// One snapshot transfer, run outside the runtime's turns: chunks are read from the open file and
 /// each is handed to the connection before the next is read, so memory stays at one chunk.
 struct SnapshotSender: Sendable {
     let reader: SnapshotReader

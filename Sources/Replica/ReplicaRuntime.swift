@@ -5,9 +5,9 @@ import PolicyStore
 import RaftCore
 import RaftStorage
 
-/// The state the runtime thread owns: the Raft instance, the durable log, the policy database,
-/// and every caller waiting for an answer. Only the runtime thread touches it (see
-/// `RuntimeHandOff`), so nothing here is locked.
+/// The state the runtime owns: the Raft instance, the durable log, the policy database, and
+/// every caller waiting for an answer. Only the runtime's turns touch it, one at a time on its
+/// event loop (see `Mailbox` and `RuntimeHandOff`), so nothing here is locked.
 final class ReplicaRuntime {
     let configuration: ReplicaConfiguration
     let transport: any ReplicaTransport

@@ -4,7 +4,7 @@ import PolicyStore
 
 /// The in-memory policy state, readable from any thread without a turn of the runtime:
 /// authentication, stale reads and `authorize` read it where the request runs, instead of
-/// waking the runtime thread and waiting for it.
+/// queueing for the runtime and waiting.
 ///
 /// The runtime holds the lock while it applies a batch (in memory and in SQLite) and while it
 /// replaces the database, so a reader sees each batch whole or not at all, with the applied
