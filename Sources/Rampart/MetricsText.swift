@@ -13,6 +13,19 @@ enum MetricsText {
             lines.append("# TYPE \(name) \(type)")
             lines.append("\(name) \(value)")
         }
+        func histogram(_ name: String, _ help: String, _ histogram: LatencyHistogram) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) histogram")
+            var cumulative = 0
+            for (bound, count) in zip(LatencyHistogram.boundsSeconds, histogram.counts) {
+                cumulative += count
+                lines.append("\(name)_bucket{le=\"\(bound)\"} \(cumulative)")
+            }
+            cumulative += histogram.counts.last ?? 0
+            lines.append("\(name)_bucket{le=\"+Inf\"} \(cumulative)")
+            lines.append("\(name)_sum \(histogram.sumSeconds)")
+            lines.append("\(name)_count \(cumulative)")
+        }
         metric("rampart_raft_term", "gauge", "The replica's current Raft term.", status.term)
         lines.append("# HELP rampart_raft_role The replica's Raft role (1 for the current one).")
         lines.append("# TYPE rampart_raft_role gauge")
@@ -38,17 +51,10 @@ enum MetricsText {
         metric("rampart_peer_dropped_total", "counter", "Packets dropped by the peer transport (queue full, peer down).", network.dropped)
         metric("rampart_peer_received_total", "counter", "Packets received from authenticated peers.", network.received)
         metric("rampart_peer_handshake_failures_total", "counter", "Peer connections refused at authentication.", network.handshakeFailures)
-        lines.append("# HELP rampart_log_sync_seconds Latency of durable log writes (one per synced Ready).")
-        lines.append("# TYPE rampart_log_sync_seconds histogram")
-        var cumulative = 0
-        for (bound, count) in zip(ReplicaMetrics.syncBucketsSeconds, metrics.syncLatencyCounts) {
-            cumulative += count
-            lines.append("rampart_log_sync_seconds_bucket{le=\"\(bound)\"} \(cumulative)")
-        }
-        cumulative += metrics.syncLatencyCounts.last ?? 0
-        lines.append("rampart_log_sync_seconds_bucket{le=\"+Inf\"} \(cumulative)")
-        lines.append("rampart_log_sync_seconds_sum \(metrics.syncLatencySumSeconds)")
-        lines.append("rampart_log_sync_seconds_count \(cumulative)")
+        histogram("rampart_log_sync_seconds", "Latency of durable log writes (one per synced Ready).", metrics.logSync)
+        histogram(
+            "rampart_proposal_commit_seconds", "On the leader, each command from its proposal to its application.", metrics.proposalCommit)
+        histogram("rampart_apply_batch_seconds", "Applying one batch of committed entries to the database.", metrics.applyBatch)
         return lines.joined(separator: "\n") + "\n"
     }
 }

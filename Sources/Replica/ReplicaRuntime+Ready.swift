@@ -34,10 +34,7 @@ extension ReplicaRuntime {
         } catch {
             throw .storage("persisting the log: \(error)")
         }
-        if ready.mustSync {
-            let elapsed = ContinuousClock.now - started
-            metrics.recordSync(seconds: Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
-        }
+        if ready.mustSync { metrics.logSync.record(ContinuousClock.now - started) }
         metrics.persistedBatches += 1
         if let snapshot = ready.snapshot { try installSnapshotInDatabase(snapshot) }
         if !answerFirst { send(ready.messagesAfterPersist) }
@@ -74,15 +71,19 @@ extension ReplicaRuntime {
             return AppliedEntry(index: entry.index, command: nil)
         }
         let outcomes: [CommandOutcome?]
+        let started = ContinuousClock.now
         do {
             outcomes = try shared.changing { () throws(PolicyStoreError) in try store.apply(applied) }
         } catch {
             throw .storage("applying entries \(applied.first?.index ?? 0)...\(applied.last?.index ?? 0): \(error)")
         }
+        let now = ContinuousClock.now
+        metrics.applyBatch.record(now - started)
         metrics.appliedEntries += fresh.count
         for (entry, outcome) in zip(fresh, outcomes) {
             guard let proposal = proposals.removeValue(forKey: entry.index) else { continue }
             if proposal.term == entry.term {
+                metrics.proposalCommit.record(now - proposal.proposed)
                 answer(proposal.origin, .success(WriteResult(revision: entry.index, outcome: outcome)))
             } else {
                 // Another leader's entry took this index: ours was never committed.

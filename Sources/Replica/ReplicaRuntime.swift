@@ -72,6 +72,8 @@ final class ReplicaRuntime {
         var term: UInt64
         var origin: Origin
         var deadline: ContinuousClock.Instant
+        /// When it was proposed (for `ReplicaMetrics.proposalCommit`).
+        var proposed = ContinuousClock.now
     }
 
     struct PendingWrite {

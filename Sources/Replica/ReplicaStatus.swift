@@ -41,9 +41,6 @@ public struct ReplicaStatus: Hashable, Sendable {
 
 /// Counters and histograms of a replica, for metrics.
 public struct ReplicaMetrics: Hashable, Sendable {
-    /// Upper bounds, in seconds, of the durable-write latency histogram.
-    public static let syncBucketsSeconds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
-
     /// Proposals accepted by this replica as leader.
     public var proposals = 0
     /// Requests this replica refused or failed (overloaded, timed out, dropped, not leader).
@@ -54,10 +51,13 @@ public struct ReplicaMetrics: Hashable, Sendable {
     public var appliedEntries = 0
     /// `Ready` batches persisted.
     public var persistedBatches = 0
-    /// Durable-write latency: counts per bucket of `syncBucketsSeconds` (the last is +Inf).
-    public var syncLatencyCounts = [Int](repeating: 0, count: ReplicaMetrics.syncBucketsSeconds.count + 1)
-    /// Durable-write latency: sum in seconds.
-    public var syncLatencySumSeconds = 0.0
+    /// Durable log writes: one per synced `Ready`, from the append to the end of its fdatasync.
+    public var logSync = LatencyHistogram()
+    /// On the leader, each command from its proposal to its application (replication to a
+    /// quorum, both fdatasyncs, and the wait for its batch to be applied).
+    public var proposalCommit = LatencyHistogram()
+    /// Each batch of committed entries applied to the database, in one transaction.
+    public var applyBatch = LatencyHistogram()
     /// Snapshots taken here (followed by compaction).
     public var snapshotsTaken = 0
     /// Snapshots sent to followers.
@@ -71,10 +71,29 @@ public struct ReplicaMetrics: Hashable, Sendable {
 
     /// Creates zeroed metrics.
     public init() {}
+}
 
-    mutating func recordSync(seconds: Double) {
-        let bucket = Self.syncBucketsSeconds.firstIndex { seconds <= $0 } ?? Self.syncBucketsSeconds.count
-        syncLatencyCounts[bucket] += 1
-        syncLatencySumSeconds += seconds
+/// A latency histogram with fixed buckets, in the shape Prometheus exposes.
+public struct LatencyHistogram: Hashable, Sendable {
+    /// Upper bounds of the buckets, in seconds (a last bucket, +Inf, takes the rest).
+    public static let boundsSeconds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
+    /// Observations per bucket of `boundsSeconds`, the last being +Inf (not cumulative).
+    public private(set) var counts = [Int](repeating: 0, count: LatencyHistogram.boundsSeconds.count + 1)
+    /// The sum of the observations, in seconds.
+    public private(set) var sumSeconds = 0.0
+
+    /// An empty histogram.
+    public init() {}
+
+    /// The number of observations.
+    public var count: Int { counts.reduce(0, +) }
+
+    /// Records one observation.
+    public mutating func record(_ duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let bucket = Self.boundsSeconds.firstIndex { seconds <= $0 } ?? Self.boundsSeconds.count
+        counts[bucket] += 1
+        sumSeconds += seconds
     }
 }

@@ -21,7 +21,25 @@ import Testing
         let statuses = cluster.replicas.values.map(\.status)
         #expect(Set(statuses.map(\.auditHead)).count == 1)
         #expect(statuses.allSatisfy { $0.auditSequence == 1 })
+        // The leader timed the write from proposal to application, and every replica its syncs
+        // and applied batches.
+        let metrics = leader.metrics
+        #expect(metrics.proposalCommit.count == 1 && metrics.proposalCommit.sumSeconds > 0)
+        #expect(cluster.replicas.values.allSatisfy { $0.metrics.logSync.count >= 1 && $0.metrics.applyBatch.count >= 1 })
         await cluster.stopAll()
+    }
+
+    @Test func latencyHistogramsCountEachObservationInItsBucket() {
+        var histogram = LatencyHistogram()
+        histogram.record(.microseconds(50))
+        histogram.record(.microseconds(100))
+        histogram.record(.milliseconds(3))
+        histogram.record(.seconds(2))
+        #expect(histogram.count == 4)
+        #expect(histogram.counts[0] == 2, "0.0001 s includes its bound")
+        #expect(histogram.counts[LatencyHistogram.boundsSeconds.firstIndex(of: 0.005)!] == 1)
+        #expect(histogram.counts.last == 1, "past the last bound: +Inf")
+        #expect(abs(histogram.sumSeconds - 2.00315) < 1e-9)
     }
 
     @Test func followerForwardsWritesToTheLeaderAndGetsTheOutcome() async throws {
