@@ -22,7 +22,7 @@ public final class Replica: Sendable {
     public let configuration: ReplicaConfiguration
     let mailbox: Mailbox<ReplicaEvent>
     private let shared: NIOLockedValueBox<Shared>
-    /// The runtime, handed to its thread by `start()`.
+    /// The runtime, handed to its event loop by `start()`.
     private let runtimeBox: NIOLockedValueBox<RuntimeHandOff?>
     private let policy: SharedPolicyState
     private let logger: Logger

@@ -6,8 +6,8 @@ import RaftCore
 
 extension ReplicaRuntime {
     /// Starts a snapshot once `snapshotIntervalEntries` entries were applied since the last
-    /// one. The database is copied on a thread of its own, through its own connection, so this
-    /// thread goes on writing meanwhile (the copy of a large state takes long enough to stall
+    /// one. The database is copied on a thread of its own, through its own connection, so the
+    /// runtime goes on writing meanwhile (the copy of a large state takes long enough to stall
     /// every write otherwise); `snapshotWritten` compacts the log when the copy is in place.
     func startSnapshotIfDue() {
         guard snapshotCopy == nil, let mailbox else { return }

@@ -61,7 +61,7 @@ final class ReplicaRuntime {
     /// Snapshot transfers under way, by follower.
     var snapshotTransfers: [ReplicaID: Task<Void, Never>] = [:]
     var nextTransferID: UInt64 = 1
-    /// The runtime's own mailbox, for completions of work done off its thread.
+    /// The runtime's own mailbox, for completions of work done outside its turns.
     var mailbox: Mailbox<ReplicaEvent>?
     /// The snapshot being received, if any.
     var incoming: IncomingSnapshot?
