@@ -84,12 +84,18 @@ extension AdminRoutes {
         try await check(request, permission: nil, on: .cluster)
     }
 
-    /// Authenticates, then checks `permission` on `scope` with Rampart's own authorizer.
+    /// Authenticates, then checks `permission` on `scope` with Rampart's own authorizer, both
+    /// after waiting for the request's `min_revision`, if it has one.
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
         }
         guard let (keyID, presented) = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
+        // Read-your-writes: the checks see at least `min_revision` too, since the caller's key
+        // or the resource may be what that revision created.
+        if let minimum = try minRevisionParameter(request) {
+            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
+        }
         let principal = try await wrap { () async throws(ClusterError) in
             try await cluster.read(.stale, timeout: deadline(request)) { state -> Result<PrincipalReference, APIError> in
                 guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {

@@ -108,6 +108,14 @@ extension ReplicaRuntime {
             return
         }
         if case .failure = result { metrics.failedRequests += 1 }
+        // Answered once this replica has applied the write too (bounded like the waiting reads;
+        // beyond that, at once).
+        if case .success(let written) = result, written.revision > store.appliedIndex,
+            acknowledgedAwaitingApply.count < configuration.limits.maxWaitingReads
+        {
+            acknowledgedAwaitingApply.append(AcknowledgedWrite(result: written, completion: write.completion, deadline: write.deadline))
+            return
+        }
         write.completion(result)
     }
 
@@ -140,12 +148,20 @@ extension ReplicaRuntime {
     }
 
     func releaseAppliedWaiters() {
-        guard !appliedWaiters.isEmpty else { return }
         let applied = store.appliedIndex
-        appliedWaiters.removeAll { waiter in
-            guard waiter.index <= applied else { return false }
-            answersAfterPublish.append { waiter.completion(.success(applied)) }
-            return true
+        if !appliedWaiters.isEmpty {
+            appliedWaiters.removeAll { waiter in
+                guard waiter.index <= applied else { return false }
+                answersAfterPublish.append { waiter.completion(.success(applied)) }
+                return true
+            }
+        }
+        if !acknowledgedAwaitingApply.isEmpty {
+            acknowledgedAwaitingApply.removeAll { write in
+                guard write.result.revision <= applied else { return false }
+                answersAfterPublish.append { write.completion(.success(write.result)) }
+                return true
+            }
         }
     }
 
@@ -176,6 +192,12 @@ extension ReplicaRuntime {
             forwarded[id] = nil
             metrics.failedRequests += 1
             write.completion(.failure(.timedOut))
+        }
+        // Committed, but not applied here in time: the caller gets its answer all the same.
+        acknowledgedAwaitingApply.removeAll { write in
+            guard write.deadline <= now else { return false }
+            write.completion(.success(write.result))
+            return true
         }
         for (index, proposal) in proposals where proposal.deadline <= now {
             proposals[index] = nil

@@ -49,6 +49,10 @@ final class ReplicaRuntime {
     var waitingReads: [PendingRead] = []
     /// Callers waiting for the state machine to reach an index.
     var appliedWaiters: [AppliedWaiter] = []
+    /// Forwarded writes the leader acknowledged, held until this replica has applied them too,
+    /// so that a caller's next request here sees its write (read-your-writes through the
+    /// replica a client talks to).
+    var acknowledgedAwaitingApply: [AcknowledgedWrite] = []
     var lastLeader: ReplicaID?
     /// The audit head in hex, cached by sequence: `publishNow` runs every turn, the head changes
     /// only when commands are applied.
@@ -85,6 +89,12 @@ final class ReplicaRuntime {
     struct PendingRead {
         var context: UInt64
         var completion: Completion<UInt64>
+        var deadline: ContinuousClock.Instant
+    }
+
+    struct AcknowledgedWrite {
+        var result: WriteResult
+        var completion: Completion<WriteResult>
         var deadline: ContinuousClock.Instant
     }
 
@@ -354,6 +364,8 @@ final class ReplicaRuntime {
         for (_, proposal) in proposals { answer(proposal.origin, .failure(.timedOut)) }
         for transfer in transfers { answer(transfer.origin, .failure(reason)) }
         for (_, write) in forwarded { write.completion(.failure(.timedOut)) }
+        // Committed: only this replica's copy is behind.
+        for write in acknowledgedAwaitingApply { write.completion(.success(write.result)) }
         for write in waitingWrites { write.completion(.failure(reason)) }
         for (_, read) in readsAwaitingIndex { read.completion(.failure(reason)) }
         for read in waitingReads { read.completion(.failure(reason)) }
@@ -361,6 +373,7 @@ final class ReplicaRuntime {
         proposals = [:]
         transfers = []
         forwarded = [:]
+        acknowledgedAwaitingApply = []
         waitingWrites = []
         readsAwaitingIndex = [:]
         waitingReads = []

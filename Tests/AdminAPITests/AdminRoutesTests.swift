@@ -207,6 +207,21 @@ struct Fixture {
         #expect(try await client.send(.post, "/v1/authorize?consistency=stale", body: body, token: "bad.key").status == 401)
     }
 
+    /// Read-your-writes on a lagging replica: with `min_revision` every check of the request,
+    /// the permission check on the resource included, sees at least that revision.
+    @Test func minRevisionAppliesToTheChecksToo() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        fixture.cluster.lag()
+        let created = try await client.send(.post, "/v1/orgs", body: #"{"name":"ryw"}"#, token: fixture.admin)
+        #expect(created.status == 201)
+        let revision = try #require(created.object["revision"] as? Int)
+        #expect(try await client.send(.get, "/v1/orgs/ryw?consistency=stale", token: fixture.admin).status == 404, "the replica lags")
+        let found = try await client.send(.get, "/v1/orgs/ryw?consistency=stale&min_revision=\(revision)", token: fixture.admin)
+        #expect(found.status == 200, "\(found.body)")
+        #expect(found.object["name"] as? String == "ryw")
+    }
+
     @Test func listingsArePaginatedWithACursor() async throws {
         let fixture = try await Fixture()
         try await fixture.organization("alpha")

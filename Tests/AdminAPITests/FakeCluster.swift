@@ -12,6 +12,8 @@ final class FakeCluster: PolicyCluster {
         var audit: [AuditRecord] = []
         var nextID: UInt64 = 1
         var unavailable = false
+        /// What stale reads see while the replica lags (`lag()`); nil when caught up.
+        var staleView: (policy: PolicyState, revision: UInt64)?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -20,6 +22,12 @@ final class FakeCluster: PolicyCluster {
     /// Makes every cluster call fail with "no leader".
     func setUnavailable(_ unavailable: Bool) {
         state.withLockedValue { $0.unavailable = unavailable }
+    }
+
+    /// Makes stale reads see the state as it is now until a caller waits for a later revision
+    /// (`waitForRevision`), as on a follower that has not applied the newest writes yet.
+    func lag() {
+        state.withLockedValue { $0.staleView = ($0.policy, $0.revision) }
     }
 
     var revision: UInt64 { state.withLockedValue { $0.revision } }
@@ -81,12 +89,13 @@ final class FakeCluster: PolicyCluster {
     {
         try state.withLockedValue { state -> Result<(value: Value, revision: UInt64), ClusterError> in
             guard !state.unavailable || consistency == .stale else { return .failure(.unavailable("no leader")) }
+            if consistency == .stale, let view = state.staleView { return .success((body(view.policy), view.revision)) }
             return .success((body(state.policy), state.revision))
         }.get()
     }
 
     func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64) {
-        let (policy, revision) = state.withLockedValue { ($0.policy, $0.revision) }
+        let (policy, revision) = state.withLockedValue { $0.staleView ?? ($0.policy, $0.revision) }
         return (body(policy), revision)
     }
 
@@ -109,7 +118,12 @@ final class FakeCluster: PolicyCluster {
     }
 
     func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError) {
-        guard revision <= self.revision else { throw .timedOut }
+        let reached = state.withLockedValue { state -> Bool in
+            guard revision <= state.revision else { return false }
+            if let view = state.staleView, view.revision < revision { state.staleView = nil }
+            return true
+        }
+        guard reached else { throw .timedOut }
     }
 
     func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {

@@ -13,6 +13,9 @@ final class InMemoryNetwork: Sendable {
         var replicas: [ReplicaID: Replica] = [:]
         var isolated: Set<ReplicaID> = []
         var delivered = 0
+        /// Replicas whose incoming Raft messages are held back (delayed, not lost).
+        var held: Set<ReplicaID> = []
+        var heldPackets: [(packet: PeerPacket, from: ReplicaID, to: ReplicaID)] = []
     }
 
     /// The transport replica `id` sends through.
@@ -36,16 +39,37 @@ final class InMemoryNetwork: Sendable {
         state.withLockedValue { $0.isolated = [] }
     }
 
+    /// Holds back the Raft messages to `id` (other packets, such as answers to forwarded
+    /// writes, still go through) until `release`: a replica that lags behind its leader.
+    func hold(_ id: ReplicaID) {
+        _ = state.withLockedValue { $0.held.insert(id) }
+    }
+
+    /// Delivers what was held back for `id`, in order, and stops holding.
+    func release(_ id: ReplicaID) {
+        let packets = state.withLockedValue { state -> [(packet: PeerPacket, from: ReplicaID, to: ReplicaID)] in
+            state.held.remove(id)
+            let packets = state.heldPackets.filter { $0.to == id }
+            state.heldPackets.removeAll { $0.to == id }
+            return packets
+        }
+        for held in packets { _ = deliver(held.packet, from: held.from, to: held.to) }
+    }
+
     /// Packets delivered so far.
     var delivered: Int { state.withLockedValue { $0.delivered } }
 
     fileprivate func deliver(_ packet: PeerPacket, from: ReplicaID, to: ReplicaID) -> Bool {
-        let target = state.withLockedValue { state -> Replica? in
-            guard !state.isolated.contains(from), !state.isolated.contains(to), let target = state.replicas[to] else { return nil }
+        let (target, held) = state.withLockedValue { state -> (Replica?, Bool) in
+            guard !state.isolated.contains(from), !state.isolated.contains(to), let target = state.replicas[to] else { return (nil, false) }
+            if state.held.contains(to), case .raft = packet {
+                state.heldPackets.append((packet, from, to))
+                return (target, true)
+            }
             state.delivered += 1
-            return target
+            return (target, false)
         }
-        target?.receive(PeerDelivery(from: from, packet: packet))
+        if !held { target?.receive(PeerDelivery(from: from, packet: packet)) }
         return target != nil
     }
 

@@ -54,6 +54,34 @@ import Testing
         await cluster.stopAll()
     }
 
+    /// Read-your-writes through the replica a caller talks to: a forwarded write is answered
+    /// only once this replica has applied it, even when the leader committed it without it.
+    @Test func forwardedWriteIsAnsweredOnceAppliedWhereItWasAsked() async throws {
+        let cluster = try TestCluster(size: 3)
+        let follower = try #require(await cluster.followers().first)
+        let leader = try #require(await cluster.leader())
+        cluster.network.hold(follower.configuration.id)
+        let command = try cluster.createOrganization("acme")
+        let before = leader.status.appliedIndex
+        let finished = NIOLockedValueBox(false)
+        let write = Task {
+            defer { finished.withLockedValue { $0 = true } }
+            return try await follower.write(command, timeout: .seconds(10))
+        }
+        // The leader commits and applies it with the other follower alone, and answers.
+        #expect(await cluster.stepUntil { leader.status.appliedIndex > before })
+        for _ in 0..<5 { await cluster.step() }
+        #expect(follower.status.appliedIndex <= before, "the follower has not heard of it")
+        #expect(!finished.withLockedValue { $0 }, "not answered before this replica applied it")
+        cluster.network.release(follower.configuration.id)
+        #expect(await cluster.stepUntil { finished.withLockedValue { $0 } })
+        let created = try await write.value
+        let acme = try Name("acme")
+        let seen = try follower.readState { state, applied in (applied, state.organization(acme) != nil) }
+        #expect(seen.0 >= created.revision && seen.1, "answered only once applied here")
+        await cluster.stopAll()
+    }
+
     @Test func idempotentRetryThroughAnotherReplicaReturnsTheFirstAnswer() async throws {
         let cluster = try TestCluster(size: 3)
         let followers = await cluster.followers()
