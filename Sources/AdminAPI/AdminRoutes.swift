@@ -151,7 +151,7 @@ public struct AdminRoutes: Sendable {
     }
 
     func submit(_ command: Command, actor: PrincipalReference?, request: Request) async throws -> CommandOutcome {
-        let requestID = request.headers[.init("X-Request-ID")!] ?? Hex.encode(cluster.newSecret().prefix(8))
+        let requestID = request.headers[requestIDHeader] ?? Hex.encode(cluster.newSecret().prefix(8))
         let key = request.headers[.init("Idempotency-Key")!]
         var expected: UInt64?
         if let ifMatch = request.headers[.ifMatch] {
@@ -224,6 +224,9 @@ public struct AdminRoutes: Sendable {
     }
 }
 
+/// The header that carries a request's id (`RequestLogMiddleware`).
+let requestIDHeader = HTTPFields.Element.Name("X-Request-ID")!
+
 /// Compares two byte strings in time that depends only on their length.
 func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
     guard left.count == right.count else { return false }
@@ -284,7 +287,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var request = request
-        let header = HTTPFields.Element.Name("X-Request-ID")!
+        let header = requestIDHeader
         let requestID: String
         if let given = request.headers[header] {
             guard Self.isValidRequestID(given) else {

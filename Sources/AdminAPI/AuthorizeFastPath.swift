@@ -127,7 +127,6 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private static let timeoutField = HTTPFields.Element.Name(RequestLogMiddleware<BasicRequestContext>.timeoutHeader)!
-    private static let requestIDField = HTTPFields.Element.Name("X-Request-ID")!
 
     /// The key of an `Authorization` header, remembered for the connection's next request: a
     /// service sends the same key on every request of a connection, and hashing the secret is
@@ -142,7 +141,7 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
 
     /// The response body, or nil when the router must answer.
     private func answer(_ head: HTTPRequest, _ body: ByteBuffer) -> ByteBuffer? {
-        if let given = head.headerFields[Self.requestIDField], !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) {
+        if let given = head.headerFields[requestIDHeader], !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) {
             return nil
         }
         guard let authorization = head.headerFields[.authorization], let key = bearerKey(authorization) else { return nil }
@@ -151,11 +150,11 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private func write(_ context: ChannelHandlerContext, _ body: ByteBuffer, started: ContinuousClock.Instant, head: HTTPRequest) {
-        let requestID = head.headerFields[Self.requestIDField] ?? requestIDs.next()
+        let requestID = head.headerFields[requestIDHeader] ?? requestIDs.next()
         var response = HTTPResponse(status: .ok)
         response.headerFields[.contentType] = "application/json"
         response.headerFields[.contentLength] = String(body.readableBytes)
-        response.headerFields[Self.requestIDField] = requestID
+        response.headerFields[requestIDHeader] = requestID
         response.headerFields[.date] = date.now()
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)

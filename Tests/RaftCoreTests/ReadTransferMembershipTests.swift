@@ -5,14 +5,21 @@ import Testing
 /// ReadIndex (Raft §6.4), leadership transfer (thesis §3.10) and membership changes (thesis
 /// §4.1–§4.2).
 @Suite struct ReadIndexTests {
-    // Raft §6.4: the read index is the commit index, returned only after a heartbeat round
-    // confirms that a majority still follows this leader.
-    @Test func readIndexWaitsForHeartbeatQuorum() throws {
+    /// Replica 1 elected by 2, with its term's first entry (index 2) acknowledged by 2 and
+    /// so committed: it may answer reads (§6.4 step 1).
+    static func leaderThatCommittedInItsTerm() throws -> RaftInstance {
         var leader = try makeInstance(1) { $0.preVote = false }
         leader.electSelf(grantedBy: [2])
         _ = leader.drain()
         leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
         _ = leader.drain()
+        return leader
+    }
+
+    // Raft §6.4: the read index is the commit index, returned only after a heartbeat round
+    // confirms that a majority still follows this leader.
+    @Test func readIndexWaitsForHeartbeatQuorum() throws {
+        var leader = try Self.leaderThatCommittedInItsTerm()
         #expect(leader.commitIndex == 2)
         try leader.readIndex(context: ReadContext(number: 7))
         let batch = leader.drain()
@@ -29,11 +36,7 @@ import Testing
     // arriving while that round waits for a quorum opens the next round, which is sent only
     // once the first is confirmed, and is not confirmed by the first round's answers.
     @Test func readsShareOneHeartbeatRoundWithOneRoundInFlight() throws {
-        var leader = try makeInstance(1) { $0.preVote = false }
-        leader.electSelf(grantedBy: [2])
-        _ = leader.drain()
-        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
-        _ = leader.drain()
+        var leader = try Self.leaderThatCommittedInItsTerm()
         for number: UInt64 in 1...3 { try leader.readIndex(context: ReadContext(number: number)) }
         let first = Self.readRounds(leader.drain())
         #expect(first.count == 2 && Set(first).count == 1, "one heartbeat per follower for three reads")
@@ -53,11 +56,7 @@ import Testing
     // A round whose answers are lost does not hold the next one forever: the periodic
     // heartbeat carries the newest round, and its answers confirm every read.
     @Test func periodicHeartbeatCarriesAWaitingReadRound() throws {
-        var leader = try makeInstance(1) { $0.preVote = false }
-        leader.electSelf(grantedBy: [2])
-        _ = leader.drain()
-        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: 2))))
-        _ = leader.drain()
+        var leader = try Self.leaderThatCommittedInItsTerm()
         try leader.readIndex(context: ReadContext(number: 1))
         let lost = Self.readRounds(leader.drain())
         #expect(lost.count == 2)
