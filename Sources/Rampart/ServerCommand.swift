@@ -132,9 +132,11 @@ struct ReplicaServer {
         let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
         let routes = AdminRoutes(cluster: cluster)
         let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
+        // Each connection's requests are served on its own event loop (not on Swift's global
+        // pool): a write crosses threads only to reach the runtime and to come back.
         let app = Application(
             router: routes.router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [AuthorizeFastPath(routes: routes, logger: apiLogger)])),
+            server: .http1OnEventLoops(configuration: .init(additionalChannelHandlers: [AuthorizeFastPath(routes: routes, logger: apiLogger)])),
             configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
             logger: apiLogger)
         logger.info(

@@ -1,0 +1,72 @@
+public import HummingbirdCore
+public import Logging
+public import NIOCore
+
+/// A task executor that runs its jobs on one NIO event loop.
+///
+/// A task that prefers it (`withTaskExecutorPreference`) runs its nonisolated code on that
+/// loop's thread: when the loop's channel hands it a request, and when a continuation it
+/// awaits is resumed from another thread, the task continues on the loop without passing
+/// through Swift's global pool.
+public final class EventLoopTaskExecutor: TaskExecutor {
+    /// The loop the jobs run on.
+    public let eventLoop: any EventLoop
+
+    /// Creates an executor for `eventLoop`.
+    public init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    /// Runs `job` on the loop, after what the loop already has queued.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// HTTP/1 connections whose requests are served on the connection's own event loop.
+///
+/// Hummingbird serves each connection in a task on Swift's global pool; every request then
+/// crosses threads twice in the API alone (the loop hands the request to the pool, the pool
+/// hands the response back), and a write crosses twice more on its way to the replica's
+/// runtime and back. Here the connection's task prefers an `EventLoopTaskExecutor` for the
+/// connection's loop, so the router, the middleware and the routes run on the thread that
+/// reads and writes the socket, and a write crosses threads only to reach the runtime and
+/// to come back.
+///
+/// What runs on a connection's loop must not block it: the routes only read shared state
+/// under short locks and await the replica; database work runs in the runtime's turns.
+public struct EventLoopHTTP1Channel: ServerChildChannel {
+    public typealias Value = HTTP1Channel.Value
+
+    /// The HTTP/1 channel whose pipeline and request handling are used unchanged.
+    public let http1: HTTP1Channel
+
+    /// Wraps `http1`.
+    public init(_ http1: HTTP1Channel) {
+        self.http1 = http1
+    }
+
+    /// Sets the connection's pipeline up as `HTTP1Channel` does.
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        http1.setup(channel: channel, logger: logger)
+    }
+
+    /// Serves the connection's requests on its event loop.
+    public func handle(value: Value, logger: Logger) async {
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await http1.handle(value: value, logger: logger)
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// An HTTP/1 server whose connections serve their requests on their own event loops (see
+    /// `EventLoopHTTP1Channel`).
+    /// - Parameter configuration: the HTTP/1 channel's configuration.
+    public static func http1OnEventLoops(configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            EventLoopHTTP1Channel(HTTP1Channel(responder: responder, configuration: configuration))
+        }
+    }
+}
