@@ -48,6 +48,7 @@ extension PolicyStore {
     /// Writes a consistent copy of the database (as of `appliedIndex`) to `path`: written
     /// aside, synced, then renamed into place.
     public func writeSnapshot(to path: String) throws(PolicyStoreError) {
+        guard staged == nil else { throw .misuse("a staged batch was not written to the database") }
         _ = try Self.writeSnapshot(of: self.path, aside: path + ".partial") { _ in path }
     }
 

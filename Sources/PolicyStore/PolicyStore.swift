@@ -34,6 +34,14 @@ public enum CommitDurability: Sendable {
     case replayable
 }
 
+/// What `PolicyStore.stage` leaves for `writeStaged`: the rows a batch changed and its audit
+/// records, in order.
+struct StagedBatch {
+    var changes: [StateChange]
+    var audit: [AuditRecord]
+    var lastIndex: UInt64
+}
+
 /// The policy state machine of one replica: the in-memory `PolicyState` (for microsecond
 /// authorization) and its durable copy in SQLite, with the hash-chained audit log.
 ///
@@ -56,6 +64,8 @@ public final class PolicyStore {
 
     let database: SQLiteDatabase
     private var idempotencyPosition: Int64
+    /// The batch `stage` applied in memory that `writeStaged` has yet to write.
+    var staged: StagedBatch?
 
     /// Opens (creating and migrating when needed) the store at `path` and loads its state.
     /// - Parameter durability: whether each commit is synced (the default) or only written.
@@ -113,12 +123,36 @@ public final class PolicyStore {
     ///   in memory (the state is reloaded from disk), and the runtime must stop the replica.
     @discardableResult
     public func apply(_ entries: [AppliedEntry]) throws(PolicyStoreError) -> [CommandOutcome?] {
+        let outcomes = try stage(entries)
+        do {
+            try writeStaged()
+        } catch {
+            // The original failure is the one to report; a store that cannot reload either
+            // is stopped all the same.
+            try? reloadFromDatabase()
+            throw error
+        }
+        return outcomes
+    }
+
+    /// The first half of `apply`: applies a batch of committed entries to the in-memory state
+    /// (and `appliedIndex`, `auditHead`) and keeps what the database must be told, for
+    /// `writeStaged`. Callers can then be answered from memory while the batch is written.
+    ///
+    /// Until `writeStaged` returns, the database is behind the state: nothing may read the
+    /// database (audit queries, snapshots) in between, and no other batch may be staged.
+    /// - Parameter entries: the entries right after `appliedIndex`, consecutive.
+    /// - Returns: one outcome per entry: nil for entries without a command.
+    /// - Throws: `.misuse` for entries that do not follow `appliedIndex` or when a staged batch
+    ///   was not written; the state is unchanged then.
+    public func stage(_ entries: [AppliedEntry]) throws(PolicyStoreError) -> [CommandOutcome?] {
+        guard staged == nil else { throw .misuse("a staged batch was not written to the database") }
         guard !entries.isEmpty else { return [] }
         for (offset, entry) in entries.enumerated() where entry.index != appliedIndex + 1 + UInt64(offset) {
             throw .misuse("entry \(entry.index) is not the next after \(appliedIndex + UInt64(offset))")
         }
         // The state is changed in place (copying it would copy every large table on each
-        // batch); the failure path below reloads it from the database.
+        // batch); if writing fails, `reloadFromDatabase` puts it back.
         var head = auditHead
         var audit: [AuditRecord] = []
         var outcomes: [CommandOutcome?] = []
@@ -151,33 +185,45 @@ public final class PolicyStore {
             head = (sealed.sequence, sealed.hash)
         }
         let lastIndex = entries[entries.count - 1].index
-        let changes = state.takeChanges()
-        var position = idempotencyPosition
-        do {
-            try database.transaction { () throws(DatabaseError) in
-                for change in changes { try write(change, position: &position) }
-                for record in audit { try insert(record) }
-                try database.run("UPDATE meta SET value = ? WHERE key = 'applied_index'", [.integer(Int64(lastIndex))])
-                try database.run("UPDATE meta SET value = ? WHERE key = 'idempotency_position'", [.integer(position)])
-            }
-        } catch {
-            try reloadAfterFailure(error)
-        }
+        staged = StagedBatch(changes: state.takeChanges(), audit: audit, lastIndex: lastIndex)
         appliedIndex = lastIndex
         auditHead = head
-        idempotencyPosition = position
         return outcomes
     }
 
-    /// Puts memory back in line with the database after a failed transaction, then reports it.
-    private func reloadAfterFailure(_ error: DatabaseError) throws(PolicyStoreError) -> Never {
-        if let loaded = try? Self.load(database, limits: state.limits) {
-            state = loaded.state
-            appliedIndex = loaded.state.revision
-            auditHead = loaded.auditHead
-            idempotencyPosition = loaded.idempotencyPosition
+    /// The second half of `apply`: writes the staged batch in one SQLite transaction — every
+    /// change, one audit record per command, the new applied index. Does nothing when no batch
+    /// is staged. Touches neither `state` nor `appliedIndex`, so readers of the in-memory state
+    /// (under the caller's lock) may run meanwhile.
+    /// - Throws: `.database` when the disk failed; the database is then at the previous batch,
+    ///   and the caller must call `reloadFromDatabase` (with readers kept out) and stop.
+    public func writeStaged() throws(PolicyStoreError) {
+        guard let batch = staged else { return }
+        staged = nil
+        var position = idempotencyPosition
+        do {
+            try database.transaction { () throws(DatabaseError) in
+                for change in batch.changes { try write(change, position: &position) }
+                for record in batch.audit { try insert(record) }
+                try database.run("UPDATE meta SET value = ? WHERE key = 'applied_index'", [.integer(Int64(batch.lastIndex))])
+                try database.run("UPDATE meta SET value = ? WHERE key = 'idempotency_position'", [.integer(position)])
+            }
+        } catch {
+            throw .database(error)
         }
-        throw .database(error)
+        idempotencyPosition = position
+    }
+
+    /// Puts memory back in line with the database after `writeStaged` failed: the state,
+    /// applied index and audit head as the database holds them.
+    /// - Throws: `.database` when the database cannot be read either.
+    public func reloadFromDatabase() throws(PolicyStoreError) {
+        staged = nil
+        let loaded = try Self.load(database, limits: state.limits)
+        state = loaded.state
+        appliedIndex = loaded.state.revision
+        auditHead = loaded.auditHead
+        idempotencyPosition = loaded.idempotencyPosition
     }
 
     // MARK: - Writing rows

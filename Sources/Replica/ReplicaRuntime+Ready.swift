@@ -11,7 +11,8 @@ extension ReplicaRuntime {
     ///    one fdatasync for the whole batch (group commit);
     /// 3. bring the database to the installed snapshot, if any;
     /// 4. send the messages that had to wait for durability (votes, append acknowledgements);
-    /// 5. apply committed entries in one database transaction and answer their callers;
+    /// 5. apply committed entries in memory, answer their callers, then write them in one
+    ///    database transaction;
     /// 6. answer reads whose read index is known;
     /// 7. advance the instance.
     ///
@@ -40,7 +41,6 @@ extension ReplicaRuntime {
         if !answerFirst { send(ready.messagesAfterPersist) }
         try apply(ready.committedEntries)
         if answerFirst {
-            answerNow()
             send(ready.messages)
             send(ready.messagesAfterPersist)
         }
@@ -60,8 +60,13 @@ extension ReplicaRuntime {
         }
     }
 
-    /// Applies committed entries: commands to the database, no-ops and membership changes as
-    /// empty entries (they advance the applied index). Then answers the writes proposed here.
+    /// Applies committed entries: commands to the state, no-ops and membership changes as
+    /// empty entries (they advance the applied index). The in-memory state changes first, with
+    /// readers kept out; then the writes proposed here are answered and the status published,
+    /// and only then is the batch written to the database, while the callers' threads send
+    /// their answers. An answer never waits for SQLite: the entries are committed in the Raft
+    /// log, which a restart applies again from the database's applied index (the database is
+    /// `replayable`), and nothing reads the database before the write ends this same turn.
     private func apply(_ entries: [Entry]) throws(ReplicaError) {
         guard !entries.isEmpty else { return }
         // Entries at or below the applied index were covered by an installed snapshot.
@@ -73,12 +78,11 @@ extension ReplicaRuntime {
         let outcomes: [CommandOutcome?]
         let started = ContinuousClock.now
         do {
-            outcomes = try shared.changing { () throws(PolicyStoreError) in try store.apply(applied) }
+            outcomes = try shared.changing { () throws(PolicyStoreError) in try store.stage(applied) }
         } catch {
             throw .storage("applying entries \(applied.first?.index ?? 0)...\(applied.last?.index ?? 0): \(error)")
         }
         let now = ContinuousClock.now
-        metrics.applyBatch.record(now - started)
         metrics.appliedEntries += fresh.count
         for (entry, outcome) in zip(fresh, outcomes) {
             guard let proposal = proposals.removeValue(forKey: entry.index) else { continue }
@@ -91,6 +95,15 @@ extension ReplicaRuntime {
             }
         }
         releaseAppliedWaiters()
+        answerNow()
+        do {
+            try store.writeStaged()
+        } catch {
+            // The state in memory stays ahead of the database: it holds committed entries only,
+            // and the replica stops now; after a restart the log brings the database up to it.
+            throw .storage("writing entries \(applied.first?.index ?? 0)...\(applied.last?.index ?? 0) to the database: \(error)")
+        }
+        metrics.applyBatch.record(ContinuousClock.now - started)
     }
 
     /// Reacts to a change of role, term or leader.

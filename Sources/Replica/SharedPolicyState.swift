@@ -6,9 +6,10 @@ import PolicyStore
 /// authentication, stale reads and `authorize` read it where the request runs, instead of
 /// queueing for the runtime and waiting.
 ///
-/// The runtime holds the lock while it applies a batch (in memory and in SQLite) and while it
+/// The runtime holds the lock while it applies a batch to the in-memory state and while it
 /// replaces the database, so a reader sees each batch whole or not at all, with the applied
-/// index that goes with it. A reader holds the lock only for its closure: it must be short and
+/// index that goes with it. It writes the batch to SQLite after releasing the lock: readers
+/// never touch the database. A reader holds the lock only for its closure: it must be short and
 /// must not keep the state, because a kept copy would make the next apply copy every table it
 /// changes (the state's tables are copy-on-write).
 ///

@@ -123,6 +123,54 @@ func workload() throws -> [AppliedEntry] {
         #expect(try reopened.stateHash() == reference.stateHash())
     }
 
+    // `stage` changes memory only; the database follows at `writeStaged`, and nothing may read
+    // it or stage another batch in between.
+    @Test func stagedBatchReachesTheDatabaseWhenWritten() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let reference = try PolicyStore(path: directory.database("reference"))
+        let expected = try reference.apply(entries)
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(entries[0..<10]))
+        let hashBefore = try store.stateHash()
+        let outcomes = try store.stage(Array(entries[10...]))
+        #expect(outcomes == Array(expected[10...]))
+        #expect(store.appliedIndex == entries.last!.index && store.state.revision == entries.last!.index)
+        #expect(store.auditHead.hash == reference.auditHead.hash)
+        #expect(try store.stateHash() == hashBefore, "the database is still at the previous batch")
+        #expect(throws: PolicyStoreError.self) { try store.stage([AppliedEntry(index: entries.last!.index + 1, command: nil)]) }
+        #expect(throws: PolicyStoreError.self) { try store.writeSnapshot(to: directory.path + "/early.sqlite") }
+        try store.writeStaged()
+        #expect(try store.stateHash() == reference.stateHash())
+        store.close()
+        let reopened = try PolicyStore(path: directory.database())
+        #expect(reopened.appliedIndex == entries.last!.index)
+        #expect(reopened.auditHead.hash == reference.auditHead.hash)
+    }
+
+    // A failed write of a staged batch leaves the database at the previous batch, and
+    // `reloadFromDatabase` puts memory back there.
+    @Test func failedWriteOfAStagedBatchReloads() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(entries[0..<10]))
+        let hashBefore = try store.stateHash()
+        let headBefore = store.auditHead
+        _ = try store.stage(Array(entries[10...]))
+        store.failAfterStatements(3)
+        #expect(throws: PolicyStoreError.self) { try store.writeStaged() }
+        #expect(store.appliedIndex == entries.last!.index, "memory is ahead until reloaded")
+        try store.reloadFromDatabase()
+        #expect(store.appliedIndex == entries[9].index && store.state.revision == entries[9].index)
+        #expect(store.auditHead.sequence == headBefore.sequence && store.auditHead.hash == headBefore.hash)
+        #expect(try store.stateHash() == hashBefore)
+        try store.apply(Array(entries[10...]))
+        let reference = try PolicyStore(path: directory.database("reference"))
+        try reference.apply(entries)
+        #expect(try store.stateHash() == reference.stateHash())
+    }
+
     // Restoring a snapshot on a fresh replica gives the same state hash and audit head.
     @Test func snapshotRestoresTheSameState() throws {
         let directory = try StoreDirectory()
