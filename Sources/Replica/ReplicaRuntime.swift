@@ -355,8 +355,6 @@ final class ReplicaRuntime {
     }
 
     private func shutDown() {
-        for answer in answersAfterPublish { answer() }
-        answersAfterPublish = []
         let reason: ReplicaError = failure.map { .failed($0) } ?? .stopped
         // Writes already proposed (here, or by the leader a follower forwarded them to) may yet
         // be committed by the next leader: their outcome is unknown, never "not applied", or a
@@ -384,7 +382,9 @@ final class ReplicaRuntime {
         abandonSnapshotCopy()
         shared.publish(nil)
         store.close()
-        publishNow()
+        // Last, every answer queued above and before: a local caller's answer waits for the
+        // status to be published (see `answer`), and nothing publishes after this.
+        answerNow()
         stopping?.completion(.success(()))
         logger.info("runtime stopped", metadata: ["reason": "\(failure ?? (removed ? "removed" : "stop requested"))"])
     }

@@ -82,6 +82,29 @@ import Testing
         await cluster.stopAll()
     }
 
+    // A write proposed here and not yet committed when the replica stops is answered (its
+    // outcome unknown: the next leader may still commit it), never left waiting.
+    @Test func writePendingWhenTheReplicaStopsIsAnswered() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        for follower in await cluster.followers() { cluster.network.hold(follower.configuration.id) }
+        let command = try cluster.createOrganization("acme")
+        let write = Task { () -> Result<WriteResult, ReplicaError> in
+            do throws(ReplicaError) { return .success(try await leader.write(command, timeout: .seconds(60))) } catch { return .failure(error) }
+        }
+        #expect(await cluster.stepUntil { leader.status.lastIndex > leader.status.commitIndex }, "proposed, not committed")
+        await cluster.stop(leader.configuration.id)
+        let answered = NIOLockedValueBox<Result<WriteResult, ReplicaError>?>(nil)
+        Task { let result = await write.value; answered.withLockedValue { $0 = result } }
+        #expect(await cluster.stepUntil { answered.withLockedValue { $0 } != nil }, "answered well before its deadline")
+        if case .failure(let error) = answered.withLockedValue({ $0 }) {
+            #expect(error == .timedOut)
+        } else {
+            Issue.record("an uncommitted write was answered as a success")
+        }
+        await cluster.stopAll()
+    }
+
     @Test func idempotentRetryThroughAnotherReplicaReturnsTheFirstAnswer() async throws {
         let cluster = try TestCluster(size: 3)
         let followers = await cluster.followers()
