@@ -248,6 +248,19 @@ def fetch_all(replica, path, token):
             return items
 
 
+def fetch_logs(cluster, attempts=3):
+    """Every replica's audit log, read one after the other. The cluster may still write after it
+    converged (a new leader's key maintenance), so logs read across such a write end at
+    different heads: then it converges again and they are read again, a few times at most; a
+    real divergence stays."""
+    for attempt in range(attempts):
+        logs = {f"replica-{r.id}": fetch_all(r, "/v1/audit?consistency=stale", cluster.token) for r in cluster.replicas}
+        heads = {records[-1]["hash"] if records else None for records in logs.values()}
+        if len(heads) == 1 or attempt == attempts - 1:
+            return logs
+        cluster.converged(timeout=60)
+
+
 def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2) -> bool:
     nemesis_class = SCHEDULES[schedule]
     settings = dict(nemesis_class.cluster_settings)
@@ -294,7 +307,7 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
                     print(f"  replica {replica.id} did not answer: {error}")
             raise
         divergences = 0 if len({(h["state_hash"], h["audit_head"]) for h in hashes}) == 1 else 1
-        logs = {f"replica-{r.id}": fetch_all(r, "/v1/audit?consistency=stale", cluster.token) for r in cluster.replicas}
+        logs = fetch_logs(cluster)
         events, resolution = resolve_unknowns(history.events, logs["replica-1"])
         final_sets = {f"replica-{r.id}": [p["name"] for p in fetch_all(r, f"/v1/orgs/{ORGANIZATION}/projects?consistency=stale", cluster.token)]
                       for r in cluster.replicas}

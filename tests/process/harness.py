@@ -229,9 +229,17 @@ class Cluster:
         return via.request("POST", "/v1/orgs", {"name": name}, token=self.token, timeout=timeout)
 
     def converged(self, timeout=30):
-        """Waits until every running replica reports the same revision, state hash and audit head."""
+        """Waits until every running replica reports the same revision, state hash and audit head,
+        and a leader has nothing in flight (its last, commit and applied index are that revision):
+        replicas can agree for a moment on an older revision while a new leader is still
+        committing what its predecessor left."""
         def same():
             hashes = [r.state_hash() for r in self.running()]
             keys = {(h["revision"], h["state_hash"], h["audit_head"], h["audit_sequence"]) for h in hashes}
-            return hashes if len(keys) == 1 else None
+            if len(keys) != 1:
+                return None
+            revision = hashes[0]["revision"]
+            settled = any(s["role"] == "leader" and s["last_index"] == s["commit_index"] == s["applied_index"] == revision
+                          for s in (r.status() for r in self.running()))
+            return hashes if settled else None
         return eventually(same, timeout=timeout, message="identical state on every replica")
