@@ -105,6 +105,24 @@ import Testing
         await cluster.stopAll()
     }
 
+    // A batch is answered from memory before its database write: a write that then fails still
+    // stops the replica (its disk failed), and the acknowledged write is not lost: the log
+    // holds it, and the others apply it.
+    @Test func aFailedDatabaseWriteStopsTheReplica() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        try await leader.query { store in store.failAfterStatements(0) }
+        let written = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        #expect(written.outcome?.succeeded == true, "answered from memory before the database write")
+        #expect(await cluster.stepUntil { leader.status.stopped })
+        let reason = try #require(leader.status.failure)
+        #expect(reason.contains("to the database"), "\(reason)")
+        cluster.forget(leader.configuration.id)
+        let other = try #require(await cluster.followers().first)
+        #expect(await cluster.stepUntil { other.status.appliedIndex >= written.revision })
+        await cluster.stopAll()
+    }
+
     @Test func idempotentRetryThroughAnotherReplicaReturnsTheFirstAnswer() async throws {
         let cluster = try TestCluster(size: 3)
         let followers = await cluster.followers()
