@@ -331,16 +331,26 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Requests that take longer than this are logged at `info`, so they show at the default level.
     static var slowRequest: Duration { .seconds(1) }
 
-    /// One line per request: at `debug` (every request is too many lines, and costs too much,
-    /// for the default level), at `info` when slow, at `warning` when the server failed.
     private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
-        let elapsed = ContinuousClock.now - started
-        let level: Logger.Level =
-            response.status.code >= 500 ? .warning : elapsed >= Self.slowRequest ? .info : .debug
-        context.logger.log(
+        RequestLog.log(
+            context.logger, requestID: requestID, method: "\(request.method)", path: request.uri.path, status: response.status.code,
+            elapsed: ContinuousClock.now - started)
+    }
+}
+
+/// The request log line, written by `RequestLogMiddleware` for routed requests and by
+/// `AuthorizeFastPath` for the ones it answers: at `debug` (every request is too many lines,
+/// and costs too much, for the default level), at `info` when slow, at `warning` when the
+/// server failed.
+enum RequestLog {
+    /// Logs one request, formatting the line only when `logger` would write it.
+    static func log(_ logger: Logger, requestID: String, method: String, path: String, status: Int, elapsed: Duration) {
+        let level: Logger.Level = status >= 500 ? .warning : elapsed >= RequestLogMiddleware<BasicRequestContext>.slowRequest ? .info : .debug
+        guard logger.logLevel <= level else { return }
+        logger.log(
             level: level, "request",
             metadata: [
-                "request_id": "\(requestID)", "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "request_id": "\(requestID)", "method": "\(method)", "path": "\(path)", "status": "\(status)",
                 "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
             ])
     }

@@ -159,15 +159,7 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        if logger.logLevel <= .debug {
-            let elapsed = ContinuousClock.now - started
-            logger.debug(
-                "request",
-                metadata: [
-                    "request_id": "\(requestID)", "method": "POST", "path": "/v1/authorize", "status": "200",
-                    "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
-                ])
-        }
+        RequestLog.log(logger, requestID: requestID, method: "POST", path: "/v1/authorize", status: 200, elapsed: ContinuousClock.now - started)
     }
 
     /// The JSON of a decision, as `JSONEncoder` would write it (without the optional fields
