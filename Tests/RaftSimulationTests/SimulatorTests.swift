@@ -22,26 +22,32 @@ import Testing
     static let slices = 8
 
     @Test(arguments: 0..<slices)
-    func freshSeedsKeepEverySafetyAndLivenessProperty(slice: Int) {
+    func freshSeedsKeepEverySafetyAndLivenessProperty(slice: Int) async {
         let perSlice = Self.freshSeedCount / UInt64(Self.slices) + 1
         let start = Self.baseSeed + UInt64(slice) * perSlice
         let end = min(start + perSlice, Self.baseSeed + Self.freshSeedCount)
-        var ran: UInt64 = 0
-        for seed in start..<max(start, end) {
-            ran += 1
-            if case .failure(let failure) = SimulationRunner.run(seed: seed) {
-                Issue.record("\(failure)")
-                return
+        let (ran, failure) = await onAThread { () -> (UInt64, String?) in
+            var ran: UInt64 = 0
+            for seed in start..<max(start, end) {
+                ran += 1
+                if case .failure(let failure) = SimulationRunner.run(seed: seed) { return (ran, "\(failure)") }
             }
+            return (ran, nil)
+        }
+        if let failure {
+            Issue.record("\(failure)")
+            return
         }
         print("simulator: slice \(slice) ran \(ran) seeds from \(start) (base seed \(Self.baseSeed))")
     }
 
     @Test(arguments: SimulationRunner.pinnedSeeds.map { [$0.seed, UInt64($0.clusterSize)] })
-    func pinnedRegressionSeedPasses(_ pinned: [UInt64]) {
-        if case .failure(let failure) = SimulationRunner.run(seed: pinned[0], clusterSize: Int(pinned[1])) {
-            Issue.record("\(failure)")
+    func pinnedRegressionSeedPasses(_ pinned: [UInt64]) async {
+        let failure = await onAThread { () -> String? in
+            if case .failure(let failure) = SimulationRunner.run(seed: pinned[0], clusterSize: Int(pinned[1])) { return "\(failure)" }
+            return nil
         }
+        if let failure { Issue.record("\(failure)") }
     }
 
     @Test func sameSeedReplaysBitForBit() throws {
@@ -77,16 +83,33 @@ import Testing
     static let seedLimit: UInt64 = 1000
 
     @Test(arguments: PlantedBugs.named.map(\.0))
-    func simulatorCatchesPlantedBug(_ name: String) throws {
+    func simulatorCatchesPlantedBug(_ name: String) async throws {
         let bug = try #require(PlantedBugs.named.first { $0.0 == name }?.1)
-        for seed in 1...Self.seedLimit {
-            if case .failure(let failure) = SimulationRunner.run(seed: seed, clusterSize: nil, plantedBugs: bug) {
-                print("planted bug \(name): caught at seed \(seed) as \(failure.violation.property.rawValue)")
-                #expect(failure.replayCommand.contains("--seed \(seed)"))
-                #expect(failure.replayCommand.contains("--bugs \(name)"))
-                return
+        let seedLimit = Self.seedLimit
+        let caught = await onAThread { () -> (seed: UInt64, property: String, replay: String)? in
+            for seed in 1...seedLimit {
+                if case .failure(let failure) = SimulationRunner.run(seed: seed, clusterSize: nil, plantedBugs: bug) {
+                    return (seed, failure.violation.property.rawValue, failure.replayCommand)
+                }
             }
+            return nil
         }
-        Issue.record("planted bug \(name) was not caught within \(Self.seedLimit) seeds")
+        guard let caught else {
+            Issue.record("planted bug \(name) was not caught within \(Self.seedLimit) seeds")
+            return
+        }
+        print("planted bug \(name): caught at seed \(caught.seed) as \(caught.property)")
+        #expect(caught.replay.contains("--seed \(caught.seed)"))
+        #expect(caught.replay.contains("--bugs \(name)"))
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result. Simulations are long and
+/// CPU-bound: on Swift's cooperative pool (two threads on a two-core machine) they would hold
+/// every thread the other suites' async tests need, for minutes, and those tests would time out
+/// or wait; on threads of their own the system shares the cores among everyone.
+func onAThread<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: body()) }
     }
 }
