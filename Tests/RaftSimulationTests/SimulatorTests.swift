@@ -107,9 +107,18 @@ import Testing
 /// Runs `body` on a thread of its own and returns its result. Simulations are long and
 /// CPU-bound: on Swift's cooperative pool (two threads on a two-core machine) they would hold
 /// every thread the other suites' async tests need, for minutes, and those tests would time out
-/// or wait; on threads of their own the system shares the cores among everyone.
+/// or wait. At most as many run at once as the machine has cores (`simulationSlots`), so the
+/// other suites' threads still get their share of the CPU.
 func onAThread<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
     await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: body()) }
+        Thread.detachNewThread {
+            simulationSlots.wait()
+            let value = body()
+            simulationSlots.signal()
+            continuation.resume(returning: value)
+        }
     }
 }
+
+/// How many simulations may run at once: one per core.
+let simulationSlots = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount))
