@@ -328,9 +328,6 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         (1...maxRequestIDBytes).contains(given.utf8.count) && given.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
-    /// Requests that take longer than this are logged at `info`, so they show at the default level.
-    static var slowRequest: Duration { .seconds(1) }
-
     private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
         RequestLog.log(
             context.logger, requestID: requestID, method: "\(request.method)", path: request.uri.path, status: response.status.code,
@@ -343,9 +340,12 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 /// and costs too much, for the default level), at `info` when slow, at `warning` when the
 /// server failed.
 enum RequestLog {
+    /// Requests that take longer than this are logged at `info`, so they show at the default level.
+    static let slowRequest = Duration.seconds(1)
+
     /// Logs one request, formatting the line only when `logger` would write it.
     static func log(_ logger: Logger, requestID: String, method: String, path: String, status: Int, elapsed: Duration) {
-        let level: Logger.Level = status >= 500 ? .warning : elapsed >= RequestLogMiddleware<BasicRequestContext>.slowRequest ? .info : .debug
+        let level: Logger.Level = status >= 500 ? .warning : elapsed >= slowRequest ? .info : .debug
         guard logger.logLevel <= level else { return }
         logger.log(
             level: level, "request",

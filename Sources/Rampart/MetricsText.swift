@@ -54,7 +54,7 @@ enum MetricsText {
         histogram("rampart_log_sync_seconds", "Latency of durable log writes (one per synced Ready).", metrics.logSync)
         histogram(
             "rampart_proposal_commit_seconds", "On the leader, each command from its proposal to its application.", metrics.proposalCommit)
-        histogram("rampart_apply_batch_seconds", "Applying one batch of committed entries to the database.", metrics.applyBatch)
+        histogram("rampart_apply_batch_seconds", "Applying one batch of committed entries, in memory then to the database.", metrics.applyBatch)
         return lines.joined(separator: "\n") + "\n"
     }
 }

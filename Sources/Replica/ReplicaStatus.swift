@@ -56,7 +56,8 @@ public struct ReplicaMetrics: Hashable, Sendable {
     /// On the leader, each command from its proposal to its application (replication to a
     /// quorum, both fdatasyncs, and the wait for its batch to be applied).
     public var proposalCommit = LatencyHistogram()
-    /// Each batch of committed entries applied to the database, in one transaction.
+    /// Each batch of committed entries applied: to the in-memory state, its callers answered,
+    /// then to the database in one transaction.
     public var applyBatch = LatencyHistogram()
     /// Snapshots taken here (followed by compaction).
     public var snapshotsTaken = 0

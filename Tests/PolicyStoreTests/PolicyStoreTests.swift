@@ -37,6 +37,16 @@ func entry(_ index: UInt64, _ command: Command, actor: PrincipalReference? = nil
     return AppliedEntry(index: index, command: CommandCodec.encode(envelope))
 }
 
+/// A store in a fresh directory with the first ten entries of `workload()` applied, and the
+/// whole workload.
+func storeWithFirstTenEntries() throws -> (StoreDirectory, [AppliedEntry], PolicyStore) {
+    let directory = try StoreDirectory()
+    let entries = try workload()
+    let store = try PolicyStore(path: directory.database())
+    try store.apply(Array(entries[0..<10]))
+    return (directory, entries, store)
+}
+
 /// A workload touching every table: tenants, projects, principals, roles, bindings, keys,
 /// rejections, idempotent retries and no-op entries.
 func workload() throws -> [AppliedEntry] {
@@ -103,10 +113,7 @@ func workload() throws -> [AppliedEntry] {
     // A failing statement in the middle of a batch leaves the store at the previous applied
     // index with nothing half-applied, in memory and on disk.
     @Test func failureMidBatchLeavesThePreviousAppliedIndex() throws {
-        let directory = try StoreDirectory()
-        let entries = try workload()
-        let store = try PolicyStore(path: directory.database())
-        try store.apply(Array(entries[0..<10]))
+        let (directory, entries, store) = try storeWithFirstTenEntries()
         let hashBefore = try store.stateHash()
         let appliedBefore = store.appliedIndex
         store.failAfterStatements(6)
@@ -126,12 +133,9 @@ func workload() throws -> [AppliedEntry] {
     // `stage` changes memory only; the database follows at `writeStaged`, and nothing may read
     // it or stage another batch in between.
     @Test func stagedBatchReachesTheDatabaseWhenWritten() throws {
-        let directory = try StoreDirectory()
-        let entries = try workload()
+        let (directory, entries, store) = try storeWithFirstTenEntries()
         let reference = try PolicyStore(path: directory.database("reference"))
         let expected = try reference.apply(entries)
-        let store = try PolicyStore(path: directory.database())
-        try store.apply(Array(entries[0..<10]))
         let hashBefore = try store.stateHash()
         let outcomes = try store.stage(Array(entries[10...]))
         #expect(outcomes == Array(expected[10...]))
@@ -151,10 +155,7 @@ func workload() throws -> [AppliedEntry] {
     // A failed write of a staged batch leaves the database at the previous batch, and
     // `reloadFromDatabase` puts memory back there.
     @Test func failedWriteOfAStagedBatchReloads() throws {
-        let directory = try StoreDirectory()
-        let entries = try workload()
-        let store = try PolicyStore(path: directory.database())
-        try store.apply(Array(entries[0..<10]))
+        let (directory, entries, store) = try storeWithFirstTenEntries()
         let hashBefore = try store.stateHash()
         let headBefore = store.auditHead
         _ = try store.stage(Array(entries[10...]))
