@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "ReplicaTests",
             dependencies: [
-                "Replica", "RaftCore", "PolicyModel", "PolicyStore", "PeerTransport",
+                "Replica", "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -59,17 +59,31 @@ enum FileSystem {
     }
 }
 
-/// A file open for appending, owned by one log segment. Closing is idempotent, and a closed
-/// file refuses writes, so a descriptor number the system reuses is never touched again.
+/// A log segment's file, written at its logical end: the length of what was written, which
+/// may be less than the file's size. Space after the logical end is reserved ahead of the
+/// writes (preallocated, reading as zeros) so that a synced write lands in space the file
+/// already has: `fdatasync` then need not also journal a new file size and newly allocated
+/// blocks, which on ext4 made each sync of a small write about a third faster.
+///
+/// Closing is idempotent, and a closed file refuses writes, so a descriptor number the system
+/// reuses is never touched again.
 final class AppendFile {
     let path: String
     private var descriptor: Int32
-    /// The file's length.
+    /// The logical end: everything before it was written through this file or found valid on
+    /// opening; everything after it is reserved space.
     private(set) var length: Int
+    /// The file's size on disk, reserved space included.
+    private var size: Int
+    /// How many bytes to reserve past the end of a write that does not fit in the reserved
+    /// space; 0 reserves nothing. Set to 0 after a reservation fails (a file system without
+    /// support, or one that is full: the write itself then extends the file or reports it).
+    private var reserveBytes: Int
 
-    /// Opens (creating if needed) a file for appending.
-    init(path: String) throws(StorageError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    /// Opens (creating if needed) a file to write at `logicalLength`, or at its end when nil.
+    /// Whatever lies after `logicalLength` must be zeros (reserved space), and is written over.
+    init(path: String, logicalLength: Int? = nil, reserveBytes: Int) throws(StorageError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
         let end = lseek(descriptor, 0, SEEK_END)
         guard end >= 0 else {
@@ -78,30 +92,55 @@ final class AppendFile {
         }
         self.path = path
         self.descriptor = descriptor
-        length = Int(end)
+        size = Int(end)
+        length = min(logicalLength ?? Int(end), Int(end))
+        self.reserveBytes = max(0, reserveBytes)
     }
 
-    /// Appends all of `bytes`.
+    /// Writes all of `bytes` at the logical end, reserving more space first when they do not fit.
     func append(_ bytes: [UInt8]) throws(StorageError) {
         guard descriptor >= 0 else { throw .io(operation: "write", path: path, errno: EBADF) }
+        if length + bytes.count > size { reserve(through: length + bytes.count + reserveBytes) }
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                pwrite(descriptor, buffer.baseAddress! + written, buffer.count - written, off_t(length + written))
             }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw .io(operation: "write", path: path, errno: errno)
+                throw .io(operation: "pwrite", path: path, errno: errno)
             }
             written += count
         }
         length += bytes.count
+        size = max(size, length)
     }
 
-    /// Makes everything appended so far durable.
+    /// Reserves space up to `end` (best effort: without it, writes extend the file as they go).
+    private func reserve(through end: Int) {
+        guard reserveBytes > 0, end > size else { return }
+        #if os(Linux)
+            if posix_fallocate(descriptor, off_t(size), off_t(end - size)) == 0 {
+                size = end
+                return
+            }
+        #endif
+        reserveBytes = 0
+    }
+
+    /// Makes everything written so far durable.
     func sync() throws(StorageError) {
         guard descriptor >= 0 else { throw .io(operation: "fdatasync", path: path, errno: EBADF) }
         if fdatasync(descriptor) != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    /// Gives back the reserved space, durably: the file ends at its logical end afterwards.
+    func trimReservedSpace() throws(StorageError) {
+        guard descriptor >= 0 else { throw .io(operation: "ftruncate", path: path, errno: EBADF) }
+        guard size > length else { return }
+        if ftruncate(descriptor, off_t(length)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
+        size = length
+        if fsync(descriptor) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
     }
 
     func closeFile() {

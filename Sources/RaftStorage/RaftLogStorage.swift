@@ -6,6 +6,11 @@ public struct RaftStorageOptions: Sendable, Hashable {
     public var maxSegmentBytes: Int = 64 << 20
     /// The largest single record (one entry, with its framing).
     public var maxRecordBytes: Int = 32 << 20
+    /// Space reserved on disk past the end of the current segment's records, in steps of this
+    /// size, so that a synced write goes into space the file already has instead of growing
+    /// it (fdatasync then has less metadata to make durable). A closed segment gives its
+    /// reserved space back. 0 reserves nothing.
+    public var preallocationBytes: Int = 4 << 20
 
     /// The default limits.
     public init() {}
@@ -37,8 +42,10 @@ public struct RecoveredLog: Sendable, Hashable {
 /// Each `persist` is one append and, when the batch requires it, one `fdatasync` (group
 /// commit): the runtime hands it a whole `Ready`, however many entries it holds. Truncating a
 /// conflicting suffix is an append too (an entry at an existing index replaces the suffix on
-/// replay). At start-up the segments are replayed: an incomplete last write is cut off, while
-/// damage anywhere else stops start-up with the file and offset.
+/// replay). The current segment reserves space ahead of its records (`preallocationBytes`), so
+/// the appends go into space the file already has. At start-up the segments are replayed: the
+/// last one's reserved zeros end it, an incomplete last write is cut off, while damage anywhere
+/// else stops start-up with the file and offset.
 ///
 /// Not thread-safe: the replica's one runtime task owns it.
 public final class RaftLogStorage {
@@ -69,8 +76,9 @@ public final class RaftLogStorage {
     /// Opens the log in `directory`, creating it when missing, and replays what is there.
     /// - Throws: `StorageError.corrupted` when durable data is damaged; `.io` on system errors.
     public init(directory: String, options: RaftStorageOptions = RaftStorageOptions()) throws(StorageError) {
-        guard options.maxSegmentBytes >= 4096, options.maxRecordBytes >= 1024 else {
-            throw .limitExceeded("maxSegmentBytes must be at least 4096 and maxRecordBytes at least 1024")
+        guard options.maxSegmentBytes >= 4096, options.maxRecordBytes >= 1024, options.preallocationBytes >= 0 else {
+            throw .limitExceeded(
+                "maxSegmentBytes must be at least 4096, maxRecordBytes at least 1024 and preallocationBytes not negative")
         }
         self.directory = directory
         self.options = options
@@ -78,6 +86,7 @@ public final class RaftLogStorage {
         var replay = Replay()
         var found: [Segment] = []
         var lastIsEmpty = false
+        var lastEnd = 0
         let sequences = try Self.segmentSequences(in: directory)
         for (position, sequence) in sequences.enumerated() {
             let path = Self.path(directory, sequence: sequence)
@@ -85,6 +94,7 @@ public final class RaftLogStorage {
             let summary = try Self.replaySegment(path: path, isLast: isLast, maxRecordBytes: options.maxRecordBytes, into: &replay)
             found.append(Segment(sequence: sequence, maxEntryIndex: summary.maxEntryIndex, path: path))
             lastIsEmpty = isLast && summary.records == 0
+            lastEnd = summary.end
         }
         if let gap = replay.unresolvedGap {
             throw .corrupted(path: gap.path, offset: gap.offset, detail: "entries up to \(gap.base) are missing")
@@ -95,7 +105,7 @@ public final class RaftLogStorage {
             hardState: replay.hardState, snapshot: replay.snapshot, entries: replay.entries,
             discardedTornBytes: replay.discardedTornBytes)
         if let last = found.last {
-            current = try AppendFile(path: last.path)
+            current = try AppendFile(path: last.path, logicalLength: lastEnd, reserveBytes: options.preallocationBytes)
             segments = found
             if lastIsEmpty {
                 // A crash while creating the segment left it without its checkpoint; write it,
@@ -108,7 +118,8 @@ public final class RaftLogStorage {
             try current.sync()
         } else {
             let first = Segment(sequence: 0, maxEntryIndex: 0, path: Self.path(directory, sequence: 0))
-            current = try Self.createSegment(first, hardState: replay.hardState, snapshot: replay.snapshot, directory: directory)
+            current = try Self.createSegment(
+                first, hardState: replay.hardState, snapshot: replay.snapshot, directory: directory, options: options)
             segments = [first]
         }
     }
@@ -199,6 +210,18 @@ public final class RaftLogStorage {
     /// The number of segment files.
     public var segmentCount: Int { segments.count }
 
+    /// The length of the valid records at the start of a segment file: where its reserved
+    /// space, or a torn write, begins (a segment's file size includes its reserved space).
+    /// For tools and tests that examine or damage segments.
+    public static func recordsLength(ofSegmentAt path: String, options: RaftStorageOptions = RaftStorageOptions())
+        throws(StorageError) -> Int
+    {
+        let bytes = try FileSystem.readFile(path)
+        var offset = 0
+        while case .record(_, let next) = LogRecord.read(bytes, at: offset, maxRecordBytes: options.maxRecordBytes) { offset = next }
+        return offset
+    }
+
     // MARK: - Segments
 
     private static func path(_ directory: String, sequence: UInt64) -> String {
@@ -206,10 +229,10 @@ public final class RaftLogStorage {
         return directory + "/wal-" + String(repeating: "0", count: 16 - hex.count) + hex + ".log"
     }
 
-    private static func createSegment(_ segment: Segment, hardState: HardState, snapshot: SnapshotMetadata, directory: String)
-        throws(StorageError) -> AppendFile
-    {
-        let file = try AppendFile(path: segment.path)
+    private static func createSegment(
+        _ segment: Segment, hardState: HardState, snapshot: SnapshotMetadata, directory: String, options: RaftStorageOptions
+    ) throws(StorageError) -> AppendFile {
+        let file = try AppendFile(path: segment.path, reserveBytes: options.preallocationBytes)
         var buffer: [UInt8] = []
         LogRecord.checkpoint(hardState, snapshot).append(to: &buffer)
         try file.append(buffer)
@@ -218,13 +241,15 @@ public final class RaftLogStorage {
         return file
     }
 
-    /// Starts the next segment. The new file (with its checkpoint) is durable before the old one
-    /// is closed, so a failure leaves the current segment open and usable.
+    /// Starts the next segment. The old one gives back its reserved space first, so only the
+    /// last segment can end in reserved space. The new file (with its checkpoint) is durable
+    /// before the old one is closed, so a failure leaves the current segment open and usable.
     private func rollOver() throws(StorageError) {
         try current.sync()
+        try current.trimReservedSpace()
         let sequence = segments[segments.count - 1].sequence + 1
         let next = Segment(sequence: sequence, maxEntryIndex: 0, path: Self.path(directory, sequence: sequence))
-        let file = try Self.createSegment(next, hardState: hardState, snapshot: snapshot, directory: directory)
+        let file = try Self.createSegment(next, hardState: hardState, snapshot: snapshot, directory: directory, options: options)
         current.closeFile()
         current = file
         segments.append(next)
@@ -316,8 +341,10 @@ public final class RaftLogStorage {
         }
     }
 
+    /// Replays one segment's records; returns the highest entry index, the number of records
+    /// and the offset after the last one (where reserved space, or a cut-off torn write, began).
     private static func replaySegment(path: String, isLast: Bool, maxRecordBytes: Int, into replay: inout Replay)
-        throws(StorageError) -> (maxEntryIndex: LogIndex, records: Int)
+        throws(StorageError) -> (maxEntryIndex: LogIndex, records: Int, end: Int)
     {
         let bytes = try FileSystem.readFile(path)
         var offset = 0
@@ -326,7 +353,7 @@ public final class RaftLogStorage {
         while true {
             switch LogRecord.read(bytes, at: offset, maxRecordBytes: maxRecordBytes) {
             case .end:
-                return (maxEntryIndex, records)
+                return (maxEntryIndex, records, offset)
             case .record(let record, let next):
                 if records == 0 {
                     guard case .checkpoint = record else {
@@ -342,21 +369,32 @@ public final class RaftLogStorage {
                 maxEntryIndex = max(maxEntryIndex, record.maxEntryIndex)
                 offset = next
             case .invalid(let reason):
-                // A torn write can only be the end of the last segment, with nothing valid after it.
-                guard isLast, !containsValidRecord(bytes, after: offset, maxRecordBytes: maxRecordBytes) else {
+                // Only the last segment may end in reserved space (zeros) or a torn write, with
+                // nothing valid after it: a closed segment gave its reserved space back.
+                let damagedEnd = endOfNonZeroBytes(bytes, from: offset)
+                if isLast && damagedEnd == offset { return (maxEntryIndex, records, offset) }
+                guard isLast, !containsValidRecord(bytes, after: offset, before: damagedEnd, maxRecordBytes: maxRecordBytes) else {
                     throw .corrupted(path: path, offset: offset, detail: reason)
                 }
-                replay.discardedTornBytes = bytes.count - offset
+                replay.discardedTornBytes = damagedEnd - offset
                 try FileSystem.truncateFile(path, to: offset)
-                return (maxEntryIndex, records)
+                return (maxEntryIndex, records, offset)
             }
         }
     }
 
-    /// Whether any valid record starts after `offset`: if so, the damage is not a torn tail.
-    private static func containsValidRecord(_ bytes: [UInt8], after offset: Int, maxRecordBytes: Int) -> Bool {
+    /// The offset after the last byte from `offset` on that is not zero (`offset` when all are).
+    private static func endOfNonZeroBytes(_ bytes: [UInt8], from offset: Int) -> Int {
+        var end = bytes.count
+        while end > offset && bytes[end - 1] == 0 { end -= 1 }
+        return end
+    }
+
+    /// Whether any valid record starts after `offset`: if so, the damage is not a torn tail. A
+    /// record's type byte is not zero, so none starts where only zeros follow (`damagedEnd` on).
+    private static func containsValidRecord(_ bytes: [UInt8], after offset: Int, before damagedEnd: Int, maxRecordBytes: Int) -> Bool {
         var candidate = offset + 1
-        while candidate + LogRecord.headerBytes <= bytes.count {
+        while candidate + LogRecord.headerBytes <= damagedEnd {
             if case .record = LogRecord.read(bytes, at: candidate, maxRecordBytes: maxRecordBytes) { return true }
             candidate += 1
         }

@@ -172,10 +172,24 @@ class FollowerCutOff(Nemesis):
         return super().report() + [f"snapshots installed by the replicas' current processes: {installed:.0f}"]
 
 
+def records_length(path):
+    """The length of the records at the start of a log segment: where the space the replica
+    reserves past them (zeros) begins. Follows the framing (payload length, checksum, type byte,
+    payload) without checking checksums."""
+    data = path.read_bytes()
+    offset = 0
+    while offset + 9 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "little")
+        if data[offset + 8] == 0 or offset + 9 + length > len(data):
+            break
+        offset += 9 + length
+    return offset
+
+
 class TornTail(Nemesis):
-    """Kills a follower, damages the tail of its newest log segment (truncation in the middle of
-    the last record, or a flipped bit in it), and restarts it: recovery must drop the damaged
-    tail, and the replica catch up from the leader."""
+    """Kills a follower, damages the tail of its newest log segment (the last record cut short,
+    its end zeroed as a write torn inside reserved space, or a flipped bit in it), and restarts
+    it: recovery must drop the damaged tail, and the replica catch up from the leader."""
 
     def run(self):
         round_number = 0
@@ -188,16 +202,20 @@ class TornTail(Nemesis):
             segments = sorted((follower.data / "raft").glob("wal-*.log"))
             if segments:
                 newest = segments[-1]
-                size = newest.stat().st_size
+                end = records_length(newest)
                 round_number += 1
                 with open(newest, "r+b") as file:
-                    if round_number % 2 == 0 and size > 8:
-                        file.truncate(size - 7)
-                        self.note(f"truncated {follower.id}'s log tail by 7 bytes")
-                    elif size > 3:
-                        file.seek(size - 3)
+                    if round_number % 3 == 0 and end > 8:
+                        file.truncate(end - 7)
+                        self.note(f"cut {follower.id}'s last log record short by 7 bytes")
+                    elif round_number % 3 == 1 and end > 8:
+                        file.seek(end - 7)
+                        file.write(bytes(7))
+                        self.note(f"zeroed the last 7 bytes of {follower.id}'s last log record")
+                    elif end > 3:
+                        file.seek(end - 3)
                         byte = file.read(1)
-                        file.seek(size - 3)
+                        file.seek(end - 3)
                         file.write(bytes([byte[0] ^ 0x10]))
                         self.note(f"flipped a bit in {follower.id}'s last log record")
             follower.start()
