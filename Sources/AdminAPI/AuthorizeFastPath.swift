@@ -1,22 +1,24 @@
 import Foundation
 public import Logging
 public import NIOCore
-public import NIOHTTPTypes
+public import NIOHTTP1
 import Hummingbird
-import NIOHTTP1
 import PolicyModel
 
 /// Answers the request every service makes on every call, `POST /v1/authorize?consistency=stale`,
 /// in the connection's channel pipeline on its event loop: no task, no thread hop, no router, no
-/// general JSON coder. A decision is a lock-protected read of the replica's state (`readNow`),
+/// general JSON coder. It reads NIO's HTTP/1 parts, before they are converted to HTTP types for
+/// the router (`EventLoopHTTP1Channel`'s raw HTTP handlers), so the requests it answers are
+/// never converted. A decision is a lock-protected read of the replica's state (`readNow`),
 /// so it never needs to suspend.
 ///
-/// It only answers when everything is in order: a well-formed body it can read
-/// (`FlatJSON`), a valid API key allowed `iam.decisions.check` on the resource, a principal and
-/// permission that parse. Everything else — any other request, any error, any header it does
-/// not handle (`Connection`, `Expect`, `X-Timeout-Ms`), trailers, a body over the limit — is
-/// passed on unchanged to the router, which answers it as it answers every request. So the
-/// errors, and every other route, have one implementation.
+/// It only answers when everything is in order: HTTP/1.1, one `Authorization` header with a
+/// valid API key allowed `iam.decisions.check` on the resource, at most one valid
+/// `X-Request-ID`, a well-formed body it can read (`FlatJSON`), a principal and permission that
+/// parse. Everything else — any other request, any error, any header it does not handle
+/// (`Connection`, `Expect`, `X-Timeout-Ms`), trailers, a body over the limit — is passed on
+/// unchanged to the router, which answers it as it answers every request. So the errors, and
+/// every other route, have one implementation.
 ///
 /// Responses leave in request order: while a request passed on is unanswered, the requests
 /// after it are passed on too (HTTP/1.1 pipelining).
@@ -26,10 +28,10 @@ import PolicyModel
 /// a tenth of a replica's CPU under `authorize`). A pipeline without that encoder gets no
 /// answers from it: everything is passed on.
 public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    public typealias InboundIn = HTTPRequestPart
-    public typealias InboundOut = HTTPRequestPart
-    public typealias OutboundIn = HTTPResponsePart
-    public typealias OutboundOut = HTTPResponsePart
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
 
     /// The request target this handler answers.
     static let target = "/v1/authorize?consistency=stale"
@@ -38,7 +40,7 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
         /// Between requests.
         case idle
         /// Reading the body of a request this handler may answer.
-        case collecting(HTTPRequest, ByteBuffer)
+        case collecting(HTTPRequestHead, ByteBuffer)
         /// Passing the rest of a request on to the router.
         case passing
     }
@@ -98,7 +100,7 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
             let started = ContinuousClock.now
             if trailers == nil, let socket, let response = answer(head, body) {
                 state = .idle
-                write(response, to: socket, started: started, head: head)
+                write(response.body, requestID: response.requestID, to: socket, started: started)
             } else {
                 passOn(context, head: head, body: body)
                 context.fireChannelRead(data)
@@ -123,26 +125,20 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
     }
 
     /// Hands a request read so far on to the router.
-    private func passOn(_ context: ChannelHandlerContext, head: HTTPRequest, body: ByteBuffer) {
+    private func passOn(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
         unanswered += 1
         state = .passing
         context.fireChannelRead(wrapInboundOut(.head(head)))
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
-    /// Whether the request is one this handler may answer, judged by its head.
-    private func isCandidate(_ head: HTTPRequest) -> Bool {
-        guard head.method == .post, head.path == Self.target else { return false }
-        for field in head.headerFields {
-            switch field.name {
-            case .connection, .expect, Self.timeoutField: return false
-            default: continue
-            }
-        }
-        return true
+    /// Whether the request is one this handler may answer, judged by its head. (Header names
+    /// are compared without regard to case.)
+    private func isCandidate(_ head: HTTPRequestHead) -> Bool {
+        guard head.method == .POST, head.version == .http1_1, head.uri == Self.target else { return false }
+        return !head.headers.contains(name: "connection") && !head.headers.contains(name: "expect")
+            && !head.headers.contains(name: RequestLogMiddleware<BasicRequestContext>.timeoutHeader)
     }
-
-    private static let timeoutField = HTTPFields.Element.Name(RequestLogMiddleware<BasicRequestContext>.timeoutHeader)!
 
     /// The key of an `Authorization` header, remembered for the connection's next request: a
     /// service sends the same key on every request of a connection, and hashing the secret is
@@ -155,20 +151,23 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
         return key
     }
 
-    /// The response body, or nil when the router must answer.
-    private func answer(_ head: HTTPRequest, _ body: ByteBuffer) -> ByteBuffer? {
-        if let given = head.headerFields[requestIDHeader], !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) {
-            return nil
-        }
-        guard let authorization = head.headerFields[.authorization], let key = bearerKey(authorization) else { return nil }
+    /// The response body and request id, or nil when the router must answer.
+    private func answer(_ head: HTTPRequestHead, _ body: ByteBuffer) -> (body: ByteBuffer, requestID: String)? {
+        let given = head.headers[Self.requestIDName]
+        guard given.count <= 1 else { return nil }
+        if let given = given.first, !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) { return nil }
+        let authorizations = head.headers["authorization"]
+        guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return nil }
         let response = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
-        return response.map { AuthorizeFastPath.encode($0) }
+        guard let response else { return nil }
+        return (AuthorizeFastPath.encode(response), given.first ?? requestIDs.next())
     }
+
+    private static let requestIDName = requestIDHeader.rawName
 
     /// Writes a `200 OK` with `body` as one buffer, the bytes the encoder would have written. The
     /// request id is a client's only if `answer` found it valid (visible ASCII, no CR or LF).
-    private func write(_ body: ByteBuffer, to socket: ChannelHandlerContext, started: ContinuousClock.Instant, head: HTTPRequest) {
-        let requestID = head.headerFields[requestIDHeader] ?? requestIDs.next()
+    private func write(_ body: ByteBuffer, requestID: String, to socket: ChannelHandlerContext, started: ContinuousClock.Instant) {
         var response = socket.channel.allocator.buffer(capacity: 192 + body.readableBytes)
         response.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ")
         response.writeString(String(body.readableBytes))

@@ -1,6 +1,7 @@
 public import HummingbirdCore
 public import Logging
 public import NIOCore
+import NIOHTTPTypesHTTP1
 
 /// A task executor that runs its jobs on one NIO event loop.
 ///
@@ -36,20 +37,35 @@ public final class EventLoopTaskExecutor: TaskExecutor {
 ///
 /// What runs on a connection's loop must not block it: the routes only read shared state
 /// under short locks and await the replica; database work runs in the runtime's turns.
+///
+/// Raw HTTP handlers (`AuthorizeFastPath`) go into each connection's pipeline right after NIO's
+/// HTTP/1 decoder and encoder, before the conversion to HTTP types that `HTTP1Channel`'s own
+/// additional handlers come after: they read NIO's request parts, and what they answer
+/// themselves is never converted.
 public struct EventLoopHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
 
     /// The HTTP/1 channel whose pipeline and request handling are used unchanged.
     public let http1: HTTP1Channel
+    /// Makes each connection's raw HTTP handlers, in pipeline order.
+    public let rawHTTPHandlers: @Sendable () -> [any ChannelHandler]
 
-    /// Wraps `http1`.
-    public init(_ http1: HTTP1Channel) {
+    /// Wraps `http1`, adding `rawHTTPHandlers` to each connection's pipeline.
+    public init(_ http1: HTTP1Channel, rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }) {
         self.http1 = http1
+        self.rawHTTPHandlers = rawHTTPHandlers
     }
 
-    /// Sets the connection's pipeline up as `HTTP1Channel` does.
+    /// Sets the connection's pipeline up as `HTTP1Channel` does, with the raw HTTP handlers in
+    /// front of its HTTP types codec.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        http1.setup(channel: channel, logger: logger)
+        http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let handlers = rawHTTPHandlers()
+            guard !handlers.isEmpty else { return value }
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandlers(handlers, position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            return value
+        }
     }
 
     /// Serves the connection's requests on its event loop.
@@ -63,10 +79,14 @@ public struct EventLoopHTTP1Channel: ServerChildChannel {
 extension HTTPServerBuilder {
     /// An HTTP/1 server whose connections serve their requests on their own event loops (see
     /// `EventLoopHTTP1Channel`).
-    /// - Parameter configuration: the HTTP/1 channel's configuration.
-    public static func http1OnEventLoops(configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+    /// - Parameters:
+    ///   - configuration: the HTTP/1 channel's configuration.
+    ///   - rawHTTPHandlers: makes each connection's handlers of NIO's HTTP/1 parts.
+    public static func http1OnEventLoops(
+        configuration: HTTP1Channel.Configuration = .init(), rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
+    ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            EventLoopHTTP1Channel(HTTP1Channel(responder: responder, configuration: configuration))
+            EventLoopHTTP1Channel(HTTP1Channel(responder: responder, configuration: configuration), rawHTTPHandlers: rawHTTPHandlers)
         }
     }
 }

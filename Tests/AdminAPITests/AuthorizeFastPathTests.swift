@@ -24,16 +24,21 @@ import Testing
         return fixture
     }
 
-    /// A connection's pipeline as the server builds it (`HTTP1Channel`): NIO's HTTP/1 decoder
-    /// and encoder, the HTTP types codec, then (unless `fastPath` is false) the fast path.
-    private func channel(_ fixture: Fixture, fastPath: Bool = true) throws -> EmbeddedChannel {
+    private func fastPath(_ fixture: Fixture) -> AuthorizeFastPath {
         var logger = Logger(label: "fast-path-tests")
         logger.logLevel = .critical
+        return AuthorizeFastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)
+    }
+
+    /// A connection's pipeline as the server builds it (`HTTP1Channel`, `EventLoopHTTP1Channel`):
+    /// NIO's HTTP/1 decoder and encoder, the fast path (unless `fastPath` is false), then the
+    /// HTTP types codec the router reads from.
+    private func channel(_ fixture: Fixture, fastPath: Bool = true) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+        if fastPath { try pipeline.addHandler(self.fastPath(fixture)) }
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        if fastPath { try pipeline.addHandler(AuthorizeFastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)) }
         return channel
     }
 
@@ -47,8 +52,8 @@ import Testing
     }
 
     /// One request as a client sends it: with a `Content-Length`, or chunked when it has trailers.
-    private func bytes(_ head: HTTPRequest, body: String, trailers: HTTPFields? = nil) -> [UInt8] {
-        var text = "\(head.method.rawValue) \(head.path ?? "/") HTTP/1.1\r\nHost: localhost\r\n"
+    private func bytes(_ head: HTTPRequest, body: String, trailers: HTTPFields? = nil, version: String = "HTTP/1.1") -> [UInt8] {
+        var text = "\(head.method.rawValue) \(head.path ?? "/") \(version)\r\nHost: localhost\r\n"
         for field in head.headerFields { text += "\(field.name.rawName): \(field.value)\r\n" }
         if let trailers {
             text += "Transfer-Encoding: chunked\r\n\r\n\(String(body.utf8.count, radix: 16))\r\n\(body)\r\n0\r\n"
@@ -61,8 +66,10 @@ import Testing
     }
 
     /// Sends one request's bytes in `chunks` reads.
-    private func send(_ channel: EmbeddedChannel, _ head: HTTPRequest, body: String, chunks: Int = 1, trailers: HTTPFields? = nil) throws {
-        let bytes = bytes(head, body: body, trailers: trailers)
+    private func send(
+        _ channel: EmbeddedChannel, _ head: HTTPRequest, body: String, chunks: Int = 1, trailers: HTTPFields? = nil, version: String = "HTTP/1.1"
+    ) throws {
+        let bytes = bytes(head, body: body, trailers: trailers, version: version)
         let size = max(1, (bytes.count + chunks - 1) / chunks)
         for start in stride(from: 0, to: bytes.count, by: size) {
             try channel.writeInbound(ByteBuffer(bytes: bytes[start..<min(bytes.count, start + size)]))
@@ -142,10 +149,10 @@ import Testing
 
     /// What the router receives for these bytes without the fast path in the pipeline.
     private func unhandled(
-        _ fixture: Fixture, _ head: HTTPRequest, body: String, trailers: HTTPFields? = nil
+        _ fixture: Fixture, _ head: HTTPRequest, body: String, version: String = "HTTP/1.1"
     ) throws -> (head: HTTPRequest?, body: String, trailers: HTTPFields?, ended: Bool) {
         let channel = try channel(fixture, fastPath: false)
-        try send(channel, head, body: body, trailers: trailers)
+        try send(channel, head, body: body, version: version)
         return try passedOn(channel)
     }
 
@@ -218,6 +225,29 @@ import Testing
         }
     }
 
+    /// HTTP/1.0 (whose connections close unless asked not to), and a repeated `Authorization`
+    /// or `X-Request-ID` (which one would count?), are the router's.
+    @Test func passesOnOlderHTTPAndRepeatedHeaders() async throws {
+        let fixture = try await fixture()
+        var twoKeys = head(fixture.admin)
+        twoKeys.headerFields.append(HTTPFields.Element(name: .authorization, value: "Bearer \(fixture.admin)"))
+        var twoIDs = head(fixture.admin, headers: ["X-Request-ID": "one"])
+        twoIDs.headerFields.append(HTTPFields.Element(name: .init("X-Request-ID")!, value: "two"))
+        let cases: [(String, HTTPRequest, String)] = [("HTTP/1.0", head(fixture.admin), "HTTP/1.0"), ("two keys", twoKeys, "HTTP/1.1"), ("two ids", twoIDs, "HTTP/1.1")]
+        for (label, request, version) in cases {
+            let channel = try channel(fixture)
+            try send(channel, request, body: Self.question, version: version)
+            #expect(try responses(channel).isEmpty, "\(label)")
+            let forwarded = try passedOn(channel)
+            let expected = try unhandled(fixture, request, body: Self.question, version: version)
+            #expect(forwarded.head != nil && forwarded.head == expected.head && forwarded.body == Self.question, "\(label)")
+        }
+        // The same request in HTTP/1.1 with one key and one id is answered.
+        let channel = try channel(fixture)
+        try send(channel, head(fixture.admin, headers: ["X-Request-ID": "one"]), body: Self.question)
+        #expect(try response(channel)?.header("X-Request-ID") == "one")
+    }
+
     @Test func passesOnBodiesOverTheLimitAndTrailers() async throws {
         let fixture = try await fixture()
         let large = String(repeating: " ", count: AdminRoutes.Limits().maxBodyBytes) + Self.question
@@ -262,15 +292,16 @@ import Testing
     /// one it answers nothing, and every request reaches the router.
     @Test func answersNothingWithoutTheEncoder() async throws {
         let fixture = try await fixture()
-        var logger = Logger(label: "fast-path-tests")
-        logger.logLevel = .critical
-        let channel = EmbeddedChannel(handler: AuthorizeFastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger))
-        try channel.writeInbound(HTTPRequestPart.head(head(fixture.admin)))
-        try channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: Self.question)))
-        try channel.writeInbound(HTTPRequestPart.end(nil))
-        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
+        let channel = EmbeddedChannel(handlers: [fastPath(fixture), HTTP1ToHTTPServerCodec(secure: false)])
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: AuthorizeFastPath.target,
+            headers: ["Host": "localhost", "Authorization": "Bearer \(fixture.admin)", "Content-Length": "\(Self.question.utf8.count)"])
+        try channel.writeInbound(HTTPServerRequestPart.head(head))
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: Self.question)))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        #expect(try channel.readOutbound() == nil)
         let forwarded = try passedOn(channel)
-        #expect(forwarded.head == head(fixture.admin) && forwarded.body == Self.question && forwarded.ended)
+        #expect(forwarded.head?.path == AuthorizeFastPath.target && forwarded.body == Self.question && forwarded.ended)
     }
 
     @Test func encodesDecisionsAsJSONDecoderReadsThem() throws {
