@@ -112,21 +112,20 @@ extension FlatJSON {
     /// null fields alone (numbers, arrays, a wrong type): the general decoder then reads it, and
     /// words the error if there is one.
     static func decode<Body: APIRequestBody>(_ type: Body.Type, from bytes: UnsafeRawBufferPointer) -> Body? {
-        guard let fields = parseObject(bytes) else { return nil }
-        var values: [String: Value] = [:]
-        for (key, value) in fields {
-            guard Body.fields.contains(key) else { return nil }
-            values[key] = value
-        }
-        return try? Body(from: FieldsDecoder(fields: values))
+        guard let fields = parseObject(bytes), fields.allSatisfy({ Body.fields.contains($0.key) }) else { return nil }
+        return try? Body(from: FieldsDecoder(fields: fields))
     }
+
+    /// A flat object's fields (at most `maxFields`, no key twice), looked up by key: a search
+    /// of so few costs less than hashing them into a dictionary.
+    private typealias FieldList = [(key: String, value: Value)]
 
     /// Why `FieldsDecoder` gave up; never shown to a client.
     private struct Unsupported: Error {}
 
     /// A `Decoder` over the fields of a flat object: strings, booleans and nulls, by key.
     private struct FieldsDecoder: Decoder {
-        let fields: [String: Value]
+        let fields: FieldList
         var codingPath: [any CodingKey] { [] }
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -141,24 +140,29 @@ extension FlatJSON {
     /// The keyed container: `String`, `Bool` and absent or null optionals; anything else is
     /// unsupported.
     private struct Fields<Key: CodingKey>: KeyedDecodingContainerProtocol {
-        let fields: [String: Value]
+        let fields: FieldList
         var codingPath: [any CodingKey] { [] }
-        var allKeys: [Key] { fields.keys.compactMap { Key(stringValue: $0) } }
+        var allKeys: [Key] { fields.compactMap { Key(stringValue: $0.key) } }
 
-        func contains(_ key: Key) -> Bool { fields[key.stringValue] != nil }
+        private func value(_ key: Key) -> Value? {
+            let name = key.stringValue
+            return fields.first { $0.key == name }?.value
+        }
+
+        func contains(_ key: Key) -> Bool { value(key) != nil }
 
         func decodeNil(forKey key: Key) throws -> Bool {
-            guard let value = fields[key.stringValue] else { throw Unsupported() }
+            guard let value = value(key) else { throw Unsupported() }
             return value == .null
         }
 
         func decode(_ type: String.Type, forKey key: Key) throws -> String {
-            guard case .string(let text) = fields[key.stringValue] else { throw Unsupported() }
+            guard case .string(let text) = value(key) else { throw Unsupported() }
             return text
         }
 
         func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-            guard case .bool(let flag) = fields[key.stringValue] else { throw Unsupported() }
+            guard case .bool(let flag) = value(key) else { throw Unsupported() }
             return flag
         }
 
