@@ -21,7 +21,10 @@ import PolicyModel
 /// every other route, have one implementation.
 ///
 /// Responses leave in request order: while a request passed on is unanswered, the requests
-/// after it are passed on too (HTTP/1.1 pipelining).
+/// after it are passed on too (HTTP/1.1 pipelining). While the connection is not writable (a
+/// client that sends requests without reading the answers), requests are passed on as well:
+/// the router's channel holds back reading, where answering here would pile answers up in
+/// memory.
 ///
 /// Its answers are written as bytes, whole, through the pipeline's `HTTPResponseEncoder`'s
 /// context, so they go to the socket past the encoder and the HTTP types codec (which had cost
@@ -80,7 +83,7 @@ public final class AuthorizeFastPath: ChannelDuplexHandler, RemovableChannelHand
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.idle, .head(let head)):
-            if unanswered == 0, socket != nil, isCandidate(head) {
+            if unanswered == 0, socket != nil, context.channel.isWritable, isCandidate(head) {
                 state = .collecting(head, context.channel.allocator.buffer(capacity: 256))
             } else {
                 unanswered += 1

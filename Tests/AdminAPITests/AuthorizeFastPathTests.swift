@@ -304,6 +304,25 @@ import Testing
         #expect(forwarded.head?.path == AuthorizeFastPath.target && forwarded.body == Self.question && forwarded.ended)
     }
 
+    /// A client that does not read its answers makes the connection unwritable: its requests go
+    /// to the router, whose channel stops reading, instead of answers piling up here.
+    @Test func passesOnWhileTheConnectionIsNotWritable() async throws {
+        let fixture = try await fixture()
+        let channel = try channel(fixture)
+        channel.isWritable = false
+        try send(channel, head(fixture.admin), body: Self.question)
+        #expect(try responses(channel).isEmpty)
+        #expect(try passedOn(channel).head?.path == AuthorizeFastPath.target)
+        // The router answers, and the client reads again.
+        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])))
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        #expect(try responses(channel).map(\.status) == [200])
+        channel.isWritable = true
+        try send(channel, head(fixture.admin), body: Self.question)
+        #expect(try response(channel)?.body.contains("\"allowed\":true") == true)
+        #expect(try passedOn(channel).head == nil)
+    }
+
     @Test func encodesDecisionsAsJSONDecoderReadsThem() throws {
         let samples = [
             AuthorizeResponse(allowed: true, binding: "00ff", reason: nil, revision: 12),
