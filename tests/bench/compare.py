@@ -173,6 +173,11 @@ ETCD_CASES = [
 ]
 
 
+def leader_changes(cluster):
+    """Leader changes the replicas have seen so far, all together."""
+    return sum(r.metric("rampart_raft_leader_changes_total") for r in cluster.replicas)
+
+
 def selected(name, connections, only_cases):
     """A case runs when no filter is given or one filter matches "NAME" or "NAME/CONNECTIONS"."""
     return not only_cases or name in only_cases or f"{name}/{connections}" in only_cases
@@ -216,9 +221,13 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
                         continue
                     replica = leader if target == "leader" else follower
                     environment = dict(extra, RAMPART_TOKEN=token)
-                    results[(name, connections, "rampart")] = measure(pids, lambda: profiled(
+                    elections = leader_changes(cluster)
+                    result = measure(pids, lambda: profiled(
                         lambda: wrk(script, replica.endpoint, connections, seconds, environment),
                         replica.process.pid, perf_directory, f"rampart-{name}-{connections}"))
+                    # A new leader during a case explains a stall in its tail; the table says so.
+                    result["leader_changes"] = leader_changes(cluster) - elections
+                    results[(name, connections, "rampart")] = result
             finally:
                 cluster.stop()
         if "etcd" in systems:
@@ -252,6 +261,8 @@ def table(results, seconds):
             if x is None:
                 return "—", "—"
             failed = f" ({x['failed']} failed)" if x["failed"] else ""
+            if x.get("leader_changes"):
+                failed += " (a new leader was elected)"
             return f"{x['rate']:,.0f}{failed}", f"{x['p50']:.2f} / {x['p99']:.2f} / {x['p999']:.2f}"
         r_rate, r_lat = cell(r)
         e_rate, e_lat = cell(e)
