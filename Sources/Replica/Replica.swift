@@ -162,9 +162,12 @@ public final class Replica: Sendable {
         return try result.get()
     }
 
-    /// Waits until this replica has applied `index` (read-your-writes on any replica).
+    /// Waits until this replica has applied `index` (read-your-writes on any replica). An index
+    /// already applied is answered from the published status, without a turn of the runtime.
     /// - Returns: the applied index, at least `index`.
     public func waitUntilApplied(_ index: UInt64, timeout: Duration) async throws(ReplicaError) -> UInt64 {
+        let applied = shared.withLockedValue { $0.status.appliedIndex }
+        if applied >= index { return applied }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let result = await withCheckedContinuation { continuation in
             let completion = Completion<UInt64>(continuation)

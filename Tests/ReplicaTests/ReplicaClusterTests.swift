@@ -124,6 +124,37 @@ import Testing
         await cluster.stopAll()
     }
 
+    // Read-your-writes of a revision the replica already applied needs no turn of its runtime:
+    // the wait is answered while the runtime is busy (here, held in a query).
+    @Test func waitForAnAppliedRevisionDoesNotQueueForTheRuntime() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let written = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        #expect(await cluster.stepUntil { leader.status.appliedIndex >= written.revision })
+        let release = DispatchSemaphore(value: 0)
+        let held = DispatchSemaphore(value: 0)
+        let busy = Task { try await leader.query { _ in held.signal(); release.wait() } }
+        held.wait()
+        // Should the wait queue behind the query after all, this frees the runtime and says so.
+        let rescued = NIOLockedValueBox(false)
+        let answered = DispatchSemaphore(value: 0)
+        let watchdog = Thread {
+            if answered.wait(timeout: .now() + 20) == .timedOut {
+                rescued.withLockedValue { $0 = true }
+                release.signal()
+            }
+        }
+        watchdog.start()
+        let applied = try await leader.waitUntilApplied(written.revision, timeout: .seconds(30))
+        let wasRescued = rescued.withLockedValue { $0 }
+        answered.signal()
+        release.signal()
+        try await busy.value
+        #expect(applied >= written.revision)
+        #expect(!wasRescued, "the wait queued behind the runtime's query")
+        await cluster.stopAll()
+    }
+
     @Test func idempotentRetryThroughAnotherReplicaReturnsTheFirstAnswer() async throws {
         let cluster = try TestCluster(size: 3)
         let followers = await cluster.followers()
