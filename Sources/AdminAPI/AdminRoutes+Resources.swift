@@ -328,9 +328,7 @@ extension AdminRoutes {
             sinceMilliseconds: try milliseconds("since"), untilMilliseconds: try milliseconds("until"),
             requestID: query["request_id"].map(String.init))
         let consistency = try consistencyParameter(request)
-        if let minimum = try minRevisionParameter(request) {
-            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
-        }
+        try await waitForMinRevision(request)
         let result = try await wrap { () async throws(ClusterError) in
             try await cluster.auditRecords(after: page.cursor, limit: page.limit, filter: filter, consistency: consistency, timeout: deadline(request))
         }

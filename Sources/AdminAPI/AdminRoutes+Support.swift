@@ -52,14 +52,19 @@ extension AdminRoutes {
         return value
     }
 
+    /// Waits until this replica has applied the request's `min_revision`, if it names one (at
+    /// once when it has: a request that waited in `check` does not wait again).
+    func waitForMinRevision(_ request: Request) async throws {
+        guard let minimum = try minRevisionParameter(request) else { return }
+        try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
+    }
+
     /// Runs `body` on the state after waiting for `min_revision` and the requested consistency.
     func readState<Value: Sendable>(_ request: Request, _ body: @escaping @Sendable (PolicyState) -> Value) async throws
         -> (Value, UInt64)
     {
         let consistency = try consistencyParameter(request)
-        if let minimum = try minRevisionParameter(request) {
-            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
-        }
+        try await waitForMinRevision(request)
         let result = try await wrap { () async throws(ClusterError) in
             try await cluster.read(consistency, timeout: deadline(request), body)
         }
@@ -93,9 +98,7 @@ extension AdminRoutes {
         guard let (keyID, presented) = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
         // Read-your-writes: the checks see at least `min_revision` too, since the caller's key
         // or the resource may be what that revision created.
-        if let minimum = try minRevisionParameter(request) {
-            try await wrap { () async throws(ClusterError) in try await cluster.waitForRevision(minimum, timeout: deadline(request)) }
-        }
+        try await waitForMinRevision(request)
         let principal = try await wrap { () async throws(ClusterError) in
             try await cluster.read(.stale, timeout: deadline(request)) { state -> Result<PrincipalReference, APIError> in
                 guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
