@@ -26,6 +26,10 @@ import PolicyModel
 /// the router's channel holds back reading, where answering here would pile answers up in
 /// memory.
 ///
+/// The requests it answers never reach Hummingbird's connection state handler behind it: that
+/// handler's idle timeout (not set here) would count a connection that only asks this as idle,
+/// and a graceful shutdown does not wait for a request this handler is still reading.
+///
 /// Its answers are written as bytes, whole, through the pipeline's `HTTPResponseEncoder`'s
 /// context, so they go to the socket past the encoder and the HTTP types codec (which had cost
 /// a tenth of a replica's CPU under `authorize`). A pipeline without that encoder gets no

@@ -117,15 +117,23 @@ final class AppendFile {
     }
 
     /// Reserves space up to `end` (best effort: without it, writes extend the file as they go).
+    /// A reservation that fails stops reserving for this file; it may still have grown the file
+    /// part of the way (a disk that filled up meanwhile), which `size` then follows.
     private func reserve(through end: Int) {
         guard reserveBytes > 0, end > size else { return }
         #if os(Linux)
-            if posix_fallocate(descriptor, off_t(size), off_t(end - size)) == 0 {
+            var result: Int32
+            repeat {
+                result = posix_fallocate(descriptor, off_t(size), off_t(end - size))
+            } while result == EINTR
+            if result == 0 {
                 size = end
                 return
             }
         #endif
         reserveBytes = 0
+        let actual = lseek(descriptor, 0, SEEK_END)
+        if actual >= 0 { size = max(size, Int(actual)) }
     }
 
     /// Makes everything written so far durable.
@@ -134,10 +142,14 @@ final class AppendFile {
         if fdatasync(descriptor) != 0 { throw .io(operation: "fdatasync", path: path, errno: errno) }
     }
 
-    /// Gives back the reserved space, durably: the file ends at its logical end afterwards.
+    /// Gives back the reserved space, durably: the file ends at its logical end afterwards. The
+    /// file's size is asked of the system, not taken from `size`, so that space a failed
+    /// reservation left behind goes too.
     func trimReservedSpace() throws(StorageError) {
         guard descriptor >= 0 else { throw .io(operation: "ftruncate", path: path, errno: EBADF) }
-        guard size > length else { return }
+        let actual = lseek(descriptor, 0, SEEK_END)
+        guard actual >= 0 else { throw .io(operation: "lseek", path: path, errno: errno) }
+        guard Int(actual) > length else { return }
         if ftruncate(descriptor, off_t(length)) != 0 { throw .io(operation: "ftruncate", path: path, errno: errno) }
         size = length
         if fsync(descriptor) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }

@@ -116,6 +116,9 @@ public final class RaftLogStorage {
             }
             // Makes a truncated torn tail (or the repaired checkpoint) durable before new appends.
             try current.sync()
+            // The crash that left a segment empty may also have come before its directory entry
+            // was durable.
+            if lastIsEmpty { try FileSystem.syncDirectory(directory) }
         } else {
             let first = Segment(sequence: 0, maxEntryIndex: 0, path: Self.path(directory, sequence: 0))
             current = try Self.createSegment(

@@ -285,9 +285,9 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
 
 /// Regressions for findings of the code review of the durable log.
 @Suite struct RaftLogStorageReviewTests {
-    // A crash while creating a segment leaves it empty: opening writes its checkpoint, so the
-    // hard state survives once older segments are deleted.
-    @Test func emptyLastSegmentGetsItsCheckpoint() throws {
+    // A crash while creating a segment leaves it empty, or only reserved (zeros): opening
+    // writes its checkpoint, so the hard state survives once older segments are deleted.
+    @Test(arguments: [0, 4096]) func emptyLastSegmentGetsItsCheckpoint(reservedBytes: Int) throws {
         let directory = try TemporaryDirectory()
         do {
             let log = try RaftLogStorage(directory: directory.path)
@@ -298,10 +298,11 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         // next one is created.
         let first = directory.path + "/" + directory.segments[0]
         try truncateFile(first, to: RaftLogStorage.recordsLength(ofSegmentAt: first))
-        FileManager.default.createFile(atPath: directory.path + "/wal-0000000000000001.log", contents: Data())
+        FileManager.default.createFile(atPath: directory.path + "/wal-0000000000000001.log", contents: Data(count: reservedBytes))
         do {
             let log = try RaftLogStorage(directory: directory.path)
             #expect(log.recovered.hardState == HardState(term: 5, votedFor: 2, commit: 3))
+            #expect(log.recovered.discardedTornBytes == 0)
             try log.compact(through: SnapshotMetadata(index: 3, term: 5, membership: Membership(voters: [1])))
             #expect(log.segmentCount == 1, "the first segment is no longer needed")
             log.close()
@@ -417,6 +418,58 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         let reopened = try RaftLogStorage(directory: directory.path, options: options)
         #expect(reopened.recovered.entries.map(\.index) == Array(1...300))
         #expect(reopened.recovered.discardedTornBytes == 0)
+    }
+
+    // Space the log did not reserve itself (a reservation that failed part of the way, once the
+    // disk filled up) is given back all the same when the segment is full: the trim asks the
+    // system for the file's size.
+    @Test func spaceGainedOutsideAReservationIsGivenBackToo() throws {
+        let directory = try TemporaryDirectory()
+        var options = options(reserving: 0)
+        options.maxSegmentBytes = 4096
+        do {
+            let log = try RaftLogStorage(directory: directory.path, options: options)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...10, term: 1, size: 64), sync: true)
+            let first = directory.path + "/" + directory.segments[0]
+            try truncateFile(first, to: try fileSize(first) + 8192)
+            for batch in 1..<20 {
+                let start = UInt64(batch * 10 + 1)
+                try log.persist(hardState: nil, snapshot: nil, entries: entries(start...(start + 9), term: 1, size: 64), sync: true)
+            }
+            #expect(log.segmentCount > 1)
+            log.close()
+        }
+        let first = directory.path + "/" + directory.segments[0]
+        #expect(try fileSize(first) == RaftLogStorage.recordsLength(ofSegmentAt: first))
+        let reopened = try RaftLogStorage(directory: directory.path, options: options)
+        #expect(reopened.recovered.entries.map(\.index) == Array(1...200))
+    }
+
+    // Bytes that are not a record, in reserved space after the last record (a write whose start
+    // never reached the disk), are a torn write: cut off, and the log goes on.
+    @Test func garbageInsideReservedSpaceIsATornWrite() throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try RaftLogStorage(directory: directory.path)
+            try log.persist(hardState: nil, snapshot: nil, entries: entries(1...3, term: 1), sync: true)
+            log.close()
+        }
+        let segment = directory.path + "/" + directory.segments[0]
+        let written = try RaftLogStorage.recordsLength(ofSegmentAt: segment)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
+        try handle.seek(toOffset: UInt64(written + 100))
+        try handle.write(contentsOf: [UInt8](repeating: 0xA5, count: 20))
+        try handle.close()
+        do {
+            let reopened = try RaftLogStorage(directory: directory.path)
+            #expect(reopened.recovered.entries.map(\.index) == [1, 2, 3])
+            #expect(reopened.recovered.discardedTornBytes == 120)
+            try reopened.persist(hardState: nil, snapshot: nil, entries: entries(4...4, term: 1), sync: true)
+            reopened.close()
+        }
+        let again = try RaftLogStorage(directory: directory.path)
+        #expect(again.recovered.entries.map(\.index) == [1, 2, 3, 4])
+        #expect(again.recovered.discardedTornBytes == 0)
     }
 
     // Only the last segment may end in reserved space: a full one gives it back before the

@@ -172,24 +172,26 @@ class FollowerCutOff(Nemesis):
         return super().report() + [f"snapshots installed by the replicas' current processes: {installed:.0f}"]
 
 
-def records_length(path):
-    """The length of the records at the start of a log segment: where the space the replica
-    reserves past them (zeros) begins. Follows the framing (payload length, checksum, type byte,
-    payload) without checking checksums."""
+def records_extent(path):
+    """Where the records at the start of a log segment end (the space the replica reserves past
+    them, zeros, begins there) and where the last of them starts. Follows the framing (payload
+    length, checksum, type byte, payload) without checking checksums."""
     data = path.read_bytes()
     offset = 0
+    last = 0
     while offset + 9 <= len(data):
         length = int.from_bytes(data[offset:offset + 4], "little")
         if data[offset + 8] == 0 or offset + 9 + length > len(data):
             break
+        last = offset
         offset += 9 + length
-    return offset
+    return offset, last
 
 
 class TornTail(Nemesis):
     """Kills a follower, damages the tail of its newest log segment (the last record cut short,
-    its end zeroed as a write torn inside reserved space, or a flipped bit in it), and restarts
-    it: recovery must drop the damaged tail, and the replica catch up from the leader."""
+    its payload zeroed as a write torn inside reserved space, or a flipped bit in it), and
+    restarts it: recovery must drop the damaged tail, and the replica catch up from the leader."""
 
     def run(self):
         round_number = 0
@@ -202,16 +204,18 @@ class TornTail(Nemesis):
             segments = sorted((follower.data / "raft").glob("wal-*.log"))
             if segments:
                 newest = segments[-1]
-                end = records_length(newest)
+                end, last = records_extent(newest)
                 round_number += 1
                 with open(newest, "r+b") as file:
                     if round_number % 3 == 0 and end > 8:
                         file.truncate(end - 7)
                         self.note(f"cut {follower.id}'s last log record short by 7 bytes")
-                    elif round_number % 3 == 1 and end > 8:
-                        file.seek(end - 7)
-                        file.write(bytes(7))
-                        self.note(f"zeroed the last 7 bytes of {follower.id}'s last log record")
+                    elif round_number % 3 == 1 and end > last + 9:
+                        # Its header reached the disk, its payload (never all zeros: a term is
+                        # at least 1) did not, as in space the replica had reserved.
+                        file.seek(last + 9)
+                        file.write(bytes(end - last - 9))
+                        self.note(f"zeroed the payload of {follower.id}'s last log record ({end - last - 9} bytes)")
                     elif end > 3:
                         file.seek(end - 3)
                         byte = file.read(1)
