@@ -73,6 +73,30 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(state)
     }
 
+    // As an API write arrives: with an actor (an organization admin), whose permissions the
+    // state machine checks before it applies the command.
+    Benchmark("state: apply one create-principal command from an organization admin") { benchmark in
+        var state = PolicyBench.stateWithOrganization("acme")
+        let admin = PrincipalReference(organization: PolicyBench.name("acme"), name: PolicyBench.name("admin"))
+        _ = state.apply(PolicyBench.envelope(.createPrincipal(admin, kind: .user)), at: 2)
+        _ = state.apply(
+            PolicyBench.envelope(
+                .createBinding(id: EntityID(high: 1, low: 1), principal: admin, role: .builtIn(.organizationAdmin), scope: .organization(admin.organization))),
+            at: 3)
+        let envelopes = benchmark.scaledIterations.map { index in
+            var envelope = PolicyBench.createPrincipal(organization: "acme", name: "p\(index)")
+            envelope.actor = admin
+            return envelope
+        }
+        benchmark.startMeasurement()
+        for (offset, envelope) in envelopes.enumerated() {
+            let outcome = state.apply(envelope, at: UInt64(offset) + 10)
+            if outcome.rejection != nil { fatalError("rejected: \(String(describing: outcome.rejection))") }
+        }
+        benchmark.stopMeasurement()
+        blackHole(state)
+    }
+
     // The durable apply: in-memory state, SQLite rows, the audit record and its hash, in one
     // transaction per batch of 16 (the database commits without syncing, as on a replica).
     Benchmark("store: apply 16 create-principal commands in one transaction (per batch)", configuration: .init(maxIterations: 2_000)) {

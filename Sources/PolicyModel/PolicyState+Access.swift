@@ -41,28 +41,27 @@ extension PolicyState {
     /// than they have. Commands about entities that do not exist need nothing here; applying
     /// them reports "not found".
     public func requiredAccess(for command: Command) -> [(Permission, Scope)] {
-        func need(_ text: String, _ scope: Scope) -> (Permission, Scope) { (Permission(trusted: text), scope) }
         switch command {
-        case .createOrganization: return [need("iam.organizations.create", .cluster)]
-        case .setOrganizationSuspended: return [need("iam.organizations.update", .cluster)]
-        case .deleteOrganization: return [need("iam.organizations.delete", .cluster)]
-        case .createProject(let organization, _): return [need("iam.projects.create", .organization(organization))]
-        case .deleteProject(let organization, _, _): return [need("iam.projects.delete", .organization(organization))]
-        case .createPrincipal(let principal, _): return [need("iam.principals.create", .organization(principal.organization))]
-        case .deletePrincipal(let principal, _): return [need("iam.principals.delete", .organization(principal.organization))]
-        case .createRole(let organization, _, _): return [need("iam.roles.create", .organization(organization))]
-        case .updateRole(let organization, _, _): return [need("iam.roles.update", .organization(organization))]
-        case .deleteRole(let organization, _, _): return [need("iam.roles.delete", .organization(organization))]
+        case .createOrganization: return [(CommandPermission.organizationsCreate, .cluster)]
+        case .setOrganizationSuspended: return [(CommandPermission.organizationsUpdate, .cluster)]
+        case .deleteOrganization: return [(CommandPermission.organizationsDelete, .cluster)]
+        case .createProject(let organization, _): return [(CommandPermission.projectsCreate, .organization(organization))]
+        case .deleteProject(let organization, _, _): return [(CommandPermission.projectsDelete, .organization(organization))]
+        case .createPrincipal(let principal, _): return [(CommandPermission.principalsCreate, .organization(principal.organization))]
+        case .deletePrincipal(let principal, _): return [(CommandPermission.principalsDelete, .organization(principal.organization))]
+        case .createRole(let organization, _, _): return [(CommandPermission.rolesCreate, .organization(organization))]
+        case .updateRole(let organization, _, _): return [(CommandPermission.rolesUpdate, .organization(organization))]
+        case .deleteRole(let organization, _, _): return [(CommandPermission.rolesDelete, .organization(organization))]
         case .createBinding(_, _, let role, let scope):
-            return [need("iam.bindings.create", scope)] + (self.role(role)?.permissions.map { ($0, scope) } ?? [])
+            return [(CommandPermission.bindingsCreate, scope)] + (self.role(role)?.permissions.map { ($0, scope) } ?? [])
         case .deleteBinding(let id):
             guard let organization = binding(id)?.scope.organization else { return [] }
-            return [need("iam.bindings.delete", .organization(organization))]
-        case .createAPIKey(_, let principal, _): return [need("iam.apikeys.create", .organization(principal.organization))]
+            return [(CommandPermission.bindingsDelete, .organization(organization))]
+        case .createAPIKey(_, let principal, _): return [(CommandPermission.apiKeysCreate, .organization(principal.organization))]
         case .revokeAPIKey(let id):
             guard let organization = apiKey(id)?.principal.organization else { return [] }
-            return [need("iam.apikeys.delete", .organization(organization))]
-        case .addRootKey, .activateRootKey, .retireRootKey: return [need("rampart.keys.rotate", .cluster)]
+            return [(CommandPermission.apiKeysDelete, .organization(organization))]
+        case .addRootKey, .activateRootKey, .retireRootKey: return [(CommandPermission.keysRotate, .cluster)]
         }
     }
 
@@ -75,4 +74,24 @@ extension PolicyState {
             throw .forbidden("\(actor) may not use \(permission) on \(scope)")
         }
     }
+}
+
+/// The permissions Rampart's own commands need (`PolicyState.requiredAccess`), parsed once:
+/// every command on every replica is checked against them.
+enum CommandPermission {
+    static let apiKeysCreate = Permission(trusted: "iam.apikeys.create")
+    static let apiKeysDelete = Permission(trusted: "iam.apikeys.delete")
+    static let bindingsCreate = Permission(trusted: "iam.bindings.create")
+    static let bindingsDelete = Permission(trusted: "iam.bindings.delete")
+    static let organizationsCreate = Permission(trusted: "iam.organizations.create")
+    static let organizationsDelete = Permission(trusted: "iam.organizations.delete")
+    static let organizationsUpdate = Permission(trusted: "iam.organizations.update")
+    static let principalsCreate = Permission(trusted: "iam.principals.create")
+    static let principalsDelete = Permission(trusted: "iam.principals.delete")
+    static let projectsCreate = Permission(trusted: "iam.projects.create")
+    static let projectsDelete = Permission(trusted: "iam.projects.delete")
+    static let rolesCreate = Permission(trusted: "iam.roles.create")
+    static let rolesDelete = Permission(trusted: "iam.roles.delete")
+    static let rolesUpdate = Permission(trusted: "iam.roles.update")
+    static let keysRotate = Permission(trusted: "rampart.keys.rotate")
 }
