@@ -15,16 +15,25 @@ public struct Permission: Hashable, Comparable, Sendable, CustomStringConvertibl
     ///   - allowWildcards: whether `*` segments are accepted (in roles, not in checks).
     /// - Throws: `PolicyError.invalidPermission`.
     public init(_ text: String, allowWildcards: Bool = true, limits: PolicyLimits = .standard) throws(PolicyError) {
-        // Checked on every API request (each route names its permission), so segments are
-        // validated as substrings and copied only once valid.
-        guard text.utf8.count <= limits.maxPermissionBytes else { throw .invalidPermission(text) }
-        let segments = text.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
-        guard segments.count == 3, segments.allSatisfy({ Permission.isValidSegment($0, allowWildcard: allowWildcards) }) else {
+        // Parsed on every check (`authorize` reads one from each request): one pass over the
+        // bytes for the two dots, the segments validated in place and copied once valid.
+        let bytes = text.utf8
+        guard bytes.count <= limits.maxPermissionBytes, let firstDot = bytes.firstIndex(of: 0x2E) else {
             throw .invalidPermission(text)
         }
-        service = String(segments[0])
-        resource = String(segments[1])
-        verb = String(segments[2])
+        let resourceStart = bytes.index(after: firstDot)
+        guard let secondDot = bytes[resourceStart...].firstIndex(of: 0x2E) else { throw .invalidPermission(text) }
+        let verbStart = bytes.index(after: secondDot)
+        let serviceBytes = bytes[..<firstDot]
+        let resourceBytes = bytes[resourceStart..<secondDot]
+        let verbBytes = bytes[verbStart...]
+        guard Permission.isValidSegment(serviceBytes, allowWildcard: allowWildcards),
+            Permission.isValidSegment(resourceBytes, allowWildcard: allowWildcards),
+            Permission.isValidSegment(verbBytes, allowWildcard: allowWildcards)
+        else { throw .invalidPermission(text) }
+        service = String(Substring(serviceBytes))
+        resource = String(Substring(resourceBytes))
+        verb = String(Substring(verbBytes))
     }
 
     /// Creates a permission known to be valid (built-in roles); stops on an invalid one.
@@ -36,9 +45,10 @@ public struct Permission: Hashable, Comparable, Sendable, CustomStringConvertibl
         }
     }
 
-    private static func isValidSegment(_ segment: Substring, allowWildcard: Bool) -> Bool {
-        if segment == "*" { return allowWildcard }
-        let bytes = segment.utf8
+    /// `[a-z][a-z0-9-]*`, or `*` when wildcards are allowed. (A third dot makes the verb
+    /// invalid: `.` is not among its bytes.)
+    private static func isValidSegment(_ bytes: Substring.UTF8View, allowWildcard: Bool) -> Bool {
+        if bytes.count == 1 && bytes.first == 0x2A { return allowWildcard }
         guard let first = bytes.first, first >= 0x61, first <= 0x7A else { return false }
         return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
     }

@@ -17,7 +17,11 @@ import Testing
         #expect(try Permission(text).description == text)
     }
 
-    @Test(arguments: ["compute.instances", "compute.instances.create.now", "Compute.x.y", "compute..get", "compute.*x.get", "", "a.b.c d"])
+    @Test(arguments: [
+        "compute.instances", "compute.instances.create.now", "Compute.x.y", "compute..get", "compute.*x.get", "", "a.b.c d",
+        "compute.instances.", ".instances.create", "compute.instances.create.", "*", "**.a.b", "a.b.é", "a.b.c\u{0}", "...",
+        "a-.b.c" + String(repeating: "x", count: 300),
+    ])
     func invalidPermissionIsRejected(_ text: String) {
         #expect(throws: PolicyError.invalidPermission(text)) { try Permission(text) }
     }
