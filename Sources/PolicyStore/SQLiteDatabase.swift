@@ -93,15 +93,15 @@ final class SQLiteDatabase {
             switch value {
             case .integer(let number): result = sqlite3_bind_int64(statement, position, number)
             case .text(let text):
-                // With its byte length, so that text holding a NUL is stored whole.
-                let utf8 = Array(text.utf8)
-                if utf8.isEmpty {
-                    result = sqlite3_bind_text(statement, position, "", 0, Self.transient)
-                } else {
-                    result = utf8.withUnsafeBytes { buffer in
-                        sqlite3_bind_text(
-                            statement, position, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
-                            Self.transient)
+                // With its byte length, so that text holding a NUL is stored whole; SQLite copies
+                // the bytes (`transient`), which are the string's own, not a copy of them.
+                var contiguous = text
+                result = contiguous.withUTF8 { buffer in
+                    guard let base = buffer.baseAddress, buffer.count > 0 else {
+                        return sqlite3_bind_text(statement, position, "", 0, Self.transient)
+                    }
+                    return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                        sqlite3_bind_text(statement, position, $0, Int32(buffer.count), Self.transient)
                     }
                 }
             case .blob(let bytes) where bytes.isEmpty:
