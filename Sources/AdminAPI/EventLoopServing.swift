@@ -60,12 +60,17 @@ public struct EventLoopHTTP1Channel: ServerChildChannel {
     /// front of its HTTP types codec.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let handlers = rawHTTPHandlers()
-            guard !handlers.isEmpty else { return value }
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandlers(handlers, position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            try Self.addRawHTTPHandlers(rawHTTPHandlers(), to: channel.pipeline.syncOperations)
             return value
         }
+    }
+
+    /// Puts `handlers` in front of the pipeline's HTTP types codec, where they read NIO's
+    /// HTTP/1 parts. Call on the channel's event loop, after the HTTP/1 pipeline is set up.
+    /// - Throws: when the pipeline has no `HTTP1ToHTTPServerCodec`.
+    static func addRawHTTPHandlers(_ handlers: [any ChannelHandler], to pipeline: ChannelPipeline.SynchronousOperations) throws {
+        guard !handlers.isEmpty else { return }
+        try pipeline.addHandlers(handlers, position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
     }
 
     /// Serves the connection's requests on its event loop.

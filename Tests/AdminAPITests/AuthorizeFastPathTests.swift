@@ -30,15 +30,15 @@ import Testing
         return AuthorizeFastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)
     }
 
-    /// A connection's pipeline as the server builds it (`HTTP1Channel`, `EventLoopHTTP1Channel`):
-    /// NIO's HTTP/1 decoder and encoder, the fast path (unless `fastPath` is false), then the
-    /// HTTP types codec the router reads from.
+    /// A connection's pipeline as the server builds it (`HTTP1Channel`, then
+    /// `EventLoopHTTP1Channel`'s raw handlers): NIO's HTTP/1 decoder and encoder, the fast path
+    /// (unless `fastPath` is false), then the HTTP types codec the router reads from.
     private func channel(_ fixture: Fixture, fastPath: Bool = true) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        if fastPath { try pipeline.addHandler(self.fastPath(fixture)) }
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try EventLoopHTTP1Channel.addRawHTTPHandlers(fastPath ? [self.fastPath(fixture)] : [], to: pipeline)
         return channel
     }
 

@@ -41,6 +41,14 @@ func truncateFile(_ path: String, to length: Int) throws {
     try handle.truncate(atOffset: UInt64(length))
 }
 
+/// Writes `bytes` over a file's content at `offset`.
+func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: bytes)
+}
+
 func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry] {
     range.map { Entry(term: term, index: $0, payload: .command([UInt8](repeating: UInt8(truncatingIfNeeded: $0), count: size))) }
 }
@@ -148,10 +156,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         case .cutShort:
             try truncateFile(segment, to: size - 50)
         case .zeroedInReservedSpace:
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
-            try handle.seek(toOffset: UInt64(size - 50))
-            try handle.write(contentsOf: [UInt8](repeating: 0, count: 50))
-            try handle.close()
+            try overwrite(segment, at: size - 50, with: [UInt8](repeating: 0, count: 50))
         }
         do {
             let reopened = try RaftLogStorage(directory: directory.path)
@@ -456,10 +461,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         }
         let segment = directory.path + "/" + directory.segments[0]
         let written = try RaftLogStorage.recordsLength(ofSegmentAt: segment)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
-        try handle.seek(toOffset: UInt64(written + 100))
-        try handle.write(contentsOf: [UInt8](repeating: 0xA5, count: 20))
-        try handle.close()
+        try overwrite(segment, at: written + 100, with: [UInt8](repeating: 0xA5, count: 20))
         do {
             let reopened = try RaftLogStorage(directory: directory.path)
             #expect(reopened.recovered.entries.map(\.index) == [1, 2, 3])
