@@ -92,11 +92,22 @@ public enum APIError: Error, Sendable, Hashable {
 
     /// The `application/problem+json` response.
     public func response() -> Response {
-        let problem = Problem(code: code, title: status.reasonPhrase, status: status.code, detail: detail)
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
-        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
-        let body = (try? JSONEncoder().encode(problem)) ?? Data()
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: Self.problemContentType]
+        if let retryAfter { headers[.retryAfter] = retryAfter }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: problemJSON)))
+    }
+
+    /// The media type of a problem.
+    static let problemContentType = "application/problem+json"
+
+    /// The problem's JSON (RFC 9457): code, title, status and detail.
+    var problemJSON: Data {
+        (try? JSONEncoder().encode(Problem(code: code, title: status.reasonPhrase, status: status.code, detail: detail))) ?? Data()
+    }
+
+    /// The `Retry-After` an unavailable or overloaded cluster answers with; nil for the rest.
+    var retryAfter: String? {
+        status == .serviceUnavailable ? "1" : nil
     }
 }
 

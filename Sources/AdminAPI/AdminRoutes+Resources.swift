@@ -5,6 +5,8 @@ import PolicyModel
 /// The IAM resources: organizations, projects, principals, API keys, roles, bindings, the
 /// authorization check, the public key set and the audit log. Each route names the permission
 /// it needs and the scope it is checked on, so an organization's admins can act only inside it.
+/// The routes that create organizations, projects and principals are declared in
+/// `CreateRoutes.swift`, where the fast path shares them.
 extension AdminRoutes {
     /// Adds the resource routes to `router`.
     public func addResourceRoutes(to router: Router<BasicRequestContext>) {
@@ -13,6 +15,7 @@ extension AdminRoutes {
         addPrincipalRoutes(to: router)
         addRoleRoutes(to: router)
         addBindingRoutes(to: router)
+        for route in Self.createRoutes { addCreateRoute(route, to: router) }
         router.post("/v1/authorize") { request, _ in try await authorizeRoute(request) }
         router.get("/v1/keys") { request, _ in
             let (keys, revision) = try await readState(request) { state in
@@ -65,14 +68,6 @@ extension AdminRoutes {
     // MARK: - Projects
 
     private func addProjectRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/v1/orgs/{org}/projects") { request, context in
-            let organization = try parseName(context.parameters.get("org") ?? "")
-            let actor = try await authorize(request, "iam.projects.create", on: .organization(organization))
-            let body = try await decode(CreateProjectRequest.self, from: request)
-            let name = try parseName(body.name)
-            let outcome = try await submit(.createProject(organization: organization, name: name), actor: actor, request: request)
-            return try json(ProjectResponse(organization: organization.value, name: name.value, revision: outcome.revision), status: .created)
-        }
         router.get("/v1/orgs/{org}/projects") { request, context in
             let organization = try parseName(context.parameters.get("org") ?? "")
             _ = try await authorize(request, "iam.projects.list", on: .organization(organization))
@@ -105,17 +100,6 @@ extension AdminRoutes {
     // MARK: - Principals and API keys
 
     private func addPrincipalRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/v1/orgs/{org}/principals") { request, context in
-            let organization = try parseName(context.parameters.get("org") ?? "")
-            let actor = try await authorize(request, "iam.principals.create", on: .organization(organization))
-            let body = try await decode(CreatePrincipalRequest.self, from: request)
-            let name = try parseName(body.name)
-            guard let kind = Self.principalKinds[body.kind] else { throw APIError.badRequest("kind must be user or service_account") }
-            let reference = PrincipalReference(organization: organization, name: name)
-            let outcome = try await submit(.createPrincipal(reference, kind: kind), actor: actor, request: request)
-            return try json(
-                PrincipalResponse(organization: organization.value, name: name.value, kind: body.kind, revision: outcome.revision), status: .created)
-        }
         router.get("/v1/orgs/{org}/principals") { request, context in
             let organization = try parseName(context.parameters.get("org") ?? "")
             _ = try await authorize(request, "iam.principals.list", on: .organization(organization))
@@ -340,8 +324,6 @@ extension AdminRoutes {
     static func permission(_ text: String) -> Permission {
         try! Permission(text)
     }
-
-    static let principalKinds: [String: PrincipalKind] = ["user": .user, "service_account": .serviceAccount]
 
     static func organizationResponse(_ organization: Organization) -> OrganizationResponse {
         OrganizationResponse(name: organization.name.value, suspended: organization.suspended, revision: organization.revision)

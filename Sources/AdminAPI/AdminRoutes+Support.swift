@@ -95,25 +95,31 @@ extension AdminRoutes {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
         }
-        guard let (keyID, presented) = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
+        guard let key = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
         // Read-your-writes: the checks see at least `min_revision` too, since the caller's key
         // or the resource may be what that revision created.
         try await waitForMinRevision(request)
         let principal = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.stale, timeout: deadline(request)) { state -> Result<PrincipalReference, APIError> in
-                guard let key = state.apiKey(keyID), constantTimeEqual(key.secretHash, presented) else {
-                    return .failure(.unauthenticated("unknown or revoked API key"))
-                }
-                guard let permission else { return .success(key.principal) }
-                return Self.decide(state, key.principal, permission, on: scope)
-            }
+            try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
         }.value
         return try principal.get()
     }
 
+    /// The one check of a bearer key against the state: the key must exist with the presented
+    /// secret's hash (compared in constant time), and its principal must hold `permission` on
+    /// `scope` (`decide`), when one is asked for.
+    /// - Returns: the key's principal, or the error to answer with.
+    static func verify(_ key: BearerKey, _ permission: Permission?, on scope: Scope, in state: PolicyState) -> Result<PrincipalReference, APIError> {
+        guard let stored = state.apiKey(key.id), constantTimeEqual(stored.secretHash, key.secretHash) else {
+            return .failure(.unauthenticated("unknown or revoked API key"))
+        }
+        guard let permission else { return .success(stored.principal) }
+        return decide(state, stored.principal, permission, on: scope)
+    }
+
     /// The key id and the SHA-256 of the secret of an `Authorization: Bearer <id>.<hex secret>`
     /// header; nil when the header is not one.
-    static func bearerKey(_ header: String) -> (id: EntityID, secretHash: [UInt8])? {
+    static func bearerKey(_ header: String) -> BearerKey? {
         guard header.hasPrefix("Bearer ") else { return nil }
         let parts = header.dropFirst("Bearer ".count).split(separator: ".", maxSplits: 1)
         guard parts.count == 2, let keyID = try? EntityID(hex: String(parts[0])), let secret = Hex.decode(String(parts[1])) else {
@@ -152,6 +158,9 @@ extension AdminRoutes {
         return response
     }
 }
+
+/// A presented API key: the key id, and the SHA-256 of the secret (`AdminRoutes.bearerKey`).
+typealias BearerKey = (id: EntityID, secretHash: [UInt8])
 
 /// How API key secrets are stored: SHA-256 (the secret is 32 random bytes, so a slow hash adds
 /// nothing against guessing).

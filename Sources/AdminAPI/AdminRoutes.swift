@@ -79,13 +79,6 @@ public struct AdminRoutes: Sendable {
         }
         router.post("/v1/cluster/bootstrap") { request, _ in try await bootstrap(request) }
         addResourceRoutes(to: router)
-        router.post("/v1/orgs") { request, _ in
-            let actor = try await authorize(request, "iam.organizations.create", on: .cluster)
-            let body = try await decode(CreateOrganizationRequest.self, from: request)
-            let name = try parseName(body.name)
-            let outcome = try await submit(.createOrganization(name: name), actor: actor, request: request)
-            return try json(OrganizationResponse(name: name.value, suspended: false, revision: outcome.revision), status: .created)
-        }
         return router
     }
 
@@ -336,7 +329,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The request log line, written by `RequestLogMiddleware` for routed requests and by
-/// `AuthorizeFastPath` for the ones it answers: at `debug` (every request is too many lines,
+/// `FastPath` for the ones it serves: at `debug` (every request is too many lines,
 /// and costs too much, for the default level), at `info` when slow, at `warning` when the
 /// server failed.
 enum RequestLog {

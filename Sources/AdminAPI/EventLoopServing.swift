@@ -38,7 +38,7 @@ public final class EventLoopTaskExecutor: TaskExecutor {
 /// What runs on a connection's loop must not block it: the routes only read shared state
 /// under short locks and await the replica; database work runs in the runtime's turns.
 ///
-/// Raw HTTP handlers (`AuthorizeFastPath`) go into each connection's pipeline right after NIO's
+/// Raw HTTP handlers (`FastPath`) go into each connection's pipeline right after NIO's
 /// HTTP/1 decoder and encoder, before the conversion to HTTP types that `HTTP1Channel`'s own
 /// additional handlers come after: they read NIO's request parts, and what they answer
 /// themselves is never converted.

@@ -1,6 +1,6 @@
 /// A reader for the simplest JSON bodies: one object whose values are strings, `true`, `false`
 /// or `null` — most request bodies. It exists for the hot request paths (`AdminRoutes.decode`,
-/// `AuthorizeFastPath`), where `JSONDecoder` cost more than the rest of the request.
+/// `FastPath`), where `JSONDecoder` cost more than the rest of the request.
 ///
 /// It accepts a strict subset of JSON and nothing else: a body it returns fields for means
 /// exactly what `JSONDecoder` would read from it. Whatever it does not handle — numbers, nested

@@ -13,6 +13,10 @@ public protocol PolicyCluster: Sendable {
     func metricsText() -> String
     /// Proposes a command through the leader and waits for its outcome.
     func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome
+    /// `submit` for a caller that cannot suspend (the request fast path, on an event loop).
+    /// - Parameter completion: called exactly once, on any thread, with what `submit` would
+    ///   return or throw; it must not block.
+    func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void)
     /// Changes the membership through the leader.
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64
     /// Hands leadership to `replica`.

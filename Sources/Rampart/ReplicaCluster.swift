@@ -38,9 +38,19 @@ struct ReplicaCluster: PolicyCluster {
     }
 
     func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
-        let result = try await write(.command(CommandCodec.encode(envelope)), timeout: timeout)
-        guard let outcome = result.outcome else { throw .internalFailure("a command was answered without an outcome") }
-        return outcome
+        try Self.outcome(of: try await write(.command(CommandCodec.encode(envelope)), timeout: timeout)).get()
+    }
+
+    func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void) {
+        replica.write(.command(CommandCodec.encode(envelope)), timeout: timeout) { result in
+            completion(result.mapError(Self.map).flatMap(Self.outcome))
+        }
+    }
+
+    /// A command's outcome from the write's result (a command is always answered with one).
+    private static func outcome(of result: WriteResult) -> Result<CommandOutcome, ClusterError> {
+        guard let outcome = result.outcome else { return .failure(.internalFailure("a command was answered without an outcome")) }
+        return .success(outcome)
     }
 
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {

@@ -136,7 +136,7 @@ struct ReplicaServer {
         // pool): a write crosses threads only to reach the runtime and to come back.
         let app = Application(
             router: routes.router(),
-            server: .http1OnEventLoops(rawHTTPHandlers: { [AuthorizeFastPath(routes: routes, logger: apiLogger)] }),
+            server: .http1OnEventLoops(rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }),
             configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
             logger: apiLogger)
         logger.info(

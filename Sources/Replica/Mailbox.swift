@@ -105,16 +105,22 @@ final class Mailbox<Event>: @unchecked Sendable {
     }
 }
 
-/// The one-shot answer to a caller waiting on the runtime. The runtime resumes it exactly once:
-/// it is held in exactly one of the runtime's tables and removed before it is resumed.
+/// The one-shot answer to a caller waiting on the runtime: a suspended task's continuation, or
+/// a callback. The runtime calls it exactly once: it is held in exactly one of the runtime's
+/// tables and removed before it is called. A callback runs on the runtime's thread, after the
+/// turn's status is published; it must not block.
 struct Completion<Value: Sendable>: Sendable {
-    private let continuation: CheckedContinuation<Result<Value, ReplicaError>, Never>
+    private let deliver: @Sendable (Result<Value, ReplicaError>) -> Void
 
     init(_ continuation: CheckedContinuation<Result<Value, ReplicaError>, Never>) {
-        self.continuation = continuation
+        deliver = { continuation.resume(returning: $0) }
+    }
+
+    init(_ callback: @escaping @Sendable (Result<Value, ReplicaError>) -> Void) {
+        deliver = callback
     }
 
     func callAsFunction(_ result: Result<Value, ReplicaError>) {
-        continuation.resume(returning: result)
+        deliver(result)
     }
 }

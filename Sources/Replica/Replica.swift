@@ -137,12 +137,26 @@ public final class Replica: Sendable {
     /// - Throws: `ReplicaError`: `.timedOut` leaves the outcome unknown; the others mean nothing
     ///   was applied.
     public func write(_ request: WriteRequest, timeout: Duration) async throws(ReplicaError) -> WriteResult {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
         let result = await withCheckedContinuation { continuation in
-            let completion = Completion<WriteResult>(continuation)
-            if !mailbox.post(.write(request, deadline: deadline, completion)) { completion(.failure(.overloaded)) }
+            post(request, timeout: timeout, Completion(continuation))
         }
         return try result.get()
+    }
+
+    /// `write` for a caller that cannot suspend (a channel handler on an event loop): the same
+    /// write, answered through `completion` instead of a continuation.
+    /// - Parameter completion: called exactly once with what `write` would return or throw: on
+    ///   the runtime's thread (hop to your own before touching its state), or on the caller's
+    ///   when the replica refuses the write at once (`.overloaded`). It must not block.
+    public func write(
+        _ request: WriteRequest, timeout: Duration, completion: @escaping @Sendable (Result<WriteResult, ReplicaError>) -> Void
+    ) {
+        post(request, timeout: timeout, Completion(completion))
+    }
+
+    private func post(_ request: WriteRequest, timeout: Duration, _ completion: Completion<WriteResult>) {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        if !mailbox.post(.write(request, deadline: deadline, completion)) { completion(.failure(.overloaded)) }
     }
 
     /// Waits until this replica's state reflects every write acknowledged before the call

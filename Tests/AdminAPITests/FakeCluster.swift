@@ -14,6 +14,9 @@ final class FakeCluster: PolicyCluster {
         var unavailable = false
         /// What stale reads see while the replica lags (`lag()`); nil when caught up.
         var staleView: (policy: PolicyState, revision: UInt64)?
+        /// Whether callback submissions wait in `held` (`holdSubmissions`).
+        var holding = false
+        var held: [(CommandEnvelope, @Sendable (Result<CommandOutcome, ClusterError>) -> Void)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -62,7 +65,40 @@ final class FakeCluster: PolicyCluster {
     func metricsText() -> String { "rampart_raft_term 1\n" }
 
     func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
-        try state.withLockedValue { state -> Result<CommandOutcome, ClusterError> in
+        try apply(envelope).get()
+    }
+
+    /// Applies at once and calls `completion` on the caller's thread, unless submissions are
+    /// held (`holdSubmissions`): then the write waits until `releaseSubmissions`.
+    func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void) {
+        let held = state.withLockedValue { state -> Bool in
+            guard state.holding else { return false }
+            state.held.append((envelope, completion))
+            return true
+        }
+        if !held { completion(apply(envelope)) }
+    }
+
+    /// Makes callback submissions wait (as writes wait for a quorum) until `releaseSubmissions`.
+    func holdSubmissions() {
+        state.withLockedValue { $0.holding = true }
+    }
+
+    /// Applies the held submissions in order and answers them; later ones apply at once again.
+    /// - Returns: how many were held.
+    @discardableResult
+    func releaseSubmissions() -> Int {
+        let held = state.withLockedValue { state in
+            defer { state.held = [] }
+            state.holding = false
+            return state.held
+        }
+        for (envelope, completion) in held { completion(apply(envelope)) }
+        return held.count
+    }
+
+    private func apply(_ envelope: CommandEnvelope) -> Result<CommandOutcome, ClusterError> {
+        state.withLockedValue { state -> Result<CommandOutcome, ClusterError> in
             guard !state.unavailable else { return .failure(.unavailable("no leader")) }
             state.revision += 1
             let organization = state.policy.organization(of: envelope.command)
@@ -73,7 +109,7 @@ final class FakeCluster: PolicyCluster {
                 previousHash: state.audit.last?.hash ?? [])
             state.audit.append(record)
             return .success(outcome)
-        }.get()
+        }
     }
 
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {

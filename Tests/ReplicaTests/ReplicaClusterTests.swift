@@ -55,6 +55,34 @@ import Testing
         await cluster.stopAll()
     }
 
+    /// The callback form of `write` (the request fast path's) gives what the async form gives,
+    /// on the leader and forwarded from a follower, and calls its completion exactly once.
+    @Test func callbackWriteIsAnsweredOnceWithTheOutcome() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        let calls = NIOLockedValueBox(0)
+        func write(_ request: WriteRequest, via replica: Replica) async throws -> Result<WriteResult, ReplicaError> {
+            try await cluster.whileTicking {
+                await withCheckedContinuation { continuation in
+                    replica.write(request, timeout: .seconds(10)) { result in
+                        calls.withLockedValue { $0 += 1 }
+                        continuation.resume(returning: result)
+                    }
+                }
+            }
+        }
+        let created = try await write(try cluster.createOrganization("acme"), via: leader).get()
+        #expect(created.outcome?.succeeded == true && created.revision > 0)
+        let forwarded = try await write(try cluster.createOrganization("beta"), via: follower).get()
+        #expect(forwarded.outcome?.succeeded == true && forwarded.revision > created.revision)
+        let duplicate = try await write(try cluster.createOrganization("acme"), via: follower).get()
+        #expect(duplicate.outcome?.rejection == .alreadyExists("organization acme"))
+        for _ in 0..<5 { await cluster.step() }
+        #expect(calls.withLockedValue { $0 } == 3)
+        await cluster.stopAll()
+    }
+
     /// Read-your-writes through the replica a caller talks to: a forwarded write is answered
     /// only once this replica has applied it, even when the leader committed it without it.
     @Test func forwardedWriteIsAnsweredOnceAppliedWhereItWasAsked() async throws {

@@ -10,9 +10,10 @@ import Testing
 
 @testable import AdminAPI
 
-/// The authorize fast path in a channel of its own: what it answers must be what the route
-/// answers, and everything else must reach the router unchanged and in order.
-@Suite struct AuthorizeFastPathTests {
+/// The fast path in a channel of its own: what it answers (authorize decisions, created
+/// resources) must be what the routes answer, and everything else must reach the router
+/// unchanged and in order.
+@Suite struct FastPathTests {
     static let question = #"{"principal":"alpha/dev","permission":"compute.instances.create","organization":"alpha","project":"web"}"#
 
     /// A fixture with organization `alpha`, project `web` and `alpha/dev` bound `project.admin` there.
@@ -24,10 +25,10 @@ import Testing
         return fixture
     }
 
-    private func fastPath(_ fixture: Fixture) -> AuthorizeFastPath {
+    private func fastPath(_ fixture: Fixture) -> FastPath {
         var logger = Logger(label: "fast-path-tests")
         logger.logLevel = .critical
-        return AuthorizeFastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)
+        return FastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)
     }
 
     /// A connection's pipeline as the server builds it (`HTTP1Channel`, then
@@ -43,7 +44,7 @@ import Testing
     }
 
     private func head(
-        _ token: String?, method: HTTPRequest.Method = .post, path: String = AuthorizeFastPath.target, headers: [String: String] = [:]
+        _ token: String?, method: HTTPRequest.Method = .post, path: String = FastPath.target, headers: [String: String] = [:]
     ) -> HTTPRequest {
         var head = HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path)
         if let token { head.headerFields[.authorization] = "Bearer \(token)" }
@@ -168,7 +169,7 @@ import Testing
         #expect(answer.header("Date")?.hasSuffix(" GMT") == true)
         #expect(answer.header("X-Request-ID")?.isEmpty == false)
         let fast = try JSONDecoder().decode(AuthorizeResponse.self, from: Data(answer.body.utf8))
-        let routed = try await fixture.client.send(.post, AuthorizeFastPath.target, body: Self.question, token: fixture.admin)
+        let routed = try await fixture.client.send(.post, FastPath.target, body: Self.question, token: fixture.admin)
         #expect(routed.status == 200)
         #expect(fast == (try JSONDecoder().decode(AuthorizeResponse.self, from: Data(routed.body.utf8))))
         #expect(fast.allowed && fast.binding != nil && fast.revision == fixture.cluster.revision)
@@ -197,7 +198,7 @@ import Testing
             ("not allowed to ask", head(viewer), Self.question),
             ("linearizable", head(fixture.admin, path: "/v1/authorize"), Self.question),
             ("another query", head(fixture.admin, path: "/v1/authorize?consistency=stale&min_revision=1"), Self.question),
-            ("another route", head(fixture.admin, path: "/v1/orgs"), #"{"name":"beta"}"#),
+            ("another route", head(fixture.admin, path: "/v1/orgs/alpha/bindings"), #"{"principal":"dev","role":"org.viewer"}"#),
             ("another method", head(fixture.admin, method: .put), Self.question),
             ("closing", head(fixture.admin, headers: ["Connection": "close"]), Self.question),
             ("expecting", head(fixture.admin, headers: ["Expect": "100-continue"]), Self.question),
@@ -276,7 +277,7 @@ import Testing
         while let part = try channel.readInbound(as: HTTPRequestPart.self) {
             if case .head(let request) = part { heads.append(request) }
         }
-        #expect(heads.map(\.path) == ["/healthz", AuthorizeFastPath.target])
+        #expect(heads.map(\.path) == ["/healthz", FastPath.target])
         // The router answers both.
         for status in [HTTPResponse.Status.created, .accepted] {
             try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: status, headerFields: [.contentLength: "0"])))
@@ -294,14 +295,14 @@ import Testing
         let fixture = try await fixture()
         let channel = EmbeddedChannel(handlers: [fastPath(fixture), HTTP1ToHTTPServerCodec(secure: false)])
         let head = HTTPRequestHead(
-            version: .http1_1, method: .POST, uri: AuthorizeFastPath.target,
+            version: .http1_1, method: .POST, uri: FastPath.target,
             headers: ["Host": "localhost", "Authorization": "Bearer \(fixture.admin)", "Content-Length": "\(Self.question.utf8.count)"])
         try channel.writeInbound(HTTPServerRequestPart.head(head))
         try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: Self.question)))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         #expect(try channel.readOutbound() == nil)
         let forwarded = try passedOn(channel)
-        #expect(forwarded.head?.path == AuthorizeFastPath.target && forwarded.body == Self.question && forwarded.ended)
+        #expect(forwarded.head?.path == FastPath.target && forwarded.body == Self.question && forwarded.ended)
     }
 
     /// A client that does not read its answers makes the connection unwritable: its requests go
@@ -312,7 +313,7 @@ import Testing
         channel.isWritable = false
         try send(channel, head(fixture.admin), body: Self.question)
         #expect(try responses(channel).isEmpty)
-        #expect(try passedOn(channel).head?.path == AuthorizeFastPath.target)
+        #expect(try passedOn(channel).head?.path == FastPath.target)
         // The router answers, and the client reads again.
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: [.contentLength: "0"])))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
@@ -323,6 +324,149 @@ import Testing
         #expect(try passedOn(channel).head == nil)
     }
 
+    // MARK: - Creates
+
+    /// The three create routes, each proposed by the fast path and answered as the router
+    /// answers the same request: status, media type, and the same JSON with the new revision.
+    @Test func proposesCreatesAndAnswersAsTheRoutesDo() async throws {
+        let fixture = try await fixture()
+        let cases: [(path: String, fast: String, routed: String, expected: @Sendable (String, UInt64) -> String)] = [
+            ("/v1/orgs", #"{"name":"beta"}"#, #"{"name":"gamma"}"#, { #"{"name":"\#($0)","revision":\#($1),"suspended":false}"# }),
+            ("/v1/orgs/alpha/projects", #"{"name":"api"}"#, #"{"name":"db"}"#, { #"{"name":"\#($0)","organization":"alpha","revision":\#($1)}"# }),
+            (
+                "/v1/orgs/alpha/principals", #"{"name":"ci","kind":"service_account"}"#, #"{"name":"ops","kind":"service_account"}"#,
+                { #"{"kind":"service_account","name":"\#($0)","organization":"alpha","revision":\#($1)}"# }
+            ),
+        ]
+        for (path, fastBody, routedBody, expected) in cases {
+            let channel = try channel(fixture)
+            let before = fixture.cluster.revision
+            try send(channel, head(fixture.admin, path: path, headers: ["X-Request-ID": "create-1"]), body: fastBody, chunks: 2)
+            try channel.embeddedEventLoop.run()
+            let answer = try #require(try response(channel), "\(path)")
+            #expect(try passedOn(channel).head == nil, "\(path)")
+            #expect(fixture.cluster.revision == before + 1, "\(path)")
+            #expect(answer.status == 201, "\(path): \(answer.body)")
+            #expect(answer.headers.map(\.name) == ["Content-Type", "Content-Length", "X-Request-ID", "Date"], "\(path)")
+            #expect(answer.header("Content-Type") == "application/json" && answer.header("X-Request-ID") == "create-1", "\(path)")
+            let name = try #require(try JSONSerialization.jsonObject(with: Data(fastBody.utf8)) as? [String: Any])["name"] as? String
+            #expect(try sortedJSON(answer.body) == expected(name ?? "", before + 1), "\(path)")
+            // The router answers the same request for another name with the same fields.
+            let routed = try await fixture.client.send(.post, path, body: routedBody, token: fixture.admin)
+            let routedName = try #require(try JSONSerialization.jsonObject(with: Data(routedBody.utf8)) as? [String: Any])["name"] as? String
+            #expect(routed.status == 201 && routed.headers[.contentType] == "application/json", "\(path)")
+            #expect(try sortedJSON(routed.body) == expected(routedName ?? "", before + 2), "\(path)")
+        }
+        // The audit log names the request and the caller, as for a routed write.
+        let records = try await fixture.cluster.auditRecords(after: nil, limit: 1000, filter: AuditQuery(), consistency: .stale, timeout: .seconds(1))
+        let proposed = records.records.filter { $0.requestID == "create-1" }
+        #expect(proposed.map(\.action) == ["organization.create", "project.create", "principal.create"])
+        #expect(proposed.allSatisfy { $0.actor == "system/admin" && $0.outcome == "ok" }, "\(proposed)")
+    }
+
+    /// A create the state machine refuses, or the cluster cannot carry out, is answered after its
+    /// proposal with the router's problem (it cannot be passed on: it was already proposed).
+    @Test func answersRejectionsAndClusterErrorsAsTheRouterDoes() async throws {
+        let fixture = try await fixture()
+        let duplicate = #"{"name":"web"}"#
+        let channel = try channel(fixture)
+        try send(channel, head(fixture.admin, path: "/v1/orgs/alpha/projects"), body: duplicate)
+        try channel.embeddedEventLoop.run()
+        let refused = try #require(try response(channel))
+        #expect(try passedOn(channel).head == nil)
+        let routed = try await fixture.client.send(.post, "/v1/orgs/alpha/projects", body: duplicate, token: fixture.admin)
+        #expect(refused.status == 409 && routed.status == 409)
+        #expect(refused.header("Content-Type") == "application/problem+json" && routed.headers[.contentType] == "application/problem+json")
+        #expect(try sortedJSON(refused.body) == sortedJSON(routed.body) && refused.body.contains("already_exists"))
+
+        // A new channel after the suspension above: an embedded channel stays on its thread.
+        fixture.cluster.setUnavailable(true)
+        let second = try self.channel(fixture)
+        try send(second, head(fixture.admin, path: "/v1/orgs/alpha/projects"), body: #"{"name":"api"}"#)
+        try second.embeddedEventLoop.run()
+        let unavailable = try #require(try response(second))
+        #expect(unavailable.status == 503)
+        #expect(unavailable.headers.map(\.name) == ["Content-Type", "Retry-After", "Content-Length", "X-Request-ID", "Date"])
+        #expect(unavailable.header("Retry-After") == "1")
+        let problem = try #require(try JSONSerialization.jsonObject(with: Data(unavailable.body.utf8)) as? [String: Any])
+        #expect(problem["code"] as? String == "unavailable" && problem["status"] as? Int == 503)
+    }
+
+    /// Every create it cannot serve whole goes to the router as it came, before anything is
+    /// proposed: nothing is written, nothing changes.
+    @Test func passesOnCreatesItCannotServe() async throws {
+        let fixture = try await fixture()
+        let viewer = try await fixture.member("alpha", "viewer", role: "org.viewer")
+        let principal = #"{"name":"ci","kind":"user"}"#
+        let cases: [(String, HTTPRequest, String)] = [
+            ("no key", head(nil, path: "/v1/orgs/alpha/principals"), principal),
+            ("not allowed", head(viewer, path: "/v1/orgs/alpha/principals"), principal),
+            ("unknown organization", head(fixture.admin, path: "/v1/orgs/nope/principals"), principal),
+            ("invalid name in the path", head(fixture.admin, path: "/v1/orgs/Alpha/principals"), principal),
+            ("encoded name", head(fixture.admin, path: "/v1/orgs/al%70ha/principals"), principal),
+            ("trailing slash", head(fixture.admin, path: "/v1/orgs/alpha/principals/"), principal),
+            ("query", head(fixture.admin, path: "/v1/orgs/alpha/principals?x=1"), principal),
+            ("invalid name in the body", head(fixture.admin, path: "/v1/orgs/alpha/principals"), #"{"name":"CI","kind":"user"}"#),
+            ("unknown kind", head(fixture.admin, path: "/v1/orgs/alpha/principals"), #"{"name":"ci","kind":"robot"}"#),
+            ("missing field", head(fixture.admin, path: "/v1/orgs/alpha/principals"), #"{"name":"ci"}"#),
+            ("unknown field", head(fixture.admin, path: "/v1/orgs"), #"{"name":"beta","x":"y"}"#),
+            ("wrong type", head(fixture.admin, path: "/v1/orgs"), #"{"name":true}"#),
+            ("idempotency key", head(fixture.admin, path: "/v1/orgs", headers: ["Idempotency-Key": "k1"]), #"{"name":"beta"}"#),
+            ("expected revision", head(fixture.admin, path: "/v1/orgs", headers: ["If-Match": "3"]), #"{"name":"beta"}"#),
+            ("timeout", head(fixture.admin, path: "/v1/orgs", headers: ["X-Timeout-Ms": "50"]), #"{"name":"beta"}"#),
+            ("another method", head(fixture.admin, method: .put, path: "/v1/orgs"), #"{"name":"beta"}"#),
+        ]
+        let before = fixture.cluster.revision
+        for (label, request, body) in cases {
+            let channel = try channel(fixture)
+            try send(channel, request, body: body)
+            try channel.embeddedEventLoop.run()
+            #expect(try responses(channel).isEmpty, "\(label)")
+            let forwarded = try passedOn(channel)
+            let expected = try unhandled(fixture, request, body: body)
+            #expect(forwarded.head != nil && forwarded.head == expected.head, "\(label)")
+            #expect(forwarded.body == body && forwarded.ended, "\(label)")
+        }
+        #expect(fixture.cluster.revision == before)
+    }
+
+    /// While a create waits for its outcome, what the connection sends next is held and the
+    /// socket is not read; once the answer is written, the held requests go on in order.
+    @Test func holdsWhatArrivesWhileACreateWaits() async throws {
+        let fixture = try await fixture()
+        let channel = try channel(fixture)
+        let socket = EventCounter()
+        try channel.pipeline.syncOperations.addHandler(socket, position: .first)
+        let router = EventCounter()
+        try channel.pipeline.syncOperations.addHandler(router)
+        fixture.cluster.holdSubmissions()
+        try send(channel, head(fixture.admin, path: "/v1/orgs/alpha/principals"), body: #"{"name":"ci","kind":"user"}"#)
+        try send(channel, head(fixture.admin), body: Self.question)
+        try send(channel, head(fixture.admin, method: .get, path: "/healthz"), body: "")
+        channel.read()
+        try channel.embeddedEventLoop.run()
+        #expect(try responses(channel).isEmpty)
+        #expect(try passedOn(channel).head == nil)
+        #expect(socket.reads == 0)
+
+        let completed = router.readCompletions
+        #expect(fixture.cluster.releaseSubmissions() == 1)
+        try channel.embeddedEventLoop.run()
+        // The router's channel hands on what it read at a read's completion: one follows the replay.
+        #expect(router.readCompletions == completed + 1)
+        let answers = try responses(channel)
+        #expect(answers.map(\.status) == [201, 200])
+        #expect(answers.first?.body.contains(#""name":"ci""#) == true && answers.last?.body.contains(#""allowed":true"#) == true)
+        #expect(try passedOn(channel).head?.path == "/healthz")
+        #expect(socket.reads == 1)
+    }
+
+    /// The JSON text of an object with its keys sorted, to compare answers field by field.
+    private func sortedJSON(_ text: String) throws -> String {
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+    }
+
     @Test func encodesDecisionsAsJSONDecoderReadsThem() throws {
         let samples = [
             AuthorizeResponse(allowed: true, binding: "00ff", reason: nil, revision: 12),
@@ -330,7 +474,7 @@ import Testing
             AuthorizeResponse(allowed: false, binding: nil, reason: nil, revision: .max),
         ]
         for sample in samples {
-            let buffer = AuthorizeFastPath.encode(sample)
+            let buffer = FastPath.encode(sample)
             #expect(try JSONDecoder().decode(AuthorizeResponse.self, from: Data(buffer.readableBytesView)) == sample)
         }
     }
@@ -346,5 +490,25 @@ import Testing
         var generator = RequestIDGenerator(seed: 1)
         let ids = (0..<1000).map { _ in generator.next() }
         #expect(Set(ids).count == ids.count)
+    }
+}
+
+/// Counts the reads that pass it on their way to the socket and the read completions that pass
+/// it on their way to the router: at the front of the pipeline it sees what reaches the socket,
+/// at the end what reaches the router.
+private final class EventCounter: ChannelDuplexHandler {
+    typealias InboundIn = Any
+    typealias OutboundIn = Any
+    private(set) var reads = 0
+    private(set) var readCompletions = 0
+
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readCompletions += 1
+        context.fireChannelReadComplete()
     }
 }

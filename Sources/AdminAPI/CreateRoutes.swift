@@ -1,0 +1,220 @@
+import Foundation
+import Hummingbird
+import PolicyModel
+
+/// A route that creates a resource from names in its path and a flat JSON body: organizations,
+/// projects and principals, the writes a tenant's automation makes most often.
+///
+/// Each is declared once, as a type of this protocol, and served two ways with the same checks
+/// in the same order and the same answer: by the router (`AdminRoutes.addCreateRoute`), and by
+/// `FastPath` on the connection's event loop when everything about the request is in order
+/// (`AdminRoutes.immediateCreate`), which proposes the command without a task per request.
+protocol CreateRoute: SendableMetatype {
+    /// The request body.
+    associatedtype Body: APIRequestBody
+    /// What the created resource is answered with.
+    associatedtype Answer: Encodable & Sendable
+
+    /// The path: literal segments, and parameters that are each a `Name`.
+    static var path: [PathSegment] { get }
+    /// The permission the caller needs, on `scope(names)`.
+    static var permission: Permission { get }
+    /// Where the permission is checked, from the path's names in order.
+    static func scope(_ names: [Name]) -> Scope
+    /// The command, from the path's names and the body.
+    /// - Throws: `APIError` for an invalid value in the body.
+    static func command(_ names: [Name], _ body: Body) throws(APIError) -> Command
+    /// The answer once the command was applied at `revision`.
+    static func answer(_ names: [Name], _ body: Body, revision: UInt64) -> Answer
+}
+
+/// One segment of a `CreateRoute`'s path.
+enum PathSegment: Sendable, Hashable {
+    /// Text the segment must be.
+    case literal(String)
+    /// A `Name`, called this in the router's path.
+    case parameter(String)
+}
+
+extension CreateRoute {
+    /// The path as the router names it, such as `/v1/orgs/{org}/principals`.
+    static var routerPath: String {
+        "/" + path.map { segment in
+            switch segment {
+            case .literal(let text): return text
+            case .parameter(let name): return "{\(name)}"
+            }
+        }.joined(separator: "/")
+    }
+
+    /// The path's names when `target` is exactly this route's path: no query, no empty
+    /// segment, every parameter a valid `Name` (so nothing percent-encoded); nil otherwise.
+    static func names(in target: Substring) -> [Name]? {
+        guard target.first == "/" else { return nil }
+        let segments = target.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count == path.count else { return nil }
+        var names: [Name] = []
+        for (segment, expected) in zip(segments, path) {
+            switch expected {
+            case .literal(let text):
+                guard segment == text else { return nil }
+            case .parameter:
+                guard let name = try? Name(String(segment)) else { return nil }
+                names.append(name)
+            }
+        }
+        return names
+    }
+
+    /// A name from a body's field, refused as the state machine refuses it.
+    static func name(_ text: String) throws(APIError) -> Name {
+        do {
+            return try Name(text)
+        } catch {
+            throw .rejected(error)
+        }
+    }
+}
+
+/// `POST /v1/orgs`: a new organization, with `iam.organizations.create` on the cluster.
+enum CreateOrganizationRoute: CreateRoute {
+    static let path: [PathSegment] = [.literal("v1"), .literal("orgs")]
+    static let permission = AdminRoutes.permission("iam.organizations.create")
+
+    static func scope(_ names: [Name]) -> Scope { .cluster }
+
+    static func command(_ names: [Name], _ body: CreateOrganizationRequest) throws(APIError) -> Command {
+        .createOrganization(name: try name(body.name))
+    }
+
+    static func answer(_ names: [Name], _ body: CreateOrganizationRequest, revision: UInt64) -> OrganizationResponse {
+        OrganizationResponse(name: body.name, suspended: false, revision: revision)
+    }
+}
+
+/// `POST /v1/orgs/{org}/projects`: a new project, with `iam.projects.create` on its organization.
+enum CreateProjectRoute: CreateRoute {
+    static let path: [PathSegment] = [.literal("v1"), .literal("orgs"), .parameter("org"), .literal("projects")]
+    static let permission = AdminRoutes.permission("iam.projects.create")
+
+    static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
+
+    static func command(_ names: [Name], _ body: CreateProjectRequest) throws(APIError) -> Command {
+        .createProject(organization: names[0], name: try name(body.name))
+    }
+
+    static func answer(_ names: [Name], _ body: CreateProjectRequest, revision: UInt64) -> ProjectResponse {
+        ProjectResponse(organization: names[0].value, name: body.name, revision: revision)
+    }
+}
+
+/// `POST /v1/orgs/{org}/principals`: a new user or service account, with
+/// `iam.principals.create` on its organization.
+enum CreatePrincipalRoute: CreateRoute {
+    static let path: [PathSegment] = [.literal("v1"), .literal("orgs"), .parameter("org"), .literal("principals")]
+    static let permission = AdminRoutes.permission("iam.principals.create")
+
+    /// The kinds a body may name.
+    static let kinds: [String: PrincipalKind] = ["user": .user, "service_account": .serviceAccount]
+
+    static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
+
+    static func command(_ names: [Name], _ body: CreatePrincipalRequest) throws(APIError) -> Command {
+        let principal = try name(body.name)
+        guard let kind = kinds[body.kind] else { throw .badRequest("kind must be user or service_account") }
+        return .createPrincipal(PrincipalReference(organization: names[0], name: principal), kind: kind)
+    }
+
+    static func answer(_ names: [Name], _ body: CreatePrincipalRequest, revision: UInt64) -> PrincipalResponse {
+        PrincipalResponse(organization: names[0].value, name: body.name, kind: body.kind, revision: revision)
+    }
+}
+
+/// A create request `FastPath` may propose: checked and built on the event loop, from the
+/// replica's state as it is now.
+struct PreparedCreate: Sendable {
+    /// The command, its actor and the request's id.
+    let envelope: CommandEnvelope
+    /// The JSON answer once the command was applied at the revision given; nil if it could not be encoded.
+    let answer: @Sendable (UInt64) -> Data?
+}
+
+/// What `FastPath` writes for a create: the same status, media type and body as the router's.
+struct CreateAnswer: Equatable {
+    var status: HTTPResponse.Status
+    var contentType: String
+    /// `Retry-After`, for an unavailable or overloaded cluster.
+    var retryAfter: String?
+    var body: Data
+}
+
+extension AdminRoutes {
+    /// The create routes, in the order the fast path tries them.
+    static let createRoutes: [any CreateRoute.Type] = [CreateOrganizationRoute.self, CreateProjectRoute.self, CreatePrincipalRoute.self]
+
+    /// Adds `route` to `router`: the path's names, the caller's key and permission, the body,
+    /// the command, then the proposal, each refused with its own error.
+    func addCreateRoute<Route: CreateRoute>(_ route: Route.Type, to router: Router<BasicRequestContext>) {
+        router.post(RouterPath(Route.routerPath)) { request, context in
+            var names: [Name] = []
+            for case .parameter(let parameter) in Route.path {
+                names.append(try parseName(context.parameters.get(parameter) ?? ""))
+            }
+            let actor = try await check(request, permission: Route.permission, on: Route.scope(names))
+            let body = try await decode(Route.Body.self, from: request)
+            let outcome = try await submit(try Route.command(names, body), actor: actor, request: request)
+            return try json(Route.answer(names, body, revision: outcome.revision), status: .created)
+        }
+    }
+
+    /// Whether `target` is a create route's path (the fast path then reads the request's body).
+    static func isCreateTarget(_ target: String) -> Bool {
+        createRoutes.contains { $0.names(in: target[...]) != nil }
+    }
+
+    /// The create request for `target`, ready to propose, when everything about it is in order
+    /// now: a create route's path, a `key` allowed the route's permission, a flat body
+    /// (`FlatJSON`) with valid values. Nil when anything is not: the router then answers, with
+    /// the error. Nothing is proposed or changed here.
+    func immediateCreate(target: String, key: BearerKey, body: UnsafeRawBufferPointer, requestID: String) -> PreparedCreate? {
+        for route in Self.createRoutes {
+            if let names = route.names(in: target[...]) {
+                return prepare(route, names: names, key: key, body: body, requestID: requestID)
+            }
+        }
+        return nil
+    }
+
+    private func prepare<Route: CreateRoute>(
+        _ route: Route.Type, names: [Name], key: BearerKey, body: UnsafeRawBufferPointer, requestID: String
+    ) -> PreparedCreate? {
+        let scope = Route.scope(names)
+        guard let access = try? cluster.readNow({ Self.verify(key, Route.permission, on: scope, in: $0) }),
+            case .success(let actor) = access.value,
+            let decoded = FlatJSON.decode(Route.Body.self, from: body),
+            let command = try? Route.command(names, decoded)
+        else { return nil }
+        let envelope = CommandEnvelope(
+            command: command, actor: actor, requestID: requestID, idempotencyKey: nil, expectedRevision: nil, time: cluster.now())
+        return PreparedCreate(envelope: envelope) { revision in try? Self.encoder.encode(Route.answer(names, decoded, revision: revision)) }
+    }
+
+    /// The answer to a proposed create, as the router gives it: `201 Created` with the
+    /// resource, or the problem for a rejection or a cluster that could not apply it.
+    static func createAnswer(_ result: Result<CommandOutcome, ClusterError>, _ prepared: PreparedCreate) -> CreateAnswer {
+        let error: APIError
+        switch result {
+        case .success(let outcome):
+            if let rejection = outcome.rejection {
+                error = .rejected(rejection)
+            } else if let body = prepared.answer(outcome.revision) {
+                return CreateAnswer(status: .created, contentType: "application/json", body: body)
+            } else {
+                error = .cluster(.internalFailure("internal error"))
+            }
+        case .failure(let failure):
+            error = .cluster(failure)
+        }
+        return CreateAnswer(status: error.status, contentType: APIError.problemContentType, retryAfter: error.retryAfter, body: error.problemJSON)
+    }
+}

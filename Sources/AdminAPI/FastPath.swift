@@ -1,0 +1,393 @@
+import Foundation
+public import Logging
+public import NIOCore
+public import NIOHTTP1
+import Hummingbird
+import PolicyModel
+
+/// Serves the API's two hottest requests in the connection's channel pipeline, on its event
+/// loop, without the router, a task per request or the general JSON coder:
+///
+/// - `POST /v1/authorize?consistency=stale`, the request every service makes on every call, is
+///   answered at once: a decision is a lock-protected read of the replica's state (`readNow`).
+/// - The create routes (`CreateRoute`: organizations, projects, principals) are checked the
+///   same way and their command proposed (`PolicyCluster.submit(_:timeout:completion:)`); the
+///   answer is written when the outcome comes back, rendered as the router renders it
+///   (`AdminRoutes.createAnswer`).
+///
+/// It reads NIO's HTTP/1 parts, before they are converted to HTTP types for the router
+/// (`EventLoopHTTP1Channel`'s raw HTTP handlers), so the requests it serves are never converted.
+/// It only serves a request when everything about it is in order: HTTP/1.1, one
+/// `Authorization` header with a valid API key allowed the route's permission, at most one
+/// valid `X-Request-ID`, a well-formed body it can read (`FlatJSON`) with valid values.
+/// Everything else — any other request, any error it would have to answer, any header it does
+/// not handle (`Connection`, `Expect`, `X-Timeout-Ms`, and for a create `Idempotency-Key` and
+/// `If-Match`), trailers, a body over the limit — is passed on unchanged to the router, which
+/// answers it as it answers every request. So the checks and errors before a proposal have one
+/// implementation; after one, the outcome is answered here (a rejection or a cluster error as
+/// the router's problem answer), since proposing again is not an option.
+///
+/// Responses leave in request order: while a request passed on is unanswered, the requests
+/// after it are passed on too (HTTP/1.1 pipelining); while a create proposed here waits for its
+/// outcome, what arrives after it is held, and the connection is not read further (its `read`s
+/// are held too), until the answer is written. While the connection is not writable (a client
+/// that sends requests without reading the answers), requests are passed on as well: the
+/// router's channel holds back reading, where answering here would pile answers up in memory.
+///
+/// The requests it serves never reach Hummingbird's connection state handler behind it: that
+/// handler's idle timeout (not set here) would count a connection that only asks these as
+/// idle, and a graceful shutdown does not wait for a request this handler is still reading or
+/// a create it is waiting for: such a connection may close before the answer is written, and
+/// its client then learns no more of the outcome than after a timeout. (A create sent with an
+/// `Idempotency-Key`, so that it can be retried safely, is the router's.)
+///
+/// Its answers are written as bytes, whole, through the pipeline's `HTTPResponseEncoder`'s
+/// context, so they go to the socket past the encoder and the HTTP types codec (which had cost
+/// a tenth of a replica's CPU under `authorize`). A pipeline without that encoder gets no
+/// answers from it: everything is passed on.
+public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    /// The authorize request target this handler answers.
+    static let target = "/v1/authorize?consistency=stale"
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// Reading the body of a request this handler may serve.
+        case collecting(HTTPRequestHead, ByteBuffer)
+        /// Passing the rest of a request on to the router.
+        case passing
+        /// A create proposed here waits for its outcome; what arrives meanwhile is held.
+        case proposing
+    }
+
+    private let routes: AdminRoutes
+    private let logger: Logger
+    private var state = State.idle
+    /// Requests passed on whose response has not been written completely yet.
+    private var unanswered = 0
+    /// Request parts that arrived while a create waited for its outcome, in order.
+    private var held = CircularBuffer<HTTPServerRequestPart>()
+    /// Whether the pipeline asked to read while a create waited for its outcome.
+    private var readHeld = false
+    private var requestIDs: RequestIDGenerator
+    private var date = HTTPDateCache()
+    /// The context of the pipeline's `HTTPResponseEncoder`: bytes written there go to the socket.
+    private var socket: ChannelHandlerContext?
+    /// The last `Authorization` header of this connection, and its key (see `bearerKey`).
+    private var lastKey: (header: String, key: BearerKey)?
+
+    /// Creates the handler for one connection.
+    /// - Parameters:
+    ///   - routes: the routes whose checks, limits and cluster it shares.
+    ///   - logger: where it logs each request, as the router's request log does.
+    public init(routes: AdminRoutes, logger: Logger) {
+        self.routes = routes
+        self.logger = logger
+        var system = SystemRandomNumberGenerator()
+        requestIDs = RequestIDGenerator(seed: system.next())
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        socket = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        socket = nil
+        held.removeAll()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if case .proposing = state {
+            held.append(part)
+        } else {
+            handle(part, context: context)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        // Nothing held can be answered any more.
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if case .proposing = state {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Only the router's responses come through here; this handler's own go past it.
+        if case .end = unwrapOutboundIn(data) { unanswered = max(0, unanswered - 1) }
+        context.write(data, promise: promise)
+    }
+
+    /// Serves, collects or passes on one request part.
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if unanswered == 0, socket != nil, context.channel.isWritable, isCandidate(head) {
+                state = .collecting(head, context.channel.allocator.buffer(capacity: 256))
+            } else {
+                unanswered += 1
+                state = .passing
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case (.collecting(let head, var body), .body(var chunk)):
+            guard body.readableBytes + chunk.readableBytes <= routes.limits.maxBodyBytes else {
+                passOn(context, head: head, body: body)
+                context.fireChannelRead(wrapInboundOut(part))
+                return
+            }
+            state = .idle  // Drops the state's reference to the buffer, so appending does not copy.
+            body.writeBuffer(&chunk)
+            state = .collecting(head, body)
+        case (.collecting(let head, let body), .end(let trailers)):
+            let started = ContinuousClock.now
+            if trailers == nil, let socket, serve(head, body, context: context, socket: socket, started: started) { return }
+            passOn(context, head: head, body: body)
+            context.fireChannelRead(wrapInboundOut(part))
+            state = .idle
+        case (.passing, .end):
+            state = .idle
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.collecting(let head, let body), .head):
+            // A new head before the end: not HTTP this handler understands; the router decides.
+            passOn(context, head: head, body: body)
+            context.fireChannelRead(wrapInboundOut(part))
+        default:
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+    }
+
+    /// Answers an authorize request, or proposes a create, when everything about it is in order.
+    /// - Returns: whether it did; if not, the request is the router's.
+    private func serve(
+        _ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext, socket: ChannelHandlerContext, started: ContinuousClock.Instant
+    ) -> Bool {
+        let given = head.headers[Self.requestIDName]
+        guard given.count <= 1 else { return false }
+        if let given = given.first, !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) { return false }
+        let authorizations = head.headers["authorization"]
+        guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
+        let requestID = given.first ?? requestIDs.next()
+        if head.uri == Self.target {
+            let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
+            guard let decision else { return false }
+            state = .idle
+            write(.ok, contentType: "application/json", body: Self.encode(decision), requestID: requestID, path: "/v1/authorize", to: socket, started: started)
+            return true
+        }
+        let prepared = body.withUnsafeReadableBytes { bytes in
+            routes.immediateCreate(target: head.uri, key: key, body: bytes, requestID: requestID)
+        }
+        guard let prepared else { return false }
+        state = .proposing
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let path = head.uri
+        routes.cluster.submit(prepared.envelope, timeout: routes.limits.requestTimeout) { result in
+            eventLoop.execute {
+                let (this, context) = handler.value
+                this.proposed(AdminRoutes.createAnswer(result, prepared), requestID: requestID, path: path, context: context, started: started)
+            }
+        }
+        return true
+    }
+
+    /// Writes a create's answer, then goes on with what arrived while it waited.
+    private func proposed(_ answer: CreateAnswer, requestID: String, path: String, context: ChannelHandlerContext, started: ContinuousClock.Instant) {
+        // Removed from the pipeline meanwhile: the connection is no longer this handler's.
+        guard case .proposing = state, let socket else { return }
+        state = .idle
+        var body = socket.channel.allocator.buffer(capacity: answer.body.count)
+        body.writeBytes(answer.body)
+        write(
+            answer.status, contentType: answer.contentType, retryAfter: answer.retryAfter, body: body, requestID: requestID, path: path, to: socket,
+            started: started)
+        let replayed = !held.isEmpty
+        while !held.isEmpty {
+            if case .proposing = state { break }
+            handle(held.removeFirst(), context: context)
+        }
+        if replayed { context.fireChannelReadComplete() }
+        if readHeld, !isProposing {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private var isProposing: Bool {
+        if case .proposing = state { return true }
+        return false
+    }
+
+    /// Hands a request read so far on to the router.
+    private func passOn(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+        unanswered += 1
+        state = .passing
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+    }
+
+    /// Whether the request is one this handler may serve, judged by its head. (Header names are
+    /// compared without regard to case.)
+    private func isCandidate(_ head: HTTPRequestHead) -> Bool {
+        guard head.method == .POST, head.version == .http1_1 else { return false }
+        guard !head.headers.contains(name: "connection"), !head.headers.contains(name: "expect"),
+            !head.headers.contains(name: RequestLogMiddleware<BasicRequestContext>.timeoutHeader)
+        else { return false }
+        if head.uri == Self.target { return true }
+        // A create's idempotency key and expected revision are the router's to honour.
+        return !head.headers.contains(name: "idempotency-key") && !head.headers.contains(name: "if-match")
+            && AdminRoutes.isCreateTarget(head.uri)
+    }
+
+    /// The key of an `Authorization` header, remembered for the connection's next request: a
+    /// client sends the same key on every request of a connection, and hashing the secret is
+    /// a good part of a decision's cost. (The remembered value is derived from what this
+    /// connection presented, and it is checked against the stored key on every request.)
+    private func bearerKey(_ authorization: String) -> BearerKey? {
+        if let last = lastKey, last.header == authorization { return last.key }
+        guard let key = AdminRoutes.bearerKey(authorization) else { return nil }
+        lastKey = (authorization, key)
+        return key
+    }
+
+    private static let requestIDName = requestIDHeader.rawName
+
+    /// Writes a response as one buffer, the bytes the router's encoder would have written. The
+    /// request id is a client's only if `serve` found it valid (visible ASCII, no CR or LF).
+    private func write(
+        _ status: HTTPResponse.Status, contentType: String, retryAfter: String? = nil, body: ByteBuffer, requestID: String, path: String,
+        to socket: ChannelHandlerContext, started: ContinuousClock.Instant
+    ) {
+        var response = socket.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        switch status {
+        case .ok: response.writeStaticString("HTTP/1.1 200 OK")
+        case .created: response.writeStaticString("HTTP/1.1 201 Created")
+        default:
+            response.writeStaticString("HTTP/1.1 ")
+            response.writeString(String(status.code))
+            response.writeStaticString(" ")
+            response.writeString(status.reasonPhrase)
+        }
+        response.writeStaticString("\r\nContent-Type: ")
+        response.writeString(contentType)
+        if let retryAfter {
+            response.writeStaticString("\r\nRetry-After: ")
+            response.writeString(retryAfter)
+        }
+        response.writeStaticString("\r\nContent-Length: ")
+        response.writeString(String(body.readableBytes))
+        response.writeStaticString("\r\nX-Request-ID: ")
+        response.writeString(requestID)
+        response.writeStaticString("\r\nDate: ")
+        response.writeString(date.now())
+        response.writeStaticString("\r\n\r\n")
+        response.writeImmutableBuffer(body)
+        socket.writeAndFlush(NIOAny(response), promise: nil)
+        RequestLog.log(
+            logger, requestID: requestID, method: "POST", path: path, status: Int(status.code), elapsed: ContinuousClock.now - started)
+    }
+
+    /// The JSON of a decision, as `JSONEncoder` would write it (without the optional fields
+    /// that are nil). Binding ids are hex and denial reasons identifiers: nothing to escape.
+    static func encode(_ response: AuthorizeResponse) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(96)
+        buffer.writeStaticString(response.allowed ? "{\"allowed\":true" : "{\"allowed\":false")
+        if let binding = response.binding {
+            buffer.writeStaticString(",\"binding\":\"")
+            buffer.writeString(binding)
+            buffer.writeStaticString("\"")
+        }
+        if let reason = response.reason {
+            buffer.writeStaticString(",\"reason\":\"")
+            buffer.writeString(reason)
+            buffer.writeStaticString("\"")
+        }
+        buffer.writeStaticString(",\"revision\":")
+        buffer.writeString(String(response.revision))
+        buffer.writeStaticString("}")
+        return buffer
+    }
+}
+
+@available(*, unavailable)
+extension FastPath: Sendable {}
+
+extension AdminRoutes {
+    /// The answer to an authorize request with the bearer `key`, from this replica's state now,
+    /// when everything about the request is in order; nil when anything is not (the route then
+    /// answers, with the error). The same checks as the route's: a key allowed
+    /// `iam.decisions.check` on the resource, names and a permission that parse.
+    func immediateAuthorization(key: BearerKey, body: UnsafeRawBufferPointer) -> AuthorizeResponse? {
+        guard let request = FlatJSON.decode(AuthorizeRequest.self, from: body) else { return nil }
+        guard let resource = try? requestedResource(request), let question = try? authorizationQuestion(request, resource: resource) else {
+            return nil
+        }
+        let result = try? cluster.readNow { state -> AuthorizationDecision? in
+            guard case .success = Self.verify(key, Self.decisionsCheck, on: resource, in: state) else { return nil }
+            return state.authorize(question.principal, question.permission, on: resource)
+        }
+        guard let result, let decision = result.value else { return nil }
+        return AuthorizeResponse(decision, revision: result.revision)
+    }
+}
+
+/// Request ids for the fast path: 64-bit values in hex, like the router's, from a generator
+/// seeded once per connection from the system's random source (a request id names a request in
+/// the logs and the audit log; it is not a secret).
+struct RequestIDGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    /// The next id (SplitMix64).
+    mutating func next() -> String {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return String(value ^ (value >> 31), radix: 16)
+    }
+}
+
+/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted once per second.
+struct HTTPDateCache {
+    private var second: Int = -1
+    private var text = ""
+
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// The current date.
+    mutating func now() -> String {
+        var seconds = time(nil)
+        if seconds != second {
+            second = seconds
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            text = Self.format(parts)
+        }
+        return text
+    }
+
+    static func format(_ parts: tm) -> String {
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let day = days[Int(parts.tm_wday)]
+        let month = months[Int(parts.tm_mon)]
+        return "\(day), \(two(parts.tm_mday)) \(month) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
