@@ -291,8 +291,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             requestID = given
         } else {
-            var generator = SystemRandomNumberGenerator()
-            requestID = String(generator.next(), radix: 16)
+            requestID = RequestIDs.shared.next()
             var head = request.head
             head.headerFields[header] = requestID
             request = Request(head: head, body: request.body)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 public import NIOCore
 public import NIOHTTP1
@@ -74,7 +75,6 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var held = CircularBuffer<HTTPServerRequestPart>()
     /// Whether the pipeline asked to read while a create waited for its outcome.
     private var readHeld = false
-    private var requestIDs: RequestIDGenerator
     private var date = HTTPDateCache()
     /// The context of the pipeline's `HTTPResponseEncoder`: bytes written there go to the socket.
     private var socket: ChannelHandlerContext?
@@ -88,8 +88,6 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     public init(routes: AdminRoutes, logger: Logger) {
         self.routes = routes
         self.logger = logger
-        var system = SystemRandomNumberGenerator()
-        requestIDs = RequestIDGenerator(seed: system.next())
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -178,7 +176,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let given = given.first, !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) { return false }
         let authorizations = head.headers["authorization"]
         guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
-        let requestID = given.first ?? requestIDs.next()
+        let requestID = given.first ?? RequestIDs.shared.next()
         if head.uri == Self.target {
             let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
             guard let decision else { return false }
@@ -344,23 +342,27 @@ extension AdminRoutes {
     }
 }
 
-/// Request ids for the fast path: 64-bit values in hex, like the router's, from a generator
-/// seeded once per connection from the system's random source (a request id names a request in
-/// the logs and the audit log; it is not a secret).
-struct RequestIDGenerator {
-    private var state: UInt64
+/// The request ids a replica gives requests that come without one: 16 hex digits of a 64-bit
+/// counter that starts at the replica's start time in nanoseconds and counts up by one per id.
+/// A replica's ids increase, so the audit log's index by request id grows at its end instead
+/// of at random places (each commit then writes one page of it, not one per request); two
+/// replicas started a second apart share no id for their first billion requests. A request id
+/// names a request in the logs and the audit log; it is neither a secret nor a unique key.
+final class RequestIDs: Sendable {
+    /// The replica's ids.
+    static let shared = RequestIDs(start: UInt64(max(0, Date().timeIntervalSince1970 * 1e9)))
 
-    init(seed: UInt64) {
-        state = seed
+    private let last: Atomic<UInt64>
+
+    init(start: UInt64) {
+        last = Atomic(start)
     }
 
-    /// The next id (SplitMix64).
-    mutating func next() -> String {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return String(value ^ (value >> 31), radix: 16)
+    /// The next id.
+    func next() -> String {
+        let value = last.add(1, ordering: .relaxed).newValue
+        let text = String(value, radix: 16)
+        return text.count < 16 ? String(repeating: "0", count: 16 - text.count) + text : text
     }
 }
 

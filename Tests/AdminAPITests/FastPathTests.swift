@@ -486,10 +486,14 @@ import Testing
         #expect(HTTPDateCache.format(parts) == "Sun, 06 Nov 1994 08:49:37 GMT")
     }
 
-    @Test func requestIDsDiffer() {
-        var generator = RequestIDGenerator(seed: 1)
-        let ids = (0..<1000).map { _ in generator.next() }
-        #expect(Set(ids).count == ids.count)
+    /// Generated ids increase as text, so the audit log's index by request id grows at its end.
+    @Test func requestIDsIncreaseAsText() {
+        let source = RequestIDs(start: 0xFFF)
+        let ids = (0..<1000).map { _ in source.next() }
+        #expect(ids.first == "0000000000001000")
+        #expect(ids.allSatisfy { $0.utf8.count == 16 && $0.utf8.allSatisfy { Array("0123456789abcdef".utf8).contains($0) } })
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(RequestIDs.shared.next() < RequestIDs.shared.next())
     }
 }
 
