@@ -50,16 +50,18 @@ extension CreateRoute {
     /// The path's names when `target` is exactly this route's path: no query, no empty
     /// segment, every parameter a valid `Name` (so nothing percent-encoded); nil otherwise.
     static func names(in target: Substring) -> [Name]? {
-        guard target.first == "/" else { return nil }
-        let segments = target.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        // Bytes, not characters: a path is ASCII, and anything else fails a literal or a name.
+        let bytes = target.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        let segments = bytes.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         guard segments.count == path.count else { return nil }
         var names: [Name] = []
         for (segment, expected) in zip(segments, path) {
             switch expected {
             case .literal(let text):
-                guard segment == text else { return nil }
+                guard segment.elementsEqual(text.utf8) else { return nil }
             case .parameter:
-                guard let name = try? Name(String(segment)) else { return nil }
+                guard let name = try? Name(String(decoding: segment, as: UTF8.self)) else { return nil }
                 names.append(name)
             }
         }

@@ -30,8 +30,8 @@ import PolicyModel
 ///
 /// Responses leave in request order: while a request passed on is unanswered, the requests
 /// after it are passed on too (HTTP/1.1 pipelining); while a create proposed here waits for its
-/// outcome, what arrives after it is held, and the connection is not read further (its `read`s
-/// are held too), until the answer is written. While the connection is not writable (a client
+/// outcome, what arrives after it is held, and once something is held the connection is not
+/// read further (its `read`s are held too), until the answer is written. While the connection is not writable (a client
 /// that sends requests without reading the answers), requests are passed on as well: the
 /// router's channel holds back reading, where answering here would pile answers up in memory.
 ///
@@ -115,7 +115,10 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
-        if case .proposing = state {
+        // Held only once something waits in `held`: a client that sends nothing before its
+        // answer (most) costs no change of the socket's read interest per request, and one
+        // that does has at most one more read's worth of bytes held.
+        if isProposing, !held.isEmpty {
             readHeld = true
         } else {
             context.read()
