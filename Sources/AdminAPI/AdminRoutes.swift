@@ -207,8 +207,14 @@ public struct AdminRoutes: Sendable {
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try Self.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        let body = try Self.jsonBytes(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The JSON of an answer: flat objects by `FlatJSONWriter`, anything else by `JSONEncoder`.
+    static func jsonBytes(_ value: some Encodable) throws -> [UInt8] {
+        if let bytes = FlatJSONWriter.encode(value) { return bytes }
+        return Array(try encoder.encode(value))
     }
 
     private func health(_ ok: Bool) throws -> Response {

@@ -51,19 +51,28 @@ extension CreateRoute {
     /// segment, every parameter a valid `Name` (so nothing percent-encoded); nil otherwise.
     static func names(in target: Substring) -> [Name]? {
         // Bytes, not characters: a path is ASCII, and anything else fails a literal or a name.
+        // One pass, the literals compared before any name is made.
         let bytes = target.utf8
         guard bytes.first == UInt8(ascii: "/") else { return nil }
-        let segments = bytes.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard segments.count == path.count else { return nil }
-        var names: [Name] = []
-        for (segment, expected) in zip(segments, path) {
+        var segmentStart = bytes.index(after: bytes.startIndex)
+        var parameters: [Range<Substring.UTF8View.Index>] = []
+        for (position, expected) in path.enumerated() {
+            let segmentEnd = bytes[segmentStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            let isLast = position == path.count - 1
+            guard isLast == (segmentEnd == bytes.endIndex) else { return nil }
             switch expected {
             case .literal(let text):
-                guard segment.elementsEqual(text.utf8) else { return nil }
+                guard bytes[segmentStart..<segmentEnd].elementsEqual(text.utf8) else { return nil }
             case .parameter:
-                guard let name = try? Name(String(decoding: segment, as: UTF8.self)) else { return nil }
-                names.append(name)
+                parameters.append(segmentStart..<segmentEnd)
             }
+            if !isLast { segmentStart = bytes.index(after: segmentEnd) }
+        }
+        var names: [Name] = []
+        names.reserveCapacity(parameters.count)
+        for range in parameters {
+            guard let name = try? Name(String(target[range])) else { return nil }
+            names.append(name)
         }
         return names
     }
@@ -132,13 +141,19 @@ enum CreatePrincipalRoute: CreateRoute {
     }
 }
 
+/// A request target that is a create route's path, with the path's names.
+struct CreateTarget {
+    let route: any CreateRoute.Type
+    let names: [Name]
+}
+
 /// A create request `FastPath` may propose: checked and built on the event loop, from the
 /// replica's state as it is now.
 struct PreparedCreate: Sendable {
     /// The command, its actor and the request's id.
     let envelope: CommandEnvelope
     /// The JSON answer once the command was applied at the revision given; nil if it could not be encoded.
-    let answer: @Sendable (UInt64) -> Data?
+    let answer: @Sendable (UInt64) -> [UInt8]?
 }
 
 /// What `FastPath` writes for a create: the same status, media type and body as the router's.
@@ -147,7 +162,7 @@ struct CreateAnswer: Equatable {
     var contentType: String
     /// `Retry-After`, for an unavailable or overloaded cluster.
     var retryAfter: String?
-    var body: Data
+    var body: [UInt8]
 }
 
 extension AdminRoutes {
@@ -169,22 +184,20 @@ extension AdminRoutes {
         }
     }
 
-    /// Whether `target` is a create route's path (the fast path then reads the request's body).
-    static func isCreateTarget(_ target: String) -> Bool {
-        createRoutes.contains { $0.names(in: target[...]) != nil }
+    /// The create route whose path `target` is, and the path's names; nil when it is none's.
+    static func createTarget(_ target: String) -> CreateTarget? {
+        for route in createRoutes {
+            if let names = route.names(in: target[...]) { return CreateTarget(route: route, names: names) }
+        }
+        return nil
     }
 
     /// The create request for `target`, ready to propose, when everything about it is in order
-    /// now: a create route's path, a `key` allowed the route's permission, a flat body
-    /// (`FlatJSON`) with valid values. Nil when anything is not: the router then answers, with
-    /// the error. Nothing is proposed or changed here.
-    func immediateCreate(target: String, key: BearerKey, body: UnsafeRawBufferPointer, requestID: String) -> PreparedCreate? {
-        for route in Self.createRoutes {
-            if let names = route.names(in: target[...]) {
-                return prepare(route, names: names, key: key, body: body, requestID: requestID)
-            }
-        }
-        return nil
+    /// now: a `key` allowed the route's permission, a flat body (`FlatJSON`) with valid values.
+    /// Nil when anything is not: the router then answers, with the error. Nothing is proposed
+    /// or changed here.
+    func immediateCreate(_ target: CreateTarget, key: BearerKey, body: UnsafeRawBufferPointer, requestID: String) -> PreparedCreate? {
+        prepare(target.route, names: target.names, key: key, body: body, requestID: requestID)
     }
 
     private func prepare<Route: CreateRoute>(
@@ -198,7 +211,7 @@ extension AdminRoutes {
         else { return nil }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: nil, expectedRevision: nil, time: cluster.now())
-        return PreparedCreate(envelope: envelope) { revision in try? Self.encoder.encode(Route.answer(names, decoded, revision: revision)) }
+        return PreparedCreate(envelope: envelope) { revision in try? Self.jsonBytes(Route.answer(names, decoded, revision: revision)) }
     }
 
     /// The answer to a proposed create, as the router gives it: `201 Created` with the
@@ -217,6 +230,6 @@ extension AdminRoutes {
         case .failure(let failure):
             error = .cluster(failure)
         }
-        return CreateAnswer(status: error.status, contentType: APIError.problemContentType, retryAfter: error.retryAfter, body: error.problemJSON)
+        return CreateAnswer(status: error.status, contentType: APIError.problemContentType, retryAfter: error.retryAfter, body: Array(error.problemJSON))
     }
 }

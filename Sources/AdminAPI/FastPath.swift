@@ -59,11 +59,19 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Between requests.
         case idle
         /// Reading the body of a request this handler may serve.
-        case collecting(HTTPRequestHead, ByteBuffer)
+        case collecting(HTTPRequestHead, ByteBuffer, Servable)
         /// Passing the rest of a request on to the router.
         case passing
         /// A create proposed here waits for its outcome; what arrives meanwhile is held.
         case proposing
+    }
+
+    /// A request this handler may serve, as its head says.
+    private enum Servable {
+        /// `POST /v1/authorize?consistency=stale`.
+        case authorize
+        /// A create route's path.
+        case create(CreateTarget)
     }
 
     private let routes: AdminRoutes
@@ -135,14 +143,14 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if unanswered == 0, socket != nil, context.channel.isWritable, isCandidate(head) {
-                state = .collecting(head, context.channel.allocator.buffer(capacity: 256))
+            if unanswered == 0, socket != nil, context.channel.isWritable, let request = servable(head) {
+                state = .collecting(head, context.channel.allocator.buffer(capacity: 256), request)
             } else {
                 unanswered += 1
                 state = .passing
                 context.fireChannelRead(wrapInboundOut(part))
             }
-        case (.collecting(let head, var body), .body(var chunk)):
+        case (.collecting(let head, var body, let request), .body(var chunk)):
             guard body.readableBytes + chunk.readableBytes <= routes.limits.maxBodyBytes else {
                 passOn(context, head: head, body: body)
                 context.fireChannelRead(wrapInboundOut(part))
@@ -150,17 +158,17 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             state = .idle  // Drops the state's reference to the buffer, so appending does not copy.
             body.writeBuffer(&chunk)
-            state = .collecting(head, body)
-        case (.collecting(let head, let body), .end(let trailers)):
+            state = .collecting(head, body, request)
+        case (.collecting(let head, let body, let request), .end(let trailers)):
             let started = ContinuousClock.now
-            if trailers == nil, let socket, serve(head, body, context: context, socket: socket, started: started) { return }
+            if trailers == nil, let socket, serve(request, head, body, context: context, socket: socket, started: started) { return }
             passOn(context, head: head, body: body)
             context.fireChannelRead(wrapInboundOut(part))
             state = .idle
         case (.passing, .end):
             state = .idle
             context.fireChannelRead(wrapInboundOut(part))
-        case (.collecting(let head, let body), .head):
+        case (.collecting(let head, let body, _), .head):
             // A new head before the end: not HTTP this handler understands; the router decides.
             passOn(context, head: head, body: body)
             context.fireChannelRead(wrapInboundOut(part))
@@ -172,7 +180,8 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers an authorize request, or proposes a create, when everything about it is in order.
     /// - Returns: whether it did; if not, the request is the router's.
     private func serve(
-        _ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext, socket: ChannelHandlerContext, started: ContinuousClock.Instant
+        _ request: Servable, _ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext, socket: ChannelHandlerContext,
+        started: ContinuousClock.Instant
     ) -> Bool {
         let given = head.headers[Self.requestIDName]
         guard given.count <= 1 else { return false }
@@ -180,7 +189,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let authorizations = head.headers["authorization"]
         guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
         let requestID = given.first ?? RequestIDs.shared.next()
-        if head.uri == Self.target {
+        guard case .create(let create) = request else {
             let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
             guard let decision else { return false }
             state = .idle
@@ -188,7 +197,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return true
         }
         let prepared = body.withUnsafeReadableBytes { bytes in
-            routes.immediateCreate(target: head.uri, key: key, body: bytes, requestID: requestID)
+            routes.immediateCreate(create, key: key, body: bytes, requestID: requestID)
         }
         guard let prepared else { return false }
         state = .proposing
@@ -239,17 +248,19 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
-    /// Whether the request is one this handler may serve, judged by its head. (Header names are
-    /// compared without regard to case.)
-    private func isCandidate(_ head: HTTPRequestHead) -> Bool {
-        guard head.method == .POST, head.version == .http1_1 else { return false }
+    /// The request this handler may serve, judged by its head; nil when it is the router's.
+    /// (Header names are compared without regard to case.)
+    private func servable(_ head: HTTPRequestHead) -> Servable? {
+        guard head.method == .POST, head.version == .http1_1 else { return nil }
         guard !head.headers.contains(name: "connection"), !head.headers.contains(name: "expect"),
             !head.headers.contains(name: RequestLogMiddleware<BasicRequestContext>.timeoutHeader)
-        else { return false }
-        if head.uri == Self.target { return true }
+        else { return nil }
+        if head.uri == Self.target { return .authorize }
         // A create's idempotency key and expected revision are the router's to honour.
-        return !head.headers.contains(name: "idempotency-key") && !head.headers.contains(name: "if-match")
-            && AdminRoutes.isCreateTarget(head.uri)
+        guard !head.headers.contains(name: "idempotency-key"), !head.headers.contains(name: "if-match"),
+            let create = AdminRoutes.createTarget(head.uri)
+        else { return nil }
+        return .create(create)
     }
 
     /// The key of an `Authorization` header, remembered for the connection's next request: a

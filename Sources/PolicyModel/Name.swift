@@ -20,8 +20,9 @@ public struct Name: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     static func isValid(_ value: String, maxBytes: Int) -> Bool {
-        let bytes = Array(value.utf8)
-        guard !bytes.isEmpty, bytes.count <= maxBytes, bytes[0] >= 0x61, bytes[0] <= 0x7A, bytes.last != 0x2D else {
+        // The string's own bytes, without copying them (names are checked on every request).
+        let bytes = value.utf8
+        guard let first = bytes.first, bytes.count <= maxBytes, first >= 0x61, first <= 0x7A, bytes.last != 0x2D else {
             return false
         }
         return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }

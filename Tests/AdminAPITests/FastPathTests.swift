@@ -465,6 +465,26 @@ import Testing
         #expect(socket.reads == 2)
     }
 
+    /// A create route's path matches exactly: its literals, one valid name per parameter,
+    /// nothing before, after or between.
+    @Test func createPathsMatchExactly() {
+        let principal = CreatePrincipalRoute.self
+        #expect(principal.names(in: "/v1/orgs/alpha/principals")?.map(\.value) == ["alpha"])
+        #expect(CreateOrganizationRoute.names(in: "/v1/orgs")?.isEmpty == true)
+        for target in [
+            "/v1/orgs/alpha/principals/", "/v1/orgs/alpha/principals/x", "/v1/orgs/alpha", "/v1/orgs//principals", "//v1/orgs/alpha/principals",
+            "v1/orgs/alpha/principals", "/v1/orgz/alpha/principals", "/v1/orgs/alpha/principalz", "/v1/orgs/alpha/projects",
+            "/v1/orgs/Alpha/principals", "/v1/orgs/al%70ha/principals", "/v1/orgs/alpha/principals?x=1", "", "/",
+        ] {
+            #expect(principal.names(in: target[...]) == nil, "\(target)")
+        }
+        for target in ["/v1/orgs/", "/v1/orgs?x=1", "/v1/org", "/v1/orgs/alpha"] {
+            #expect(CreateOrganizationRoute.names(in: target[...]) == nil, "\(target)")
+        }
+        #expect(AdminRoutes.createTarget("/v1/orgs/alpha/projects")?.route == CreateProjectRoute.self)
+        #expect(AdminRoutes.createTarget("/v1/authorize?consistency=stale") == nil)
+    }
+
     /// The JSON text of an object with its keys sorted, to compare answers field by field.
     private func sortedJSON(_ text: String) throws -> String {
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))

@@ -85,3 +85,76 @@ import Testing
         #expect(flat(MembershipRequest.self, #"{"action":"promote","replica":2}"#) == nil)
     }
 }
+
+/// The answer writer: what it writes must read back as what `JSONEncoder` writes, and anything
+/// it does not handle must give nil (the caller then uses `JSONEncoder`).
+@Suite struct FlatJSONWriterTests {
+    /// Both encodings as JSON values, to compare them field by field.
+    private func both(_ value: some Encodable) throws -> (flat: NSDictionary, encoder: NSDictionary) {
+        let flat = try #require(FlatJSONWriter.encode(value), "the writer refused \(value)")
+        let object = try JSONSerialization.jsonObject(with: Data(flat))
+        let expected = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value))
+        return (try #require(object as? NSDictionary), try #require(expected as? NSDictionary))
+    }
+
+    @Test func writesAnswersAsJSONEncoderDoes() throws {
+        let values: [any Encodable] = [
+            OrganizationResponse(name: "acme", suspended: true, revision: 7),
+            ProjectResponse(organization: "acme", name: "web", revision: .max),
+            PrincipalResponse(organization: "acme", name: "ci", kind: "service_account", revision: 0),
+            RevisionResponse(revision: 12),
+            AuthorizeResponse(allowed: false, binding: nil, reason: "noMatchingBinding", revision: 3),
+            AuthorizeResponse(allowed: true, binding: "00ff", reason: nil, revision: 4),
+            BindingResponse(id: "ab", principal: "acme/ci", role: "org.viewer", scope: "orgs/acme", revision: 9),
+        ]
+        for value in values {
+            let (flat, encoder) = try both(value)
+            #expect(flat == encoder, "\(value)")
+        }
+    }
+
+    /// Quotes, backslashes, control characters, slashes and non-ASCII text survive the round trip.
+    @Test func escapesStrings() throws {
+        let texts = ["plain", "", "quote \" backslash \\ slash /", "line\nfeed\rtab\tbell\u{07}nul\u{00}esc\u{1B}", "é ü 日本 🎉", "\u{7F}\u{1F}"]
+        for text in texts {
+            let value = ProjectResponse(organization: text, name: "n", revision: 1)
+            let bytes = try #require(FlatJSONWriter.encode(value))
+            #expect(try JSONDecoder().decode(ProjectResponse.self, from: Data(bytes)) == value, "\(text)")
+        }
+    }
+
+    @Test func writesEveryIntegerWidth() throws {
+        struct Integers: Encodable {
+            var a = Int.min, b = Int8.min, c = Int16.max, d = Int32.min, e = Int64.max
+            var f = UInt.max, g = UInt8.max, h = UInt16.max, i = UInt32.max, j = UInt64.max
+        }
+        let (flat, encoder) = try both(Integers())
+        #expect(flat == encoder)
+    }
+
+    /// Nested values, arrays, floating point, bare values, explicit nulls and enums are refused.
+    @Test func refusesWhatItDoesNotHandle() {
+        struct Nested: Encodable { var inner = RevisionResponse(revision: 1) }
+        struct Listed: Encodable { var items = [1, 2] }
+        struct Floating: Encodable { var x = 1.5 }
+        struct ExplicitNull: Encodable {
+            enum CodingKeys: String, CodingKey { case x }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encodeNil(forKey: .x)
+            }
+        }
+        struct WithEnum: Encodable {
+            enum Kind: String, Encodable { case a }
+            var kind = Kind.a
+        }
+        #expect(FlatJSONWriter.encode(Nested()) == nil)
+        #expect(FlatJSONWriter.encode(Listed()) == nil)
+        #expect(FlatJSONWriter.encode(Floating()) == nil)
+        #expect(FlatJSONWriter.encode(ExplicitNull()) == nil)
+        #expect(FlatJSONWriter.encode(WithEnum()) == nil)
+        #expect(FlatJSONWriter.encode("bare") == nil)
+        #expect(FlatJSONWriter.encode([1, 2]) == nil)
+        #expect(FlatJSONWriter.encode(ListResponse(items: [RevisionResponse(revision: 1)], nextCursor: nil, revision: 1)) == nil)
+    }
+}
