@@ -168,46 +168,76 @@ def _matches(state, operation):
 
 def check_register(history, key, initial):
     """Linearizability of one register (Wing and Gong's search with memoization of visited
-    (linearized set, state) pairs). `initial` is the register's (revision, value) before the
-    history. Operations whose outcome is unknown may take effect at any point after their call,
-    or never."""
+    states). `initial` is the register's (revision, value) before the history. Operations whose
+    outcome is unknown may take effect at any point after their call, or never.
+
+    A search state is: the position in call order before which every certain operation has
+    taken effect, the unknown operations before it that have not (yet), the operations after
+    it that have, and the register. Only the operations running at once lie after the
+    position, so a step costs what the concurrency is, not what the history's length is."""
     verdict = Verdict(f"register {key}")
     operations = _register_operations(history, key)
     verdict.counts = {"operations": len(operations)}
     if not operations:
         return verdict
     order = sorted(operations, key=lambda o: o.call)
-    certain_mask = 0
-    for operation in operations:
-        if operation.certain:
-            certain_mask |= 1 << operation.index
+    count = len(order)
+
+    def settle(position, ahead, skipped):
+        """Moves the position past operations that took effect and unknown ones that have not."""
+        while position < count:
+            if position in ahead:
+                ahead = ahead - {position}
+            elif not order[position].certain:
+                skipped = skipped | {position}
+            else:
+                break
+            position += 1
+        return position, ahead, skipped
+
     seen = set()
-    stack = [(0, tuple(initial))]
+    stack = [settle(0, frozenset(), frozenset()) + (tuple(initial),)]
     explored = 0
     while stack:
-        done, state = stack.pop()
-        if done & certain_mask == certain_mask:
+        entry = stack.pop()
+        position, ahead, skipped, state = entry
+        if position == count:
             verdict.counts["explored"] = explored
             return verdict
-        if (done, state) in seen:
+        if entry in seen:
             continue
-        seen.add((done, state))
+        seen.add(entry)
         explored += 1
         if explored > 2_000_000:
             verdict.fail("search too large (over 2,000,000 states); shorten the history")
             return verdict
         # An operation may go next if no pending certain operation returned before it began.
-        pending = [o for o in order if not done & (1 << o.index)]
-        earliest_return = min((o.ret for o in pending if o.certain), default=float("inf"))
-        for operation in pending:
-            if operation.call > earliest_return:
-                break
+        # Operations after the position are in call order: past the earliest pending return
+        # found so far, none can begin before it or lower it.
+        earliest_return = float("inf")
+        running = []
+        index = position
+        while index < count and order[index].call <= earliest_return:
+            if index not in ahead:
+                running.append(index)
+                if order[index].certain:
+                    earliest_return = min(earliest_return, order[index].ret)
+            index += 1
+        # Unknown operations that began before the position may go at any time. The earliest
+        # call goes on the stack last, so it is tried first.
+        candidates = sorted(skipped) + [i for i in running if order[i].call <= earliest_return]
+        for index in reversed(candidates):
+            operation = order[index]
             resolved = _matches(state, operation)
             if resolved is None:
                 continue
             following = _step(resolved, operation)
-            if following is not None:
-                stack.append((done | (1 << operation.index), following))
+            if following is None:
+                continue
+            if index in skipped:
+                stack.append((position, ahead, skipped - {index}, following))
+            else:
+                stack.append(settle(position, ahead | {index}, skipped) + (following,))
     verdict.fail(f"no linearization of {len(operations)} operations (explored {explored} states)")
     verdict.counts["explored"] = explored
     return verdict
