@@ -212,8 +212,9 @@ def check_register(history, key, initial):
             verdict.fail("search too large (over 2,000,000 states); shorten the history")
             return verdict
         # An operation may go next if no pending certain operation returned before it began.
-        # Operations after the position are in call order: past the earliest pending return
-        # found so far, none can begin before it or lower it.
+        # Operations after the position are in call order, so the scan can stop at the first
+        # that began after the earliest return seen so far: none after it began earlier or
+        # returns earlier. (And every one scanned before it began no later than that return.)
         earliest_return = float("inf")
         running = []
         index = position
@@ -225,7 +226,7 @@ def check_register(history, key, initial):
             index += 1
         # Unknown operations that began before the position may go at any time. The earliest
         # call goes on the stack last, so it is tried first.
-        candidates = sorted(skipped) + [i for i in running if order[i].call <= earliest_return]
+        candidates = sorted(skipped) + running
         for index in reversed(candidates):
             operation = order[index]
             resolved = _matches(state, operation)
