@@ -120,6 +120,11 @@ public struct AdminRoutes: Sendable {
     }
 
     func parseName(_ text: String) throws(APIError) -> Name {
+        try Self.parsedName(text)
+    }
+
+    /// A name from a request, refused as the state machine refuses it.
+    static func parsedName(_ text: String) throws(APIError) -> Name {
         do {
             return try Name(text)
         } catch {

@@ -76,15 +76,6 @@ extension CreateRoute {
         }
         return names
     }
-
-    /// A name from a body's field, refused as the state machine refuses it.
-    static func name(_ text: String) throws(APIError) -> Name {
-        do {
-            return try Name(text)
-        } catch {
-            throw .rejected(error)
-        }
-    }
 }
 
 /// `POST /v1/orgs`: a new organization, with `iam.organizations.create` on the cluster.
@@ -95,7 +86,7 @@ enum CreateOrganizationRoute: CreateRoute {
     static func scope(_ names: [Name]) -> Scope { .cluster }
 
     static func command(_ names: [Name], _ body: CreateOrganizationRequest) throws(APIError) -> Command {
-        .createOrganization(name: try name(body.name))
+        .createOrganization(name: try AdminRoutes.parsedName(body.name))
     }
 
     static func answer(_ names: [Name], _ body: CreateOrganizationRequest, revision: UInt64) -> OrganizationResponse {
@@ -111,7 +102,7 @@ enum CreateProjectRoute: CreateRoute {
     static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
 
     static func command(_ names: [Name], _ body: CreateProjectRequest) throws(APIError) -> Command {
-        .createProject(organization: names[0], name: try name(body.name))
+        .createProject(organization: names[0], name: try AdminRoutes.parsedName(body.name))
     }
 
     static func answer(_ names: [Name], _ body: CreateProjectRequest, revision: UInt64) -> ProjectResponse {
@@ -131,7 +122,7 @@ enum CreatePrincipalRoute: CreateRoute {
     static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
 
     static func command(_ names: [Name], _ body: CreatePrincipalRequest) throws(APIError) -> Command {
-        let principal = try name(body.name)
+        let principal = try AdminRoutes.parsedName(body.name)
         guard let kind = kinds[body.kind] else { throw .badRequest("kind must be user or service_account") }
         return .createPrincipal(PrincipalReference(organization: names[0], name: principal), kind: kind)
     }
