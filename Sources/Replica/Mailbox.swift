@@ -107,8 +107,9 @@ final class Mailbox<Event>: @unchecked Sendable {
 
 /// The one-shot answer to a caller waiting on the runtime: a suspended task's continuation, or
 /// a callback. The runtime calls it exactly once: it is held in exactly one of the runtime's
-/// tables and removed before it is called. A callback runs on the runtime's thread, after the
-/// turn's status is published; it must not block.
+/// tables and removed before it is called. A callback runs on the runtime's thread (an answer
+/// to a write applied here, after the turn's status is published), or on the poster's when the
+/// mailbox refuses the event; it must not block.
 struct Completion<Value: Sendable>: Sendable {
     private let deliver: @Sendable (Result<Value, ReplicaError>) -> Void
 
