@@ -75,6 +75,68 @@ def test_authorize_fast_path_answers_as_the_router_does_in_order(cluster):
     assert all(answer[2] for answer in answers)
 
 
+def pipelined(endpoint, requests, timeout=10):
+    """Sends `requests` (method, path, headers, body) on one connection in one write, as a
+    pipelining client does, and reads the answers: (status, headers, body) each, in order."""
+    import socket
+    host, port = endpoint.removeprefix("http://").split(":")
+    payload = b""
+    for method, path, headers, body in requests:
+        data = json.dumps(body).encode() if body is not None else b""
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(data)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        payload += ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+    answers, buffer = [], b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(payload)
+        while len(answers) < len(requests):
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end >= 0:
+                lines = buffer[:head_end].decode().split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+                length = int(headers["content-length"])
+                if len(buffer) >= head_end + 4 + length:
+                    body = buffer[head_end + 4:head_end + 4 + length]
+                    parsed = json.loads(body) if "json" in headers.get("content-type", "") else body.decode()
+                    answers.append((int(lines[0].split()[1]), headers, parsed))
+                    buffer = buffer[head_end + 4 + length:]
+                    continue
+            chunk = connection.recv(65536)
+            assert chunk, f"the connection closed after {len(answers)} answers"
+            buffer += chunk
+    return answers
+
+
+def test_pipelined_creates_and_other_requests_are_answered_in_order(cluster):
+    """Creates the fast path proposes, requests the router answers and authorize decisions, sent
+    together on one connection to a follower (which forwards the writes), are answered in the
+    order they were sent, each as the router would answer it."""
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "pipe"}, token=cluster.token)
+    follower = next(r for r in cluster.replicas if r.id != leader.id)
+    auth = {"Authorization": f"Bearer {cluster.token}", "Content-Type": "application/json"}
+    question = {"principal": "pipe/a", "permission": "compute.instances.create", "organization": "pipe"}
+    answers = pipelined(follower.endpoint, [
+        ("POST", "/v1/orgs/pipe/principals", {**auth, "X-Request-ID": "pipe-1"}, {"name": "a", "kind": "user"}),
+        ("GET", "/healthz", {}, None),
+        ("POST", "/v1/orgs/pipe/principals", auth, {"name": "b", "kind": "service_account"}),
+        ("POST", "/v1/orgs/pipe/principals", auth, {"name": "a", "kind": "user"}),
+        ("POST", "/v1/orgs/pipe/projects", {**auth, "Idempotency-Key": "pipe-k"}, {"name": "web"}),
+        ("POST", "/v1/authorize?consistency=stale", auth, question),
+        ("POST", "/v1/orgs/pipe/projects", auth, {"name": "api"}),
+    ])
+    assert [status for status, _, _ in answers] == [201, 200, 201, 409, 201, 200, 201], answers
+    assert answers[0][2]["name"] == "a" and answers[0][1]["x-request-id"] == "pipe-1"
+    assert answers[2][2]["name"] == "b" and answers[2][2]["kind"] == "service_account"
+    assert answers[3][2]["code"] == "already_exists"
+    assert answers[4][2]["name"] == "web" and answers[6][2]["name"] == "api"
+    assert answers[5][2]["allowed"] is False
+    revisions = [answers[i][2]["revision"] for i in (0, 2, 4, 6)]
+    assert revisions == sorted(revisions) and len(set(revisions)) == 4
+    principals = leader.request("GET", "/v1/orgs/pipe/principals", token=cluster.token)["items"]
+    assert sorted(p["name"] for p in principals) == ["a", "b"]
+
+
 def test_idempotent_retry_across_a_leader_kill_applies_once(cluster):
     leader = cluster.leader()
     headers = {"Idempotency-Key": "create-acme-1"}
