@@ -145,7 +145,7 @@ extension AdminRoutes {
     /// `RequestLogMiddleware`), at most `limits.requestTimeout`. A write forwarded to the leader
     /// carries what remains of it.
     func deadline(_ request: Request) -> Duration {
-        guard let text = request.headers[.init(RequestLogMiddleware<BasicRequestContext>.timeoutHeader)!], let milliseconds = Int(text) else {
+        guard let text = request.headers[.init(RequestLog.timeoutHeader)!], let milliseconds = Int(text) else {
             return limits.requestTimeout
         }
         return min(.milliseconds(milliseconds), limits.requestTimeout)

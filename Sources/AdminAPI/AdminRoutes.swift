@@ -281,21 +281,14 @@ public enum Hex {
 /// the response, and logs every request, allowed or refused, with its id, method, path, status
 /// and duration. The same id is recorded in the audit log for the request's command.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The longest request id (the state machine's limit).
-    static var maxRequestIDBytes: Int { 128 }
-    /// The header a client sets to bound how long the request may wait, in milliseconds.
-    static var timeoutHeader: String { "X-Timeout-Ms" }
-    /// The largest `X-Timeout-Ms`.
-    static var maxTimeoutMilliseconds: Int { 60_000 }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var request = request
         let header = requestIDHeader
         let requestID: String
         if let given = request.headers[header] {
-            guard Self.isValidRequestID(given) else {
-                var response = APIError.badRequest("X-Request-ID must be 1-\(Self.maxRequestIDBytes) printable ASCII characters").response()
+            guard RequestLog.isValidRequestID(given) else {
+                var response = APIError.badRequest("X-Request-ID must be 1-\(RequestLog.maxRequestIDBytes) printable ASCII characters").response()
                 response.headers[header] = nil
                 log(request, response, started: started, requestID: "-", context: context)
                 return response
@@ -307,10 +300,10 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             head.headerFields[header] = requestID
             request = Request(head: head, body: request.body)
         }
-        if let timeout = request.headers[.init(Self.timeoutHeader)!],
-            Int(timeout).map({ !(1...Self.maxTimeoutMilliseconds).contains($0) }) ?? true
+        if let timeout = request.headers[.init(RequestLog.timeoutHeader)!],
+            Int(timeout).map({ !(1...RequestLog.maxTimeoutMilliseconds).contains($0) }) ?? true
         {
-            var response = APIError.badRequest("\(Self.timeoutHeader) must be 1-\(Self.maxTimeoutMilliseconds) milliseconds").response()
+            var response = APIError.badRequest("\(RequestLog.timeoutHeader) must be 1-\(RequestLog.maxTimeoutMilliseconds) milliseconds").response()
             response.headers[header] = requestID
             log(request, response, started: started, requestID: requestID, context: context)
             return response
@@ -326,11 +319,6 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// Whether a client's `X-Request-ID` is acceptable: 1-128 printable ASCII characters.
-    static func isValidRequestID(_ given: String) -> Bool {
-        (1...maxRequestIDBytes).contains(given.utf8.count) && given.utf8.allSatisfy { (0x21...0x7E).contains($0) }
-    }
-
     private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
         RequestLog.log(
             context.logger, requestID: requestID, method: "\(request.method)", path: request.uri.path, status: response.status.code,
@@ -339,10 +327,23 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The request log line, written by `RequestLogMiddleware` for routed requests and by
-/// `FastPath` for the ones it serves: at `debug` (every request is too many lines,
-/// and costs too much, for the default level), at `info` when slow, at `warning` when the
-/// server failed.
+/// `FastPath` for the ones it serves, and the rules for the request headers both read
+/// (`X-Request-ID`, `X-Timeout-Ms`). The line is written at `debug` (every request is too
+/// many lines, and costs too much, for the default level), at `info` when slow, at `warning`
+/// when the server failed.
 enum RequestLog {
+    /// The longest request id (the state machine's limit).
+    static let maxRequestIDBytes = 128
+    /// The header a client sets to bound how long the request may wait, in milliseconds.
+    static let timeoutHeader = "X-Timeout-Ms"
+    /// The largest `X-Timeout-Ms`.
+    static let maxTimeoutMilliseconds = 60_000
+
+    /// Whether a client's `X-Request-ID` is acceptable: 1-128 printable ASCII characters.
+    static func isValidRequestID(_ given: String) -> Bool {
+        (1...maxRequestIDBytes).contains(given.utf8.count) && given.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
     /// Requests that take longer than this are logged at `info`, so they show at the default level.
     static let slowRequest = Duration.seconds(1)
 

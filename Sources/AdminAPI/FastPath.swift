@@ -185,7 +185,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     ) -> Bool {
         let given = head.headers[Self.requestIDName]
         guard given.count <= 1 else { return false }
-        if let given = given.first, !RequestLogMiddleware<BasicRequestContext>.isValidRequestID(given) { return false }
+        if let given = given.first, !RequestLog.isValidRequestID(given) { return false }
         let authorizations = head.headers["authorization"]
         guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
         let requestID = given.first ?? RequestIDs.shared.next()
@@ -253,7 +253,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func servable(_ head: HTTPRequestHead) -> Servable? {
         guard head.method == .POST, head.version == .http1_1 else { return nil }
         guard !head.headers.contains(name: "connection"), !head.headers.contains(name: "expect"),
-            !head.headers.contains(name: RequestLogMiddleware<BasicRequestContext>.timeoutHeader)
+            !head.headers.contains(name: RequestLog.timeoutHeader)
         else { return nil }
         if head.uri == Self.target { return .authorize }
         // A create's idempotency key and expected revision are the router's to honour.
