@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 public import Logging
 public import NIOCore
 public import NIOHTTP1
@@ -353,30 +352,6 @@ extension AdminRoutes {
         }
         guard let result, let decision = result.value else { return nil }
         return AuthorizeResponse(decision, revision: result.revision)
-    }
-}
-
-/// The request ids a replica gives requests that come without one: 16 hex digits of a 64-bit
-/// counter that starts at the replica's start time in nanoseconds and counts up by one per id.
-/// A replica's ids increase, so the audit log's index by request id grows at its end instead
-/// of at random places (each commit then writes one page of it, not one per request); two
-/// replicas started a second apart share no id for their first billion requests. A request id
-/// names a request in the logs and the audit log; it is neither a secret nor a unique key.
-final class RequestIDs: Sendable {
-    /// The replica's ids.
-    static let shared = RequestIDs(start: UInt64(max(0, Date().timeIntervalSince1970 * 1e9)))
-
-    private let last: Atomic<UInt64>
-
-    init(start: UInt64) {
-        last = Atomic(start)
-    }
-
-    /// The next id.
-    func next() -> String {
-        let value = last.add(1, ordering: .relaxed).newValue
-        let text = String(value, radix: 16)
-        return text.count < 16 ? String(repeating: "0", count: 16 - text.count) + text : text
     }
 }
 

@@ -59,7 +59,7 @@ enum FlatJSONWriter {
 
         func integer(_ value: some BinaryInteger, forKey key: some CodingKey) {
             self.key(key)
-            bytes += Array(String(value).utf8)
+            bytes.append(contentsOf: String(value).utf8)
         }
     }
 
@@ -101,7 +101,7 @@ enum FlatJSONWriter {
 
         mutating func encode(_ value: Bool, forKey key: Key) throws {
             output.key(key)
-            output.bytes += Array((value ? "true" : "false").utf8)
+            output.bytes.append(contentsOf: (value ? "true" : "false").utf8)
         }
 
         mutating func encode(_ value: Int, forKey key: Key) throws { output.integer(value, forKey: key) }

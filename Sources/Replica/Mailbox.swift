@@ -111,17 +111,25 @@ final class Mailbox<Event>: @unchecked Sendable {
 /// to a write applied here, after the turn's status is published), or on the poster's when the
 /// mailbox refuses the event; it must not block.
 struct Completion<Value: Sendable>: Sendable {
-    private let deliver: @Sendable (Result<Value, ReplicaError>) -> Void
+    private enum Waiter {
+        case continuation(CheckedContinuation<Result<Value, ReplicaError>, Never>)
+        case callback(@Sendable (Result<Value, ReplicaError>) -> Void)
+    }
+
+    private let waiter: Waiter
 
     init(_ continuation: CheckedContinuation<Result<Value, ReplicaError>, Never>) {
-        deliver = { continuation.resume(returning: $0) }
+        waiter = .continuation(continuation)
     }
 
     init(_ callback: @escaping @Sendable (Result<Value, ReplicaError>) -> Void) {
-        deliver = callback
+        waiter = .callback(callback)
     }
 
     func callAsFunction(_ result: Result<Value, ReplicaError>) {
-        deliver(result)
+        switch waiter {
+        case .continuation(let continuation): continuation.resume(returning: result)
+        case .callback(let callback): callback(result)
+        }
     }
 }
