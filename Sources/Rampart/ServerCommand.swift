@@ -160,9 +160,9 @@ struct ReplicaServer {
     }
 }
 
-/// The replica as a service of the group: on graceful shutdown (SIGTERM) stops it, handing
-/// leadership over first. It ends, ending the process, when the replica stops on its own
-/// (removed from the cluster, or failed).
+/// The replica as a service of the group: on graceful shutdown (SIGTERM), or when the group is
+/// cancelled because another service failed, stops it, handing leadership over first. It ends,
+/// ending the process, when the replica stops on its own (removed from the cluster, or failed).
 struct ReplicaService: Service {
     let replica: Replica
     let network: PeerNetwork
@@ -172,9 +172,16 @@ struct ReplicaService: Service {
         let replica = self.replica
         let keys = self.keys
         let maintenance = Task { await keys.run() }
-        await withGracefulShutdownHandler {
-            await replica.waitUntilStopped()
-        } onGracefulShutdown: {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await replica.waitUntilStopped()
+            } onGracefulShutdown: {
+                Task { await replica.stop(transferLeadership: true) }
+            }
+        } onCancel: {
+            // The group cancels this service when another one fails (the API could not listen,
+            // say): the replica stops too, and the process ends with that failure, instead of
+            // running on without its API.
             Task { await replica.stop(transferLeadership: true) }
         }
         if let failure = replica.status.failure {

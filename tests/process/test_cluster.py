@@ -134,3 +134,19 @@ def test_second_bootstrap_is_refused(cluster):
     assert result.returncode != 0
     assert "already_bootstrapped" in result.stderr
     assert not (cluster.root / "second.key").exists()
+
+
+def test_replica_whose_api_cannot_listen_exits_with_the_error(make_cluster):
+    """A replica whose API port is taken stops and exits non-zero with the bind error, instead
+    of running on in the cluster without its API."""
+    import socket
+    cluster = make_cluster()
+    taken = cluster.replicas[2]
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", taken.api_port))
+        for replica in cluster.replicas:
+            replica.start()
+        eventually(lambda: not taken.running(), timeout=30, message="the replica without its API exiting")
+    assert taken.process.returncode != 0
+    assert "Address already in use" in taken.log_path.read_text()
+    assert all(r.running() for r in cluster.replicas[:2])
