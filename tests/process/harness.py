@@ -8,6 +8,7 @@ condition with a deadline.
 
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -28,10 +29,39 @@ def binary() -> str:
     return path
 
 
+#: Ports this process has handed out, never handed out twice.
+_handed_out = set()
+
+
+def _ephemeral_range():
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port that is free now, outside the kernel's ephemeral range. A port the kernel picks
+    (binding port 0) lies inside that range, from which outgoing connections also take their
+    source ports: a replica's connection to a peer could take it before the server meant to
+    listen there starts, which then fails to bind (seen once in CI as a replica that never
+    served). Ports below the range are never given out that way."""
+    low, high = _ephemeral_range()
+    top = low - 1 if low > 11_000 else 60_999
+    bottom = 10_000 if low > 11_000 else high + 1
+    for _ in range(10_000):
+        port = random.randint(bottom, top)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {bottom}-{top}")
 
 
 def eventually(condition, timeout=20.0, interval=0.02, message="condition"):
@@ -189,6 +219,19 @@ class Cluster:
         for replica in self.replicas:
             replica.start()
         self.bootstrap()
+        # The bootstrap needs a majority only: a replica that could not start would go unseen.
+        for replica in self.replicas:
+            def serving(replica=replica):
+                if not replica.running():
+                    tail = replica.log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"replica {replica.id} exited at start-up; its log ends with:\n{tail}")
+                return replica.request("GET", "/healthz", timeout=2)
+            try:
+                eventually(serving, timeout=20, message=f"replica {replica.id} serving")
+            except AssertionError:
+                if not replica.running():
+                    serving()  # raises with the log's tail
+                raise
 
     def bootstrap(self):
         key_file = self.root / "admin.key"
