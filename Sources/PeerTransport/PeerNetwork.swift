@@ -45,6 +45,9 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
     public var received = 0
     /// Connections closed because the handshake failed (wrong secret, wrong replica…).
     public var handshakeFailures = 0
+    /// Inbound connections refused after the handshake: the peer names a replica id this
+    /// replica has no address for (`setPeer`).
+    public var unknownPeers = 0
     /// Outbound connections that authenticated.
     public var connections = 0
     /// Outbound connection attempts (bounded by the backoff, whatever the send rate).
@@ -125,6 +128,12 @@ public final class PeerNetwork: Sendable {
             return state.links[peer]
         }
         _ = previous?.close()
+    }
+
+    /// Whether `peer` is in this replica's address book (`setPeer`). Only such peers may
+    /// deliver packets over connections they open.
+    public func knowsPeer(_ peer: ReplicaID) -> Bool {
+        state.withLockedValue { $0.links[peer] != nil }
     }
 
     /// Forgets a peer and closes its connection.
@@ -272,6 +281,8 @@ final class PeerEndpointHandler: ChannelInboundHandler {
     private let network: PeerNetwork
     private let link: PeerLink?
     private var authenticated = false
+    /// Set when an authenticated peer is refused; its packets are never delivered.
+    private var refused = false
 
     init(network: PeerNetwork, link: PeerLink?) {
         self.network = network
@@ -279,12 +290,25 @@ final class PeerEndpointHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         network.deliver(unwrapInboundIn(data))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is PeerAuthenticated {
+        if let event = event as? PeerAuthenticated {
             authenticated = true
+            // A peer that proved the cluster secret but names a replica this one has no address
+            // for is not a member it knows: nothing it sends is delivered (the outside review
+            // saw a made-up id's messages stepped by every replica).
+            if link == nil, !network.knowsPeer(event.peer) {
+                refused = true
+                network.count { $0.unknownPeers += 1 }
+                let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                network.options.logger.warning(
+                    "refused a peer connection from a replica id with no address", metadata: ["remote": "\(remote)", "claimed": "\(event.peer)"])
+                context.close(promise: nil)
+                return
+            }
             link?.authenticated(context.channel)
         }
         context.fireUserInboundEventTriggered(event)

@@ -5,6 +5,25 @@ public typealias Term = UInt64
 /// entry has index 1.
 public typealias LogIndex = UInt64
 
+/// The largest terms and indexes Raft accepts from outside: from a peer, or from a file.
+///
+/// Never trust a number that came from the network: a sealed message with term 2^64 - 1 once
+/// made every replica trap on its next campaign (`term + 1`), and again after every restart,
+/// since the term is durable. No cluster can reach these bounds: a term grows by one per
+/// election, and an election takes at least one election timeout (hundreds of milliseconds);
+/// at one election a millisecond, 2^48 terms take 8,900 years. An index grows by one per entry;
+/// at ten million entries a second, 2^60 take 3,600 years. So a value beyond them is proof of
+/// a faulty or hostile peer, never of a busy cluster: decoders refuse it (the message is
+/// dropped and counted, as any malformed message), `RaftInstance.step` ignores it, and all
+/// arithmetic on terms and indexes below the bounds has room to spare (`term + 1`,
+/// `index + count` cannot overflow).
+public enum RaftBounds {
+    /// The largest term accepted from outside.
+    public static let maxTerm: Term = 1 << 48
+    /// The largest log index accepted from outside.
+    public static let maxIndex: LogIndex = 1 << 60
+}
+
 /// The identity of one replica in the cluster. Identifiers are never reused: a replica that was
 /// removed and comes back joins under a new identifier.
 public struct ReplicaID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible,

@@ -102,12 +102,12 @@ extension RaftDecoder {
         let tag = try byte("message kind")
         let from = try replicaID("sender")
         let to = try replicaID("recipient")
-        let term = try integer(UInt64.self, "term")
+        let term = try term("term")
         let kind: Message.Kind
         switch tag {
         case 1:
             let previous = try position("previous entry")
-            let commit = try integer(UInt64.self, "commit")
+            let commit = try index("commit")
             let count = Int(try integer(UInt32.self, "entry count"))
             guard count <= RaftEncoding.maxEntriesPerMessage else { throw .invalid("entry count") }
             var entries: [Entry] = []
@@ -118,11 +118,11 @@ extension RaftDecoder {
             }
             kind = .appendEntries(AppendEntries(previous: previous, entries: entries, commit: commit))
         case 2:
-            let index = try integer(UInt64.self, "index")
+            let index = try index("index")
             let rejected = try flag("rejected")
             kind = .appendResponse(AppendResponse(index: index, rejected: rejected, hint: try position("hint")))
         case 3:
-            let commit = try integer(UInt64.self, "commit")
+            let commit = try index("commit")
             kind = .heartbeat(Heartbeat(commit: commit, readRound: try integer(UInt64.self, "read round")))
         case 4:
             kind = .heartbeatResponse(readRound: try integer(UInt64.self, "read round"))
@@ -142,7 +142,7 @@ extension RaftDecoder {
             kind = .readIndex(try context())
         case 12:
             let context = try context()
-            kind = .readIndexResponse(context: context, index: try integer(UInt64.self, "read index"))
+            kind = .readIndexResponse(context: context, index: try index("read index"))
         default:
             throw .invalid("message kind \(tag)")
         }
@@ -150,8 +150,8 @@ extension RaftDecoder {
     }
 
     private mutating func position(_ field: String) throws(RaftDecodingError) -> LogPosition {
-        let index = try integer(UInt64.self, field + " index")
-        return LogPosition(index: index, term: try integer(UInt64.self, field + " term"))
+        let index = try index(field + " index")
+        return LogPosition(index: index, term: try term(field + " term"))
     }
 
     private mutating func flag(_ field: String) throws(RaftDecodingError) -> Bool {

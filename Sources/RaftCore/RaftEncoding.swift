@@ -112,6 +112,20 @@ public struct RaftDecoder {
         return value
     }
 
+    /// Reads a term: at most `RaftBounds.maxTerm`.
+    public mutating func term(_ field: String) throws(RaftDecodingError) -> Term {
+        let value = try integer(UInt64.self, field)
+        guard value <= RaftBounds.maxTerm else { throw .invalid("\(field) \(value) beyond the largest term \(RaftBounds.maxTerm)") }
+        return value
+    }
+
+    /// Reads a log index: at most `RaftBounds.maxIndex`.
+    public mutating func index(_ field: String) throws(RaftDecodingError) -> LogIndex {
+        let value = try integer(UInt64.self, field)
+        guard value <= RaftBounds.maxIndex else { throw .invalid("\(field) \(value) beyond the largest index \(RaftBounds.maxIndex)") }
+        return value
+    }
+
     /// Reads one byte.
     public mutating func byte(_ field: String) throws(RaftDecodingError) -> UInt8 {
         try integer(UInt8.self, field)
@@ -133,8 +147,8 @@ public struct RaftDecoder {
 
     /// Reads an entry.
     public mutating func entry() throws(RaftDecodingError) -> Entry {
-        let term = try integer(UInt64.self, "entry term")
-        let index = try integer(UInt64.self, "entry index")
+        let term = try term("entry term")
+        let index = try index("entry index")
         let payload: Entry.Payload
         switch try byte("entry kind") {
         case 0:
@@ -164,8 +178,8 @@ public struct RaftDecoder {
 
     /// Reads snapshot metadata.
     public mutating func snapshotMetadata() throws(RaftDecodingError) -> SnapshotMetadata {
-        let index = try integer(UInt64.self, "snapshot index")
-        let term = try integer(UInt64.self, "snapshot term")
+        let index = try index("snapshot index")
+        let term = try term("snapshot term")
         let voters = try ids("voters", sorted: true)
         let learners = try ids("learners", sorted: true)
         guard Set(voters).isDisjoint(with: learners) else { throw .invalid("membership") }
@@ -174,9 +188,9 @@ public struct RaftDecoder {
 
     /// Reads a hard state.
     public mutating func hardState() throws(RaftDecodingError) -> HardState {
-        let term = try integer(UInt64.self, "term")
+        let term = try term("term")
         let vote = try integer(UInt64.self, "vote")
-        let commit = try integer(UInt64.self, "commit")
+        let commit = try index("commit")
         return HardState(term: term, votedFor: vote == 0 ? nil : ReplicaID(rawValue: vote), commit: commit)
     }
 

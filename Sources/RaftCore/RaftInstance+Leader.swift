@@ -73,6 +73,12 @@ extension RaftInstance {
             if decreased { sendAppend(to: member) }
             return
         }
+        // An acknowledgement of entries this leader does not have is a lie: counting it could
+        // commit an entry no majority holds (or one that does not exist).
+        guard response.index <= log.lastIndex else {
+            refusedMessages &+= 1
+            return
+        }
         let wasPaused = memberProgress.isPaused
         guard memberProgress.updateIfNeeded(to: response.index) else {
             progress[member] = memberProgress
@@ -109,6 +115,12 @@ extension RaftInstance {
 
     mutating func handleHeartbeatResponse(from member: ReplicaID, readRound: UInt64) {
         guard var memberProgress = progress[member] else { return }
+        // A read round this leader never sent cannot be confirmed: it would release reads
+        // without a quorum's word (thesis §6.4).
+        guard readRound <= self.readRound else {
+            refusedMessages &+= 1
+            return
+        }
         memberProgress.recentActive = true
         switch memberProgress.state {
         case .probe:

@@ -4,9 +4,17 @@ extension RaftInstance {
     /// Hands a message from another replica to the instance. Messages addressed to another
     /// replica, from an older term, or that make no sense in the current role are ignored, as
     /// Raft tolerates lost and duplicated messages.
+    ///
+    /// Messages a correct peer could not have sent are refused and counted in
+    /// `refusedMessages`: a term beyond `RaftBounds.maxTerm`, or a message from a replica that is
+    /// not a member (`acceptsMessage(from:kind:)`).
     public mutating func step(_ message: Message) {
         precondition(!awaitingAdvance, "step() between ready() and advance()")
         guard message.to == id, message.from != id else { return }
+        guard message.term <= RaftBounds.maxTerm, acceptsMessage(from: message.from, kind: message.kind) else {
+            refusedMessages &+= 1
+            return
+        }
         if message.term > term {
             guard stepHigherTerm(message) else { return }
         } else if message.term < term {
@@ -47,6 +55,34 @@ extension RaftInstance {
             handleReadIndex(context: context, requester: message.from)
         case .readIndexResponse(let context, let index):
             readStates.append(ReadState(context: context, index: index))
+        }
+    }
+
+    /// Whether a message from `sender` may be stepped. Only members speak: a replica in the
+    /// newest membership or the committed one (a voter whose removal is not yet committed may
+    /// still be needed for a vote, see `isPromotable`). Two exceptions keep a cluster live:
+    /// - a replica that is not a member itself (one being added, whose log does not yet hold
+    ///   its own addition) listens to whoever leads;
+    /// - messages only a leader sends (appends, heartbeats, snapshots) are taken from anyone,
+    ///   since a replica that was down while members were added may be led by a replica its
+    ///   log does not know yet; what it then learns from the leader's log makes it a member.
+    /// Votes, vote answers, reads and `timeoutNow` from a non-member are refused, and so are
+    /// replication answers from a replica the leader does not replicate to: none of them can
+    /// come from a correct replica.
+    func acceptsMessage(from sender: ReplicaID, kind: Message.Kind) -> Bool {
+        let newest = membership
+        if newest.contains(sender) || !newest.contains(id) { return true }
+        if committedMembership.contains(sender) { return true }
+        switch kind {
+        case .appendEntries, .heartbeat, .installSnapshot:
+            return true
+        case .appendResponse, .heartbeatResponse:
+            // A leader still replicates to a replica whose removal it committed, until it
+            // forgets it, so that the replica learns of its removal.
+            return progress[sender] != nil
+        case .requestVote, .requestPreVote, .voteResponse, .preVoteResponse, .timeoutNow,
+            .readIndex, .readIndexResponse:
+            return false
         }
     }
 

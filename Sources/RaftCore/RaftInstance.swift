@@ -69,6 +69,11 @@ public struct RaftInstance: Sendable {
     var pendingReads: [PendingRead] = []
     var readsAwaitingCommit: [(context: ReadContext, requester: ReplicaID)] = []
 
+    /// Messages refused by `step` as impossible from a correct peer (a term beyond
+    /// `RaftBounds.maxTerm`, a non-member's vote or answer, an acknowledgement of entries the
+    /// leader never had or of a read round it never sent). Wraps, never traps.
+    public internal(set) var refusedMessages: UInt64 = 0
+
     var outbox: [Message] = []
     var outboxAfterPersist: [Message] = []
     var readStates: [ReadState] = []

@@ -26,6 +26,7 @@ public struct ClusterSimulation {
     private var linkClock: [SimulatedNetwork.Link: UInt64] = [:]
     private var servedReads: Set<UInt64> = []
     private var snapshotReports: [(leader: ReplicaID, follower: ReplicaID, succeeded: Bool)] = []
+    private var hostile: HostilePeer
 
     private var nextProposalID: UInt64 = 1
     private var pendingProposals: [ReplicaID: Set<UInt64>] = [:]
@@ -45,6 +46,7 @@ public struct ClusterSimulation {
     public init(parameters: SimulationParameters) {
         self.parameters = parameters
         random = DeterministicRandom(seed: parameters.seed)
+        hostile = HostilePeer(seed: parameters.seed)
         let founders = (1...UInt64(parameters.clusterSize)).map { ReplicaID($0) }
         latestMembership = (1, Membership(voters: founders))
         nextSpareID = UInt64(parameters.clusterSize) + 1
@@ -104,8 +106,29 @@ public struct ClusterSimulation {
         if faultsActive {
             try injectFaults()
             try generateWorkload()
+            try injectHostileMessage()
         }
         now += 1
+    }
+
+    /// Sometimes hands a running member a message from `HostilePeer`; it must be refused.
+    private mutating func injectHostileMessage() throws(SimulationViolation) {
+        guard parameters.hostilePeerPercent > 0, hostile.attacksNow(percent: parameters.hostilePeerPercent) else { return }
+        // A replica that is not a member of its own membership yet (a learner being added)
+        // listens to anyone; the transport's address book is what protects it.
+        let targets = activeIDs.filter { replicas[$0]!.instance!.membership.contains($0) }
+        guard !targets.isEmpty else { return }
+        let target = hostile.pick(targets)
+        let message = hostile.message(to: target, members: replicaIDs.filter { !removed.contains($0) })
+        let before = replicas[target]!.instance!.refusedMessages
+        if parameters.recordTrace { note("hostile \(message)") }
+        // Stepped directly: a refused snapshot message needs no image, and one that was not
+        // refused is reported below before anything could use it.
+        replicas[target]!.withInstance { $0.step(message) }
+        guard replicas[target]!.instance!.refusedMessages == before + 1 else {
+            throw SimulationViolation(property: .hostileMessageRefused, detail: "replica \(target) stepped \(message)", time: now)
+        }
+        try drain(target)
     }
 
     /// Runs until `condition` returns a value or `limit` units pass.

@@ -31,6 +31,8 @@ public struct SimulationViolation: Error, Sendable, CustomStringConvertible {
         case liveness
         /// The instance's own invariants (checked with preconditions inside the core).
         case instanceInvariant
+        /// A message no correct member could send (`HostilePeer`) was refused, not stepped.
+        case hostileMessageRefused
     }
 
     public var description: String { "\(property.rawValue) at t=\(time): \(detail)" }

@@ -17,6 +17,9 @@ public struct SimulationParameters: Sendable, CustomStringConvertible {
     package var plantedBugs: PlantedBugs = []
     /// Whether to keep a trace of events for the failure report.
     public var recordTrace = false
+    /// Chance per simulated time unit, in percent, that `HostilePeer` sends a running member a
+    /// message no correct member could send (0 turns it off).
+    public var hostilePeerPercent = 2
 
     /// The fault mix, drawn from the seed.
     public var faults: FaultProfile

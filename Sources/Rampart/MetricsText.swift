@@ -51,6 +51,11 @@ enum MetricsText {
         metric("rampart_peer_dropped_total", "counter", "Packets dropped by the peer transport (queue full, peer down).", network.dropped)
         metric("rampart_peer_received_total", "counter", "Packets received from authenticated peers.", network.received)
         metric("rampart_peer_handshake_failures_total", "counter", "Peer connections refused at authentication.", network.handshakeFailures)
+        metric("rampart_peer_unknown_total", "counter", "Authenticated peer connections refused: a replica id with no address.", network.unknownPeers)
+        metric(
+            "rampart_raft_refused_messages_total", "counter", "Peer messages refused as impossible from a correct member (term out of bounds, non-member).",
+            metrics.refusedPeerMessages)
+        metric("rampart_peer_refused_requests_total", "counter", "Forwarded writes refused: the sender is not a member.", metrics.refusedPeerRequests)
         histogram("rampart_log_sync_seconds", "Latency of durable log writes (one per synced Ready).", metrics.logSync)
         histogram(
             "rampart_proposal_commit_seconds", "On the leader, each command from its proposal to its application.", metrics.proposalCommit)

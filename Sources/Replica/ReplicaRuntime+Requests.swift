@@ -73,6 +73,14 @@ extension ReplicaRuntime {
     /// A follower forwarded a write to this replica.
     func handleForwardedRequest(from peer: ReplicaID, id: UInt64, body: [UInt8]) {
         let origin = Origin.remote(peer: peer, requestID: id)
+        // Only members write through the leader: a removed replica, or one whose addition is not
+        // in this replica's log, is refused before its request is even decoded.
+        guard instance.membership.contains(peer) || instance.committedMembership.contains(peer) else {
+            metrics.refusedPeerRequests += 1
+            logger.warning("refused a forwarded request from a replica that is not a member", metadata: ["from": "\(peer)"])
+            answer(origin, .failure(.leaderRefused("replica \(peer) is not a member")))
+            return
+        }
         let decoded: (WriteRequest, timeoutMilliseconds: UInt32)
         do {
             decoded = try ForwardCodec.decodeRequest(body)

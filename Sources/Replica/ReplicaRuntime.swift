@@ -280,6 +280,7 @@ final class ReplicaRuntime {
         switch delivery.packet {
         case .raft(let message):
             instance.step(message)
+            metrics.refusedPeerMessages = instance.refusedMessages
         case .request(let id, let body):
             handleForwardedRequest(from: delivery.from, id: id, body: body)
         case .response(let id, let body):

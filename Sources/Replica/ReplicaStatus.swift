@@ -69,6 +69,11 @@ public struct ReplicaMetrics: Hashable, Sendable {
     public var droppedEvents = 0
     /// Leader elections this replica saw (leader changes).
     public var leaderChanges = 0
+    /// Peer messages the Raft instance refused as impossible from a correct peer (a term beyond
+    /// its bound, a non-member's vote or answer; `RaftInstance.refusedMessages`).
+    public var refusedPeerMessages: UInt64 = 0
+    /// Forwarded writes refused because their sender is not a member.
+    public var refusedPeerRequests = 0
 
     /// Creates zeroed metrics.
     public init() {}

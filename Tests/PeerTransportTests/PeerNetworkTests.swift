@@ -85,16 +85,38 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         await intruder.shutdown()
     }
 
+    /// An address in a replica's book that nothing listens on: the sender is known, and the
+    /// replica never dials it in these tests (it only answers).
+    static let nowhere = try! SocketAddress(ipAddress: "127.0.0.1", port: 1)
+
+    /// A peer that holds the cluster secret but names a replica id the receiver has no address
+    /// for is refused after the handshake, counted, and nothing it sends is delivered.
+    @Test func aPeerWithAnIdOutsideTheAddressBookDeliversNothing() async throws {
+        let receiver = network(1)
+        let stranger = network(77)
+        let received = Received(receiver)
+        let address = try await receiver.listen(host: "127.0.0.1", port: 0)
+        stranger.setPeer(1, address: address)
+        for round: UInt64 in 1...5 { stranger.send(ping(77, 1, round)) }
+        #expect(await eventually { receiver.statistics.unknownPeers >= 1 })
+        #expect(received.all.isEmpty)
+        #expect(receiver.statistics.received == 0)
+        await receiver.shutdown()
+        await stranger.shutdown()
+    }
+
     @Test func reconnectsWhenThePeerComesBack() async throws {
         let one = network(1) { $0.maximumReconnectDelay = .milliseconds(100) }
         let two = network(2)
         let address = try await two.listen(host: "127.0.0.1", port: 0)
         one.setPeer(2, address: address)
+        two.setPeer(1, address: Self.nowhere)
         let first = Received(two)
         one.send(ping(1, 2, 1))
         #expect(await eventually { first.all.count == 1 })
         await two.shutdown()
         let again = network(2)
+        again.setPeer(1, address: Self.nowhere)
         let second = Received(again)
         _ = try await again.listen(host: "127.0.0.1", port: address.port!)
         // Raft retransmits; so does this test, until the link is back.
@@ -163,6 +185,7 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         let received = Received(two)
         let address = try await two.listen(host: "127.0.0.1", port: 0)
         one.setPeer(2, address: address)
+        two.setPeer(1, address: PeerNetworkTests.nowhere)
         let chunk = SnapshotChunk(
             transferID: 1, message: PeerPacketTests.install, totalBytes: 3, checksum: [UInt8](repeating: 1, count: 32), offset: 0,
             data: [1, 2, 3])
