@@ -89,20 +89,33 @@ extension AdminRoutes {
         try await check(request, permission: nil, on: .cluster)
     }
 
-    /// Authenticates, then checks `permission` on `scope` with Rampart's own authorizer, both
-    /// after waiting for the request's `min_revision`, if it has one.
+    /// Authenticates, then checks `permission` on `scope` with Rampart's own authorizer.
+    ///
+    /// The order is the outside review's: authentication first, against the state this replica
+    /// has applied now, so a request with a made-up key is refused at once and never holds a
+    /// waiter or memory; then the wait for the request's `min_revision`, if it has one; then
+    /// the permission check at that revision (the resource may be what it created). A key
+    /// created at a revision this replica has not applied yet is refused like an unknown one:
+    /// the client retries, or asks a replica that has applied it.
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError.unauthenticated("missing `Authorization: Bearer <api key>`")
-        }
-        guard let key = Self.bearerKey(header) else { throw APIError.unauthenticated("malformed API key") }
-        // Read-your-writes: the checks see at least `min_revision` too, since the caller's key
-        // or the resource may be what that revision created.
+        let key = try Self.presentedKey(request)
+        let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(key, nil, on: scope, in: state) } }.value
+        _ = try known.get()
         try await waitForMinRevision(request)
         let principal = try await wrap { () async throws(ClusterError) in
             try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
         }.value
         return try principal.get()
+    }
+
+    /// The bearer key of a request's `Authorization` header.
+    /// - Throws: `APIError.unauthenticated` when there is none, or it is malformed.
+    static func presentedKey(_ request: Request) throws(APIError) -> BearerKey {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw .unauthenticated("missing `Authorization: Bearer <api key>`")
+        }
+        guard let key = bearerKey(header) else { throw .unauthenticated("malformed API key") }
+        return key
     }
 
     /// The one check of a bearer key against the state: the key must exist with the presented

@@ -38,6 +38,7 @@ public struct AdminRoutes: Sendable {
         let router = Router()
         router.middlewares.add(RequestLogMiddleware())
         router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(AuthenticationMiddleware(cluster: cluster))
         router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
         router.get("/readyz") { _, _ in try health(cluster.isReady()) }
         router.get("/metrics") { _, _ in
@@ -159,11 +160,22 @@ public struct AdminRoutes: Sendable {
             }
             expected = revision
         }
+        if let actor { try await refuseEscalation(by: actor, command) }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
         let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: deadline(request)) }
         if let rejection = outcome.rejection { throw APIError.rejected(rejection) }
         return outcome
+    }
+
+    /// Refuses, before anything is proposed, a command whose actor lacks a permission the
+    /// command needs (`PolicyState.missingAccess`: the route's own permission, and for changes
+    /// that widen what someone may do, every permission they make reachable). The state
+    /// machine checks the same rule again at the revision it applies the command.
+    func refuseEscalation(by actor: PrincipalReference, _ command: Command) async throws {
+        let missing = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.missingAccess(of: actor, for: command) } }.value
+        guard let missing else { return }
+        throw APIError.forbidden("\(actor) cannot grant \(missing.permission) on \(missing.scope): it does not hold it there")
     }
 
     /// Reads a JSON body within the size limit: an object with only the body's fields, of the
@@ -226,6 +238,37 @@ public struct AdminRoutes: Sendable {
     private func health(_ ok: Bool) throws -> Response {
         guard ok else { throw APIError.cluster(.unavailable("not ready")) }
         return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+    }
+}
+
+/// Authenticates every request but the public ones before its route runs, so that a request
+/// without a valid credential is answered 401 before anything of it is validated (a malformed
+/// name or parameter is a 400 only for a caller who may learn it) and before it can wait for
+/// anything. The route checks the key again with the permission it needs.
+struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
+    let cluster: any PolicyCluster
+
+    /// The paths served without a credential: health, readiness and metrics for operators, the
+    /// bootstrap (proved with the cluster secret instead), and the public key set.
+    static func isPublic(_ path: String) -> Bool {
+        switch path {
+        case "/healthz", "/readyz", "/metrics", "/v1/cluster/bootstrap", "/v1/keys": return true
+        default: return false
+        }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if !Self.isPublic(request.uri.path) {
+            let key = try AdminRoutes.presentedKey(request)
+            let verified: Result<PrincipalReference, APIError>
+            do {
+                verified = try cluster.readNow { state in AdminRoutes.verify(key, nil, on: .cluster, in: state) }.value
+            } catch {
+                throw APIError.cluster(error)
+            }
+            _ = try verified.get()
+        }
+        return try await next(request, context)
     }
 }
 

@@ -347,8 +347,8 @@ extension AdminRoutes {
             return nil
         }
         let result = try? cluster.readNow { state -> AuthorizationDecision? in
-            guard case .success = Self.verify(key, Self.decisionsCheck, on: resource, in: state) else { return nil }
-            return state.authorize(question.principal, question.permission, on: resource)
+            guard case .success(let caller) = Self.verify(key, Self.decisionsCheck, on: resource, in: state) else { return nil }
+            return Self.decide(question, on: resource, for: caller, in: state)
         }
         guard let result, let decision = result.value else { return nil }
         return AuthorizeResponse(decision, revision: result.revision)

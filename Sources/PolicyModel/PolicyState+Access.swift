@@ -36,10 +36,19 @@ extension PolicyState {
         }
     }
 
-    /// The permissions `command` needs, each with the scope it is checked on. Granting a role
-    /// also needs every permission the role holds, at the binding's scope: no one grants more
-    /// than they have. Commands about entities that do not exist need nothing here; applying
-    /// them reports "not found".
+    /// The permissions `command` needs, each with the scope it is checked on.
+    ///
+    /// No escalation, one rule wherever what a principal may do can grow: the actor must hold
+    /// every permission it makes reachable, at the scope where it becomes reachable.
+    /// - Granting a role (a binding) needs every permission the role holds, at the binding's
+    ///   scope.
+    /// - Replacing a role's permissions needs every permission the new set adds (one no old
+    ///   permission of the role already covers), at every scope the role is bound at.
+    /// - Creating an API key for a principal hands over everything that principal may do, so it
+    ///   needs every permission of every binding of that principal, at the binding's scope.
+    ///
+    /// Commands about entities that do not exist need nothing more here; applying them reports
+    /// "not found".
     public func requiredAccess(for command: Command) -> [(Permission, Scope)] {
         switch command {
         case .createOrganization: return [(CommandPermission.organizationsCreate, .cluster)]
@@ -50,14 +59,17 @@ extension PolicyState {
         case .createPrincipal(let principal, _): return [(CommandPermission.principalsCreate, .organization(principal.organization))]
         case .deletePrincipal(let principal, _): return [(CommandPermission.principalsDelete, .organization(principal.organization))]
         case .createRole(let organization, _, _): return [(CommandPermission.rolesCreate, .organization(organization))]
-        case .updateRole(let organization, _, _): return [(CommandPermission.rolesUpdate, .organization(organization))]
+        case .updateRole(let organization, let name, let permissions):
+            let reference = RoleReference.custom(organization: organization, name: name)
+            return [(CommandPermission.rolesUpdate, .organization(organization))] + addedAccess(to: reference, permissions)
         case .deleteRole(let organization, _, _): return [(CommandPermission.rolesDelete, .organization(organization))]
         case .createBinding(_, _, let role, let scope):
             return [(CommandPermission.bindingsCreate, scope)] + (self.role(role)?.permissions.map { ($0, scope) } ?? [])
         case .deleteBinding(let id):
             guard let organization = binding(id)?.scope.organization else { return [] }
             return [(CommandPermission.bindingsDelete, .organization(organization))]
-        case .createAPIKey(_, let principal, _): return [(CommandPermission.apiKeysCreate, .organization(principal.organization))]
+        case .createAPIKey(_, let principal, _):
+            return [(CommandPermission.apiKeysCreate, .organization(principal.organization))] + heldAccess(of: principal)
         case .revokeAPIKey(let id):
             guard let organization = apiKey(id)?.principal.organization else { return [] }
             return [(CommandPermission.apiKeysDelete, .organization(organization))]
@@ -65,14 +77,43 @@ extension PolicyState {
         }
     }
 
+    /// The first permission of `requiredAccess(for: command)` that `actor` does not hold at its
+    /// scope, or nil when it holds them all. The admin API asks before it proposes a command
+    /// (a refused request then changes nothing, not even the audit log); the state machine
+    /// asks again when it applies it, against the state at that revision.
+    public func missingAccess(of actor: PrincipalReference, for command: Command) -> (permission: Permission, scope: Scope)? {
+        for (permission, scope) in requiredAccess(for: command) where access(actor, permission, on: scope) == .forbidden {
+            return (permission, scope)
+        }
+        return nil
+    }
+
     /// Checks the actor of a command against `requiredAccess` at this state. A command with no
     /// actor comes from the cluster itself (the bootstrap, proved with the cluster secret, and
     /// the leader's key maintenance) and needs nothing.
     func checkActor(of envelope: CommandEnvelope) throws(PolicyError) {
-        guard let actor = envelope.actor else { return }
-        for (permission, scope) in requiredAccess(for: envelope.command) where access(actor, permission, on: scope) == .forbidden {
-            throw .forbidden("\(actor) may not use \(permission) on \(scope)")
+        guard let actor = envelope.actor, let missing = missingAccess(of: actor, for: envelope.command) else { return }
+        throw .forbidden("\(actor) may not use \(missing.permission) on \(missing.scope)")
+    }
+
+    /// What replacing `reference`'s permissions with `permissions` makes reachable: each new
+    /// permission that no current permission of the role covers, at each scope the role is
+    /// bound at (in binding id order, each scope once).
+    private func addedAccess(to reference: RoleReference, _ permissions: [Permission]) -> [(Permission, Scope)] {
+        guard case .custom(let organization, _) = reference, let current = roles[reference] else { return [] }
+        let added = permissions.filter { !current.grants($0) }
+        guard !added.isEmpty else { return [] }
+        var scopes: [Scope] = []
+        for binding in bindings(in: organization) where binding.role == reference && !scopes.contains(binding.scope) {
+            scopes.append(binding.scope)
         }
+        return scopes.flatMap { scope in added.map { ($0, scope) } }
+    }
+
+    /// Everything `principal` may do: each permission of each of its bindings, at the binding's
+    /// scope.
+    private func heldAccess(of principal: PrincipalReference) -> [(Permission, Scope)] {
+        bindings(of: principal).flatMap { binding in (role(binding.role)?.permissions ?? []).map { ($0, binding.scope) } }
     }
 }
 

@@ -31,6 +31,14 @@ struct Fixture {
         return try #require(key.object["token"] as? String)
     }
 
+    /// Creates the custom role `role` with `permissions` in `organization`.
+    func role(_ organization: String, _ role: String, permissions: [String]) async throws {
+        let list = permissions.map { "\"\($0)\"" }.joined(separator: ",")
+        let created = try await client.send(
+            .post, "/v1/orgs/\(organization)/roles", body: #"{"name":"\#(role)","permissions":[\#(list)]}"#, token: admin)
+        #expect(created.status == 201, "\(created.body)")
+    }
+
     func organization(_ name: String) async throws {
         let answer = try await client.send(.post, "/v1/orgs", body: #"{"name":"\#(name)"}"#, token: admin)
         #expect(answer.status == 201, "\(answer.body)")
@@ -131,14 +139,33 @@ struct Fixture {
         #expect(try await client.send(.get, "/v1/orgs/alpha/principals", token: auditor).status == 403)
     }
 
+    /// Authentication comes first: a made-up key is refused at once, before the request's
+    /// `min_revision` is waited for (it waited 10 s and answered 504) and before its path or
+    /// parameters are validated (a bad name answered 400 to anyone).
+    @Test func credentialsAreCheckedBeforeAnyWaitOrValidation() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let madeUp = "\(String(repeating: "ab", count: 16)).\(String(repeating: "cd", count: 32))"
+        let ahead = fixture.cluster.revision + 1_000
+        for path in ["/v1/orgs?min_revision=\(ahead)", "/v1/orgs/alpha/principals?min_revision=\(ahead)", "/v1/audit?min_revision=\(ahead)"] {
+            let answer = try await client.send(.get, path, token: madeUp)
+            #expect(answer.status == 401, "\(path): \(answer.body)")
+        }
+        for path in ["/v1/orgs/NOT_A_NAME", "/v1/orgs/alpha/principals/-bad-/keys", "/v1/orgs?limit=0", "/v1/orgs/alpha/roles/BAD"] {
+            #expect(try await client.send(.get, path).status == 401, "\(path) without a key")
+            #expect(try await client.send(.get, path, token: madeUp).status == 401, "\(path) with a made-up key")
+            #expect(try await client.send(.get, path, token: fixture.admin).status == 400, "\(path) with the admin's key")
+        }
+        // The public routes stay public.
+        #expect(try await client.send(.get, "/v1/keys").status == 200)
+        #expect(try await client.send(.get, "/healthz").status == 200)
+    }
+
     @Test func aPrincipalCannotGrantPermissionsItDoesNotHold() async throws {
         let fixture = try await Fixture()
         try await fixture.organization("alpha")
         let client = fixture.client
-        let role = try await client.send(
-            .post, "/v1/orgs/alpha/roles", body: #"{"name":"binder","permissions":["iam.bindings.create","iam.principals.get"]}"#,
-            token: fixture.admin)
-        #expect(role.status == 201)
+        try await fixture.role("alpha", "binder", permissions: ["iam.bindings.create", "iam.principals.get"])
         let binder = try await fixture.member("alpha", "binder", role: "binder")
         _ = try await fixture.member("alpha", "target", role: "org.viewer")
         let escalation = try await client.send(
@@ -147,6 +174,31 @@ struct Fixture {
         #expect(escalation.body.contains("cannot grant"))
         let allowed = try await client.send(.post, "/v1/orgs/alpha/bindings", body: #"{"principal":"target","role":"binder"}"#, token: binder)
         #expect(allowed.status == 201)
+    }
+
+    /// The outside review's escalation, step by step: a principal that may only update roles
+    /// widens the role it is bound to, then mints a key for its organization's admin. Both are
+    /// refused before anything is proposed (the audit log does not grow).
+    @Test func aRoleUpdateOrAKeyCannotReachWhatTheCallerDoesNotHold() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        let client = fixture.client
+        try await fixture.role("alpha", "editor", permissions: ["iam.roles.update", "iam.apikeys.create"])
+        let editor = try await fixture.member("alpha", "editor", role: "editor")
+        _ = try await fixture.member("alpha", "boss", role: "org.admin")
+        let head = fixture.cluster.status().auditSequence
+        let widened = try await client.send(
+            .put, "/v1/orgs/alpha/roles/editor", body: #"{"permissions":["iam.roles.update","iam.apikeys.create","*.*.*"]}"#, token: editor)
+        #expect(widened.status == 403)
+        #expect(widened.body.contains(#"cannot grant *.*.* on orgs\/alpha"#), "\(widened.body)")
+        let minted = try await client.send(.post, "/v1/orgs/alpha/principals/boss/keys", token: editor)
+        #expect(minted.status == 403, "\(minted.body)")
+        #expect(fixture.cluster.status().auditSequence == head)
+        let unchanged = try await client.send(.get, "/v1/orgs/alpha/roles/editor", token: fixture.admin)
+        #expect(Set(unchanged.object["permissions"] as? [String] ?? []) == ["iam.roles.update", "iam.apikeys.create"])
+        // Narrowing needs nothing more, and its own key is the caller's to make.
+        let narrowed = try await client.send(.put, "/v1/orgs/alpha/roles/editor", body: #"{"permissions":["iam.apikeys.create"]}"#, token: editor)
+        #expect(narrowed.status == 200, "\(narrowed.body)")
     }
 
     @Test func conditionalUpdatesAndIdempotentRetries() async throws {

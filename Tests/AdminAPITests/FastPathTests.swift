@@ -186,6 +186,35 @@ import Testing
         #expect(fast == AuthorizeResponse(allowed: false, binding: nil, reason: "noMatchingBinding", revision: fixture.cluster.revision))
     }
 
+    /// A service of one tenant asking about another tenant's principals learns nothing of
+    /// whether they exist: a missing principal and an existing one without a binding answer
+    /// alike, on the fast path and through the router. An administrator still sees why.
+    @Test func decisionsDoNotRevealAnotherTenantsPrincipals() async throws {
+        let fixture = try await fixture()
+        try await fixture.organization("beta")
+        _ = try await fixture.member("beta", "eve", role: "org.viewer")
+        #expect(
+            try await fixture.client.send(
+                .post, "/v1/orgs/alpha/roles", body: #"{"name":"checker","permissions":["iam.decisions.check"]}"#, token: fixture.admin
+            ).status == 201)
+        let service = try await fixture.member("alpha", "service", role: "checker")
+        let channel = try channel(fixture)
+        var answers: [String: [AuthorizeResponse]] = [:]
+        for asked in ["beta/eve", "beta/ghost", "gamma/nobody"] {
+            let body = #"{"principal":"\#(asked)","permission":"compute.instances.create","organization":"alpha","project":null}"#
+            try send(channel, head(service), body: body)
+            let fast = try JSONDecoder().decode(AuthorizeResponse.self, from: Data(try #require(try response(channel)).body.utf8))
+            let routed = try await fixture.client.send(.post, FastPath.target, body: body, token: service)
+            let slow = try JSONDecoder().decode(AuthorizeResponse.self, from: Data(routed.body.utf8))
+            answers[asked] = [fast, slow]
+        }
+        let expected = AuthorizeResponse(allowed: false, binding: nil, reason: "noMatchingBinding", revision: fixture.cluster.revision)
+        for (asked, pair) in answers { #expect(pair == [expected, expected], "\(asked)") }
+        let body = #"{"principal":"beta/ghost","permission":"compute.instances.create","organization":"alpha","project":null}"#
+        let admin = try await fixture.client.send(.post, FastPath.target, body: body, token: fixture.admin)
+        #expect(admin.object["reason"] as? String == "unknownPrincipal")
+    }
+
     /// Every request it does not answer reaches the router as it came, and nothing is written.
     @Test func passesOnEverythingElseUnchanged() async throws {
         let fixture = try await fixture()
