@@ -192,7 +192,7 @@ extension PolicyStore {
 }
 
 /// The C library's `close`, out of reach of `PolicyStore.close()` inside the extension.
-private func closeDescriptor(_ descriptor: Int32) {
+func closeDescriptor(_ descriptor: Int32) {
     _ = close(descriptor)
 }
 

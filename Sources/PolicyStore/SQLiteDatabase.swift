@@ -1,5 +1,11 @@
 internal import CSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A failure reported by SQLite, with the statement or operation it came from.
 public struct DatabaseError: Error, Hashable, Sendable, CustomStringConvertible {
     /// SQLite's result code.
@@ -31,8 +37,13 @@ final class SQLiteDatabase {
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
+    /// The mode of every file of a database (`path`, `-wal`, `-shm`): owner-only, as the Raft
+    /// log is. SQLite gives the files it creates beside a database the database file's mode.
+    static let fileMode: mode_t = 0o600
+
     init(path: String) throws(DatabaseError) {
         self.path = path
+        try Self.restrictFiles(of: path)
         var connection: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite3_open_v2(path, &connection, flags, nil)
@@ -47,6 +58,25 @@ final class SQLiteDatabase {
 
     deinit {
         close()
+    }
+
+    /// Creates the database file owner-only whatever the process umask, and narrows the files of
+    /// a database created before (or by another tool) to that mode.
+    private static func restrictFiles(of path: String) throws(DatabaseError) {
+        guard path != ":memory:", !path.isEmpty else { return }
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
+        guard descriptor >= 0 else {
+            throw DatabaseError(code: SQLITE_CANTOPEN, message: "errno \(errno)", context: "create \(path)")
+        }
+        defer { closeDescriptor(descriptor) }
+        guard fchmod(descriptor, fileMode) == 0 else {
+            throw DatabaseError(code: SQLITE_PERM, message: "errno \(errno)", context: "chmod \(path)")
+        }
+        for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
+            guard chmod(path + suffix, fileMode) == 0 else {
+                throw DatabaseError(code: SQLITE_PERM, message: "errno \(errno)", context: "chmod \(path + suffix)")
+            }
+        }
     }
 
     /// Makes the statement running on this connection (on another thread) stop soon with

@@ -13,6 +13,8 @@ final class ReplicaRuntime {
     let transport: any ReplicaTransport
     let logger: Logger
     let files: SnapshotFiles
+    /// The data directory's lock, released when the runtime finishes.
+    let directoryLock: DirectoryLock
     var instance: RaftInstance
     let storage: RaftLogStorage
     var store: PolicyStore
@@ -126,8 +128,8 @@ final class ReplicaRuntime {
         self.logger = logger
         let files = SnapshotFiles(dataDirectory: configuration.dataDirectory)
         self.files = files
+        directoryLock = try files.prepare()
         do {
-            try files.prepare()
             storage = try RaftLogStorage(directory: files.logDirectory)
         } catch {
             throw .storage("\(error)")
@@ -383,6 +385,7 @@ final class ReplicaRuntime {
         abandonSnapshotCopy()
         shared.publish(nil)
         store.close()
+        directoryLock.release()
         // Last, every answer queued above and before: a local caller's answer waits for the
         // status to be published (see `answer`), and nothing publishes after this.
         answerNow()

@@ -16,13 +16,15 @@ import PeerTransport
 ///   replica keeps the file of its current log snapshot: a leader streams it to followers that
 ///   are too far behind, and a crash between installing a received snapshot in the log and in
 ///   the database is finished from it at start-up;
-/// - `snapshots/incoming.partial`: a snapshot being received.
+/// - `snapshots/incoming.partial`: a snapshot being received;
+/// - `LOCK`: held (`flock`) by the one process that has the directory open.
 struct SnapshotFiles: Sendable {
     let dataDirectory: String
     var logDirectory: String { dataDirectory + "/raft" }
     var databasePath: String { dataDirectory + "/state.db" }
     var snapshotDirectory: String { dataDirectory + "/snapshots" }
     var incomingPath: String { snapshotDirectory + "/incoming.partial" }
+    var lockPath: String { dataDirectory + "/LOCK" }
     /// A snapshot being taken, before it is renamed to the index it holds.
     var takingPath: String { snapshotDirectory + "/taking.partial" }
 
@@ -30,9 +32,20 @@ struct SnapshotFiles: Sendable {
         snapshotDirectory + "/snapshot-" + String(index, radix: 16).leftPadded(to: 16) + ".db"
     }
 
-    /// Creates the directories (owner-only) and removes leftovers of interrupted transfers.
-    func prepare() throws(ReplicaError) {
-        for directory in [dataDirectory, logDirectory, snapshotDirectory] {
+    /// Creates the directories (owner-only), takes the directory's lock, and removes leftovers
+    /// of interrupted transfers. Nothing in the directory is read before the lock is held.
+    /// - Returns: the lock, held until it is released or dropped.
+    /// - Throws: `ReplicaError.storage` when a directory cannot be created or another process
+    ///   (or another replica in this one) holds the lock.
+    func prepare() throws(ReplicaError) -> DirectoryLock {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .storage("cannot create \(dataDirectory): \(error.localizedDescription)")
+        }
+        let lock = try DirectoryLock(path: lockPath)
+        for directory in [logDirectory, snapshotDirectory] {
             do {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -42,6 +55,7 @@ struct SnapshotFiles: Sendable {
         }
         _ = unlink(incomingPath)
         _ = unlink(takingPath)
+        return lock
     }
 
     func exists(_ path: String) -> Bool {
@@ -70,6 +84,37 @@ struct SnapshotFiles: Sendable {
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw .storage("fsync \(snapshotDirectory): errno \(errno)") }
     }
+}
+
+/// An exclusive `flock` on a data directory's lock file, so that two servers never open the
+/// same log and database (the second would write the live log, vote, and corrupt both). The
+/// kernel drops the lock when the holder exits, however it exits, so a crash leaves nothing to
+/// clean up; the lock file itself stays and is reused.
+final class DirectoryLock {
+    private var descriptor: Int32
+
+    init(path: String) throws(ReplicaError) {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .storage("cannot open the lock file \(path): errno \(errno)") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let failure = errno
+            close(descriptor)
+            descriptor = -1
+            if failure == EWOULDBLOCK {
+                throw .storage("the data directory is in use: another rampart server holds \(path)")
+            }
+            throw .storage("cannot lock \(path): errno \(failure)")
+        }
+    }
+
+    /// Releases the lock; a later call does nothing.
+    func release() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }
 
 /// A snapshot file arriving chunk by chunk. Its bytes are checked against the sender's

@@ -87,6 +87,27 @@ func workload() throws -> [AppliedEntry] {
 @Suite struct PolicyStoreTests {
     // The same commands on two fresh databases, in different batch splits, give the same state
     // hash and the same audit head.
+    /// The database and its write-ahead files are owner-only whatever the umask (under 022 they
+    /// were 0644), and a database left wider by an earlier version is narrowed when opened.
+    @Test func databaseFilesAreOwnerOnly() throws {
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let directory = try StoreDirectory()
+        let path = directory.database()
+        let store = try PolicyStore(path: path)
+        try store.apply(Array(try workload()[0..<3]))
+        for file in [path, path + "-wal", path + "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file): \(attributes[.posixPermissions] ?? "?")")
+        }
+        store.close()
+        #expect(chmod(path, 0o644) == 0)
+        let reopened = try PolicyStore(path: path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        reopened.close()
+    }
+
     @Test func sameCommandsInDifferentBatchesGiveTheSameState() throws {
         let directory = try StoreDirectory()
         let entries = try workload()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import PeerTransport
 import PolicyModel
@@ -251,6 +252,33 @@ import Testing
         let hashes = try await cluster.stateHashes(at: last)
         #expect(Set(hashes.values).count == 1)
         #expect(cluster.replicas[id]?.status.appliedIndex ?? 0 >= last)
+        await cluster.stopAll()
+    }
+
+    /// A second server on a running replica's data directory stops before it reads anything;
+    /// once the first has stopped, the directory opens again.
+    @Test func aDataDirectoryOpensInOneReplicaAtATime() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let id = leader.configuration.id
+        let before = leader.status
+        #expect(throws: ReplicaError.self) {
+            _ = try Replica(
+                configuration: cluster.configuration(id, initialVoters: [1, 2, 3]), transport: cluster.network.endpoint(99),
+                eventLoop: TestCluster.loops.next(), logger: Logger(label: "second"))
+        }
+        do {
+            _ = try Replica(
+                configuration: cluster.configuration(id, initialVoters: [1, 2, 3]), transport: cluster.network.endpoint(99),
+                eventLoop: TestCluster.loops.next(), logger: Logger(label: "second"))
+        } catch {
+            #expect("\(error)".contains("in use"), "\(error)")
+        }
+        _ = try await cluster.write(try cluster.createOrganization("still-leading"), via: leader)
+        #expect(leader.status.term == before.term, "the second opening disturbed the cluster")
+        await cluster.stop(id)
+        try cluster.start(id, initialVoters: [1, 2, 3])
+        #expect(cluster.replicas[id] != nil)
         await cluster.stopAll()
     }
 
