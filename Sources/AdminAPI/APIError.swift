@@ -21,6 +21,10 @@ public enum APIError: Error, Sendable, Hashable {
     case alreadyBootstrapped
     /// No route matches the path and method.
     case noSuchRoute(String)
+    /// A retry (same `Idempotency-Key`) of a create whose answer carried a secret: the first
+    /// request created the resource, and its secret, never stored, cannot be shown again.
+    /// `keyID` is the API key the first request created, nil when it has been revoked since.
+    case secretNotRepeatable(keyID: String?)
 
     /// The HTTP status.
     public var status: HTTPResponse.Status {
@@ -29,7 +33,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .bodyTooLarge: return .contentTooLarge
         case .unauthenticated: return .unauthorized
         case .forbidden: return .forbidden
-        case .alreadyBootstrapped: return .conflict
+        case .alreadyBootstrapped, .secretNotRepeatable: return .conflict
         case .noSuchRoute: return .notFound
         case .rejected(let error):
             switch error {
@@ -60,6 +64,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .forbidden: return "forbidden"
         case .alreadyBootstrapped: return "already_bootstrapped"
         case .noSuchRoute: return "no_such_route"
+        case .secretNotRepeatable: return "secret_not_repeatable"
         case .rejected(let error): return error.code
         case .cluster(let error):
             switch error {
@@ -80,6 +85,11 @@ public enum APIError: Error, Sendable, Hashable {
         case .noSuchRoute(let path): return "no route for \(path)"
         case .bodyTooLarge(let limit): return "the body exceeds \(limit) bytes"
         case .alreadyBootstrapped: return "the cluster already has its first administrator"
+        case .secretNotRepeatable(let keyID?):
+            return "API key \(keyID) was created by the first request with this Idempotency-Key; its secret was shown only in that "
+                + "answer and cannot be shown again (if that answer was lost, revoke key \(keyID) and create another)"
+        case .secretNotRepeatable(nil):
+            return "the first request with this Idempotency-Key created an API key that has since been revoked; its secret cannot be shown again"
         case .rejected(let error): return error.description
         case .cluster(let error):
             switch error {

@@ -128,6 +128,13 @@ extension AdminRoutes {
             let secret = cluster.newSecret()
             let outcome = try await submit(
                 .createAPIKey(id: id, principal: reference, secretHash: Self.secretHash(secret)), actor: actor, request: request)
+            if outcome.replayed {
+                // The key of the answer is the first request's; this request's secret was never stored.
+                let (first, _) = try await readState(request) { state in
+                    state.apiKeys(of: reference).first { $0.revision == outcome.revision }.map { "\($0.id)" }
+                }
+                throw APIError.secretNotRepeatable(keyID: first)
+            }
             return try json(
                 APIKeyCreatedResponse(id: "\(id)", principal: "\(reference)", token: "\(id).\(Hex.encode(secret))", revision: outcome.revision),
                 status: .created)

@@ -176,6 +176,33 @@ struct Fixture {
         #expect(allowed.status == 201)
     }
 
+    /// A retried key creation cannot answer with a token that does not work: the first request's
+    /// key exists, its secret is gone, and the retry says so and names the key.
+    @Test func aRetriedKeyCreationSaysItsSecretCannotBeShownAgain() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("alpha")
+        _ = try await fixture.member("alpha", "robot", role: "org.viewer")
+        let client = fixture.client
+        let retry = ["Idempotency-Key": "key-for-robot"]
+        let first = try await client.send(.post, "/v1/orgs/alpha/principals/robot/keys", token: fixture.admin, headers: retry)
+        #expect(first.status == 201)
+        let id = try #require(first.object["id"] as? String)
+        let token = try #require(first.object["token"] as? String)
+        let again = try await client.send(.post, "/v1/orgs/alpha/principals/robot/keys", token: fixture.admin, headers: retry)
+        #expect(again.status == 409, "\(again.body)")
+        #expect(again.code == "secret_not_repeatable")
+        #expect(again.body.contains(id), "\(again.body)")
+        #expect(!again.body.contains("token"))
+        let keys = try await client.send(.get, "/v1/orgs/alpha/principals/robot/keys", token: fixture.admin)
+        #expect((keys.object["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }.filter { $0 == id }.count == 1)
+        #expect(try await client.send(.get, "/v1/orgs/alpha", token: token).status == 200, "the first answer's token works")
+        // Once that key is revoked, the retry still refuses, without an id to show.
+        #expect(try await client.send(.delete, "/v1/orgs/alpha/principals/robot/keys/\(id)", token: fixture.admin).status == 200)
+        let late = try await client.send(.post, "/v1/orgs/alpha/principals/robot/keys", token: fixture.admin, headers: retry)
+        #expect(late.status == 409)
+        #expect(late.body.contains("revoked"))
+    }
+
     /// The outside review's escalation, step by step: a principal that may only update roles
     /// widens the role it is bound to, then mints a key for its organization's admin. Both are
     /// refused before anything is proposed (the audit log does not grow).
