@@ -47,9 +47,13 @@ public struct MembershipRequest: Codable, Sendable {
     public var action: String
     /// The replica id.
     public var replica: UInt64
+    /// For `promote`: promote even a learner that has not caught up. Without it, a learner
+    /// that has acknowledged nothing, or lags more than the leader allows, is refused (409).
+    public var force: Bool?
 
     /// Creates the request.
-    public init(action: String, replica: UInt64) {
+    public init(action: String, replica: UInt64, force: Bool? = nil) {
+        self.force = force
         self.action = action
         self.replica = replica
     }

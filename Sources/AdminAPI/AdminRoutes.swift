@@ -63,10 +63,11 @@ public struct AdminRoutes: Sendable {
             let operation: MembershipOperation
             switch body.action {
             case "add_learner": operation = .addLearner(body.replica)
-            case "promote": operation = .promote(body.replica)
+            case "promote": operation = .promote(body.replica, force: body.force ?? false)
             case "remove": operation = .remove(body.replica)
             default: throw APIError.badRequest("action must be add_learner, promote or remove")
             }
+            if body.force != nil, body.action != "promote" { throw APIError.badRequest("force applies to promote only") }
             guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
             let revision = try await wrap { () async throws(ClusterError) in
                 try await cluster.changeMembership(operation, timeout: deadline(request))

@@ -92,8 +92,8 @@ public enum ReadConsistency: String, Sendable, CaseIterable {
 public enum MembershipOperation: Sendable, Hashable {
     /// Adds a replica as a learner (it receives the log, does not vote).
     case addLearner(UInt64)
-    /// Makes a caught-up learner a voter.
-    case promote(UInt64)
+    /// Makes a learner a voter: one that has caught up, or with `force`, any learner.
+    case promote(UInt64, force: Bool)
     /// Removes a replica.
     case remove(UInt64)
 }

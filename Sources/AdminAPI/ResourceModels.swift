@@ -12,7 +12,7 @@ extension CreateOrganizationRequest: APIRequestBody {
 }
 
 extension MembershipRequest: APIRequestBody {
-    public static let fields: Set<String> = ["action", "replica"]
+    public static let fields: Set<String> = ["action", "replica", "force"]
 }
 
 extension TransferRequest: APIRequestBody {

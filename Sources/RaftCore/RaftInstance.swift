@@ -249,11 +249,16 @@ public struct RaftInstance: Sendable {
     }
 
     /// Proposes a membership change; see the type's documentation for the rules.
+    /// - Parameters:
+    ///   - change: the change.
+    ///   - force: promote a learner that has not caught up (an operator's explicit choice, for
+    ///     a cluster that cannot otherwise regain a majority). Ignored for other changes.
     /// - Returns: the position of the change's entry; it takes effect when committed.
-    /// - Throws: `.notLeader`, `.transferInProgress`, `.membershipChangePending`, or
-    ///   `.membershipChangeRejected` when it does not apply to the current membership.
+    /// - Throws: `.notLeader`, `.transferInProgress`, `.membershipChangePending`,
+    ///   `.membershipChangeRejected` when it does not apply to the current membership, or
+    ///   `.learnerNotCaughtUp`.
     @discardableResult
-    public mutating func proposeMembershipChange(_ change: MembershipChange) throws(ProposalError) -> LogPosition {
+    public mutating func proposeMembershipChange(_ change: MembershipChange, force: Bool = false) throws(ProposalError) -> LogPosition {
         precondition(!awaitingAdvance, "proposeMembershipChange() between ready() and advance()")
         guard state == .leader else { throw .notLeader(leaderHint: leader) }
         guard leadTransferee == nil else { throw .transferInProgress }
@@ -263,11 +268,13 @@ public struct RaftInstance: Sendable {
             throw .membershipChangePending
         }
         if let rejection = membership.rejection(of: change) { throw .membershipChangeRejected(rejection) }
-        if case .promote(let learner) = change {
+        if case .promote(let learner) = change, !force {
             // Thesis §4.2.1: a learner becomes a voter only once it has caught up; a lagging
-            // voter could leave the new membership unable to commit.
+            // voter could leave the new membership unable to commit. Caught up means it has
+            // acknowledged entries (a learner that never answered, a typo'd id, has matched
+            // nothing, however short the log) and is within `maxPromotionLagEntries`.
             let match = progress[learner]?.match ?? 0
-            guard match + UInt64(options.maxPromotionLagEntries) >= log.lastIndex else {
+            guard match > 0, match + UInt64(options.maxPromotionLagEntries) >= log.lastIndex else {
                 throw .learnerNotCaughtUp(learner)
             }
         }

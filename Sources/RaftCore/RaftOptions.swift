@@ -24,7 +24,8 @@ public struct RaftOptions: Sendable {
     public var maxApplyBytesPerReady: Int = 16 << 20
     /// The most linearizable reads a leader holds while it confirms its leadership.
     public var maxPendingReads: Int = 4096
-    /// How far behind the leader's last index a learner may be and still be promoted.
+    /// How far behind the leader's last index a learner may be and still be promoted (one
+    /// that has acknowledged nothing never is, unless the promotion is forced).
     public var maxPromotionLagEntries: Int = 1000
     /// Whether a leader that has not heard from a quorum for an election timeout steps down,
     /// and voters ignore campaigns while they hear from a leader (the leader lease).

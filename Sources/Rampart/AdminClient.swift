@@ -206,10 +206,13 @@ struct ClusterCommand: AsyncParsableCommand {
     }
 
     struct Promote: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a caught-up learner a voter.")
+        static let configuration = CommandConfiguration(
+            abstract: "Make a caught-up learner a voter.",
+            discussion: "A learner that has acknowledged nothing, or lags the leader, is refused unless --force is given.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "The replica id.") var replica: UInt64
-        func run() async throws { try await member("promote", replica, options) }
+        @Flag(help: "Promote even a learner that has not caught up (it may cost the cluster its majority).") var force = false
+        func run() async throws { try await member("promote", replica, options, force: force ? true : nil) }
     }
 
     struct Remove: AsyncParsableCommand {
@@ -231,8 +234,8 @@ struct ClusterCommand: AsyncParsableCommand {
     }
 }
 
-private func member(_ action: String, _ replica: UInt64, _ options: ClientOptions) async throws {
+private func member(_ action: String, _ replica: UInt64, _ options: ClientOptions, force: Bool? = nil) async throws {
     let answer: RevisionResponse = try await options.client().call(
-        "POST", "/v1/cluster/members", body: MembershipRequest(action: action, replica: replica), token: try options.token())
+        "POST", "/v1/cluster/members", body: MembershipRequest(action: action, replica: replica, force: force), token: try options.token())
     try printOutput(answer, format: options.output)
 }

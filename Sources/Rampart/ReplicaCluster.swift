@@ -54,13 +54,21 @@ struct ReplicaCluster: PolicyCluster {
     }
 
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
-        let membership: MembershipChange
+        let request: WriteRequest
         switch change {
-        case .addLearner(let id): membership = .addLearner(ReplicaID(rawValue: id))
-        case .promote(let id): membership = .promote(ReplicaID(rawValue: id))
-        case .remove(let id): membership = .remove(ReplicaID(rawValue: id))
+        case .addLearner(let id):
+            // A learner nobody can reach never catches up: its address must be configured.
+            // Every replica has the same `peers`, so the one serving the request can tell.
+            guard network.knowsPeer(ReplicaID(rawValue: id)) else {
+                throw .invalidArgument(
+                    "replica \(id) has no peer address: add it to the peers of every replica's configuration, restart them, then add it")
+            }
+            request = .membership(.addLearner(ReplicaID(rawValue: id)))
+        case .promote(let id, force: false): request = .membership(.promote(ReplicaID(rawValue: id)))
+        case .promote(let id, force: true): request = .forcedPromotion(ReplicaID(rawValue: id))
+        case .remove(let id): request = .membership(.remove(ReplicaID(rawValue: id)))
         }
-        return try await write(.membership(membership), timeout: timeout).revision
+        return try await write(request, timeout: timeout).revision
     }
 
     func transferLeadership(to replicaID: UInt64, timeout: Duration) async throws(ClusterError) {

@@ -39,6 +39,12 @@ extension ReplicaRuntime {
                 let position = try instance.proposeMembershipChange(change)
                 proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
                 logger.info("membership change proposed", metadata: ["change": "\(change)", "index": "\(position.index)"])
+            case .forcedPromotion(let learner):
+                let position = try instance.proposeMembershipChange(.promote(learner), force: true)
+                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                logger.warning(
+                    "forced promotion proposed: the learner may not have caught up",
+                    metadata: ["learner": "\(learner)", "match": "\(instance.matchIndex(of: learner) ?? 0)", "index": "\(position.index)"])
             case .transferLeadership(let target):
                 try instance.transferLeadership(to: target)
                 transfers.append(PendingProposal(term: instance.softState.term, origin: origin, deadline: deadline))

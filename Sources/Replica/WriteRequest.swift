@@ -8,6 +8,9 @@ public enum WriteRequest: Hashable, Sendable {
     case command([UInt8])
     /// A membership change.
     case membership(MembershipChange)
+    /// A promotion of a learner that has not caught up: the operator's explicit choice
+    /// (`RaftInstance.proposeMembershipChange(_:force:)`).
+    case forcedPromotion(ReplicaID)
     /// A leadership transfer to the named voter.
     case transferLeadership(to: ReplicaID)
 }
@@ -44,6 +47,9 @@ enum ForwardCodec {
         case .transferLeadership(let target):
             buffer.append(3)
             RaftEncoding.appendInteger(target.rawValue, to: &buffer)
+        case .forcedPromotion(let learner):
+            buffer.append(4)
+            RaftEncoding.appendInteger(learner.rawValue, to: &buffer)
         }
         return buffer
     }
@@ -57,6 +63,7 @@ enum ForwardCodec {
         case 1: request = .command(try decoder.bytes(count: decoder.remaining, "command"))
         case 2: request = .membership(try decoder.membershipChange())
         case 3: request = .transferLeadership(to: try decoder.replicaID("transfer target"))
+        case 4: request = .forcedPromotion(try decoder.replicaID("learner"))
         case let other: throw .invalid("request type \(other)")
         }
         guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the request") }

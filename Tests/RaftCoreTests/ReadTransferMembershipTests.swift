@@ -444,4 +444,21 @@ import Testing
         leader.step(Message(from: 4, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: leader.lastIndex))))
         try leader.proposeMembershipChange(.promote(4))
     }
+
+    // A learner that never answered (a typo'd id, a replica never started) is not caught up,
+    // however short the log; an operator may still force it.
+    @Test func aLearnerThatNeverAnsweredIsPromotedOnlyWhenForced() throws {
+        var leader = try makeInstance(1) { $0.preVote = false }
+        leader.electSelf(grantedBy: [2])
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: leader.lastIndex))))
+        try leader.proposeMembershipChange(.addLearner(4))
+        _ = leader.drain()
+        leader.step(Message(from: 2, to: 1, term: leader.term, kind: .appendResponse(AppendResponse(index: leader.lastIndex))))
+        #expect(leader.committedMembership.learners == [4])
+        #expect(leader.lastIndex < UInt64(leader.options.maxPromotionLagEntries))
+        #expect(throws: ProposalError.learnerNotCaughtUp(4)) { try leader.proposeMembershipChange(.promote(4)) }
+        try leader.proposeMembershipChange(.promote(4), force: true)
+        #expect(leader.membership.voters.contains(4))
+    }
 }

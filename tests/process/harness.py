@@ -110,7 +110,8 @@ class Replica:
             "data_directory": str(self.data),
             "peer_listen": f"{self.host}:{self.peer_port}",
             "api_listen": f"{self.host}:{self.api_port}",
-            "peers": {str(r.id): self.cluster.peer_address(self, r) for r in self.cluster.replicas},
+            "peers": {**{str(r.id): self.cluster.peer_address(self, r) for r in self.cluster.replicas},
+                      **{str(k): v for k, v in self.cluster.extra_peers.items()}},
             "initial_cluster": [r.id for r in self.cluster.replicas],
             "cluster_secret_file": str(self.cluster.secret_path),
             "key_encryption_key_file": str(self.cluster.kek_path),
@@ -181,8 +182,10 @@ class Replica:
 
 class Cluster:
     def __init__(self, root: Path, size=3, tick_milliseconds=20, election_timeout_ticks=10, snapshot_interval=10000,
-                 distinct_hosts=False, tmpfs_megabytes=0, **extra_settings):
+                 distinct_hosts=False, tmpfs_megabytes=0, extra_peers=None, **extra_settings):
         self.root = root
+        # Peer addresses of replicas that are configured but not started ({id: "host:port"}).
+        self.extra_peers = extra_peers or {}
         self.peer_route = None
         self.distinct_hosts = distinct_hosts
         self.tmpfs_megabytes = tmpfs_megabytes

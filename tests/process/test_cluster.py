@@ -150,3 +150,32 @@ def test_replica_whose_api_cannot_listen_exits_with_the_error(make_cluster):
     assert taken.process.returncode != 0
     assert "Address already in use" in taken.log_path.read_text()
     assert all(r.running() for r in cluster.replicas[:2])
+
+
+def test_membership_changes_are_validated(make_cluster):
+    """A learner needs a peer address every replica knows, and a learner that never caught up
+    is promoted only when the operator forces it (a typo would otherwise cost fault tolerance)."""
+    from harness import free_port
+    cluster = make_cluster(extra_peers={4: f"127.0.0.1:{free_port()}"})
+    cluster.start()
+    replica = cluster.replicas[1]
+    members = lambda body: replica.request("POST", "/v1/cluster/members", body, token=cluster.token)
+    before = replica.status()
+    with pytest.raises(HTTPError) as refused:
+        members({"action": "add_learner", "replica": 9})
+    assert refused.value.status == 400 and "no peer address" in refused.value.body
+    with pytest.raises(HTTPError) as refused:
+        members({"action": "remove", "replica": 2, "force": True})
+    assert refused.value.status == 400 and "force applies to promote only" in refused.value.body
+    assert replica.status()["voters"] == before["voters"] and replica.status()["learners"] == []
+    # Replica 4 has an address but never runs: it is a learner that acknowledged nothing.
+    members({"action": "add_learner", "replica": 4})
+    eventually(lambda: replica.status()["learners"] == [4], message="the learner to be added")
+    with pytest.raises(HTTPError) as refused:
+        members({"action": "promote", "replica": 4})
+    assert refused.value.status == 409 and "has not caught up" in refused.value.body
+    assert replica.status()["learners"] == [4]
+    members({"action": "promote", "replica": 4, "force": True})
+    eventually(lambda: sorted(replica.status()["voters"]) == [1, 2, 3, 4], message="the forced promotion")
+    assert any("forced promotion" in r.log_path.read_text() for r in cluster.replicas), "a forced promotion is logged"
+    cluster.create_organization(replica)  # three of four voters still commit
