@@ -41,6 +41,9 @@ enum MetricsText {
         metric("rampart_proposals_total", "counter", "Commands proposed by this replica as leader.", metrics.proposals)
         metric("rampart_requests_failed_total", "counter", "Requests refused, timed out or dropped.", metrics.failedRequests)
         metric("rampart_requests_forwarded_total", "counter", "Requests forwarded to the leader.", metrics.forwardedRequests)
+        metric(
+            "rampart_forwards_retried_total", "counter",
+            "Forwarded writes sent again after their leader's term ended without applying them.", metrics.forwardsRetried)
         metric("rampart_applied_entries_total", "counter", "Committed entries applied.", metrics.appliedEntries)
         metric("rampart_persisted_batches_total", "counter", "Ready batches persisted.", metrics.persistedBatches)
         metric("rampart_snapshots_taken_total", "counter", "Snapshots taken (each followed by compaction).", metrics.snapshotsTaken)

@@ -94,6 +94,7 @@ extension ReplicaRuntime {
                 answer(proposal.origin, .failure(.proposalDropped))
             }
         }
+        if let last = fresh.last { resolveAfterApply(through: last.position, entries: fresh, outcomes: outcomes) }
         releaseAppliedWaiters()
         answerNow()
         do {

@@ -1,4 +1,5 @@
 import PeerTransport
+import PolicyModel
 import RaftCore
 
 extension ReplicaRuntime {
@@ -33,15 +34,15 @@ extension ReplicaRuntime {
             switch request {
             case .command(let bytes):
                 let position = try instance.propose(bytes)
-                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                track(position, origin: origin, deadline: deadline)
                 metrics.proposals += 1
             case .membership(let change):
                 let position = try instance.proposeMembershipChange(change)
-                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                track(position, origin: origin, deadline: deadline)
                 logger.info("membership change proposed", metadata: ["change": "\(change)", "index": "\(position.index)"])
             case .forcedPromotion(let learner):
                 let position = try instance.proposeMembershipChange(.promote(learner), force: true)
-                proposals[position.index] = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+                track(position, origin: origin, deadline: deadline)
                 logger.warning(
                     "forced promotion proposed: the learner may not have caught up",
                     metadata: ["learner": "\(learner)", "match": "\(instance.matchIndex(of: learner) ?? 0)", "index": "\(position.index)"])
@@ -55,7 +56,27 @@ extension ReplicaRuntime {
         }
     }
 
+    /// Keeps a proposed write's caller until the write is resolved. A local caller waits here;
+    /// a replica that forwarded the write is told where it was appended, before the entry is
+    /// sent to anyone (on the same connection as the entries, so it arrives first), and
+    /// resolves it from what it applies.
+    private func track(_ position: LogPosition, origin: Origin, deadline: ContinuousClock.Instant) {
+        switch origin {
+        case .local:
+            // An earlier term's proposal at this index (this replica led before, and its entry
+            // was cut from the log) may still be committed by another leader: unknown.
+            if let displaced = proposals.updateValue(PendingProposal(term: position.term, origin: origin, deadline: deadline), forKey: position.index) {
+                answer(displaced.origin, .failure(.timedOut))
+            }
+        case .remote(let peer, let requestID):
+            transport.send(.response(id: requestID, body: ForwardCodec.encodeAccepted(position)), to: peer)
+        }
+    }
+
     private func forward(_ write: PendingWrite, to leader: ReplicaID) {
+        var write = write
+        write.leaderTerm = instance.softState.term
+        write.position = nil
         let id = nextRequestID
         nextRequestID += 1
         let remaining = ContinuousClock.now.duration(to: write.deadline)
@@ -63,15 +84,24 @@ extension ReplicaRuntime {
             Int64(configuration.limits.maxRequestTimeoutMilliseconds))
         forwarded[id] = write
         metrics.forwardedRequests += 1
-        let packet = PeerPacket.request(id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds)))
+        let packet = PeerPacket.request(
+            id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds), leaderTerm: write.leaderTerm))
         // A request that never reached the leader's connection was certainly not proposed, so
         // it can wait for a leader again; one that did is answered or times out (outcome unknown).
         transport.send(packet, to: leader) { [mailbox] in _ = mailbox?.postAlways(.forwardDropped(requestID: id)) }
     }
 
+    /// Removes a forwarded write that is being answered, keeping `acceptedForwards` true.
+    @discardableResult
+    func forwardedResolved(_ id: UInt64) -> PendingWrite? {
+        guard let write = forwarded.removeValue(forKey: id) else { return nil }
+        if write.position != nil { acceptedForwards -= 1 }
+        return write
+    }
+
     /// A forwarded request was dropped before reaching the leader: wait for a leader again.
     func forwardDropped(requestID: UInt64) {
-        guard let write = forwarded.removeValue(forKey: requestID) else { return }
+        guard forwarded[requestID]?.position == nil, let write = forwardedResolved(requestID) else { return }
         guard waitingWrites.count < configuration.limits.maxWaitingRequests else { return write.completion(.failure(.overloaded)) }
         waitingWrites.append(write)
     }
@@ -87,7 +117,7 @@ extension ReplicaRuntime {
             answer(origin, .failure(.leaderRefused("replica \(peer) is not a member")))
             return
         }
-        let decoded: (WriteRequest, timeoutMilliseconds: UInt32)
+        let decoded: (request: WriteRequest, timeoutMilliseconds: UInt32, leaderTerm: UInt64)
         do {
             decoded = try ForwardCodec.decodeRequest(body)
         } catch {
@@ -99,21 +129,48 @@ extension ReplicaRuntime {
             answer(origin, .failure(.noLeader(leaderHint: nil)))
             return
         }
+        // Proposed only in the term it was sent for: once a later term has committed an entry,
+        // its origin knows for certain that it was not applied (`resolveAfterApply`), and a
+        // copy that reaches this replica late, even after it leads again, must not be.
+        guard decoded.leaderTerm == instance.softState.term else {
+            answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
+            return
+        }
         let timeout = min(Int(decoded.timeoutMilliseconds), configuration.limits.maxRequestTimeoutMilliseconds)
-        submit(decoded.0, origin: origin, deadline: ContinuousClock.now.advanced(by: .milliseconds(timeout)))
+        submit(decoded.request, origin: origin, deadline: ContinuousClock.now.advanced(by: .milliseconds(timeout)))
     }
 
-    /// The leader answered a forwarded write. "No leader" answers go back to waiting (nothing
-    /// was proposed); the rest are the caller's answer.
+    /// The leader answered a forwarded write. An acceptance gives the write its position, from
+    /// which this replica resolves it (`resolveAfterApply`); "no leader" answers go back to
+    /// waiting (nothing was proposed); the rest are the caller's answer.
     func handleForwardedResponse(id: UInt64, body: [UInt8]) {
-        guard let write = forwarded.removeValue(forKey: id) else { return }
-        let result: Result<WriteResult, ReplicaError>
+        guard var write = forwarded[id] else { return }
+        let response: ForwardResponse
         do {
-            result = try ForwardCodec.decodeResult(body)
+            response = try ForwardCodec.decodeResponse(body)
         } catch {
             logger.warning("malformed forwarded response", metadata: ["error": "\(error)"])
+            forwardedResolved(id)
             write.completion(.failure(.timedOut))
             return
+        }
+        let result: Result<WriteResult, ReplicaError>
+        switch response {
+        case .accepted(let position):
+            guard write.position == nil, position.index > store.appliedIndex else {
+                // Accepted twice, or at an index this replica has applied already (it could not
+                // match the entry to the write any more): the outcome is unknown.
+                forwardedResolved(id)
+                write.completion(.failure(.timedOut))
+                return
+            }
+            write.position = position
+            forwarded[id] = write
+            acceptedForwards += 1
+            return
+        case .final(let final):
+            forwardedResolved(id)
+            result = final
         }
         if case .failure(.noLeader) = result, ContinuousClock.now < write.deadline,
             waitingWrites.count < configuration.limits.maxWaitingRequests
@@ -203,7 +260,7 @@ extension ReplicaRuntime {
             return true
         }
         for (id, write) in forwarded where write.deadline <= now {
-            forwarded[id] = nil
+            forwardedResolved(id)
             metrics.failedRequests += 1
             write.completion(.failure(.timedOut))
         }
@@ -236,5 +293,95 @@ extension ReplicaRuntime {
             waiter.completion(.failure(.timedOut))
             return true
         }
+    }
+}
+
+extension ReplicaRuntime {
+    // MARK: - Resolving writes from what was applied
+
+    /// Resolves the writes that what was just applied decides: `entries` (applied in this
+    /// batch, in order, with their `outcomes`), or a snapshot installed up to `last` (no
+    /// entries).
+    ///
+    /// The argument (Raft §5.3: a log's terms never decrease along its indexes; §5.4.1: every
+    /// later leader holds every committed entry): once this replica applies an entry of term
+    /// T, no entry of a term below T can be committed at a later index, ever.
+    /// - A forwarded write the leader accepted at a position is resolved when this replica
+    ///   applies that index: its outcome when the entry there has the write's term, "dropped"
+    ///   (never applied; the caller may retry) when another term's entry took the index; or
+    ///   "dropped" as soon as an entry of a later term is applied before that index. This
+    ///   replica's own proposals of an earlier leadership are resolved the same way.
+    /// - A forwarded write whose acceptance never came (lost with its leader) can only have
+    ///   been proposed in the term it was sent for (`handleForwardedRequest`): it is matched by
+    ///   its bytes among the entries of that term this replica applies, and once an entry of a
+    ///   later term is applied without a match, it certainly was not applied: it is sent again
+    ///   on its caller's behalf, within its deadline.
+    /// - What an installed snapshot covers can no longer be matched: "timed out" (unknown).
+    func resolveAfterApply(through last: LogPosition, entries: [Entry], outcomes: [CommandOutcome?]) {
+        let newTerm = last.term > appliedTerm
+        if newTerm {
+            appliedTerm = last.term
+            for (index, proposal) in proposals where index > last.index && proposal.term < last.term {
+                proposals[index] = nil
+                answer(proposal.origin, .failure(.proposalDropped))
+            }
+        }
+        guard !forwarded.isEmpty else { return }
+        if forwarded.count > acceptedForwards, !entries.isEmpty { matchUnacceptedForwards(entries, outcomes) }
+        guard acceptedForwards > 0 || newTerm else { return }
+        for (id, write) in forwarded {
+            if let position = write.position {
+                if position.index <= last.index {
+                    forwardedResolved(id)
+                    answer(.local(write.completion), Self.result(at: position, in: entries, outcomes))
+                } else if position.term < last.term {
+                    forwardedResolved(id)
+                    answer(.local(write.completion), .failure(.proposalDropped))
+                }
+            } else if entries.isEmpty, write.leaderTerm <= last.term {
+                forwardedResolved(id)
+                answer(.local(write.completion), .failure(.timedOut))
+            } else if write.leaderTerm < last.term {
+                forwardedResolved(id)
+                // Sent again at the next tick (`retryWaiting`): nothing is proposed while a
+                // `Ready` is being carried out.
+                guard waitingWrites.count < configuration.limits.maxWaitingRequests else {
+                    answer(.local(write.completion), .failure(.proposalDropped))
+                    continue
+                }
+                metrics.forwardsRetried += 1
+                waitingWrites.append(write)
+            }
+        }
+    }
+
+    /// Answers the forwarded writes without an acceptance whose entry is among `entries` (the
+    /// acceptance was lost, the entry was not): same bytes, in the term they were sent for.
+    private func matchUnacceptedForwards(_ entries: [Entry], _ outcomes: [CommandOutcome?]) {
+        for (id, write) in forwarded where write.position == nil {
+            guard let offset = entries.firstIndex(where: { $0.term == write.leaderTerm && Self.matches(write.request, $0.payload) }) else {
+                continue
+            }
+            forwardedResolved(id)
+            answer(.local(write.completion), .success(WriteResult(revision: entries[offset].index, outcome: outcomes[offset])))
+        }
+    }
+
+    /// Whether `payload` is the entry `request` becomes when proposed.
+    private static func matches(_ request: WriteRequest, _ payload: Entry.Payload) -> Bool {
+        switch (request, payload) {
+        case (.command(let sent), .command(let applied)): return sent == applied
+        case (.membership(let sent), .membership(let applied)): return sent == applied
+        case (.forcedPromotion(let learner), .membership(.promote(let promoted))): return learner == promoted
+        case (.command, _), (.membership, _), (.forcedPromotion, _), (.transferLeadership, _): return false
+        }
+    }
+
+    /// The outcome of the write accepted at `position`, from the applied `entries`.
+    private static func result(at position: LogPosition, in entries: [Entry], _ outcomes: [CommandOutcome?]) -> Result<WriteResult, ReplicaError> {
+        guard let first = entries.first, position.index >= first.index else { return .failure(.timedOut) }
+        let offset = Int(position.index - first.index)
+        guard entries[offset].term == position.term else { return .failure(.proposalDropped) }
+        return .success(WriteResult(revision: position.index, outcome: outcomes[offset]))
     }
 }

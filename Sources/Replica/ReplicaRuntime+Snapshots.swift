@@ -152,6 +152,7 @@ extension ReplicaRuntime {
             proposals[index] = nil
             answer(proposal.origin, .failure(.timedOut))
         }
+        resolveAfterApply(through: LogPosition(index: metadata.index, term: metadata.term), entries: [], outcomes: [])
         files.removeSnapshots(except: [metadata.index])
         metrics.snapshotsInstalled += 1
         logger.info("snapshot installed", metadata: ["index": "\(metadata.index)", "term": "\(metadata.term)"])

@@ -35,11 +35,21 @@ final class ReplicaRuntime {
 
     // MARK: Waiting callers
 
-    /// Writes this leader appended, by index. Invariant: each index is in the log at `term`
-    /// unless a leader change overwrote it (then it is answered `.proposalDropped`).
+    /// Writes this replica proposed as leader for its own callers, by index (a write forwarded
+    /// here is not kept: its origin resolves it, see `ForwardResponse.accepted`). Each is
+    /// answered when the entry at its index is applied (its outcome when the term is its own,
+    /// `.proposalDropped` otherwise), or as dropped once an entry of a later term is applied
+    /// before its index (`resolveAfterApply`).
     var proposals: [UInt64: PendingProposal] = [:]
-    /// Writes forwarded to the leader, by request id.
+    /// Writes forwarded to the leader, by request id. Once the leader accepted one (appended it
+    /// at a position) it is resolved here from what this replica applies, like a proposal.
     var forwarded: [UInt64: PendingWrite] = [:]
+    /// How many of `forwarded` have a position. Invariant: equals the count of
+    /// `forwarded.values` whose `position` is set.
+    var acceptedForwards = 0
+    /// The highest term of an entry this replica applied in this run: a new term here means a
+    /// new leader committed an entry of its own, which decides every write of earlier terms.
+    var appliedTerm: UInt64 = 0
     var nextRequestID: UInt64 = 1
     /// Writes waiting for a leader to be known; retried on every tick.
     var waitingWrites: [PendingWrite] = []
@@ -86,6 +96,10 @@ final class ReplicaRuntime {
         var request: WriteRequest
         var completion: Completion<WriteResult>
         var deadline: ContinuousClock.Instant
+        /// When forwarded: the term of the leader it was forwarded to.
+        var leaderTerm: UInt64 = 0
+        /// When the leader accepted it: where it was appended.
+        var position: LogPosition?
     }
 
     struct PendingRead {

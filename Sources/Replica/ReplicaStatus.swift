@@ -47,6 +47,9 @@ public struct ReplicaMetrics: Hashable, Sendable {
     public var failedRequests = 0
     /// Requests forwarded to the leader.
     public var forwardedRequests = 0
+    /// Forwarded writes sent again for their callers: the leader they went to lost its term,
+    /// and a later term's entry was applied without them (so they certainly were not).
+    public var forwardsRetried = 0
     /// Committed entries applied to the state machine.
     public var appliedEntries = 0
     /// `Ready` batches persisted.

@@ -29,14 +29,29 @@ public struct WriteResult: Hashable, Sendable {
     }
 }
 
-/// The encodings of forwarded writes and their answers (the bodies of `.request` and
-/// `.response` packets). Version 1; little-endian fields.
-enum ForwardCodec {
-    static let version: UInt8 = 1
+/// What a leader answers to a forwarded write.
+enum ForwardResponse: Equatable {
+    /// The leader appended the write at `position`. The forwarding replica resolves it itself
+    /// from what it applies (`ReplicaRuntime.resolveForwardedWrites`): the entry at that index
+    /// with that term is the write, another term there means it was dropped.
+    case accepted(LogPosition)
+    /// The final answer: a refusal, or a leadership transfer's result.
+    case final(Result<WriteResult, ReplicaError>)
+}
 
-    static func encode(_ request: WriteRequest, timeoutMilliseconds: UInt32) -> [UInt8] {
+/// The encodings of forwarded writes and their answers (the bodies of `.request` and
+/// `.response` packets). Version 2 (version 1 had no acceptance: a leader answered when it
+/// applied the write); little-endian fields. Replicas of the two versions refuse each other's
+/// forwarded writes, cleanly: nothing is proposed.
+enum ForwardCodec {
+    static let version: UInt8 = 2
+
+    /// A forwarded write: its deadline, the term of the leader it is sent to (a leader of
+    /// another term refuses it, so that it can be proposed in that term only), and the request.
+    static func encode(_ request: WriteRequest, timeoutMilliseconds: UInt32, leaderTerm: UInt64) -> [UInt8] {
         var buffer: [UInt8] = [version]
         RaftEncoding.appendInteger(timeoutMilliseconds, to: &buffer)
+        RaftEncoding.appendInteger(leaderTerm, to: &buffer)
         switch request {
         case .command(let bytes):
             buffer.append(1)
@@ -54,10 +69,13 @@ enum ForwardCodec {
         return buffer
     }
 
-    static func decodeRequest(_ bytes: [UInt8]) throws(RaftDecodingError) -> (WriteRequest, timeoutMilliseconds: UInt32) {
+    static func decodeRequest(_ bytes: [UInt8]) throws(RaftDecodingError)
+        -> (request: WriteRequest, timeoutMilliseconds: UInt32, leaderTerm: UInt64)
+    {
         var decoder = RaftDecoder(bytes)
         guard try decoder.byte("version") == version else { throw .invalid("forward version") }
         let timeout = try decoder.integer(UInt32.self, "timeout")
+        let leaderTerm = try decoder.term("leader term")
         let request: WriteRequest
         switch try decoder.byte("request type") {
         case 1: request = .command(try decoder.bytes(count: decoder.remaining, "command"))
@@ -67,7 +85,7 @@ enum ForwardCodec {
         case let other: throw .invalid("request type \(other)")
         }
         guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the request") }
-        return (request, timeout)
+        return (request, timeout, leaderTerm)
     }
 
     static func encode(_ result: Result<WriteResult, ReplicaError>) -> [UInt8] {
@@ -107,11 +125,23 @@ enum ForwardCodec {
         return buffer
     }
 
-    static func decodeResult(_ bytes: [UInt8]) throws(RaftDecodingError) -> Result<WriteResult, ReplicaError> {
+    /// The acceptance of a forwarded write at `position`.
+    static func encodeAccepted(_ position: LogPosition) -> [UInt8] {
+        var buffer: [UInt8] = [version, 7]
+        RaftEncoding.appendInteger(position.index, to: &buffer)
+        RaftEncoding.appendInteger(position.term, to: &buffer)
+        return buffer
+    }
+
+    static func decodeResponse(_ bytes: [UInt8]) throws(RaftDecodingError) -> ForwardResponse {
         var decoder = RaftDecoder(bytes)
         guard try decoder.byte("version") == version else { throw .invalid("forward version") }
         let result: Result<WriteResult, ReplicaError>
         switch try decoder.byte("result type") {
+        case 7:
+            let position = LogPosition(index: try decoder.index("accepted index"), term: try decoder.term("accepted term"))
+            guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the acceptance") }
+            return .accepted(position)
         case 0:
             let revision = try decoder.integer(UInt64.self, "revision")
             var outcome: CommandOutcome?
@@ -140,7 +170,7 @@ enum ForwardCodec {
         case let other: throw .invalid("result type \(other)")
         }
         guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the result") }
-        return result
+        return .final(result)
     }
 
     private static func appendText(_ text: String, to buffer: inout [UInt8]) {

@@ -16,6 +16,8 @@ final class InMemoryNetwork: Sendable {
         /// Replicas whose incoming Raft messages are held back (delayed, not lost).
         var held: Set<ReplicaID> = []
         var heldPackets: [(packet: PeerPacket, from: ReplicaID, to: ReplicaID)] = []
+        /// Packets a replica sends that are lost once sent (the sender sees them leave).
+        var losing: [ReplicaID: @Sendable (PeerPacket) -> Bool] = [:]
     }
 
     /// The transport replica `id` sends through.
@@ -45,6 +47,16 @@ final class InMemoryNetwork: Sendable {
         _ = state.withLockedValue { $0.held.insert(id) }
     }
 
+    /// Loses the packets `id` sends for which `lost` is true, after they left (as when a
+    /// connection breaks after the write), until `stopLosing`.
+    func lose(from id: ReplicaID, where lost: @escaping @Sendable (PeerPacket) -> Bool) {
+        state.withLockedValue { $0.losing[id] = lost }
+    }
+
+    func stopLosing(from id: ReplicaID) {
+        _ = state.withLockedValue { $0.losing.removeValue(forKey: id) }
+    }
+
     /// Delivers what was held back for `id`, in order, and stops holding.
     func release(_ id: ReplicaID) {
         let packets = state.withLockedValue { state -> [(packet: PeerPacket, from: ReplicaID, to: ReplicaID)] in
@@ -62,6 +74,7 @@ final class InMemoryNetwork: Sendable {
     fileprivate func deliver(_ packet: PeerPacket, from: ReplicaID, to: ReplicaID) -> Bool {
         let (target, held) = state.withLockedValue { state -> (Replica?, Bool) in
             guard !state.isolated.contains(from), !state.isolated.contains(to), let target = state.replicas[to] else { return (nil, false) }
+            if let lost = state.losing[from], lost(packet) { return (target, true) }
             if state.held.contains(to), case .raft = packet {
                 state.heldPackets.append((packet, from, to))
                 return (target, true)
@@ -69,7 +82,7 @@ final class InMemoryNetwork: Sendable {
             state.delivered += 1
             return (target, false)
         }
-        if !held { target?.receive(PeerDelivery(from: from, packet: packet)) }
+        if !held { target?.receive(PeerDelivery(from: from, packet: packet)) }  // held or lost: not delivered now
         return target != nil
     }
 

@@ -135,6 +135,124 @@ import Testing
         await cluster.stopAll()
     }
 
+    /// Starts a write through `replica` and returns a box that holds its answer once it comes.
+    private func startWrite(_ request: WriteRequest, via replica: Replica, timeout: Duration = .seconds(60))
+        -> NIOLockedValueBox<Result<WriteResult, ReplicaError>?>
+    {
+        let answered = NIOLockedValueBox<Result<WriteResult, ReplicaError>?>(nil)
+        Task {
+            let result: Result<WriteResult, ReplicaError>
+            do throws(ReplicaError) { result = .success(try await replica.write(request, timeout: timeout)) } catch { result = .failure(error) }
+            answered.withLockedValue { $0 = result }
+        }
+        return answered
+    }
+
+    // Outside review, finding 14: a write forwarded to a leader that accepted it and then
+    // fell is resolved once the next leader commits an entry of its own (here: the entry at
+    // its index is the next leader's, so it was never applied and may be retried), not at
+    // its 60 s deadline.
+    @Test func forwardedWriteAcceptedByAFallenLeaderIsResolvedByTheNextLeader() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        // The leader's entries never leave it; its acceptance of the write does.
+        cluster.network.lose(from: leader.configuration.id) { packet in if case .raft = packet { return true } else { return false } }
+        let before = leader.status.lastIndex
+        let answered = startWrite(try cluster.createOrganization("acme"), via: follower)
+        #expect(await cluster.stepUntil { leader.status.lastIndex > before }, "the leader appended the write")
+        await cluster.stop(leader.configuration.id)
+        #expect(await cluster.stepUntil { answered.withLockedValue { $0 } != nil }, "answered once the next leader committed")
+        #expect(answered.withLockedValue { $0 } == .failure(.proposalDropped))
+        let acme = try Name("acme")
+        #expect(try follower.readState { state, _ in state.organization(acme) } == nil, "dropped: never applied")
+        await cluster.stopAll()
+    }
+
+    // The fallen leader's entry reached another follower, which becomes leader and commits it:
+    // the replica the write was asked of answers with its outcome, from its own apply.
+    @Test func forwardedWriteAcceptedByAFallenLeaderIsAnsweredWithItsOutcomeWhenCommitted() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let followers = await cluster.followers()
+        let asked = followers[0]
+        cluster.network.hold(asked.configuration.id)  // the asked replica lags: it hears of the entry last
+        let before = leader.status.lastIndex
+        let answered = startWrite(try cluster.createOrganization("acme"), via: asked)
+        #expect(await cluster.stepUntil { followers[1].status.lastIndex > before }, "the other follower has the entry")
+        await cluster.stop(leader.configuration.id)
+        cluster.network.release(asked.configuration.id)
+        #expect(await cluster.stepUntil { answered.withLockedValue { $0 } != nil })
+        let result = try #require(answered.withLockedValue { $0 })
+        let written = try result.get()
+        #expect(written.outcome?.succeeded == true && written.revision == before + 1)
+        let acme = try Name("acme")
+        #expect(try asked.readState { state, _ in state.organization(acme) } != nil, "applied where it was asked")
+        await cluster.stopAll()
+    }
+
+    // The acceptance was lost with the leader, and the writes with it: once the next leader
+    // commits, they certainly were not applied (a leader proposes a forwarded write only in the
+    // term it was sent for), so they are sent again for their callers, with or without an
+    // idempotency key, and applied once.
+    @Test func forwardedWritesWhoseAcceptanceWasLostWithTheLeaderAreSentAgain() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        cluster.network.lose(from: leader.configuration.id) { _ in true }
+        let before = leader.status.lastIndex
+        let keyed = startWrite(try cluster.createOrganization("keyed", key: "retry-me"), via: follower)
+        let keyless = startWrite(try cluster.createOrganization("keyless"), via: follower)
+        #expect(await cluster.stepUntil { leader.status.lastIndex >= before + 2 }, "the leader appended both writes")
+        await cluster.stop(leader.configuration.id)
+        #expect(await cluster.stepUntil { keyed.withLockedValue { $0 } != nil && keyless.withLockedValue { $0 } != nil })
+        for answered in [keyed, keyless] {
+            let written = try #require(answered.withLockedValue { $0 }).get()
+            #expect(written.outcome?.succeeded == true && written.outcome?.replayed == false)
+        }
+        #expect(follower.metrics.forwardsRetried == 2)
+        let audit = try await follower.query { store in try store.auditRecords(after: nil, limit: 100, filter: AuditFilter()).items }
+        #expect(audit.filter { $0.target.hasSuffix("keyed") || $0.target.hasSuffix("keyless") }.count == 2, "each applied once: \(audit.map(\.target))")
+        await cluster.stopAll()
+    }
+
+    // Only the acceptance was lost: the entry itself reached this replica, which recognises it
+    // among the entries of the term it was sent for and answers with its outcome.
+    @Test func forwardedWriteWhoseAcceptanceWasLostIsRecognisedWhenApplied() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        cluster.network.lose(from: leader.configuration.id) { packet in if case .response = packet { return true } else { return false } }
+        let answered = startWrite(try cluster.createOrganization("acme"), via: follower)
+        #expect(await cluster.stepUntil { answered.withLockedValue { $0 } != nil })
+        let written = try #require(answered.withLockedValue { $0 }).get()
+        #expect(written.outcome?.succeeded == true && follower.metrics.forwardsRetried == 0)
+        await cluster.stopAll()
+    }
+
+    // A leader proposes a forwarded write only in the term it was sent for; a request for
+    // another term is answered "no leader" (the sender asks again) and proposes nothing.
+    @Test func leaderRefusesAForwardedWriteSentForAnotherTerm() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let follower = try #require(await cluster.followers().first)
+        let answers = NIOLockedValueBox<[[UInt8]]>([])
+        cluster.network.lose(from: leader.configuration.id) { packet in
+            if case .response(let id, let body) = packet, id == 999_999 { answers.withLockedValue { $0.append(body) } }
+            return false
+        }
+        let before = leader.status.lastIndex
+        let term = leader.status.term
+        let body = ForwardCodec.encode(try cluster.createOrganization("stale"), timeoutMilliseconds: 1000, leaderTerm: term - 1)
+        cluster.network.endpoint(follower.configuration.id).send(.request(id: 999_999, body: body), to: leader.configuration.id)
+        #expect(await cluster.stepUntil { !answers.withLockedValue { $0 }.isEmpty })
+        let answer = try ForwardCodec.decodeResponse(try #require(answers.withLockedValue { $0 }.first))
+        #expect(answer == .final(.failure(.noLeader(leaderHint: leader.configuration.id))))
+        for _ in 0..<5 { await cluster.step() }
+        #expect(leader.status.lastIndex == before, "nothing proposed")
+        await cluster.stopAll()
+    }
+
     // A batch is answered from memory before its database write: a write that then fails still
     // stops the replica (its disk failed), and the acknowledged write is not lost: the log
     // holds it, and the others apply it.
@@ -473,17 +591,43 @@ import Testing
         (.failed("disk"), .timedOut),
     ])
     func forwardedFailuresKeepTheirMeaning(sent: ReplicaError, received: ReplicaError) throws {
-        #expect(try ForwardCodec.decodeResult(ForwardCodec.encode(.failure(sent))) == .failure(received))
+        #expect(try ForwardCodec.decodeResponse(ForwardCodec.encode(.failure(sent))) == .final(.failure(received)))
     }
 
     @Test func forwardedRequestsAndResultsRoundTrip() throws {
         let request = WriteRequest.membership(.addLearner(4))
-        let decoded = try ForwardCodec.decodeRequest(ForwardCodec.encode(request, timeoutMilliseconds: 1500))
-        #expect(decoded.0 == request && decoded.timeoutMilliseconds == 1500)
+        let decoded = try ForwardCodec.decodeRequest(ForwardCodec.encode(request, timeoutMilliseconds: 1500, leaderTerm: 12))
+        #expect(decoded.request == request && decoded.timeoutMilliseconds == 1500 && decoded.leaderTerm == 12)
         let outcome = CommandOutcome(revision: 9, rejection: .revisionMismatch(expected: 3, actual: 4), replayed: true)
         let result = Result<WriteResult, ReplicaError>.success(WriteResult(revision: 9, outcome: outcome))
-        #expect(try ForwardCodec.decodeResult(ForwardCodec.encode(result)) == result)
-        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeRequest([1, 0, 0, 0, 0, 9]) }
+        #expect(try ForwardCodec.decodeResponse(ForwardCodec.encode(result)) == .final(result))
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeRequest([2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]) }
+    }
+
+    @Test func acceptancesRoundTripAndBadOnesAreRefused() throws {
+        let position = LogPosition(index: 1 << 40, term: 7)
+        let bytes = ForwardCodec.encodeAccepted(position)
+        #expect(try ForwardCodec.decodeResponse(bytes) == .accepted(position))
+        // Every truncation, a trailing byte, and numbers no cluster reaches are malformed.
+        for count in 0..<bytes.count {
+            #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeResponse(Array(bytes.prefix(count))) }
+        }
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeResponse(bytes + [0]) }
+        var huge: [UInt8] = [ForwardCodec.version, 7]
+        RaftEncoding.appendInteger(UInt64.max, to: &huge)
+        RaftEncoding.appendInteger(UInt64(1), to: &huge)
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeResponse(huge) }
+    }
+
+    /// Version 1 forwarded writes had no acceptance; the two versions refuse each other's
+    /// bodies rather than guess.
+    @Test func otherVersionsAreRefused() throws {
+        var request = ForwardCodec.encode(WriteRequest.transferLeadership(to: 2), timeoutMilliseconds: 10, leaderTerm: 3)
+        request[0] = 1
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeRequest(request) }
+        var response = ForwardCodec.encode(Result<WriteResult, ReplicaError>.failure(.overloaded))
+        response[0] = 1
+        #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeResponse(response) }
     }
 }
 
