@@ -63,6 +63,10 @@ public struct AuditQuery: Sendable, Hashable {
     public var untilMilliseconds: Int64?
     /// Only the record of this request id.
     public var requestID: String?
+    /// With `organization`: only the records of the organization of that name that exists now,
+    /// not those of an earlier one deleted before the name was created again (what a tenant's
+    /// auditors read).
+    public var currentOrganizationOnly = false
 
     /// A query with no filter.
     public init(

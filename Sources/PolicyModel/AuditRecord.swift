@@ -48,6 +48,8 @@ public struct AuditRecord: Hashable, Sendable {
 
     /// The hash that precedes the first record.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
+    /// The outcome of a command that was applied without a rejection.
+    public static let succeeded = "ok"
 
     /// The record of applying `envelope` at `revision` with `outcome`, before hashing.
     /// - Parameter organization: the organization the command concerns, as the state knew it
@@ -60,7 +62,7 @@ public struct AuditRecord: Hashable, Sendable {
             sequence: sequence, revision: revision, time: envelope.time, actor: envelope.actor?.description ?? "-",
             action: envelope.command.action, target: envelope.command.target, organization: organization?.value ?? "",
             requestID: envelope.requestID,
-            outcome: outcome.replayed ? "replayed" : (outcome.rejection?.code ?? "ok"), previousHash: previousHash, hash: [])
+            outcome: outcome.replayed ? "replayed" : (outcome.rejection?.code ?? Self.succeeded), previousHash: previousHash, hash: [])
     }
 
     /// The bytes the hash covers, after `previousHash`: every field but the hashes, in a fixed

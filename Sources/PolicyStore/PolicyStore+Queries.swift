@@ -22,6 +22,11 @@ public struct AuditFilter: Hashable, Sendable {
     public var until: Timestamp?
     /// Only the record of this request id.
     public var requestID: String?
+    /// With `organization`: only the records of the organization of that name that exists now
+    /// (from its latest successful `organization.create` on), not those of an earlier
+    /// organization deleted before the name was created again. A tenant's auditors read with
+    /// it; cluster-wide auditors may read an old tenant's history by name.
+    public var currentOrganizationOnly = false
 
     /// Creates a filter; every criterion is optional.
     public init(
@@ -92,7 +97,15 @@ extension PolicyStore {
         }
         var conditions = ["sequence > ?"]
         var values: [SQLValue] = [.integer(after)]
-        if let organization = filter.organization { conditions.append("organization = ?"); values.append(.text(organization)) }
+        if let organization = filter.organization {
+            conditions.append("organization = ?")
+            values.append(.text(organization))
+            if filter.currentOrganizationOnly {
+                conditions.append(
+                    "revision >= (SELECT coalesce(max(revision), 0) FROM audit WHERE organization = ? AND action = ? AND outcome = ?)")
+                values += [.text(organization), .text(Command.createOrganization(name: Organization.systemName).action), .text(AuditRecord.succeeded)]
+            }
+        }
         if let actor = filter.actor { conditions.append("actor = ?"); values.append(.text(actor)) }
         if let action = filter.action { conditions.append("action = ?"); values.append(.text(action)) }
         if let since = filter.since { conditions.append("time >= ?"); values.append(.integer(since.millisecondsSinceEpoch)) }

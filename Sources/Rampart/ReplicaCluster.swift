@@ -109,10 +109,12 @@ struct ReplicaCluster: PolicyCluster {
     func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
         async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
     {
-        let storeFilter = AuditFilter(
+        var filtered = AuditFilter(
             organization: filter.organization, actor: filter.actor, action: filter.action,
             since: filter.sinceMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) },
             until: filter.untilMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) }, requestID: filter.requestID)
+        filtered.currentOrganizationOnly = filter.currentOrganizationOnly
+        let storeFilter = filtered
         do {
             if consistency != .stale { _ = try await replica.linearizableRead(timeout: timeout) }
             return try await replica.query { store in

@@ -133,6 +133,11 @@ struct Fixture {
         #expect(records.status == 200)
         let items = try #require(records.object["items"] as? [[String: Any]])
         #expect(!items.isEmpty && items.allSatisfy { $0["organization"] as? String == "alpha" })
+        // A tenant's auditor reads its own organization's records only, not those of an earlier
+        // organization of the same name; a cluster-wide auditor may read that history.
+        #expect(fixture.cluster.auditQueries.last?.currentOrganizationOnly == true)
+        #expect(try await client.send(.get, "/v1/audit?organization=alpha", token: fixture.admin).status == 200)
+        #expect(fixture.cluster.auditQueries.last?.currentOrganizationOnly == false)
         #expect(try await client.send(.get, "/v1/audit", token: auditor).status == 403)
         #expect(try await client.send(.get, "/v1/audit?organization=beta", token: auditor).status == 403)
         #expect(try await client.send(.post, "/v1/orgs/alpha/projects", body: #"{"name":"p"}"#, token: auditor).status == 403)

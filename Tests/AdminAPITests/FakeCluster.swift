@@ -10,6 +10,8 @@ final class FakeCluster: PolicyCluster {
         var policy = PolicyState()
         var revision: UInt64 = 1
         var audit: [AuditRecord] = []
+        /// Every audit query asked, in order.
+        var auditQueries: [AuditQuery] = []
         var nextID: UInt64 = 1
         var unavailable = false
         /// What stale reads see while the replica lags (`lag()`); nil when caught up.
@@ -35,6 +37,8 @@ final class FakeCluster: PolicyCluster {
 
     var revision: UInt64 { state.withLockedValue { $0.revision } }
     var auditCount: Int { state.withLockedValue { $0.audit.count } }
+    /// Every audit query the routes asked, in order.
+    var auditQueries: [AuditQuery] { state.withLockedValue { $0.auditQueries } }
 
     /// Every entity of the state, to prove that refused requests change nothing (the revision
     /// is left out: a domain rejection advances it without changing an entity).
@@ -144,6 +148,7 @@ final class FakeCluster: PolicyCluster {
             after = value
         }
         return state.withLockedValue { state in
+            state.auditQueries.append(filter)
             let matching = state.audit.filter { record in
                 record.sequence > after && (filter.organization.map { $0 == record.organization } ?? true)
                     && (filter.action.map { $0 == record.action } ?? true) && (filter.actor.map { $0 == record.actor } ?? true)

@@ -392,6 +392,30 @@ func workload() throws -> [AppliedEntry] {
         #expect(throws: PolicyStoreError.self) { try store.auditRecords(after: "x", limit: 5) }
     }
 
+    // Outside review, finding 7: records are kept by organization name, so once a name is
+    // deleted and created again its new tenant must not read the old tenant's records.
+    @Test func currentOrganizationOnlyLeavesOutAnEarlierOrganizationOfTheSameName() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        let acme = name("acme")
+        try store.apply([
+            entry(1, .createOrganization(name: acme)),
+            entry(2, .createProject(organization: acme, name: name("old-secret"))),
+            entry(3, .deleteOrganization(name: acme, force: true)),
+            entry(4, .createOrganization(name: acme)),  // the new tenant
+            entry(5, .createOrganization(name: acme)),  // refused: it exists, and moves nothing
+            entry(6, .createProject(organization: acme, name: name("new"))),
+        ])
+        var current = AuditFilter(organization: "acme")
+        current.currentOrganizationOnly = true
+        #expect(try store.auditRecords(limit: 100, filter: current).items.map(\.revision) == [4, 5, 6])
+        #expect(try store.auditRecords(limit: 100, filter: AuditFilter(organization: "acme")).items.map(\.revision) == [1, 2, 3, 4, 5, 6])
+        // An organization never created (the system one) has no lower bound.
+        var system = AuditFilter(organization: "globex")
+        system.currentOrganizationOnly = true
+        #expect(try store.auditRecords(limit: 100, filter: system).items.isEmpty)
+    }
+
     @Test func listingsPageWithCursors() throws {
         let directory = try StoreDirectory()
         let store = try PolicyStore(path: directory.database())
