@@ -22,7 +22,22 @@ public struct OrganizationResponse: Codable, Sendable, Hashable {
     public var revision: UInt64
 }
 
-/// `POST /v1/cluster/bootstrap`: the first `system.admin` credential, shown once.
+/// `POST /v1/cluster/bootstrap/challenge`: a one-time challenge for a proof of the cluster
+/// secret (`ClusterProof`).
+public struct ChallengeResponse: Codable, Sendable {
+    /// 32 random bytes, hex.
+    public var challenge: String
+    /// How long it may be used.
+    public var expiresInSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case challenge
+        case expiresInSeconds = "expires_in_seconds"
+    }
+}
+
+/// `POST /v1/cluster/bootstrap` and `POST /v1/cluster/break-glass`: a `system.admin`
+/// credential, shown once.
 public struct BootstrapResponse: Codable, Sendable {
     /// The principal the key authenticates as.
     public var principal: String

@@ -21,16 +21,18 @@ public struct AdminRoutes: Sendable {
         public init() {}
     }
 
-    /// The message a bootstrap proof authenticates: `HMAC-SHA256(cluster secret, message)`.
-    public static let bootstrapMessage = Array("rampart-bootstrap-v1".utf8)
-
     let cluster: any PolicyCluster
     let limits: Limits
+    /// The API's own counters (connections, refusals), shown in `/metrics` after the replica's.
+    public let metrics: APIMetrics
+    /// The bootstrap challenges this replica handed out.
+    let challenges = BootstrapChallenges()
 
     /// Creates the routes over `cluster`.
-    public init(cluster: any PolicyCluster, limits: Limits = Limits()) {
+    public init(cluster: any PolicyCluster, limits: Limits = Limits(), metrics: APIMetrics = APIMetrics()) {
         self.cluster = cluster
         self.limits = limits
+        self.metrics = metrics
     }
 
     /// A router with every route and the error mapping.
@@ -44,7 +46,7 @@ public struct AdminRoutes: Sendable {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: cluster.metricsText())))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: cluster.metricsText() + metrics.prometheusText())))
         }
         router.get("/v1/cluster") { request, _ in
             _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
@@ -80,46 +82,67 @@ public struct AdminRoutes: Sendable {
             try await wrap { () async throws(ClusterError) in try await cluster.transferLeadership(to: body.replica, timeout: deadline(request)) }
             return try json(cluster.status())
         }
-        router.post("/v1/cluster/bootstrap") { request, _ in try await bootstrap(request) }
+        router.post("/v1/cluster/bootstrap/challenge") { _, _ in
+            try json(
+                ChallengeResponse(challenge: Hex.encode(challenges.issue()), expiresInSeconds: Int(BootstrapChallenges.lifetime.components.seconds)),
+                status: .created)
+        }
+        router.post("/v1/cluster/bootstrap") { request, context in try await administratorKey(.bootstrap, request, context) }
+        router.post("/v1/cluster/break-glass") { request, context in try await administratorKey(.breakGlass, request, context) }
         addResourceRoutes(to: router)
         return router
     }
 
-    // MARK: - Bootstrap
+    // MARK: - Bootstrap and break-glass
 
-    /// Creates the first `system.admin`: principal `system/admin`, its cluster-wide binding and
-    /// an API key. Only a holder of the cluster secret may ask (the proof is an HMAC of
-    /// `bootstrapMessage`), and only until the administrator has a key.
-    private func bootstrap(_ request: Request) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bootstrap "),
-            let proof = Hex.decode(String(header.dropFirst("Bootstrap ".count))), cluster.verifyBootstrapProof(proof)
+    /// Gives `system/admin` a new API key, proved with the cluster secret (`ClusterProof`):
+    /// for `.bootstrap`, the cluster's first administrator (with its binding and first root
+    /// key), once per cluster; for `.breakGlass`, another key in a bootstrapped cluster, for an
+    /// operator who lost every administrator key. The state machine decides both (`Command`),
+    /// so two at once cannot both bootstrap.
+    private func administratorKey(_ purpose: ClusterProof.Purpose, _ request: Request, _ context: BasicRequestContext) async throws
+        -> Response
+    {
+        guard let presented = ClusterProof.parse(request.headers[.authorization]) else {
+            throw APIError.unauthenticated(
+                "needs `Authorization: Bootstrap <challenge>.<proof>`: a challenge from POST /v1/cluster/bootstrap/challenge on this "
+                    + "replica and its HMAC-SHA256 under the cluster secret (`rampart bootstrap` does both)")
+        }
+        // The challenge is spent whether the proof is right or not: one guess per challenge.
+        guard challenges.consume(presented.challenge),
+            cluster.verifyClusterProof(presented.proof, of: ClusterProof.message(purpose, challenge: presented.challenge))
         else {
-            throw APIError.unauthenticated("the bootstrap needs `Authorization: Bootstrap <hex HMAC-SHA256 of the cluster secret>`")
+            throw APIError.unauthenticated("unknown, used or expired challenge, or a wrong proof")
         }
-        let admin = PrincipalReference(organization: Organization.systemName, name: try! Name("admin"))
-        let existingKeys = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.linearizable, timeout: deadline(request)) { $0.apiKeys(of: admin).count }
-        }.value
-        guard existingKeys == 0 else { throw APIError.alreadyBootstrapped }
-        let created = try await submitAllowingExisting(.createPrincipal(admin, kind: .user), request: request)
-        _ = created
-        let binding = EntityID(high: 0, low: 1)
-        _ = try await submitAllowingExisting(
-            .createBinding(id: binding, principal: admin, role: .builtIn(.systemAdmin), scope: .cluster), request: request)
-        // The first root key, active at once: nothing can have cached an earlier key set.
-        let (hasRootKey, _) = try await readState(request) { !$0.allRootKeys.isEmpty }
-        if !hasRootKey {
-            let rootKey = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
-            _ = try await submit(
-                .addRootKey(id: rootKey.id, publicKey: rootKey.publicKey, sealedPrivateKey: rootKey.sealedPrivateKey), actor: nil, request: request)
-            _ = try await submit(.activateRootKey(id: rootKey.id), actor: nil, request: request)
+        let bootstrapped = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.isBootstrapped } }.value
+        if purpose == .bootstrap && bootstrapped { throw APIError.alreadyBootstrapped }
+        if purpose == .breakGlass && !bootstrapped {
+            throw APIError.rejected(.invalidState("the cluster is not bootstrapped yet: bootstrap it instead"))
         }
-        let keyID = cluster.newEntityID()
         let secret = cluster.newSecret()
-        let outcome = try await submit(
-            .createAPIKey(id: keyID, principal: admin, secretHash: SecretHasher.hash(secret)), actor: nil, request: request)
-        let token = "\(keyID).\(Hex.encode(secret))"
-        return try json(BootstrapResponse(principal: "system/admin", keyID: "\(keyID)", token: token, revision: outcome.revision), status: .created)
+        let admin = AdministratorKey(keyID: cluster.newEntityID(), secretHash: SecretHasher.hash(secret), bindingID: cluster.newEntityID())
+        let command: Command
+        switch purpose {
+        case .bootstrap:
+            let rootKey = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+            command = .bootstrap(
+                admin: admin, rootKey: RootKeyMaterial(id: rootKey.id, publicKey: rootKey.publicKey, sealedPrivateKey: rootKey.sealedPrivateKey))
+        case .breakGlass:
+            context.logger.warning("break-glass: a new system/admin key is being created with the cluster secret", metadata: [
+                "key_id": "\(admin.keyID)", "request_id": "\(request.headers[requestIDHeader] ?? "-")",
+            ])
+            command = .breakGlass(admin: admin)
+        }
+        let outcome: CommandOutcome
+        do {
+            outcome = try await submit(command, actor: nil, request: request)
+        } catch APIError.rejected(.invalidState) where purpose == .bootstrap {
+            throw APIError.alreadyBootstrapped
+        }
+        let token = "\(admin.keyID).\(Hex.encode(secret))"
+        return try json(
+            BootstrapResponse(principal: "\(AdministratorKey.principal)", keyID: "\(admin.keyID)", token: token, revision: outcome.revision),
+            status: .created)
     }
 
     func parseName(_ text: String) throws(APIError) -> Name {
@@ -132,14 +155,6 @@ public struct AdminRoutes: Sendable {
             return try Name(text)
         } catch {
             throw .rejected(error)
-        }
-    }
-
-    private func submitAllowingExisting(_ command: Command, request: Request) async throws -> CommandOutcome {
-        do {
-            return try await submit(command, actor: nil, request: request)
-        } catch APIError.rejected(.alreadyExists) {
-            return CommandOutcome(revision: 0, rejection: nil)
         }
     }
 
@@ -250,10 +265,13 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let cluster: any PolicyCluster
 
     /// The paths served without a credential: health, readiness and metrics for operators, the
-    /// bootstrap (proved with the cluster secret instead), and the public key set.
+    /// bootstrap and break-glass paths (proved with the cluster secret instead), and the public
+    /// key set.
     static func isPublic(_ path: String) -> Bool {
         switch path {
-        case "/healthz", "/readyz", "/metrics", "/v1/cluster/bootstrap", "/v1/keys": return true
+        case "/healthz", "/readyz", "/metrics", "/v1/cluster/bootstrap/challenge", "/v1/cluster/bootstrap", "/v1/cluster/break-glass",
+            "/v1/keys":
+            return true
         default: return false
         }
     }

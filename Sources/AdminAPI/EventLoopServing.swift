@@ -49,18 +49,31 @@ public struct EventLoopHTTP1Channel: ServerChildChannel {
     public let http1: HTTP1Channel
     /// Makes each connection's raw HTTP handlers, in pipeline order.
     public let rawHTTPHandlers: @Sendable () -> [any ChannelHandler]
+    /// The idle and header timeouts each connection is held to (`ConnectionWatch`), and the
+    /// counters of what they close; none when nil.
+    public let timeouts: (limits: ConnectionLimits, metrics: APIMetrics)?
 
     /// Wraps `http1`, adding `rawHTTPHandlers` to each connection's pipeline.
-    public init(_ http1: HTTP1Channel, rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }) {
+    public init(
+        _ http1: HTTP1Channel, rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] },
+        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil
+    ) {
         self.http1 = http1
         self.rawHTTPHandlers = rawHTTPHandlers
+        self.timeouts = timeouts
     }
 
     /// Sets the connection's pipeline up as `HTTP1Channel` does, with the raw HTTP handlers in
-    /// front of its HTTP types codec.
+    /// front of its HTTP types codec, and the connection's timeouts.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try Self.addRawHTTPHandlers(rawHTTPHandlers(), to: channel.pipeline.syncOperations)
+            var handlers = rawHTTPHandlers()
+            if let timeouts {
+                let watch = ConnectionWatch(limits: timeouts.limits, metrics: timeouts.metrics)
+                try channel.pipeline.syncOperations.addHandler(watch.bytes, position: .first)
+                handlers.insert(watch.requests, at: 0)
+            }
+            try Self.addRawHTTPHandlers(handlers, to: channel.pipeline.syncOperations)
             return value
         }
     }
@@ -87,11 +100,14 @@ extension HTTPServerBuilder {
     /// - Parameters:
     ///   - configuration: the HTTP/1 channel's configuration.
     ///   - rawHTTPHandlers: makes each connection's handlers of NIO's HTTP/1 parts.
+    ///   - timeouts: the idle and header timeouts of each connection, and their counters.
     public static func http1OnEventLoops(
-        configuration: HTTP1Channel.Configuration = .init(), rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] }
+        configuration: HTTP1Channel.Configuration = .init(), rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] },
+        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            EventLoopHTTP1Channel(HTTP1Channel(responder: responder, configuration: configuration), rawHTTPHandlers: rawHTTPHandlers)
+            EventLoopHTTP1Channel(
+                HTTP1Channel(responder: responder, configuration: configuration), rawHTTPHandlers: rawHTTPHandlers, timeouts: timeouts)
         }
     }
 }

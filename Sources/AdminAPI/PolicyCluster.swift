@@ -36,8 +36,9 @@ public protocol PolicyCluster: Sendable {
     func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError)
     /// The state hash (hex) of the replica's database, at the revision returned.
     func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64)
-    /// Checks a bootstrap proof (an HMAC on the cluster secret) in constant time.
-    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool
+    /// Checks, in constant time, that `proof` is `HMAC-SHA256(cluster secret, message)`
+    /// (`ClusterProof`).
+    func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool
     /// A new random entity id (chosen before proposing; commands are deterministic).
     func newEntityID() -> EntityID
     /// A new root key pair for a rotation: its id, public key and private key sealed under the

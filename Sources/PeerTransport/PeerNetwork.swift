@@ -21,6 +21,11 @@ public struct PeerNetworkOptions: Sendable {
     public var minimumReconnectDelay: TimeAmount = .milliseconds(20)
     /// The longest delay between connection attempts.
     public var maximumReconnectDelay: TimeAmount = .seconds(2)
+    /// The most connections peers may hold open to this replica at once, authenticated or not
+    /// (a cluster's members need one each; the rest is room for reconnects). More are closed
+    /// at once and counted, so that a flood of connections to the peer port cannot take the
+    /// descriptors the replica needs.
+    public var maxInboundConnections = 64
     /// The address outbound peer connections are made from (the replica's peer listen host),
     /// so that peers, and firewall rules, see one address per replica; the system's choice
     /// when nil.
@@ -52,6 +57,8 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
     public var connections = 0
     /// Outbound connection attempts (bounded by the backoff, whatever the send rate).
     public var connectionAttempts = 0
+    /// Inbound connections closed at once: `maxInboundConnections` were open.
+    public var inboundRefused = 0
 }
 
 /// A replica's connections to its peers: one outbound connection per peer, reconnected with
@@ -69,6 +76,8 @@ public final class PeerNetwork: Sendable {
     private let group: any EventLoopGroup
     private let counters = NIOLockedValueBox(PeerNetworkStatistics())
     private let state = NIOLockedValueBox(State())
+    /// When the inbound connection limit was last logged (at most once per 10 s).
+    private let inboundRefusalLog = NIOLockedValueBox<NIODeadline?>(nil)
 
     private struct State {
         var links: [ReplicaID: PeerLink] = [:]
@@ -195,14 +204,33 @@ public final class PeerNetwork: Sendable {
 
     // MARK: - Internals shared with links
 
-    /// Tracks a connection a peer opened to this replica; refuses it after shutdown.
+    /// Tracks a connection a peer opened to this replica; refuses it after shutdown, and when
+    /// `maxInboundConnections` are open.
     func accepted(_ channel: any Channel, active: Bool) {
-        let refuse = state.withLockedValue { state -> Bool in
-            if active && !state.stopped { state.accepted[ObjectIdentifier(channel)] = channel }
-            if !active { state.accepted[ObjectIdentifier(channel)] = nil }
-            return active && state.stopped
+        let refuse = state.withLockedValue { state -> (stopped: Bool, full: Bool) in
+            guard active else {
+                state.accepted[ObjectIdentifier(channel)] = nil
+                return (false, false)
+            }
+            if state.stopped { return (true, false) }
+            if state.accepted.count >= options.maxInboundConnections { return (false, true) }
+            state.accepted[ObjectIdentifier(channel)] = channel
+            return (false, false)
         }
-        if refuse { channel.close(promise: nil) }
+        if refuse.full {
+            count { $0.inboundRefused += 1 }
+            if inboundRefusalLog.withLockedValue({ last in
+                let now = NIODeadline.now()
+                guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+                last = now
+                return true
+            }) {
+                options.logger.warning(
+                    "peer connection limit reached: refusing connections to the peer port",
+                    metadata: ["limit": "\(options.maxInboundConnections)", "remote": "\(channel.remoteAddress.map(\.description) ?? "?")"])
+            }
+        }
+        if refuse.stopped || refuse.full { channel.close(promise: nil) }
     }
 
     func count(_ update: (inout PeerNetworkStatistics) -> Void) {

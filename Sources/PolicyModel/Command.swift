@@ -37,6 +37,15 @@ public enum Command: Hashable, Sendable {
     case activateRootKey(id: EntityID)
     /// Retires a retiring key.
     case retireRootKey(id: EntityID)
+    /// Creates the cluster's first administrator, once per cluster: the principal
+    /// `system/admin`, its cluster-wide `system.admin` binding, an API key, and the first root
+    /// key, active at once, when the cluster has none. Only the cluster itself proposes it (it
+    /// has no actor): the admin API does, after a one-time proof of the cluster secret.
+    case bootstrap(admin: AdministratorKey, rootKey: RootKeyMaterial)
+    /// The break-glass path: a new API key for `system/admin` in a bootstrapped cluster,
+    /// re-creating the principal and its `system.admin` binding if they were deleted. Proposed
+    /// only by the cluster itself, after a one-time proof of the cluster secret; audited.
+    case breakGlass(admin: AdministratorKey)
 
     /// The action name recorded in the audit log.
     public var action: String {
@@ -58,6 +67,8 @@ public enum Command: Hashable, Sendable {
         case .addRootKey: return "rootkey.add"
         case .activateRootKey: return "rootkey.activate"
         case .retireRootKey: return "rootkey.retire"
+        case .bootstrap: return "cluster.bootstrap"
+        case .breakGlass: return "cluster.break-glass"
         }
     }
 
@@ -79,6 +90,8 @@ public enum Command: Hashable, Sendable {
             return "apikeys/\(id)"
         case .addRootKey(let id, _, _), .activateRootKey(let id), .retireRootKey(let id):
             return "keys/\(id)"
+        case .bootstrap(let admin, _), .breakGlass(let admin):
+            return "apikeys/\(admin.keyID)"
         }
     }
 
@@ -93,9 +106,59 @@ public enum Command: Hashable, Sendable {
         case .createPrincipal(let principal, _), .deletePrincipal(let principal, _),
             .createBinding(_, let principal, _, _), .createAPIKey(_, let principal, _):
             return principal.organization
+        case .bootstrap, .breakGlass:
+            return Organization.systemName
         case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey:
             return nil
         }
+    }
+
+    /// Whether only the cluster itself may propose it (with no actor).
+    public var isClusterOnly: Bool {
+        switch self {
+        case .bootstrap, .breakGlass: return true
+        default: return false
+        }
+    }
+}
+
+/// The credential `bootstrap` and `breakGlass` give the cluster's administrator,
+/// `system/admin`: an API key (its id and the hash of its secret, chosen by the proposing
+/// replica) and the id of its `system.admin` binding, used if the binding must be created.
+public struct AdministratorKey: Hashable, Sendable {
+    /// The administrator principal.
+    public static let principal = PrincipalReference(organization: Organization.systemName, name: Name(trusted: "admin"))
+
+    /// The API key's id.
+    public var keyID: EntityID
+    /// SHA-256 of the key's secret.
+    public var secretHash: [UInt8]
+    /// The id of the administrator's `system.admin` binding, should it be created.
+    public var bindingID: EntityID
+
+    /// Creates the credential.
+    public init(keyID: EntityID, secretHash: [UInt8], bindingID: EntityID) {
+        self.keyID = keyID
+        self.secretHash = secretHash
+        self.bindingID = bindingID
+    }
+}
+
+/// A root key as the proposing replica generated it: its id, its public key and its private
+/// key sealed under the key-encryption key.
+public struct RootKeyMaterial: Hashable, Sendable {
+    /// The key id.
+    public var id: EntityID
+    /// The Ed25519 public key.
+    public var publicKey: [UInt8]
+    /// The sealed private key.
+    public var sealedPrivateKey: [UInt8]
+
+    /// Creates the material.
+    public init(id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
+        self.id = id
+        self.publicKey = publicKey
+        self.sealedPrivateKey = sealedPrivateKey
     }
 }
 

@@ -82,6 +82,7 @@ enum CommandTag: UInt64 {
     case createOrganization = 1, setOrganizationSuspended, deleteOrganization, createProject, deleteProject
     case createPrincipal, deletePrincipal, createRole, updateRole, deleteRole, createBinding, deleteBinding
     case createAPIKey, revokeAPIKey, addRootKey, activateRootKey, retireRootKey
+    case bootstrap, breakGlass
 }
 
 struct ByteWriter {
@@ -236,7 +237,22 @@ struct ByteWriter {
         case .retireRootKey(let id):
             varint(CommandTag.retireRootKey.rawValue)
             self.id(id)
+        case .bootstrap(let admin, let rootKey):
+            varint(CommandTag.bootstrap.rawValue)
+            administrator(admin)
+            id(rootKey.id)
+            data(rootKey.publicKey)
+            data(rootKey.sealedPrivateKey)
+        case .breakGlass(let admin):
+            varint(CommandTag.breakGlass.rawValue)
+            administrator(admin)
         }
+    }
+
+    mutating func administrator(_ admin: AdministratorKey) {
+        id(admin.keyID)
+        data(admin.secretHash)
+        id(admin.bindingID)
     }
 }
 
@@ -407,6 +423,19 @@ struct ByteReader {
             return .activateRootKey(id: try id("id"))
         case .retireRootKey:
             return .retireRootKey(id: try id("id"))
+        case .bootstrap:
+            let admin = try administrator()
+            let rootKey = RootKeyMaterial(
+                id: try id("root key id"), publicKey: try data("public key", maxBytes: RootKey.publicKeyBytes),
+                sealedPrivateKey: try data("sealed private key", maxBytes: RootKey.maxSealedPrivateKeyBytes))
+            return .bootstrap(admin: admin, rootKey: rootKey)
+        case .breakGlass:
+            return .breakGlass(admin: try administrator())
         }
+    }
+
+    mutating func administrator() throws(CommandDecodingError) -> AdministratorKey {
+        AdministratorKey(
+            keyID: try id("key id"), secretHash: try data("secret hash", maxBytes: APIKey.secretHashBytes), bindingID: try id("binding id"))
     }
 }

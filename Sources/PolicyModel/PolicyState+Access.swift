@@ -74,6 +74,8 @@ extension PolicyState {
             guard let organization = apiKey(id)?.principal.organization else { return [] }
             return [(CommandPermission.apiKeysDelete, .organization(organization))]
         case .addRootKey, .activateRootKey, .retireRootKey: return [(CommandPermission.keysRotate, .cluster)]
+        // Refused with any actor before access is checked (`Command.isClusterOnly`).
+        case .bootstrap, .breakGlass: return []
         }
     }
 

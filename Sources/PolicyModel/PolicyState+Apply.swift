@@ -56,6 +56,9 @@ extension PolicyState {
         if let key = envelope.idempotencyKey, !Self.isPrintable(key) || key.utf8.count > limits.maxRequestIDBytes {
             throw .invalidArgument("idempotency key must be 1 to \(limits.maxRequestIDBytes) printable bytes")
         }
+        if envelope.command.isClusterOnly, let actor = envelope.actor {
+            throw .forbidden("\(actor) may not \(envelope.command.action): only the cluster itself may")
+        }
     }
 
     /// Non-empty and free of control characters (which some stores and logs truncate or mangle).
@@ -126,7 +129,44 @@ extension PolicyState {
             key.state = .retired
             key.revision = revision
             setRootKey(id, key)
+        case .bootstrap(let admin, let rootKey):
+            try requireNoExpectedRevision(expectedRevision)
+            guard !isBootstrapped else { throw .invalidState("the cluster is already bootstrapped") }
+            if rootKeys.isEmpty {
+                // The first root key is active at once: nothing can have cached an earlier key set.
+                try addRootKey(rootKey.id, publicKey: rootKey.publicKey, sealedPrivateKey: rootKey.sealedPrivateKey, time: time)
+                try activateRootKey(rootKey.id, expectedRevision: nil)
+            }
+            try ensureAdministrator(admin, time: time)
+            bootstrapRevision = revision
+            journal.append(.bootstrapped(revision: revision))
+        case .breakGlass(let admin):
+            try requireNoExpectedRevision(expectedRevision)
+            guard isBootstrapped else { throw .invalidState("the cluster is not bootstrapped yet: bootstrap it instead") }
+            try ensureAdministrator(admin, time: time)
         }
+    }
+
+    /// Gives `system/admin` the API key `admin`, creating the principal and its cluster-wide
+    /// `system.admin` binding first when they are missing. Checks everything before it changes
+    /// anything, so a refusal leaves the state as it was.
+    private mutating func ensureAdministrator(_ admin: AdministratorKey, time: Timestamp) throws(PolicyError) {
+        let principal = AdministratorKey.principal
+        let hasPrincipal = principals[principal] != nil
+        let binding = RoleBinding(
+            id: admin.bindingID, principal: principal, role: .builtIn(.systemAdmin), scope: .cluster, createdAt: time, revision: revision)
+        let hasBinding = (bindingsByPrincipal[principal] ?? []).contains { bindings[$0]?.role == binding.role && bindings[$0]?.scope == .cluster }
+        guard apiKeys[admin.keyID] == nil else { throw .alreadyExists("API key \(admin.keyID)") }
+        guard hasBinding || bindings[admin.bindingID] == nil else { throw .alreadyExists("binding \(admin.bindingID)") }
+        guard admin.secretHash.count == APIKey.secretHashBytes else {
+            throw .invalidArgument("an API key's secret hash is \(APIKey.secretHashBytes) bytes")
+        }
+        guard (apiKeyCounts[principal] ?? 0) < limits.maxAPIKeysPerPrincipal else {
+            throw .limitExceeded("at most \(limits.maxAPIKeysPerPrincipal) API keys per principal: revoke one of \(principal)'s keys first")
+        }
+        if !hasPrincipal { setPrincipal(principal, Principal(reference: principal, kind: .user, createdAt: time, revision: revision)) }
+        if !hasBinding { try createBinding(binding) }
+        try createAPIKey(APIKey(id: admin.keyID, principal: principal, secretHash: admin.secretHash, createdAt: time, revision: revision))
     }
 
     // MARK: - Organizations and projects

@@ -25,6 +25,8 @@ public struct PolicyState: Sendable {
     var roleCounts: [Name: Int] = [:]
     var apiKeyCounts: [PrincipalReference: Int] = [:]
     var idempotency = IdempotencyWindow()
+    /// The revision the cluster was bootstrapped at (`Command.bootstrap`); 0 before.
+    public internal(set) var bootstrapRevision: UInt64 = 0
     /// Every change since the last `takeChanges()`, in order, for the durable copy.
     var journal: [StateChange] = []
 
@@ -40,10 +42,11 @@ public struct PolicyState: Sendable {
     public init(
         limits: PolicyLimits = .standard, revision: UInt64, organizations: [Organization], projects: [Project],
         principals: [Principal], roles: [Role], bindings: [RoleBinding], apiKeys: [APIKey], rootKeys: [RootKey],
-        idempotency: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome)]
+        idempotency: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome)], bootstrapRevision: UInt64 = 0
     ) {
         self.init(limits: limits)
         self.revision = revision
+        self.bootstrapRevision = bootstrapRevision
         self.organizations = [:]
         for organization in organizations { self.organizations[organization.name] = organization }
         for project in projects { self.projects[project.organization, default: [:]][project.name] = project }
@@ -71,6 +74,10 @@ public struct PolicyState: Sendable {
 
     /// The organization with this name.
     public func organization(_ name: Name) -> Organization? { organizations[name] }
+
+    /// Whether the cluster has its first administrator: bootstrapped by `Command.bootstrap`,
+    /// or, for a cluster bootstrapped before that command existed, holding `system/admin`.
+    public var isBootstrapped: Bool { bootstrapRevision != 0 || principals[AdministratorKey.principal] != nil }
 
     /// Every organization, sorted by name.
     public var allOrganizations: [Organization] { organizations.values.sorted { $0.name < $1.name } }
@@ -222,6 +229,8 @@ public enum StateChange: Hashable, Sendable {
     case rootKey(EntityID, RootKey?)
     /// An idempotency outcome was remembered, or forgotten (nil) when it left the window.
     case idempotency(actor: PrincipalReference?, key: String, CommandOutcome?)
+    /// The cluster was bootstrapped at this revision.
+    case bootstrapped(revision: UInt64)
 }
 
 /// Remembers the outcome of commands that carried an idempotency key, for a bounded number of

@@ -43,7 +43,7 @@ extension PolicyStore {
             let state = try build(
                 limits: limits, revision: try Rows.revision(meta["applied_index"] ?? 0), organizations: organizations,
                 projects: projects, principals: principals, roles: roles, bindings: bindings, apiKeys: apiKeys,
-                rootKeys: rootKeys, idempotency: idempotency)
+                rootKeys: rootKeys, idempotency: idempotency, bootstrapRevision: try Rows.revision(meta["bootstrap_revision"] ?? 0))
             var auditHead: (UInt64, [UInt8]) = (0, AuditRecord.genesisHash)
             if let last = head.first { auditHead = (try Rows.revision(last[0].integer), last[1].blob) }
             return Loaded(state: state, auditHead: auditHead, idempotencyPosition: meta["idempotency_position"] ?? 0)
@@ -58,7 +58,8 @@ extension PolicyStore {
 
     private static func build(
         limits: PolicyLimits, revision: UInt64, organizations: [[SQLValue]], projects: [[SQLValue]], principals: [[SQLValue]],
-        roles: [[SQLValue]], bindings: [[SQLValue]], apiKeys: [[SQLValue]], rootKeys: [[SQLValue]], idempotency: [[SQLValue]]
+        roles: [[SQLValue]], bindings: [[SQLValue]], apiKeys: [[SQLValue]], rootKeys: [[SQLValue]], idempotency: [[SQLValue]],
+        bootstrapRevision: UInt64
     ) throws(PolicyStoreError) -> PolicyState {
         var organizationRecords: [Organization] = []
         for row in organizations {
@@ -132,6 +133,6 @@ extension PolicyStore {
         return PolicyState(
             limits: limits, revision: revision, organizations: organizationRecords, projects: projectRecords,
             principals: principalRecords, roles: roleRecords, bindings: bindingRecords, apiKeys: keyRecords,
-            rootKeys: rootKeyRecords, idempotency: remembered)
+            rootKeys: rootKeyRecords, idempotency: remembered, bootstrapRevision: bootstrapRevision)
     }
 }

@@ -317,6 +317,9 @@ public final class PolicyStore {
             } else {
                 try database.run("DELETE FROM idempotency WHERE actor = ? AND key = ?", [.text(actorText), .text(key)])
             }
+        case .bootstrapped(let revision):
+            try database.run(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('bootstrap_revision', ?)", [.integer(Int64(revision))])
         }
     }
 

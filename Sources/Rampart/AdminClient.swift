@@ -125,15 +125,24 @@ func display(_ value: Any) -> String {
 }
 
 /// `rampart bootstrap`: creates the first `system.admin` key and writes it to a file only its
-/// owner can read. Needs the cluster secret, so only an operator of the cluster can do it.
+/// owner can read. Needs the cluster secret, so only an operator of the cluster can do it; the
+/// proof is bound to a one-time challenge from the replica that answers (`ClusterProof`).
+/// `--break-glass` creates another `system.admin` key in a bootstrapped cluster, for an
+/// operator who lost every administrator key; it is audited as `cluster.break-glass`.
 struct BootstrapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bootstrap", abstract: "Create the first system.admin API key of a new cluster.")
+        commandName: "bootstrap", abstract: "Create the first system.admin API key of a new cluster.",
+        discussion: """
+            With --break-glass: create another system.admin key in a bootstrapped cluster whose administrator keys are
+            all lost (re-creating system/admin and its binding if they were deleted). Both need the cluster secret and
+            are recorded in the audit log.
+            """)
 
     @Option(help: "Comma-separated API endpoints.") var endpoints = "http://127.0.0.1:8001"
     @Option(help: "The cluster secret file the replicas use.") var clusterSecretFile: String
     @Option(help: "Where to write the admin API key (created with mode 0600; must not exist).") var adminKeyFile: String
     @Option(help: "Seconds to keep trying while the cluster elects its first leader.") var wait: Double = 30
+    @Flag(help: "Create another system.admin key in a bootstrapped cluster (every other key lost).") var breakGlass = false
 
     func run() async throws {
         guard !FileManager.default.fileExists(atPath: adminKeyFile) else {
@@ -143,21 +152,40 @@ struct BootstrapCommand: AsyncParsableCommand {
             throw ValidationError("cannot read \(clusterSecretFile)")
         }
         while let last = secret.last, last == 0x0A || last == 0x0D { secret.removeLast() }
-        let proof = HMAC<SHA256>.authenticationCode(for: AdminRoutes.bootstrapMessage, using: SymmetricKey(data: secret))
-        let client = AdminClient(endpoints: endpoints.split(separator: ",").map { String($0) }, timeout: 15)
+        let purpose: ClusterProof.Purpose = breakGlass ? .breakGlass : .bootstrap
+        let path = breakGlass ? "/v1/cluster/break-glass" : "/v1/cluster/bootstrap"
         let deadline = Date().addingTimeInterval(wait)
         var answer: BootstrapResponse?
+        var lastError = "no endpoint"
         while answer == nil {
-            do {
-                let (status, data) = try await client.send(
-                    "POST", "/v1/cluster/bootstrap", body: nil as String?, authorization: "Bootstrap \(Hex.encode(proof))")
-                answer = try client.decode(status, data)
-            } catch let error as AdminClient.Failure where Date() < deadline && !error.description.contains("already_bootstrapped") {
+            for endpoint in endpoints.split(separator: ",").map(String.init) {
+                // The challenge and the proof go to the same replica: it alone knows the challenge.
+                let client = AdminClient(endpoints: [endpoint], timeout: 15)
+                do {
+                    let challenge: ChallengeResponse = try await client.call("POST", "/v1/cluster/bootstrap/challenge", token: nil)
+                    guard let bytes = Hex.decode(challenge.challenge) else { throw AdminClient.Failure(description: "malformed challenge") }
+                    let proof = ClusterProof.prove(purpose, challenge: bytes, secret: secret)
+                    let (status, data) = try await client.send(
+                        "POST", path, body: nil as String?, authorization: ClusterProof.header(challenge: bytes, proof: proof))
+                    answer = try client.decode(status, data)
+                    break
+                } catch let error as AdminClient.Failure {
+                    lastError = error.description
+                    // A refusal is final; only an unavailable cluster is worth waiting for.
+                    if ["already_bootstrapped", "unauthenticated", "invalid_state", "limit_exceeded"].contains(where: lastError.contains) {
+                        throw error
+                    }
+                }
+            }
+            if answer == nil {
+                guard Date() < deadline else { throw AdminClient.Failure(description: "gave up after \(wait) s: \(lastError)") }
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
-        try SecureFile.create(adminKeyFile, contents: answer!.token + "\n")
-        print("bootstrapped: \(answer!.principal) key \(answer!.keyID) written to \(adminKeyFile) (mode 0600), revision \(answer!.revision)")
+        guard let answer else { return }
+        try SecureFile.create(adminKeyFile, contents: answer.token + "\n")
+        let verb = breakGlass ? "break-glass key" : "bootstrapped"
+        print("\(verb): \(answer.principal) key \(answer.keyID) written to \(adminKeyFile) (mode 0600), revision \(answer.revision)")
     }
 }
 

@@ -54,6 +54,9 @@ enum MetricsText {
         metric("rampart_peer_dropped_total", "counter", "Packets dropped by the peer transport (queue full, peer down).", network.dropped)
         metric("rampart_peer_received_total", "counter", "Packets received from authenticated peers.", network.received)
         metric("rampart_peer_handshake_failures_total", "counter", "Peer connections refused at authentication.", network.handshakeFailures)
+        metric(
+            "rampart_peer_inbound_refused_total", "counter", "Connections to the peer port closed at once: the most were open.",
+            network.inboundRefused)
         metric("rampart_peer_unknown_total", "counter", "Authenticated peer connections refused: a replica id with no address.", network.unknownPeers)
         metric(
             "rampart_raft_refused_messages_total", "counter", "Peer messages refused as impossible from a correct member (term out of bounds, non-member).",

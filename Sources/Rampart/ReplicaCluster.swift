@@ -148,8 +148,8 @@ struct ReplicaCluster: PolicyCluster {
         }
     }
 
-    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: AdminRoutes.bootstrapMessage, using: SymmetricKey(data: clusterSecret))
+    func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: message, using: SymmetricKey(data: clusterSecret))
     }
 
     func newEntityID() -> EntityID {

@@ -73,6 +73,12 @@ struct ReplicaServer {
     let logger: Logger
 
     func run() async throws {
+        let budget: (connections: Int, descriptors: Int)
+        do {
+            budget = try DescriptorBudget.apiConnections(configured: settings.apiMaxConnections)
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
         let secret = try SecretFile.read(settings.clusterSecretFile, name: "cluster secret", minimumBytes: 32, logger: logger)
         let keyEncryptionKey = try SecretFile.read(settings.keyEncryptionKeyFile, name: "key-encryption key", minimumBytes: 32, logger: logger)
         let sealer: RootKeySealer
@@ -130,18 +136,30 @@ struct ReplicaServer {
         replica.start()
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
         let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
-        let routes = AdminRoutes(cluster: cluster)
+        let metrics = APIMetrics()
+        let routes = AdminRoutes(cluster: cluster, metrics: metrics)
         let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
+        var connectionLimits = ConnectionLimits()
+        connectionLimits.maxConnections = budget.connections
+        connectionLimits.idleTimeout = .seconds(settings.apiIdleTimeoutSeconds)
+        connectionLimits.headerTimeout = .seconds(settings.apiHeaderTimeoutSeconds)
+        if let problem = connectionLimits.problem() { throw ValidationError("configuration: \(problem)") }
         // Each connection's requests are served on its own event loop (not on Swift's global
         // pool): a write crosses threads only to reach the runtime and to come back.
         let app = Application(
             router: routes.router(),
-            server: .http1OnEventLoops(rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }),
-            configuration: ApplicationConfiguration(address: .hostname(settings.apiListen.host, port: settings.apiListen.port)),
+            server: .http1OnEventLoops(
+                rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }, timeouts: (connectionLimits, metrics)),
+            configuration: ApplicationConfiguration(
+                address: .hostname(settings.apiListen.host, port: settings.apiListen.port),
+                availableConnectionsDelegate: ConnectionCap(maxConnections: connectionLimits.maxConnections, metrics: metrics, logger: apiLogger)),
             logger: apiLogger)
         logger.info(
             "replica serving",
-            metadata: ["api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)"])
+            metadata: [
+                "api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)",
+                "api_max_connections": "\(budget.connections)", "open_files_limit": "\(budget.descriptors)",
+            ])
         let replicaService = ReplicaService(
             replica: replica, network: network,
             keys: KeyMaintenance(

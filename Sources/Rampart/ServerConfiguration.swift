@@ -34,6 +34,13 @@ struct ServerConfiguration: Equatable {
     var keyOverlapSeconds = 86_400
     /// The log level: trace, debug, info, notice, warning, error or critical.
     var logLevel = "info"
+    /// The most API connections open at once; nil for the most the descriptor limit allows
+    /// (`DescriptorBudget`).
+    var apiMaxConnections: Int?
+    /// How long an API connection may stay silent before it is closed.
+    var apiIdleTimeoutSeconds = 120
+    /// How long a request's head may take to arrive once it began.
+    var apiHeaderTimeoutSeconds = 10
 
     /// A host and port.
     struct Address: Equatable, CustomStringConvertible {
@@ -80,7 +87,8 @@ struct ServerConfiguration: Equatable {
     static let settingNames: Set<String> = [
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
-        "key_activation_seconds", "key_overlap_seconds", "log_level",
+        "key_activation_seconds", "key_overlap_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
+        "api_header_timeout_seconds",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -150,6 +158,9 @@ struct ServerConfiguration: Equatable {
         case "snapshot_interval_entries": snapshotIntervalEntries = try integer(1...100_000_000)
         case "key_activation_seconds": keyActivationSeconds = try integer(0...31_536_000)
         case "key_overlap_seconds": keyOverlapSeconds = try integer(0...31_536_000)
+        case "api_max_connections": apiMaxConnections = try integer(1...1_000_000)
+        case "api_idle_timeout_seconds": apiIdleTimeoutSeconds = try integer(61...86_400)
+        case "api_header_timeout_seconds": apiHeaderTimeoutSeconds = try integer(1...600)
         case "log_level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw .invalid(field, "expected trace, debug, info, notice, warning, error or critical")

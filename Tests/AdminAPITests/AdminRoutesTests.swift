@@ -1,6 +1,7 @@
 import AdminAPI
 import Foundation
 import Hummingbird
+import PolicyModel
 import Testing
 
 /// A fake cluster bootstrapped with a system administrator, plus helpers to create tenants.
@@ -12,7 +13,7 @@ struct Fixture {
     init() async throws {
         client = RouteClient(cluster: cluster)
         let answer = try await client.send(
-            .post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap \(Hex.encode(FakeCluster.secret))"])
+            .post, "/v1/cluster/bootstrap", headers: ["Authorization": try await client.clusterProof(.bootstrap)])
         #expect(answer.status == 201)
         admin = try #require(answer.object["token"] as? String)
     }
@@ -48,12 +49,69 @@ struct Fixture {
 @Suite struct AdminRoutesTests {
     @Test func bootstrapOnceWithTheClusterSecretOnly() async throws {
         let fixture = try await Fixture()
-        let again = try await fixture.client.send(
-            .post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap \(Hex.encode(FakeCluster.secret))"])
+        let client = fixture.client
+        let again = try await client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": try await client.clusterProof(.bootstrap)])
         #expect(again.status == 409)
         #expect(again.code == "already_bootstrapped")
-        let forged = try await fixture.client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap 00ff"])
+        let forged = try await client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": "Bootstrap 00ff"])
         #expect(forged.status == 401)
+        // The first administrator, its binding and the first root key came in one command.
+        let records = try #require(try await client.send(.get, "/v1/audit", token: fixture.admin).object["items"] as? [[String: Any]])
+        #expect(records.map { $0["action"] as? String } == ["cluster.bootstrap"])
+    }
+
+    // Outside review, finding 4: the proof was a constant, replayable HMAC, and bootstrapping
+    // was allowed whenever system/admin had no key. A proof is now bound to a one-time
+    // challenge and to its purpose; the state machine allows one bootstrap per cluster.
+    @Test func aClusterProofCannotBeReplayedOrUsedForAnotherPurpose() async throws {
+        let client = RouteClient(cluster: FakeCluster())
+        let proof = try await client.clusterProof(.bootstrap)
+        let breakGlassProof = try await client.clusterProof(.breakGlass)
+        #expect(try await client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": breakGlassProof]).status == 401)
+        #expect(try await client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": proof]).status == 201)
+        let replayed = try await client.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": proof])
+        #expect(replayed.status == 401, "a challenge is used once")
+        // A challenge this replica never handed out, and a wrong secret, are refused.
+        let unknown = ClusterProof.header(
+            challenge: [UInt8](repeating: 7, count: 32),
+            proof: ClusterProof.prove(.breakGlass, challenge: [UInt8](repeating: 7, count: 32), secret: FakeCluster.secret))
+        #expect(try await client.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": unknown]).status == 401)
+        let wrongSecret = try await client.clusterProof(.breakGlass, secret: [UInt8](repeating: 1, count: 32))
+        #expect(try await client.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": wrongSecret]).status == 401)
+    }
+
+    // Six bootstraps at once (each with its own valid proof) make one administrator key.
+    @Test func concurrentBootstrapsMakeOneAdministrator() async throws {
+        let cluster = FakeCluster()
+        let client = RouteClient(cluster: cluster)
+        var proofs: [String] = []
+        for _ in 0..<6 { proofs.append(try await client.clusterProof(.bootstrap)) }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for proof in proofs { group.addTask { try await client.send(.post, "/v1/cluster/bootstrap", headers: ["Authorization": proof]).status } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.sorted() == [201, 409, 409, 409, 409, 409])
+        #expect(try cluster.readNow { $0.apiKeys(of: AdministratorKey.principal).count }.value == 1)
+    }
+
+    // The break-glass path: an operator who lost every administrator key gets a new one with
+    // the cluster secret, in a bootstrapped cluster only; it is audited.
+    @Test func breakGlassGivesTheAdministratorANewKeyAndIsAudited() async throws {
+        let unbootstrapped = RouteClient(cluster: FakeCluster())
+        let early = try await unbootstrapped.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": try await unbootstrapped.clusterProof(.breakGlass)])
+        #expect(early.status == 409 && early.code == "invalid_state")
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let keyID = try #require(fixture.admin.split(separator: ".").first)
+        #expect(try await client.send(.delete, "/v1/orgs/system/principals/admin?force=true", token: fixture.admin).status == 200)
+        #expect(try await client.send(.get, "/v1/orgs", token: fixture.admin).status == 401, "the only key went with its principal")
+        let opened = try await client.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": try await client.clusterProof(.breakGlass)])
+        #expect(opened.status == 201, "\(opened.body)")
+        let token = try #require(opened.object["token"] as? String)
+        #expect(!token.hasPrefix(String(keyID)))
+        #expect(try await client.send(.post, "/v1/orgs", body: #"{"name":"after"}"#, token: token).status == 201, "a full administrator again")
+        let records = try #require(try await client.send(.get, "/v1/audit?action=cluster.break-glass", token: token).object["items"] as? [[String: Any]])
+        #expect(records.count == 1)
     }
 
     @Test func credentialsAreRequiredAndChecked() async throws {

@@ -1,3 +1,4 @@
+import Crypto
 import AdminAPI
 import Foundation
 import NIOConcurrencyHelpers
@@ -171,8 +172,14 @@ final class FakeCluster: PolicyCluster {
         (String(fingerprint.hashValue), revision)
     }
 
-    func verifyBootstrapProof(_ proof: [UInt8]) -> Bool {
-        proof == Self.secret
+    func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool {
+        // The real check, with the fake's secret: which message a route asks about matters.
+        proof == Self.authenticationCode(of: message)
+    }
+
+    /// HMAC-SHA256 of `message` under the fake's cluster secret.
+    static func authenticationCode(of message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret)))
     }
 
     func newEntityID() -> EntityID {

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOEmbedded
+import Testing
 
 /// Sends requests straight to the router's responder, in process (no sockets).
 struct RouteClient {
@@ -26,6 +27,15 @@ struct RouteClient {
         var object: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
         /// The problem code of an error answer.
         var code: String? { object["code"] as? String }
+    }
+
+    /// An `Authorization` header with a proof of the cluster secret for `purpose`, on a
+    /// challenge this router handed out.
+    func clusterProof(_ purpose: ClusterProof.Purpose, secret: [UInt8] = FakeCluster.secret) async throws -> String {
+        let answer = try await send(.post, "/v1/cluster/bootstrap/challenge")
+        let text = try #require(answer.object["challenge"] as? String)
+        let challenge = try #require(Hex.decode(text))
+        return ClusterProof.header(challenge: challenge, proof: ClusterProof.prove(purpose, challenge: challenge, secret: secret))
     }
 
     func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil, headers: [String: String] = [:])

@@ -105,6 +105,27 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         await stranger.shutdown()
     }
 
+    /// Outside review, finding 3: connections to the peer port were not capped, so a flood
+    /// could take every descriptor. Beyond `maxInboundConnections` open at once, a connection
+    /// is closed at once and counted; a member still connects once one closes.
+    @Test func inboundConnectionsBeyondTheLimitAreClosedAndCounted() async throws {
+        let receiver = network(1) { $0.maxInboundConnections = 3 }
+        let received = Received(receiver)
+        let address = try await receiver.listen(host: "127.0.0.1", port: 0)
+        receiver.setPeer(2, address: Self.nowhere)
+        var floods: [any Channel] = []
+        for _ in 0..<5 { floods.append(try await ClientBootstrap(group: Self.group).connect(to: address).get()) }
+        #expect(await eventually { receiver.statistics.inboundRefused == 2 })
+        #expect(await eventually { floods.filter(\.isActive).count == 3 }, "the first three stay until their handshake times out")
+        for channel in floods { try? await channel.close() }
+        let member = network(2)
+        member.setPeer(1, address: address)
+        member.send(ping(2, 1, 1))
+        #expect(await eventually { received.all == [ping(2, 1, 1)] }, "room again once the flood closed")
+        await member.shutdown()
+        await receiver.shutdown()
+    }
+
     @Test func reconnectsWhenThePeerComesBack() async throws {
         let one = network(1) { $0.maximumReconnectDelay = .milliseconds(100) }
         let two = network(2)

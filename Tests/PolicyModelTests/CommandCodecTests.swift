@@ -22,6 +22,10 @@ import Testing
         .addRootKey(id: id(5), publicKey: Array(repeating: 1, count: 32), sealedPrivateKey: Array(repeating: 2, count: 60)),
         .activateRootKey(id: id(5)),
         .retireRootKey(id: id(5)),
+        .bootstrap(
+            admin: AdministratorKey(keyID: id(6), secretHash: Array(repeating: 3, count: 32), bindingID: id(7)),
+            rootKey: RootKeyMaterial(id: id(8), publicKey: Array(repeating: 4, count: 32), sealedPrivateKey: Array(repeating: 5, count: 60))),
+        .breakGlass(admin: AdministratorKey(keyID: id(9), secretHash: Array(repeating: 6, count: 32), bindingID: id(10))),
     ]
 
     static func envelope(_ command: Command) -> CommandEnvelope {

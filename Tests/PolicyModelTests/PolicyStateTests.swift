@@ -264,4 +264,55 @@ import Testing
         let get = try Permission("compute.instances.get", allowWildcards: false)
         #expect(!applier.state.authorize(principal("acme", "alice"), get, on: .organization(name("acme"))).allowed)
     }
+
+    // MARK: - Bootstrap and break-glass (outside review, finding 4)
+
+    static func administrator(_ number: UInt64) -> AdministratorKey {
+        AdministratorKey(keyID: id(100 + number), secretHash: Array(repeating: UInt8(number), count: 32), bindingID: id(200 + number))
+    }
+
+    static let firstRootKey = RootKeyMaterial(id: id(300), publicKey: Array(repeating: 9, count: 32), sealedPrivateKey: Array(repeating: 8, count: 60))
+
+    @Test func bootstrapHappensOncePerClusterAndMakesTheFirstAdministrator() {
+        var applier = Applier()
+        #expect(!applier.state.isBootstrapped)
+        #expect(applier.apply(.breakGlass(admin: Self.administrator(1))).rejection?.code == "invalid_state", "nothing to break into yet")
+        let first = applier.succeed(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey))
+        #expect(applier.state.isBootstrapped && applier.state.bootstrapRevision == first.revision)
+        #expect(applier.state.apiKeys(of: AdministratorKey.principal).map(\.id) == [id(101)])
+        #expect(applier.state.authorize(AdministratorKey.principal, permission("iam.organizations.create"), on: .cluster).allowed)
+        #expect(applier.state.activeRootKey?.id == id(300), "the first root key is active at once")
+        // A second bootstrap is refused, even once system/admin is gone.
+        #expect(applier.apply(.bootstrap(admin: Self.administrator(2), rootKey: Self.firstRootKey)).rejection?.code == "invalid_state")
+        applier.succeed(.deletePrincipal(AdministratorKey.principal, force: true))
+        #expect(applier.apply(.bootstrap(admin: Self.administrator(3), rootKey: Self.firstRootKey)).rejection?.code == "invalid_state")
+        #expect(applier.state.principal(AdministratorKey.principal) == nil, "a refusal changes nothing")
+    }
+
+    @Test func breakGlassRestoresTheAdministratorWithANewKey() {
+        var applier = Applier()
+        applier.succeed(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey))
+        applier.succeed(.deletePrincipal(AdministratorKey.principal, force: true))
+        applier.succeed(.breakGlass(admin: Self.administrator(2)))
+        #expect(applier.state.apiKeys(of: AdministratorKey.principal).map(\.id) == [id(102)])
+        #expect(applier.state.authorize(AdministratorKey.principal, permission("rampart.keys.rotate"), on: .cluster).allowed)
+        // With the principal and its binding in place, only a key is added.
+        applier.succeed(.breakGlass(admin: Self.administrator(3)))
+        #expect(applier.state.apiKeys(of: AdministratorKey.principal).count == 2)
+        #expect(applier.state.bindings(of: AdministratorKey.principal).count == 1)
+        // A key id in use is refused, and changes nothing.
+        #expect(applier.apply(.breakGlass(admin: Self.administrator(3))).rejection?.code == "already_exists")
+        #expect(applier.state.apiKeys(of: AdministratorKey.principal).count == 2)
+    }
+
+    @Test func onlyTheClusterItselfMayBootstrapOrBreakGlass() {
+        var applier = Applier.tenants()
+        applier.succeed(.createBinding(id: id(90), principal: principal("system", "root"), role: .builtIn(.systemAdmin), scope: .cluster))
+        let actor = principal("system", "root")
+        #expect(applier.apply(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey), actor: actor).rejection?.code == "forbidden")
+        #expect(!applier.state.isBootstrapped)
+        applier.succeed(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey))
+        #expect(applier.apply(.breakGlass(admin: Self.administrator(2)), actor: actor).rejection?.code == "forbidden")
+        #expect(applier.state.apiKeys(of: AdministratorKey.principal).count == 1)
+    }
 }

@@ -108,6 +108,26 @@ func workload() throws -> [AppliedEntry] {
         reopened.close()
     }
 
+    // The cluster's bootstrap is durable: a restarted replica refuses a second one as the
+    // others do, and the state hash covers it.
+    @Test func bootstrapSurvivesARestart() throws {
+        let directory = try StoreDirectory()
+        let path = directory.database()
+        let store = try PolicyStore(path: path)
+        let before = try store.stateHash()
+        let admin = AdministratorKey(keyID: EntityID(high: 1, low: 1), secretHash: Array(repeating: 1, count: 32), bindingID: EntityID(high: 1, low: 2))
+        let rootKey = RootKeyMaterial(id: EntityID(high: 1, low: 3), publicKey: Array(repeating: 2, count: 32), sealedPrivateKey: Array(repeating: 3, count: 40))
+        try store.apply([entry(1, .bootstrap(admin: admin, rootKey: rootKey))])
+        #expect(store.state.bootstrapRevision == 1)
+        #expect(try store.stateHash() != before)
+        let hash = try store.stateHash()
+        store.close()
+        let reopened = try PolicyStore(path: path)
+        #expect(reopened.state.bootstrapRevision == 1 && reopened.state.isBootstrapped)
+        #expect(try reopened.stateHash() == hash)
+        reopened.close()
+    }
+
     @Test func sameCommandsInDifferentBatchesGiveTheSameState() throws {
         let directory = try StoreDirectory()
         let entries = try workload()

@@ -26,7 +26,7 @@ def test_writes_through_every_replica_reach_every_replica(cluster):
     assert revisions == sorted(revisions) and len(set(revisions)) == 3
     hashes = cluster.converged()
     assert hashes[0]["revision"] >= revisions[-1]
-    assert hashes[0]["audit_sequence"] >= 6  # bootstrap (3) + these writes (3)
+    assert hashes[0]["audit_sequence"] >= 4  # the bootstrap (1) + these writes (3)
 
 
 def test_kill_leader_then_new_leader_accepts_writes_and_old_leader_catches_up(cluster):
@@ -179,3 +179,72 @@ def test_membership_changes_are_validated(make_cluster):
     eventually(lambda: sorted(replica.status()["voters"]) == [1, 2, 3, 4], message="the forced promotion")
     assert any("forced promotion" in r.log_path.read_text() for r in cluster.replicas), "a forced promotion is logged"
     cluster.create_organization(replica)  # three of four voters still commit
+
+
+def test_break_glass_makes_a_new_administrator_key_and_is_audited(cluster):
+    """An operator holding the cluster secret who lost every administrator key gets a new one;
+    the challenge it used cannot be replayed, and the audit log records it."""
+    key_file = cluster.root / "break-glass.key"
+    result = subprocess.run(
+        [binary(), "bootstrap", "--break-glass", "--endpoints", cluster.replicas[2].endpoint, "--cluster-secret-file",
+         str(cluster.secret_path), "--admin-key-file", str(key_file), "--wait", "10"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    token = key_file.read_text().strip()
+    assert token != cluster.token
+    replica = cluster.replicas[0]
+    replica.request("POST", "/v1/orgs", {"name": "after-break-glass"}, token=token)
+    records = replica.request("GET", "/v1/audit?action=cluster.break-glass&min_revision=1", token=token)["items"]
+    assert len(records) == 1 and records[0]["actor"] == "-"
+    with pytest.raises(HTTPError) as refused:  # a made-up proof on a made-up challenge
+        replica.request("POST", "/v1/cluster/break-glass", headers={"Authorization": "Bootstrap " + "00" * 32 + "." + "00" * 32})
+    assert refused.value.status == 401
+
+
+def _raw_request(sock, path):
+    """Sends a GET on an open socket and returns the answer's bytes (one small answer)."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_api_connection_limits_keep_the_replica_responsive(make_cluster):
+    """Outside review, finding 3: trickling and idle connections were never closed, and at the
+    descriptor limit a replica refused everything and logged nothing. A request head must arrive
+    in time; beyond the connection limit the replica stops accepting, says so, keeps serving
+    the connections it has and its peers, and accepts again once one closes."""
+    import socket
+    cluster = make_cluster(api_max_connections=20, api_header_timeout_seconds=1)
+    cluster.start()
+    replica = cluster.replicas[0]
+    slow = socket.create_connection(("127.0.0.1", replica.api_port))
+    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+    slow.settimeout(10)
+    started = time.monotonic()
+    assert slow.recv(100) == b"", "a head that does not arrive in time is closed"
+    assert time.monotonic() - started < 5
+    held = [socket.create_connection(("127.0.0.1", replica.api_port)) for _ in range(20)]
+    for sock in held:
+        sock.settimeout(10)
+    eventually(lambda: b"rampart_api_connections 20" in _raw_request(held[0], "/metrics"), message="20 connections open")
+    waiting = socket.create_connection(("127.0.0.1", replica.api_port))  # queued by the kernel, not accepted
+    waiting.settimeout(1.5)
+    waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(socket.timeout):
+        waiting.recv(100)
+    metrics = _raw_request(held[1], "/metrics").decode()
+    assert "rampart_api_connection_limit_reached_total 0" not in metrics
+    assert "API connection limit reached" in replica.log_path.read_text()
+    cluster.create_organization(cluster.replicas[1])  # the peers are unaffected
+    for sock in held[:5]:
+        sock.close()
+    waiting.settimeout(10)
+    assert b"200 OK" in waiting.recv(1000), "accepted once connections closed"
+    for sock in held[5:] + [waiting, slow]:
+        sock.close()
