@@ -25,6 +25,9 @@ public enum APIError: Error, Sendable, Hashable {
     /// request created the resource, and its secret, never stored, cannot be shown again.
     /// `keyID` is the API key the first request created, nil when it has been revoked since.
     case secretNotRepeatable(keyID: String?)
+    /// The client's address failed authentication too often (`AuthenticationThrottle`); it may
+    /// try again after `retryAfterSeconds`.
+    case throttled(retryAfterSeconds: Int)
 
     /// The HTTP status.
     public var status: HTTPResponse.Status {
@@ -35,6 +38,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .forbidden: return .forbidden
         case .alreadyBootstrapped, .secretNotRepeatable: return .conflict
         case .noSuchRoute: return .notFound
+        case .throttled: return .tooManyRequests
         case .rejected(let error):
             switch error {
             case .invalidName, .invalidPermission, .invalidArgument, .crossOrganization: return .badRequest
@@ -65,6 +69,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .alreadyBootstrapped: return "already_bootstrapped"
         case .noSuchRoute: return "no_such_route"
         case .secretNotRepeatable: return "secret_not_repeatable"
+        case .throttled: return "too_many_failures"
         case .rejected(let error): return error.code
         case .cluster(let error):
             switch error {
@@ -90,6 +95,8 @@ public enum APIError: Error, Sendable, Hashable {
                 + "answer and cannot be shown again (if that answer was lost, revoke key \(keyID) and create another)"
         case .secretNotRepeatable(nil):
             return "the first request with this Idempotency-Key created an API key that has since been revoked; its secret cannot be shown again"
+        case .throttled(let seconds):
+            return "too many failed authentications from this address; retry in \(seconds) s"
         case .rejected(let error): return error.description
         case .cluster(let error):
             switch error {
@@ -115,9 +122,11 @@ public enum APIError: Error, Sendable, Hashable {
         (try? JSONEncoder().encode(Problem(code: code, title: status.reasonPhrase, status: status.code, detail: detail))) ?? Data()
     }
 
-    /// The `Retry-After` an unavailable or overloaded cluster answers with; nil for the rest.
+    /// The `Retry-After` of an unavailable or overloaded cluster, or of a throttled address;
+    /// nil for the rest.
     var retryAfter: String? {
-        status == .serviceUnavailable ? "1" : nil
+        if case .throttled(let seconds) = self { return String(seconds) }
+        return status == .serviceUnavailable ? "1" : nil
     }
 }
 

@@ -9,7 +9,7 @@ import PolicyModel
 /// `CreateRoutes.swift`, where the fast path shares them.
 extension AdminRoutes {
     /// Adds the resource routes to `router`.
-    public func addResourceRoutes(to router: Router<BasicRequestContext>) {
+    public func addResourceRoutes(to router: Router<APIRequestContext>) {
         addOrganizationRoutes(to: router)
         addProjectRoutes(to: router)
         addPrincipalRoutes(to: router)
@@ -31,7 +31,7 @@ extension AdminRoutes {
 
     // MARK: - Organizations
 
-    private func addOrganizationRoutes(to router: Router<BasicRequestContext>) {
+    private func addOrganizationRoutes(to router: Router<APIRequestContext>) {
         router.get("/v1/orgs") { request, _ in
             let actor = try await authenticate(request)
             let page = try pageParameters(request)
@@ -67,7 +67,7 @@ extension AdminRoutes {
 
     // MARK: - Projects
 
-    private func addProjectRoutes(to router: Router<BasicRequestContext>) {
+    private func addProjectRoutes(to router: Router<APIRequestContext>) {
         router.get("/v1/orgs/{org}/projects") { request, context in
             let organization = try parseName(context.parameters.get("org") ?? "")
             _ = try await authorize(request, "iam.projects.list", on: .organization(organization))
@@ -99,7 +99,7 @@ extension AdminRoutes {
 
     // MARK: - Principals and API keys
 
-    private func addPrincipalRoutes(to router: Router<BasicRequestContext>) {
+    private func addPrincipalRoutes(to router: Router<APIRequestContext>) {
         router.get("/v1/orgs/{org}/principals") { request, context in
             let organization = try parseName(context.parameters.get("org") ?? "")
             _ = try await authorize(request, "iam.principals.list", on: .organization(organization))
@@ -161,7 +161,7 @@ extension AdminRoutes {
 
     // MARK: - Roles
 
-    private func addRoleRoutes(to router: Router<BasicRequestContext>) {
+    private func addRoleRoutes(to router: Router<APIRequestContext>) {
         router.get("/v1/roles") { request, _ in
             _ = try await authenticate(request)
             let roles = BuiltInRole.allCases.sorted().map { Self.roleResponse($0.role) }
@@ -216,7 +216,7 @@ extension AdminRoutes {
 
     // MARK: - Bindings
 
-    private func addBindingRoutes(to router: Router<BasicRequestContext>) {
+    private func addBindingRoutes(to router: Router<APIRequestContext>) {
         router.post("/v1/orgs/{org}/bindings") { request, context in
             let organization = try parseName(context.parameters.get("org") ?? "")
             let body = try await decode(CreateBindingRequest.self, from: request)
@@ -393,7 +393,7 @@ extension AdminRoutes {
         SecretHasher.hash(secret)
     }
 
-    func principalParameter(_ context: BasicRequestContext) throws -> PrincipalReference {
+    func principalParameter(_ context: APIRequestContext) throws -> PrincipalReference {
         PrincipalReference(
             organization: try parseName(context.parameters.get("org") ?? ""), name: try parseName(context.parameters.get("principal") ?? ""))
     }

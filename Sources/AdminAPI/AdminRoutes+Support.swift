@@ -100,11 +100,14 @@ extension AdminRoutes {
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
         let key = try Self.presentedKey(request)
         let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(key, nil, on: scope, in: state) } }.value
-        _ = try known.get()
+        let caller = try known.get()
         try await waitForMinRevision(request)
         let principal = try await wrap { () async throws(ClusterError) in
             try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
         }.value
+        if case .failure(.forbidden) = principal, let permission {
+            denials.record(caller, permission, on: scope, .lacksPermission, requestID: request.headers[requestIDHeader] ?? "-")
+        }
         return try principal.get()
     }
 

@@ -27,26 +27,37 @@ public struct AdminRoutes: Sendable {
     public let metrics: APIMetrics
     /// The bootstrap challenges this replica handed out.
     let challenges = BootstrapChallenges()
+    /// Failed authentication, per client address.
+    let throttle: AuthenticationThrottle
+    /// The requests refused to authenticated principals, recorded in the audit log by
+    /// `DenialLog.run` (which the executable runs).
+    public let denials: DenialLog
 
     /// Creates the routes over `cluster`.
-    public init(cluster: any PolicyCluster, limits: Limits = Limits(), metrics: APIMetrics = APIMetrics()) {
+    public init(
+        cluster: any PolicyCluster, limits: Limits = Limits(), metrics: APIMetrics = APIMetrics(),
+        throttle: AuthenticationThrottle = AuthenticationThrottle(), denials: DenialLog = DenialLog()
+    ) {
         self.cluster = cluster
         self.limits = limits
         self.metrics = metrics
+        self.throttle = throttle
+        self.denials = denials
     }
 
     /// A router with every route and the error mapping.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         router.middlewares.add(RequestLogMiddleware())
         router.middlewares.add(ProblemMiddleware())
-        router.middlewares.add(AuthenticationMiddleware(cluster: cluster))
+        router.middlewares.add(AuthenticationMiddleware(cluster: cluster, throttle: throttle))
         router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
         router.get("/readyz") { _, _ in try health(cluster.isReady()) }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: cluster.metricsText() + metrics.prometheusText())))
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(string: cluster.metricsText() + metrics.prometheusText() + throttle.prometheusText() + denials.prometheusText())))
         }
         router.get("/v1/cluster") { request, _ in
             _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
@@ -100,10 +111,13 @@ public struct AdminRoutes: Sendable {
     /// key), once per cluster; for `.breakGlass`, another key in a bootstrapped cluster, for an
     /// operator who lost every administrator key. The state machine decides both (`Command`),
     /// so two at once cannot both bootstrap.
-    private func administratorKey(_ purpose: ClusterProof.Purpose, _ request: Request, _ context: BasicRequestContext) async throws
+    private func administratorKey(_ purpose: ClusterProof.Purpose, _ request: Request, _ context: APIRequestContext) async throws
         -> Response
     {
+        let source = context.clientAddress
+        if let refusal = throttle.refusal(for: source) { throw refusal }
         guard let presented = ClusterProof.parse(request.headers[.authorization]) else {
+            throttle.recordFailure(source, reason: "malformed cluster proof", logger: context.logger)
             throw APIError.unauthenticated(
                 "needs `Authorization: Bootstrap <challenge>.<proof>`: a challenge from POST /v1/cluster/bootstrap/challenge on this "
                     + "replica and its HMAC-SHA256 under the cluster secret (`rampart bootstrap` does both)")
@@ -112,6 +126,7 @@ public struct AdminRoutes: Sendable {
         guard challenges.consume(presented.challenge),
             cluster.verifyClusterProof(presented.proof, of: ClusterProof.message(purpose, challenge: presented.challenge))
         else {
+            throttle.recordFailure(source, reason: "wrong cluster proof", logger: context.logger)
             throw APIError.unauthenticated("unknown, used or expired challenge, or a wrong proof")
         }
         let bootstrapped = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.isBootstrapped } }.value
@@ -145,6 +160,11 @@ public struct AdminRoutes: Sendable {
             status: .created)
     }
 
+    /// Whole seconds of `duration`, rounded up, at least 1 (for `Retry-After`).
+    static func seconds(_ duration: Duration) -> Int {
+        max(1, Int(duration.components.seconds) + (duration.components.attoseconds > 0 ? 1 : 0))
+    }
+
     func parseName(_ text: String) throws(APIError) -> Name {
         try Self.parsedName(text)
     }
@@ -176,7 +196,7 @@ public struct AdminRoutes: Sendable {
             }
             expected = revision
         }
-        if let actor { try await refuseEscalation(by: actor, command) }
+        if let actor { try await refuseEscalation(by: actor, command, request: request) }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
         let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: deadline(request)) }
@@ -188,9 +208,10 @@ public struct AdminRoutes: Sendable {
     /// command needs (`PolicyState.missingAccess`: the route's own permission, and for changes
     /// that widen what someone may do, every permission they make reachable). The state
     /// machine checks the same rule again at the revision it applies the command.
-    func refuseEscalation(by actor: PrincipalReference, _ command: Command) async throws {
+    func refuseEscalation(by actor: PrincipalReference, _ command: Command, request: Request) async throws {
         let missing = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.missingAccess(of: actor, for: command) } }.value
         guard let missing else { return }
+        denials.record(actor, missing.permission, on: missing.scope, .cannotGrant, requestID: request.headers[requestIDHeader] ?? "-")
         throw APIError.forbidden("\(actor) cannot grant \(missing.permission) on \(missing.scope): it does not hold it there")
     }
 
@@ -261,8 +282,10 @@ public struct AdminRoutes: Sendable {
 /// without a valid credential is answered 401 before anything of it is validated (a malformed
 /// name or parameter is a 400 only for a caller who may learn it) and before it can wait for
 /// anything. The route checks the key again with the permission it needs.
-struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
     let cluster: any PolicyCluster
+    let throttle: AuthenticationThrottle
 
     /// The paths served without a credential: health, readiness and metrics for operators, the
     /// bootstrap and break-glass paths (proved with the cluster secret instead), and the public
@@ -278,14 +301,24 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !Self.isPublic(request.uri.path) {
-            let key = try AdminRoutes.presentedKey(request)
-            let verified: Result<PrincipalReference, APIError>
-            do {
-                verified = try cluster.readNow { state in AdminRoutes.verify(key, nil, on: .cluster, in: state) }.value
+            // An address that failed too often is not even checked: guessing stays slow.
+            let source = context.clientAddress
+            if let refusal = throttle.refusal(for: source) { throw refusal }
+            do throws(APIError) {
+                let key = try AdminRoutes.presentedKey(request)
+                let verified: Result<PrincipalReference, APIError>
+                do {
+                    verified = try cluster.readNow { state in AdminRoutes.verify(key, nil, on: .cluster, in: state) }.value
+                } catch {
+                    throw APIError.cluster(error)
+                }
+                _ = try verified.get()
             } catch {
-                throw APIError.cluster(error)
+                // A cluster that cannot answer is not the client's failure.
+                if case .cluster = error { throw error }
+                throttle.recordFailure(source, reason: error.detail, logger: context.logger)
+                throw error
             }
-            _ = try verified.get()
         }
         return try await next(request, context)
     }

@@ -162,7 +162,7 @@ extension AdminRoutes {
 
     /// Adds `route` to `router`: the path's names, the caller's key and permission, the body,
     /// the command, then the proposal, each refused with its own error.
-    func addCreateRoute<Route: CreateRoute>(_ route: Route.Type, to router: Router<BasicRequestContext>) {
+    func addCreateRoute<Route: CreateRoute>(_ route: Route.Type, to router: Router<APIRequestContext>) {
         router.post(RouterPath(Route.routerPath)) { request, context in
             var names: [Name] = []
             for case .parameter(let parameter) in Route.path {

@@ -87,6 +87,8 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var socket: ChannelHandlerContext?
     /// The last `Authorization` header of this connection, and its key (see `bearerKey`).
     private var lastKey: (header: String, key: BearerKey)?
+    /// The client's address as `AuthenticationThrottle` keys it, once looked up.
+    private var client: String??
 
     /// Creates the handler for one connection.
     /// - Parameters:
@@ -176,6 +178,14 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The connection's client address, as the throttle keys it.
+    private func clientAddress(_ context: ChannelHandlerContext) -> String? {
+        if let client { return client }
+        let address = AuthenticationThrottle.source(of: context.channel.remoteAddress)
+        client = .some(address)
+        return address
+    }
+
     /// Answers an authorize request, or proposes a create, when everything about it is in order.
     /// - Returns: whether it did; if not, the request is the router's.
     private func serve(
@@ -187,6 +197,9 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let given = given.first, !RequestLog.isValidRequestID(given) { return false }
         let authorizations = head.headers["authorization"]
         guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
+        // An address throttled for failed authentication is the router's to refuse (429),
+        // whatever its key: a right guess must not be served here meanwhile.
+        if let client = clientAddress(context), routes.throttle.retryAfter(client) != nil { return false }
         let requestID = given.first ?? RequestIDs.shared.next()
         guard case .create(let create) = request else {
             let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }

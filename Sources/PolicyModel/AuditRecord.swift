@@ -58,11 +58,17 @@ public struct AuditRecord: Hashable, Sendable {
         _ envelope: CommandEnvelope, organization: Name?, revision: UInt64, outcome: CommandOutcome, sequence: UInt64,
         previousHash: [UInt8]
     ) -> AuditRecord {
-        AuditRecord(
-            sequence: sequence, revision: revision, time: envelope.time, actor: envelope.actor?.description ?? "-",
-            action: envelope.command.action, target: envelope.command.target, organization: organization?.value ?? "",
-            requestID: envelope.requestID,
-            outcome: outcome.replayed ? "replayed" : (outcome.rejection?.code ?? Self.succeeded), previousHash: previousHash, hash: [])
+        var actor = envelope.actor?.description ?? "-"
+        var result = outcome.replayed ? "replayed" : (outcome.rejection?.code ?? Self.succeeded)
+        // A refusal's record names who was refused and why (the cluster itself proposed it).
+        if case .recordDenial(let denied) = envelope.command, outcome.rejection == nil {
+            actor = denied.principal.description
+            result = denied.reason.code
+        }
+        return AuditRecord(
+            sequence: sequence, revision: revision, time: envelope.time, actor: actor, action: envelope.command.action,
+            target: envelope.command.target, organization: organization?.value ?? "", requestID: envelope.requestID, outcome: result,
+            previousHash: previousHash, hash: [])
     }
 
     /// The bytes the hash covers, after `previousHash`: every field but the hashes, in a fixed

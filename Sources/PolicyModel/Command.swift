@@ -46,6 +46,11 @@ public enum Command: Hashable, Sendable {
     /// re-creating the principal and its `system.admin` binding if they were deleted. Proposed
     /// only by the cluster itself, after a one-time proof of the cluster secret; audited.
     case breakGlass(admin: AdministratorKey)
+    /// Records in the audit log that requests of a principal were refused (HTTP 403): a replica
+    /// gathers its refusals and proposes one such command per distinct refusal at most every
+    /// few seconds (`DenialLog` in the admin API), so that a flood of refusals leaves a bounded
+    /// trace. It changes nothing else. Only the cluster itself proposes it.
+    case recordDenial(DeniedAccess)
 
     /// The action name recorded in the audit log.
     public var action: String {
@@ -69,6 +74,7 @@ public enum Command: Hashable, Sendable {
         case .retireRootKey: return "rootkey.retire"
         case .bootstrap: return "cluster.bootstrap"
         case .breakGlass: return "cluster.break-glass"
+        case .recordDenial: return "access.denied"
         }
     }
 
@@ -92,6 +98,8 @@ public enum Command: Hashable, Sendable {
             return "keys/\(id)"
         case .bootstrap(let admin, _), .breakGlass(let admin):
             return "apikeys/\(admin.keyID)"
+        case .recordDenial(let denied):
+            return "\(denied.permission) on \(denied.scope) (\(denied.count) \(denied.count == 1 ? "request" : "requests"))"
         }
     }
 
@@ -108,6 +116,8 @@ public enum Command: Hashable, Sendable {
             return principal.organization
         case .bootstrap, .breakGlass:
             return Organization.systemName
+        case .recordDenial(let denied):
+            return denied.scope.organization ?? denied.principal.organization
         case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey:
             return nil
         }
@@ -116,9 +126,53 @@ public enum Command: Hashable, Sendable {
     /// Whether only the cluster itself may propose it (with no actor).
     public var isClusterOnly: Bool {
         switch self {
-        case .bootstrap, .breakGlass: return true
+        case .bootstrap, .breakGlass, .recordDenial: return true
         default: return false
         }
+    }
+}
+
+/// Refused requests of one principal for one permission on one scope, for one reason, counted
+/// over a few seconds on one replica (`Command.recordDenial`).
+public struct DeniedAccess: Hashable, Sendable {
+    /// Why requests are refused.
+    public enum Reason: UInt8, Hashable, Sendable, CaseIterable {
+        /// The principal does not hold the permission the request needs there.
+        case lacksPermission = 1
+        /// The request would grant a permission the principal does not hold there (no
+        /// escalation).
+        case cannotGrant = 2
+
+        /// The audit log's word for it.
+        public var code: String {
+            switch self {
+            case .lacksPermission: return "lacks_permission"
+            case .cannotGrant: return "cannot_grant"
+            }
+        }
+    }
+
+    /// The most requests one record counts (more are counted in the next one).
+    public static let maxCount: UInt64 = 1 << 32
+
+    /// The refused principal.
+    public var principal: PrincipalReference
+    /// The permission it lacked.
+    public var permission: Permission
+    /// Where it lacked it.
+    public var scope: Scope
+    /// Why it was refused.
+    public var reason: Reason
+    /// How many requests were refused (1 to `maxCount`).
+    public var count: UInt64
+
+    /// Creates the record.
+    public init(principal: PrincipalReference, permission: Permission, scope: Scope, reason: Reason, count: UInt64) {
+        self.principal = principal
+        self.permission = permission
+        self.scope = scope
+        self.reason = reason
+        self.count = count
     }
 }
 

@@ -82,7 +82,7 @@ enum CommandTag: UInt64 {
     case createOrganization = 1, setOrganizationSuspended, deleteOrganization, createProject, deleteProject
     case createPrincipal, deletePrincipal, createRole, updateRole, deleteRole, createBinding, deleteBinding
     case createAPIKey, revokeAPIKey, addRootKey, activateRootKey, retireRootKey
-    case bootstrap, breakGlass
+    case bootstrap, breakGlass, recordDenial
 }
 
 struct ByteWriter {
@@ -246,6 +246,13 @@ struct ByteWriter {
         case .breakGlass(let admin):
             varint(CommandTag.breakGlass.rawValue)
             administrator(admin)
+        case .recordDenial(let denied):
+            varint(CommandTag.recordDenial.rawValue)
+            principal(denied.principal)
+            string(denied.permission.description)
+            scope(denied.scope)
+            byte(denied.reason.rawValue)
+            varint(denied.count)
         }
     }
 
@@ -431,6 +438,18 @@ struct ByteReader {
             return .bootstrap(admin: admin, rootKey: rootKey)
         case .breakGlass:
             return .breakGlass(admin: try administrator())
+        case .recordDenial:
+            let principal = try principal("principal")
+            let text = try string("permission", maxBytes: limits.maxPermissionBytes)
+            let permission: Permission
+            do {
+                permission = try Permission(text, limits: limits)
+            } catch {
+                throw .invalidField("permission")
+            }
+            let scope = try scope()
+            guard let reason = DeniedAccess.Reason(rawValue: try byte("reason")) else { throw .invalidField("reason") }
+            return .recordDenial(DeniedAccess(principal: principal, permission: permission, scope: scope, reason: reason, count: try varint("count")))
         }
     }
 

@@ -75,7 +75,7 @@ extension PolicyState {
             return [(CommandPermission.apiKeysDelete, .organization(organization))]
         case .addRootKey, .activateRootKey, .retireRootKey: return [(CommandPermission.keysRotate, .cluster)]
         // Refused with any actor before access is checked (`Command.isClusterOnly`).
-        case .bootstrap, .breakGlass: return []
+        case .bootstrap, .breakGlass, .recordDenial: return []
         }
     }
 

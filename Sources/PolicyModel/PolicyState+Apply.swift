@@ -144,6 +144,12 @@ extension PolicyState {
             try requireNoExpectedRevision(expectedRevision)
             guard isBootstrapped else { throw .invalidState("the cluster is not bootstrapped yet: bootstrap it instead") }
             try ensureAdministrator(admin, time: time)
+        case .recordDenial(let denied):
+            // Only the audit record: the refused principal may have been deleted since.
+            try requireNoExpectedRevision(expectedRevision)
+            guard (1...DeniedAccess.maxCount).contains(denied.count) else {
+                throw .invalidArgument("a denial counts 1 to \(DeniedAccess.maxCount) requests")
+            }
         }
     }
 

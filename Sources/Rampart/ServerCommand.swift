@@ -163,7 +163,8 @@ struct ReplicaServer {
         let replicaService = ReplicaService(
             replica: replica, network: network,
             keys: KeyMaintenance(
-                replica: replica, activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds, logger: logger))
+                replica: replica, activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds, logger: logger),
+            denials: { await routes.denials.run(cluster: cluster, logger: apiLogger) })
         // When the replica stops by itself (removed, or its disk failed) the whole process shuts
         // down gracefully: the API stops accepting and finishes what it holds, then exits.
         var configuration = ServiceGroupConfiguration(
@@ -185,11 +186,14 @@ struct ReplicaService: Service {
     let replica: Replica
     let network: PeerNetwork
     let keys: KeyMaintenance
+    /// Records refused requests in the audit log until cancelled (`DenialLog.run`).
+    let denials: @Sendable () async -> Void
 
     func run() async throws {
         let replica = self.replica
         let keys = self.keys
         let maintenance = Task { await keys.run() }
+        let denialRecording = Task(operation: denials)
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await replica.waitUntilStopped()
@@ -208,6 +212,7 @@ struct ReplicaService: Service {
             Self.exitAfter(.seconds(10), reason: failure)
         }
         maintenance.cancel()
+        denialRecording.cancel()
         await network.shutdown()
     }
 }

@@ -25,22 +25,40 @@ import Testing
         return fixture
     }
 
-    private func fastPath(_ fixture: Fixture) -> FastPath {
+    private func fastPath(_ fixture: Fixture, routes: AdminRoutes? = nil) -> FastPath {
         var logger = Logger(label: "fast-path-tests")
         logger.logLevel = .critical
-        return FastPath(routes: AdminRoutes(cluster: fixture.cluster), logger: logger)
+        return FastPath(routes: routes ?? AdminRoutes(cluster: fixture.cluster), logger: logger)
     }
 
     /// A connection's pipeline as the server builds it (`HTTP1Channel`, then
     /// `EventLoopHTTP1Channel`'s raw handlers): NIO's HTTP/1 decoder and encoder, the fast path
     /// (unless `fastPath` is false), then the HTTP types codec the router reads from.
-    private func channel(_ fixture: Fixture, fastPath: Bool = true) throws -> EmbeddedChannel {
+    private func channel(_ fixture: Fixture, fastPath: Bool = true, routes: AdminRoutes? = nil, from address: String? = nil) throws
+        -> EmbeddedChannel
+    {
         let channel = EmbeddedChannel()
+        if let address { try channel.connect(to: SocketAddress(ipAddress: address, port: 40_000)).wait() }
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        try EventLoopHTTP1Channel.addRawHTTPHandlers(fastPath ? [self.fastPath(fixture)] : [], to: pipeline)
+        try EventLoopHTTP1Channel.addRawHTTPHandlers(fastPath ? [self.fastPath(fixture, routes: routes)] : [], to: pipeline)
         return channel
+    }
+
+    /// An address throttled for failed authentication is the router's to refuse, whatever its
+    /// key: a right guess is not served here meanwhile.
+    @Test func passesOnRequestsFromAThrottledAddress() async throws {
+        let fixture = try await fixture()
+        let routes = AdminRoutes(cluster: fixture.cluster)
+        for _ in 0..<Int(routes.throttle.limits.burst) { _ = routes.throttle.failed("192.0.2.9") }
+        let throttled = try channel(fixture, routes: routes, from: "192.0.2.9")
+        try send(throttled, head(fixture.admin), body: Self.question)
+        #expect(try responses(throttled).isEmpty)
+        #expect(try passedOn(throttled).head != nil)
+        let other = try channel(fixture, routes: routes, from: "192.0.2.10")
+        try send(other, head(fixture.admin), body: Self.question)
+        #expect(try response(other)?.status == 200)
     }
 
     private func head(

@@ -8,11 +8,16 @@ import Testing
 
 /// Sends requests straight to the router's responder, in process (no sockets).
 struct RouteClient {
-    let responder: Router<BasicRequestContext>.Responder
+    let responder: Router<APIRequestContext>.Responder
     let logger: Logger
 
-    init(cluster: FakeCluster) {
-        responder = AdminRoutes(cluster: cluster).router().buildResponder()
+    /// The routes served, with their throttle and denial log.
+    let routes: AdminRoutes
+
+    init(cluster: FakeCluster, routes: AdminRoutes? = nil) {
+        let routes = routes ?? AdminRoutes(cluster: cluster)
+        self.routes = routes
+        responder = routes.router().buildResponder()
         var logger = Logger(label: "route-tests")
         logger.logLevel = .critical
         self.logger = logger
@@ -38,14 +43,18 @@ struct RouteClient {
         return ClusterProof.header(challenge: challenge, proof: ClusterProof.prove(purpose, challenge: challenge, secret: secret))
     }
 
-    func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil, headers: [String: String] = [:])
-        async throws -> Answer
-    {
+    /// Sends a request; `from` is the client's IP address (none when nil).
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil, headers: [String: String] = [:],
+        from address: String? = nil
+    ) async throws -> Answer {
         var head = HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path)
         if let token { head.headerFields[.authorization] = "Bearer \(token)" }
         for (name, value) in headers { head.headerFields[.init(name)!] = value }
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(string: body ?? "")))
-        let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: logger))
+        let channel = EmbeddedChannel()
+        if let address { try await channel.connect(to: SocketAddress(ipAddress: address, port: 40_000)).get() }
+        let context = APIRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         let response = try await responder.respond(to: request, context: context)
         let collector = Collector()
         try await response.body.write(CollectingWriter(collector: collector))

@@ -26,6 +26,10 @@ import Testing
             admin: AdministratorKey(keyID: id(6), secretHash: Array(repeating: 3, count: 32), bindingID: id(7)),
             rootKey: RootKeyMaterial(id: id(8), publicKey: Array(repeating: 4, count: 32), sealedPrivateKey: Array(repeating: 5, count: 60))),
         .breakGlass(admin: AdministratorKey(keyID: id(9), secretHash: Array(repeating: 6, count: 32), bindingID: id(10))),
+        .recordDenial(
+            DeniedAccess(
+                principal: principal("acme", "alice"), permission: permission("iam.roles.update"),
+                scope: .project(organization: name("acme"), project: name("web")), reason: .cannotGrant, count: 300)),
     ]
 
     static func envelope(_ command: Command) -> CommandEnvelope {

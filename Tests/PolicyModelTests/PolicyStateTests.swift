@@ -315,4 +315,26 @@ import Testing
         #expect(applier.apply(.breakGlass(admin: Self.administrator(2)), actor: actor).rejection?.code == "forbidden")
         #expect(applier.state.apiKeys(of: AdministratorKey.principal).count == 1)
     }
+
+    // MARK: - Refusals in the audit log (outside review, finding 11)
+
+    @Test func aRecordedDenialChangesNothingAndOnlyTheClusterRecordsIt() {
+        var applier = Applier.tenants()
+        let denied = DeniedAccess(
+            principal: principal("acme", "bob"), permission: permission("iam.projects.create"), scope: .organization(name("acme")),
+            reason: .lacksPermission, count: 3)
+        let before = applier.state.allOrganizations
+        applier.succeed(.recordDenial(denied))
+        #expect(applier.state.allOrganizations == before)
+        #expect(applier.apply(.recordDenial(denied), actor: principal("acme", "alice")).rejection?.code == "forbidden")
+        var none = denied
+        none.count = 0
+        #expect(applier.apply(.recordDenial(none)).rejection?.code == "invalid_argument")
+        let envelope = CommandEnvelope(command: .recordDenial(denied), actor: nil, requestID: "r-9", time: Timestamp(millisecondsSinceEpoch: 5))
+        let record = AuditRecord.describing(
+            envelope, organization: envelope.command.organization, revision: 9, outcome: CommandOutcome(revision: 9, rejection: nil),
+            sequence: 1, previousHash: AuditRecord.genesisHash)
+        #expect(record.actor == "acme/bob" && record.outcome == "lacks_permission" && record.organization == "acme")
+        #expect(record.action == "access.denied" && record.target == "iam.projects.create on orgs/acme (3 requests)")
+    }
 }

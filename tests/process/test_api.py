@@ -3,6 +3,8 @@
 import http.client
 import json
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -239,3 +241,42 @@ def test_key_rotation_is_seen_identically_on_every_replica(make_cluster):
     eventually(lambda: all(s == {first_id: "retiring", new_id: "active"} for s in key_sets()), message="activation seen everywhere")
     eventually(lambda: all(s == {new_id: "active"} for s in key_sets()), message="retirement seen everywhere")
     cluster.converged()
+
+
+def test_failed_authentication_is_throttled_and_refusals_are_audited(cluster):
+    """Outside review, finding 11: wrong keys were answered at full speed with no trace, and
+    refused requests were not audit events. After a burst of failures an address is answered
+    429 (even with a right key), the failures are logged once and counted; a principal's
+    refused requests reach the audit log, counted, within the recording interval."""
+    replica = cluster.replicas[0]
+    wrong = "0000000000000000000000000000abcd." + "0" * 64
+    statuses = []
+    for _ in range(25):
+        try:
+            replica.request("GET", "/v1/orgs", token=wrong)
+        except HTTPError as error:
+            statuses.append(error.status)
+    assert statuses[:20] == [401] * 20 and set(statuses[20:]) == {429}
+    request = urllib.request.Request(replica.endpoint + "/v1/orgs", headers={"Authorization": f"Bearer {cluster.token}"})
+    with pytest.raises(urllib.error.HTTPError) as throttled:
+        urllib.request.urlopen(request, timeout=5)
+    assert throttled.value.code == 429 and int(throttled.value.headers["Retry-After"]) >= 1
+    assert replica.metric("rampart_authentication_failures_total") == 20
+    assert replica.log_path.read_text().count("authentication failed") == 1, "logged once per address and interval"
+    # Another replica serves the same client; refusals there are audited.
+    other = cluster.replicas[1]
+    other.request("POST", "/v1/orgs", {"name": "tenant"}, token=cluster.token)
+    other.request("POST", "/v1/orgs/tenant/principals", {"name": "viewer", "kind": "user"}, token=cluster.token)
+    other.request("POST", "/v1/orgs/tenant/bindings", {"principal": "viewer", "role": "org.viewer"}, token=cluster.token)
+    viewer = other.request("POST", "/v1/orgs/tenant/principals/viewer/keys", token=cluster.token)["token"]
+    for _ in range(3):
+        with pytest.raises(HTTPError) as refused:
+            other.request("POST", "/v1/orgs/tenant/projects", {"name": "nope"}, token=viewer)
+        assert refused.value.status == 403
+
+    def audited():
+        items = other.request("GET", "/v1/audit?action=access.denied&organization=tenant", token=cluster.token)["items"]
+        return items or None
+    records = eventually(audited, timeout=30, message="the refusals in the audit log")
+    assert records[0]["actor"] == "tenant/viewer" and records[0]["outcome"] == "lacks_permission"
+    assert records[0]["target"] == "iam.projects.create on orgs/tenant (3 requests)"
