@@ -28,6 +28,8 @@ public enum APIError: Error, Sendable, Hashable {
     /// The client's address failed authentication too often (`AuthenticationThrottle`); it may
     /// try again after `retryAfterSeconds`.
     case throttled(retryAfterSeconds: Int)
+    /// The path exists, but not with this method; `allowed` are the methods it has.
+    case methodNotAllowed(allowed: [String])
 
     /// The HTTP status.
     public var status: HTTPResponse.Status {
@@ -39,6 +41,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .alreadyBootstrapped, .secretNotRepeatable: return .conflict
         case .noSuchRoute: return .notFound
         case .throttled: return .tooManyRequests
+        case .methodNotAllowed: return .methodNotAllowed
         case .rejected(let error):
             switch error {
             case .invalidName, .invalidPermission, .invalidArgument, .crossOrganization: return .badRequest
@@ -70,6 +73,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .noSuchRoute: return "no_such_route"
         case .secretNotRepeatable: return "secret_not_repeatable"
         case .throttled: return "too_many_failures"
+        case .methodNotAllowed: return "method_not_allowed"
         case .rejected(let error): return error.code
         case .cluster(let error):
             switch error {
@@ -97,6 +101,8 @@ public enum APIError: Error, Sendable, Hashable {
             return "the first request with this Idempotency-Key created an API key that has since been revoked; its secret cannot be shown again"
         case .throttled(let seconds):
             return "too many failed authentications from this address; retry in \(seconds) s"
+        case .methodNotAllowed(let allowed):
+            return "this path is served with \(allowed.joined(separator: ", ")) only"
         case .rejected(let error): return error.description
         case .cluster(let error):
             switch error {
@@ -111,6 +117,12 @@ public enum APIError: Error, Sendable, Hashable {
     public func response() -> Response {
         var headers: HTTPFields = [.contentType: Self.problemContentType]
         if let retryAfter { headers[.retryAfter] = retryAfter }
+        switch self {
+        case .methodNotAllowed(let allowed): headers[.allow] = allowed.joined(separator: ", ")
+        // The body was not read: the connection closes rather than read it to its end.
+        case .bodyTooLarge: headers[.connection] = "close"
+        default: break
+        }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: problemJSON)))
     }
 

@@ -50,6 +50,7 @@ public struct AdminRoutes: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.middlewares.add(RequestLogMiddleware())
         router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(RequestShapeMiddleware(table: Self.routeTable, maxBodyBytes: limits.maxBodyBytes))
         router.middlewares.add(AuthenticationMiddleware(cluster: cluster, throttle: throttle))
         router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
         router.get("/readyz") { _, _ in try health(cluster.isReady()) }
@@ -160,6 +161,9 @@ public struct AdminRoutes: Sendable {
             status: .created)
     }
 
+    /// The operation table as path templates.
+    static let routeTable = RouteTable(operations)
+
     /// Whole seconds of `duration`, rounded up, at least 1 (for `Retry-After`).
     static func seconds(_ duration: Duration) -> Int {
         max(1, Int(duration.components.seconds) + (duration.components.attoseconds > 0 ? 1 : 0))
@@ -227,6 +231,10 @@ public struct AdminRoutes: Sendable {
         // Most bodies are flat objects of strings: read without the general decoder (a good part
         // of a write's cost in profiles). Anything else, errors included, goes to `JSONDecoder`.
         if let body = buffer.withUnsafeReadableBytes({ FlatJSON.decode(Body.self, from: $0) }) { return body }
+        // `JSONDecoder` would keep one of two values of a key silently.
+        if let duplicate = buffer.withUnsafeReadableBytes({ JSONDuplicateKeys.first(in: $0) }) {
+            throw APIError.badRequest("field \"\(duplicate)\" appears more than once")
+        }
         let data = Data(buffer.readableBytesView)
         do {
             // One parse: `StrictBody` checks the keys and decodes the body from the same decoder.

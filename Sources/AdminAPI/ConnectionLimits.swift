@@ -17,6 +17,8 @@ import Synchronization
 ///   connection waiting for its answer is never idle.
 /// - A request whose head (request line and headers) is not complete `headerTimeout` after
 ///   its first byte arrived is closed (a client trickling its headers).
+/// - A request body past `maxBodyBytes` is not read beyond `ConnectionWatch.lingerBytes` more
+///   (whoever reads it sees it is too large): the connection is closed.
 public struct ConnectionLimits: Sendable, Hashable {
     /// The most connections open at once.
     public var maxConnections = 4096
@@ -24,6 +26,10 @@ public struct ConnectionLimits: Sendable, Hashable {
     public var idleTimeout = Duration.seconds(120)
     /// How long a request's head may take to arrive once it began.
     public var headerTimeout = Duration.seconds(10)
+    /// The longest request body read: a connection whose request sends more is closed, whether
+    /// a route reads the body or not (the router has answered a declared length over the limit
+    /// with 413 already; it would otherwise read the rest to discard it).
+    public var maxBodyBytes = AdminRoutes.Limits().maxBodyBytes
 
     /// The default limits.
     public init() {}
@@ -50,6 +56,8 @@ public final class APIMetrics: Sendable {
     let idleConnectionsClosed = Atomic<Int>(0)
     /// Connections closed for a request head that did not arrive in time.
     let slowHeadersClosed = Atomic<Int>(0)
+    /// Connections closed for a request body over the limit.
+    let oversizedBodiesClosed = Atomic<Int>(0)
     /// When the connection limit was last logged (nanoseconds of `ContinuousClock`), so a
     /// replica at its limit logs once per `logInterval`, not once per connection.
     private let limitLoggedAt = Atomic<Int64>(Int64.min)
@@ -83,6 +91,9 @@ public final class APIMetrics: Sendable {
         metric(
             "rampart_api_slow_headers_closed_total", "counter", "API connections closed: a request head took too long.",
             slowHeadersClosed.load(ordering: .relaxed))
+        metric(
+            "rampart_api_oversized_bodies_closed_total", "counter", "API connections closed: a request body over the limit.",
+            oversizedBodiesClosed.load(ordering: .relaxed))
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -205,6 +216,8 @@ final class ConnectionWatch {
     private var timer: Scheduled<Void>?
     /// When `timer` fires.
     private var scheduledAt: NIODeadline?
+    /// The body bytes of the request being read.
+    private var bodyBytes = 0
     private var context: ChannelHandlerContext?
 
     init(limits: ConnectionLimits, metrics: APIMetrics) {
@@ -244,8 +257,34 @@ final class ConnectionWatch {
         }
     }
     fileprivate func wrote() { deadlines.wrote(now: now) }
-    fileprivate func headReceived() { deadlines.headReceived() }
+    fileprivate func headReceived() {
+        deadlines.headReceived()
+        bodyBytes = 0
+    }
+
     fileprivate func requestEnded() { deadlines.requestEnded() }
+
+    /// Counts a request's body bytes.
+    /// - Returns: whether to hand the chunk on. The chunk that crosses the limit is handed on,
+    ///   so whoever reads the body sees it is too large (never a body cut short); later ones
+    ///   are read and dropped for `lingerBytes` more, so that a client that sends its whole
+    ///   body before reading gets its 413 (closing with unread data would reset the connection
+    ///   and lose the answer); past that, the connection is closed.
+    fileprivate func bodyReceived(_ count: Int) -> Bool {
+        let before = bodyBytes
+        bodyBytes += count
+        let limit = deadlines.limits.maxBodyBytes
+        if bodyBytes <= limit { return true }
+        if bodyBytes > limit + Self.lingerBytes {
+            metrics.oversizedBodiesClosed.add(1, ordering: .relaxed)
+            context?.close(promise: nil)
+            return false
+        }
+        return before <= limit
+    }
+
+    /// How much of an oversized body is read and dropped before the connection is closed.
+    static let lingerBytes = 1 << 20
 
     private func schedule(at deadline: NIODeadline, on loop: any EventLoop) {
         scheduledAt = deadline
@@ -322,7 +361,7 @@ final class ConnectionWatch {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head: watch.headReceived()
-            case .body: break
+            case .body(let chunk): guard watch.bodyReceived(chunk.readableBytes) else { return }
             case .end: watch.requestEnded()
             }
             context.fireChannelRead(data)

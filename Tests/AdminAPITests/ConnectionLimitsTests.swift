@@ -91,4 +91,32 @@ import Testing
         #expect(metrics.idleConnectionsClosed.load(ordering: .relaxed) == 1)
         #expect(metrics.slowHeadersClosed.load(ordering: .relaxed) == 0)
     }
+
+    /// A body past the limit: the crossing chunk is handed on (the reader sees it is too large,
+    /// never a body cut short), later ones are dropped for a while, then the connection closes.
+    @Test func theWatchCutsAnOversizedBodyOff() throws {
+        let metrics = APIMetrics()
+        let channel = try watchedChannel(metrics: metrics)
+        let limit = Self.limits.maxBodyBytes
+        try channel.writeInbound(ByteBuffer(string: "POST /v1/orgs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"))
+        var handedOn = 0
+        func drain() throws {
+            while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+                if case .body(let chunk) = part { handedOn += chunk.readableBytes }
+            }
+        }
+        let chunk = ByteBuffer(repeating: 0x78, count: 16 << 10)
+        while channel.isActive, handedOn <= limit * 4 {
+            do {
+                try channel.writeInbound(chunk)
+                try drain()
+            } catch {
+                // The decoder complains of the request cut short when the connection closes.
+                break
+            }
+        }
+        #expect(!channel.isActive, "closed")
+        #expect(handedOn > limit && handedOn <= limit + chunk.readableBytes, "the crossing chunk and nothing after it")
+        #expect(metrics.oversizedBodiesClosed.load(ordering: .relaxed) == 1)
+    }
 }

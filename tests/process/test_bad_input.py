@@ -17,7 +17,8 @@ BODIES = [
     b'{"name":""}', b'{"name":"UPPER"}', b'{"name":"has space"}', b'{"name":"' + b"a" * 64 + b'"}', b'{"name":"ok","unexpected":true}',
     b'{"name":"-leading"}', b'{"name":"caf\xc3\xa9"}', b'{"suspended":"yes"}', b'{"permissions":"a.b.c"}', b'{"permissions":["nope"]}',
     b'{"principal":"ghost","role":"org.admin"}', b'{"principal":"reader","role":"no-such-role"}', b'{"replica":0}',
-    b'{"action":"explode","replica":2}', b"\xff\xfe", b'{"name":"ok"}{"name":"twice"}',
+    b'{"action":"explode","replica":2}', b"\xff\xfe", b'{"name":"ok"}{"name":"twice"}', b'{"name":"one","name":"two"}',
+    b'{"name":"one","\\u006eame":"two"}',
 ]
 QUERIES = ["limit=0", "limit=1001", "limit=abc", "consistency=eventual", "min_revision=-4", "cursor=" + "z" * 300]
 LISTINGS = ["/v1/orgs", "/v1/orgs/alpha/projects", "/v1/orgs/alpha/principals", "/v1/orgs/alpha/roles", "/v1/orgs/alpha/bindings", "/v1/audit"]
@@ -25,7 +26,8 @@ PATHS = [
     ("GET", "/v1/orgs/UPPER"), ("GET", "/v1/orgs/ghost"), ("DELETE", "/v1/orgs/ghost"), ("DELETE", "/v1/orgs/alpha/projects/ghost"),
     ("DELETE", "/v1/orgs/alpha/principals/ghost"), ("POST", "/v1/orgs/alpha/principals/ghost/keys"),
     ("DELETE", "/v1/orgs/alpha/roles/ghost"), ("DELETE", "/v1/orgs/alpha/bindings/nothex"), ("GET", "/v1/nothing"),
-    ("DELETE", "/v1/orgs/alpha?force=maybe"), ("GET", "/v1/orgs/" + "a" * 70),
+    ("DELETE", "/v1/orgs/alpha?force=maybe"), ("GET", "/v1/orgs/" + "a" * 70), ("TRACE", "/v1/orgs"), ("PUT", "/v1/orgs"),
+    ("GET", "/v1/keys/rotate"),
 ]
 CREDENTIALS = [None, "", "Bearer", "Bearer abc", "Bearer abc.def", "Basic dXNlcjpwYXNz", "Bearer 0000000000000000000000000000abcd.00"]
 
@@ -72,3 +74,37 @@ def test_generated_invalid_requests_are_refused_and_change_nothing(cluster):
         assert "code" in json.loads(payload), f"{method} {path} {what!r} has no problem code"
     after = cluster.converged()[0]
     assert after == before, "an invalid request changed the state"
+
+
+def test_bodies_are_bounded_on_every_route(cluster):
+    """Outside review, finding 12: routes without a body read and discarded bodies of any size.
+    A declared length over the limit is answered 413 before a byte of the body arrives; a
+    chunked body is cut off at the limit, closing the connection."""
+    import socket
+    replica = cluster.replicas[0]
+    with socket.create_connection(("127.0.0.1", replica.api_port), timeout=10) as sock:
+        sock.sendall(f"GET /v1/cluster HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {cluster.token}\r\n"
+                     "Content-Length: 10000000\r\n\r\n".encode())
+        answer = b""
+        while b"body_too_large" not in answer:  # answered at once, without a byte of the body sent
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+        assert b"Connection: close" in answer
+        try:  # the body sent anyway is not read past the limit: the connection closes
+            for _ in range(200):
+                sock.sendall(b"x" * 0x10000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        else:
+            raise AssertionError("the server read a declared body far past its limit")
+    with socket.create_connection(("127.0.0.1", replica.api_port), timeout=10) as sock:
+        sock.sendall(f"GET /v1/cluster HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {cluster.token}\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        sent = 0
+        try:
+            while sent < 10_000_000:
+                sock.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+                sent += 0x10000
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert sent < 10_000_000, "the server read a chunked body far past its limit"
