@@ -330,6 +330,10 @@ extension AdminRoutes {
         let organization = try query["organization"].map { try parseName(String($0)) }
         let caller = try await check(request, permission: Self.auditRead, on: organization.map { .organization($0) } ?? .cluster)
         let page = try pageParameters(request)
+        // The audit log's cursor is a sequence number; anything else is the client's mistake.
+        if let cursor = page.cursor, UInt64(cursor) == nil {
+            throw APIError.badRequest("cursor must be a sequence number from a previous page's next_cursor")
+        }
         func milliseconds(_ key: String) throws -> Int64? {
             guard let text = query[Substring(key)] else { return nil }
             guard let value = Int64(String(text)) else { throw APIError.badRequest("\(key) must be milliseconds since the epoch") }

@@ -203,6 +203,9 @@ public struct AdminRoutes: Sendable {
         if let actor { try await refuseEscalation(by: actor, command, request: request) }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
+        // What the state machine would refuse whatever the state is refused here: not proposed,
+        // so it changes nothing, not even the audit log.
+        if let rejection = envelope.staticRejection() { throw APIError.rejected(rejection) }
         let outcome = try await wrap { () async throws(ClusterError) in try await cluster.submit(envelope, timeout: deadline(request)) }
         if let rejection = outcome.rejection { throw APIError.rejected(rejection) }
         return outcome
@@ -231,6 +234,13 @@ public struct AdminRoutes: Sendable {
         // Most bodies are flat objects of strings: read without the general decoder (a good part
         // of a write's cost in profiles). Anything else, errors included, goes to `JSONDecoder`.
         if let body = buffer.withUnsafeReadableBytes({ FlatJSON.decode(Body.self, from: $0) }) { return body }
+        // JSON is UTF-8 (RFC 8259 §8.1): `JSONDecoder` would also read UTF-16 and UTF-32, and
+        // text that starts with a byte order mark.
+        guard buffer.withUnsafeReadableBytes({ bytes in !bytes.contains(0) && !bytes.starts(with: [0xEF, 0xBB, 0xBF])
+            && String(validating: bytes, as: UTF8.self) != nil })
+        else {
+            throw APIError.badRequest("the body must be JSON in UTF-8, without a byte order mark")
+        }
         // `JSONDecoder` would keep one of two values of a key silently.
         if let duplicate = buffer.withUnsafeReadableBytes({ JSONDuplicateKeys.first(in: $0) }) {
             throw APIError.badRequest("field \"\(duplicate)\" appears more than once")

@@ -123,6 +123,33 @@ public enum Command: Hashable, Sendable {
         }
     }
 
+    /// The command with the values the proposing replica generates for it (ids, secrets, key
+    /// material) blanked: what its client asked for, which a retry asks for again.
+    var withoutGeneratedValues: Command {
+        let none = EntityID(high: 0, low: 0)
+        let admin = AdministratorKey(keyID: none, secretHash: [], bindingID: none)
+        switch self {
+        case .createBinding(_, let principal, let role, let scope): return .createBinding(id: none, principal: principal, role: role, scope: scope)
+        case .createAPIKey(_, let principal, _): return .createAPIKey(id: none, principal: principal, secretHash: [])
+        case .addRootKey: return .addRootKey(id: none, publicKey: [], sealedPrivateKey: [])
+        case .bootstrap: return .bootstrap(admin: admin, rootKey: RootKeyMaterial(id: none, publicKey: [], sealedPrivateKey: []))
+        case .breakGlass: return .breakGlass(admin: admin)
+        default: return self
+        }
+    }
+
+    /// Whether it creates something (so no expected revision applies to it).
+    public var isCreation: Bool {
+        switch self {
+        case .createOrganization, .createProject, .createPrincipal, .createRole, .createBinding, .createAPIKey, .addRootKey, .bootstrap,
+            .breakGlass, .recordDenial:
+            return true
+        case .setOrganizationSuspended, .deleteOrganization, .deleteProject, .deletePrincipal, .updateRole, .deleteRole, .deleteBinding,
+            .revokeAPIKey, .activateRootKey, .retireRootKey:
+            return false
+        }
+    }
+
     /// Whether only the cluster itself may propose it (with no actor).
     public var isClusterOnly: Bool {
         switch self {
@@ -231,6 +258,24 @@ public struct CommandEnvelope: Hashable, Sendable {
     public var expectedRevision: UInt64?
     /// The time chosen by the proposing replica.
     public var time: Timestamp
+
+    /// What makes two requests the same request for their idempotency key: the command, without
+    /// the ids and secrets the proposing replica generates for it, and the expected revision
+    /// (not the request id or the time, which a retry may change), as a
+    /// 64-bit FNV-1a hash of their encoding, never 0. A key is scoped to its actor, so only an
+    /// actor's own requests can collide; a collision would answer a request with the first
+    /// outcome, as before fingerprints existed.
+    public var fingerprint: UInt64 {
+        var writer = ByteWriter()
+        writer.command(command.withoutGeneratedValues)
+        writer.optional(expectedRevision) { $0.varint($1) }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in writer.bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash == 0 ? 1 : hash
+    }
 
     /// Creates an envelope.
     public init(

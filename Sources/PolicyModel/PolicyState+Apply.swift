@@ -18,9 +18,18 @@ extension PolicyState {
             return outcome
         }
         let key = envelope.idempotencyKey.map { IdempotencyWindow.Key(actor: envelope.actor, key: $0) }
-        if let key, var first = idempotency.outcome(for: key) {
-            first.replayed = true
-            return first
+        let fingerprint = key == nil ? 0 : envelope.fingerprint
+        if let key, let first = idempotency.remembered(for: key) {
+            // A retry answers with the first outcome; another request under the same key is
+            // refused (it was answered as the first one, having done nothing).
+            guard first.fingerprint == 0 || first.fingerprint == fingerprint else {
+                outcome.rejection = .invalidArgument(
+                    "idempotency key \"\(key.key)\" was used for another request (at revision \(first.outcome.revision)); use a new key")
+                return outcome
+            }
+            var replay = first.outcome
+            replay.replayed = true
+            return replay
         }
         do {
             try checkActor(of: envelope)
@@ -28,7 +37,7 @@ extension PolicyState {
         } catch {
             outcome.rejection = error
         }
-        if let key { remember(outcome, for: key) }
+        if let key { remember(outcome, fingerprint: fingerprint, for: key) }
         return outcome
     }
 
@@ -50,6 +59,11 @@ extension PolicyState {
     }
 
     private func validate(_ envelope: CommandEnvelope) throws(PolicyError) {
+        try Self.validate(envelope, limits: limits)
+    }
+
+    /// The checks of an envelope's own fields, before anything is looked up.
+    static func validate(_ envelope: CommandEnvelope, limits: PolicyLimits) throws(PolicyError) {
         guard Self.isPrintable(envelope.requestID), envelope.requestID.utf8.count <= limits.maxRequestIDBytes else {
             throw .invalidArgument("request id must be 1 to \(limits.maxRequestIDBytes) printable bytes")
         }
@@ -235,11 +249,15 @@ extension PolicyState {
     }
 
     private func validatedPermissions(_ permissions: [Permission]) throws(PolicyError) -> [Permission] {
+        try Self.checkPermissionCount(permissions, limits: limits)
+        return permissions
+    }
+
+    static func checkPermissionCount(_ permissions: [Permission], limits: PolicyLimits) throws(PolicyError) {
         guard !permissions.isEmpty else { throw .invalidArgument("a role needs at least one permission") }
         guard permissions.count <= limits.maxPermissionsPerRole else {
             throw .limitExceeded("at most \(limits.maxPermissionsPerRole) permissions per role")
         }
-        return permissions
     }
 
     private mutating func createRole(_ organization: Name, _ name: Name, _ permissions: [Permission]) throws(PolicyError) {
@@ -365,5 +383,38 @@ extension PolicyState {
 
     private func requireNoExpectedRevision(_ expected: UInt64?) throws(PolicyError) {
         if expected != nil { throw .invalidArgument("an expected revision applies only to existing entities") }
+    }
+}
+
+extension CommandEnvelope {
+    /// Why the state machine would refuse this envelope whatever the state holds, or nil: its
+    /// own fields, an expected revision on a creation, a role's number of permissions, and an
+    /// encoding over the limit or one that the decoder refuses (what every replica would apply
+    /// as "undecodable"). The admin API asks before it proposes, so that such a request changes
+    /// nothing, not even the audit log; the state machine refuses the same things if they come.
+    public func staticRejection(limits: PolicyLimits = .standard) -> PolicyError? {
+        do throws(PolicyError) {
+            try PolicyState.validate(self, limits: limits)
+            if expectedRevision != nil, command.isCreation {
+                throw PolicyError.invalidArgument("an expected revision (If-Match) applies only to existing entities")
+            }
+            switch command {
+            case .createRole(_, _, let permissions), .updateRole(_, _, let permissions):
+                try PolicyState.checkPermissionCount(permissions, limits: limits)
+            default: break
+            }
+        } catch {
+            return error
+        }
+        let bytes = CommandCodec.encode(self)
+        guard bytes.count <= limits.maxCommandBytes else {
+            return .limitExceeded("the request is \(bytes.count) bytes once encoded; at most \(limits.maxCommandBytes)")
+        }
+        do {
+            _ = try CommandCodec.decode(bytes, limits: limits)
+        } catch {
+            return .invalidArgument("the request cannot be encoded as a command: \(error)")
+        }
+        return nil
     }
 }

@@ -42,7 +42,8 @@ public struct PolicyState: Sendable {
     public init(
         limits: PolicyLimits = .standard, revision: UInt64, organizations: [Organization], projects: [Project],
         principals: [Principal], roles: [Role], bindings: [RoleBinding], apiKeys: [APIKey], rootKeys: [RootKey],
-        idempotency: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome)], bootstrapRevision: UInt64 = 0
+        idempotency: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome, fingerprint: UInt64)],
+        bootstrapRevision: UInt64 = 0
     ) {
         self.init(limits: limits)
         self.revision = revision
@@ -57,8 +58,8 @@ public struct PolicyState: Sendable {
         for key in rootKeys { self.rootKeys[key.id] = key }
         for remembered in idempotency {
             _ = self.idempotency.remember(
-                remembered.outcome, for: IdempotencyWindow.Key(actor: remembered.actor, key: remembered.key),
-                capacity: limits.idempotencyWindowKeys)
+                remembered.outcome, fingerprint: remembered.fingerprint,
+                for: IdempotencyWindow.Key(actor: remembered.actor, key: remembered.key), capacity: limits.idempotencyWindowKeys)
         }
         journal = []
     }
@@ -203,10 +204,10 @@ public struct PolicyState: Sendable {
         journal.append(.rootKey(id, value))
     }
 
-    mutating func remember(_ outcome: CommandOutcome, for key: IdempotencyWindow.Key) {
-        let forgotten = idempotency.remember(outcome, for: key, capacity: limits.idempotencyWindowKeys)
-        journal.append(.idempotency(actor: key.actor, key: key.key, outcome))
-        for old in forgotten { journal.append(.idempotency(actor: old.actor, key: old.key, nil)) }
+    mutating func remember(_ outcome: CommandOutcome, fingerprint: UInt64, for key: IdempotencyWindow.Key) {
+        let forgotten = idempotency.remember(outcome, fingerprint: fingerprint, for: key, capacity: limits.idempotencyWindowKeys)
+        journal.append(.idempotency(actor: key.actor, key: key.key, outcome, fingerprint: fingerprint))
+        for old in forgotten { journal.append(.idempotency(actor: old.actor, key: old.key, nil, fingerprint: 0)) }
     }
 }
 
@@ -227,8 +228,9 @@ public enum StateChange: Hashable, Sendable {
     case apiKey(EntityID, APIKey?)
     /// A root key was written.
     case rootKey(EntityID, RootKey?)
-    /// An idempotency outcome was remembered, or forgotten (nil) when it left the window.
-    case idempotency(actor: PrincipalReference?, key: String, CommandOutcome?)
+    /// An idempotency outcome was remembered, with the fingerprint of the request it answers
+    /// (`CommandEnvelope.fingerprint`), or forgotten (nil) when it left the window.
+    case idempotency(actor: PrincipalReference?, key: String, CommandOutcome?, fingerprint: UInt64)
     /// The cluster was bootstrapped at this revision.
     case bootstrapped(revision: UInt64)
 }
@@ -242,16 +244,23 @@ struct IdempotencyWindow: Sendable {
         var key: String
     }
 
-    private(set) var outcomes: [Key: CommandOutcome] = [:]
+    /// An outcome and the fingerprint of the request it answers (0 when not known: an outcome
+    /// remembered before fingerprints were).
+    struct Remembered: Hashable, Sendable {
+        var outcome: CommandOutcome
+        var fingerprint: UInt64
+    }
+
+    private(set) var outcomes: [Key: Remembered] = [:]
     // Invariant: order holds exactly the keys of outcomes, oldest first.
     private var order: [Key] = []
     private var head = 0
 
-    func outcome(for key: Key) -> CommandOutcome? { outcomes[key] }
+    func remembered(for key: Key) -> Remembered? { outcomes[key] }
 
     /// Remembers an outcome and returns the keys that left the window.
-    mutating func remember(_ outcome: CommandOutcome, for key: Key, capacity: Int) -> [Key] {
-        outcomes[key] = outcome
+    mutating func remember(_ outcome: CommandOutcome, fingerprint: UInt64, for key: Key, capacity: Int) -> [Key] {
+        outcomes[key] = Remembered(outcome: outcome, fingerprint: fingerprint)
         order.append(key)
         var forgotten: [Key] = []
         while order.count - head > capacity {

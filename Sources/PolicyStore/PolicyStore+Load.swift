@@ -38,7 +38,7 @@ extension PolicyStore {
                 "SELECT id, principal_organization, principal_name, secret_hash, created_at, revision FROM api_keys ORDER BY id")
             let rootKeys = try database.rows(
                 "SELECT id, state, public_key, sealed_private_key, created_at, revision FROM root_keys ORDER BY id")
-            let idempotency = try database.rows("SELECT actor, key, revision, rejection FROM idempotency ORDER BY position")
+            let idempotency = try database.rows("SELECT actor, key, revision, rejection, fingerprint FROM idempotency ORDER BY position")
             let head = try database.rows("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1")
             let state = try build(
                 limits: limits, revision: try Rows.revision(meta["applied_index"] ?? 0), organizations: organizations,
@@ -120,7 +120,7 @@ extension PolicyStore {
                     id: try Rows.id(row[0].blob), state: keyState, publicKey: row[2].blob, sealedPrivateKey: row[3].blob,
                     createdAt: Timestamp(millisecondsSinceEpoch: row[4].integer), revision: try Rows.revision(row[5].integer)))
         }
-        var remembered: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome)] = []
+        var remembered: [(actor: PrincipalReference?, key: String, outcome: CommandOutcome, fingerprint: UInt64)] = []
         for row in idempotency {
             var rejection: PolicyError?
             if case .text(let text) = row[3] {
@@ -128,7 +128,8 @@ extension PolicyStore {
                 rejection = error
             }
             remembered.append(
-                (try Rows.principal(row[0].text, limits), row[1].text, CommandOutcome(revision: try Rows.revision(row[2].integer), rejection: rejection)))
+                (try Rows.principal(row[0].text, limits), row[1].text, CommandOutcome(revision: try Rows.revision(row[2].integer), rejection: rejection),
+                 UInt64(bitPattern: row[4].integer)))
         }
         return PolicyState(
             limits: limits, revision: revision, organizations: organizationRecords, projects: projectRecords,

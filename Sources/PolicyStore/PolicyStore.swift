@@ -306,14 +306,15 @@ public final class PolicyStore {
             } else {
                 try database.run("DELETE FROM root_keys WHERE id = ?", [.blob(Rows.bytes(id))])
             }
-        case .idempotency(let actor, let key, let outcome):
+        case .idempotency(let actor, let key, let outcome, let fingerprint):
             let actorText = actor?.description ?? "-"
             if let outcome {
                 position += 1
                 try database.run(
-                    "INSERT OR REPLACE INTO idempotency (actor, key, revision, rejection, position) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO idempotency (actor, key, revision, rejection, position, fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
                     [.text(actorText), .text(key), .integer(Int64(outcome.revision)),
-                     outcome.rejection.map { .text($0.storedText) } ?? .null, .integer(position)])
+                     outcome.rejection.map { .text($0.storedText) } ?? .null, .integer(position),
+                     .integer(Int64(bitPattern: fingerprint))])
             } else {
                 try database.run("DELETE FROM idempotency WHERE actor = ? AND key = ?", [.text(actorText), .text(key)])
             }

@@ -45,7 +45,11 @@ enum Schema {
         );
         CREATE INDEX audit_by_organization ON audit (organization, sequence);
         CREATE INDEX audit_by_request ON audit (request_id);
+        """,
+        // The fingerprint of the request a remembered outcome answers (0: remembered before).
         """
+        ALTER TABLE idempotency ADD COLUMN fingerprint INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// Every table, in the order the state hash covers them, with the columns that order rows.

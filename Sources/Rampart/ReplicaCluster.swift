@@ -123,8 +123,9 @@ struct ReplicaCluster: PolicyCluster {
             }
         } catch let error as ReplicaError {
             throw Self.map(error)
-        } catch let error as PolicyStoreError {
-            throw .invalidArgument("\(error)")
+        } catch PolicyStoreError.misuse(let reason) {
+            // The route checks the cursor and the page size; a misuse left is the client's too.
+            throw .invalidArgument(reason)
         } catch {
             throw .internalFailure("\(error)")
         }

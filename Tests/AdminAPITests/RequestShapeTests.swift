@@ -61,4 +61,57 @@ import Testing
         #expect(table.methods(for: "/v1/orgs/") == nil)
         #expect(table.methods(for: "v1/orgs") == nil)
     }
+
+    /// Found by schemathesis: requests the state machine refuses whatever the state were
+    /// proposed first, so they moved the revision and left an audit record; and a reused
+    /// idempotency key answered another request with the first one's outcome, having done
+    /// nothing.
+    @Test func staticallyInvalidWritesAreRefusedBeforeTheyAreProposed() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        try await fixture.organization("alpha")
+        let before = fixture.cluster.fingerprint
+        let audited = fixture.cluster.auditCount
+        let permissions = (0..<257).map { #""svc.res\#($0).get""# }.joined(separator: ",")
+        let cases: [(String, String, [String: String], Int, String)] = [
+            ("/v1/orgs", #"{"name":"beta"}"#, ["Idempotency-Key": ""], 400, "invalid_argument"),
+            ("/v1/orgs", #"{"name":"beta"}"#, ["Idempotency-Key": String(repeating: "k", count: 129)], 400, "invalid_argument"),
+            ("/v1/orgs", #"{"name":"beta"}"#, ["If-Match": "5"], 400, "invalid_argument"),
+            ("/v1/orgs/alpha/roles", #"{"name":"wide","permissions":[\#(permissions)]}"#, [:], 422, "limit_exceeded"),
+        ]
+        for (path, body, headers, status, code) in cases {
+            let answer = try await client.send(.post, path, body: body, token: fixture.admin, headers: headers)
+            #expect(answer.status == status && answer.code == code, "\(path) \(headers.keys.sorted()): \(answer.body)")
+        }
+        #expect(fixture.cluster.fingerprint == before)
+        #expect(fixture.cluster.auditCount == audited, "nothing was proposed")
+    }
+
+    @Test func anIdempotencyKeyAnswersItsOwnRequestOnly() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let first = try await client.send(.post, "/v1/orgs", body: #"{"name":"first"}"#, token: fixture.admin, headers: ["Idempotency-Key": "k1"])
+        #expect(first.status == 201)
+        let retry = try await client.send(.post, "/v1/orgs", body: #"{"name":"first"}"#, token: fixture.admin, headers: ["Idempotency-Key": "k1"])
+        #expect(retry.status == 201 && retry.object["revision"] as? Int == first.object["revision"] as? Int)
+        let other = try await client.send(.post, "/v1/orgs", body: #"{"name":"second"}"#, token: fixture.admin, headers: ["Idempotency-Key": "k1"])
+        #expect(other.status == 400 && other.body.contains("was used for another request"), "\(other.body)")
+        #expect(try await client.send(.get, "/v1/orgs/second", token: fixture.admin).status == 404)
+        let delete = try await client.send(.delete, "/v1/orgs/first", token: fixture.admin, headers: ["Idempotency-Key": "k1"])
+        #expect(delete.status == 400)
+        #expect(try await client.send(.get, "/v1/orgs/first", token: fixture.admin).status == 200, "not deleted")
+    }
+
+    @Test func bodiesMustBeUTF8AndCursorsSequenceNumbers() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let before = fixture.cluster.fingerprint
+        // UTF-16LE: every ASCII character followed by a zero byte.
+        let body = String(decoding: Array(#"{"name":"wide"}"#.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, as: UTF8.self)
+        let answer = try await client.send(.post, "/v1/orgs", body: body, token: fixture.admin)
+        #expect(answer.status == 400 && answer.body.contains("UTF-8"), "\(answer.body)")
+        #expect(fixture.cluster.fingerprint == before)
+        let cursor = try await client.send(.get, "/v1/audit?cursor=x", token: fixture.admin)
+        #expect(cursor.status == 400 && cursor.body.contains("sequence number"))
+    }
 }

@@ -337,4 +337,21 @@ import Testing
         #expect(record.actor == "acme/bob" && record.outcome == "lacks_permission" && record.organization == "acme")
         #expect(record.action == "access.denied" && record.target == "iam.projects.create on orgs/acme (3 requests)")
     }
+
+    // Found by schemathesis: a reused idempotency key answered another request with the first
+    // one's outcome, having done nothing. A retry is the same command and expected revision
+    // (whatever its request id, time, or the ids the proposing replica generated).
+    @Test func anIdempotencyKeyReplaysOnlyTheRequestItWasFirstUsedFor() {
+        var applier = Applier.tenants()
+        let first = applier.apply(.createAPIKey(id: id(700), principal: principal("acme", "bob"), secretHash: Array(repeating: 1, count: 32)), key: "k")
+        #expect(first.rejection == nil)
+        let retry = applier.apply(.createAPIKey(id: id(701), principal: principal("acme", "bob"), secretHash: Array(repeating: 2, count: 32)), key: "k")
+        #expect(retry.replayed && retry.revision == first.revision, "generated values differ: still a retry")
+        let other = applier.apply(.createAPIKey(id: id(702), principal: principal("acme", "alice"), secretHash: Array(repeating: 3, count: 32)), key: "k")
+        #expect(other.rejection?.code == "invalid_argument" && !other.replayed)
+        #expect(applier.state.apiKeys(of: principal("acme", "alice")).isEmpty)
+        let deleted = applier.apply(.deleteOrganization(name: name("globex"), force: true), key: "k")
+        #expect(deleted.rejection?.code == "invalid_argument")
+        #expect(applier.state.organization(name("globex")) != nil)
+    }
 }

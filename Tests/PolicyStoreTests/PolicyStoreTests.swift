@@ -342,9 +342,14 @@ func workload() throws -> [AppliedEntry] {
         let web = Scope.project(organization: name("acme"), project: name("web"))
         #expect(store.state.authorize(principal("acme", "bob"), create, on: web).allowed)
         #expect(!store.state.authorize(principal("acme", "bob"), create, on: .organization(name("globex"))).allowed)
-        let retry = try store.apply([entry(store.appliedIndex + 1, .createOrganization(name: name("zzz")), key: "key-4")])[0]
+        let original = try CommandCodec.decode(try #require(entries[3].command))
+        let key = try #require(original.idempotencyKey)
+        let retry = try store.apply([entry(store.appliedIndex + 1, original.command, actor: original.actor, key: key)])[0]
         #expect(retry?.replayed == true)
         #expect(retry?.revision == first?.revision)
+        // Another request under the same key is refused, also after the restart.
+        let other = try store.apply([entry(store.appliedIndex + 1, .createOrganization(name: name("zzz")), actor: original.actor, key: key)])[0]
+        #expect(other?.rejection?.code == "invalid_argument")
         #expect(store.state.organization(name("zzz")) == nil)
     }
 
