@@ -37,6 +37,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a new root key stays pending before it is activated.") var keyActivationSeconds: String?
     @Option(help: "Seconds a replaced root key keeps verifying before it is retired.") var keyOverlapSeconds: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(help: "The most API connections open at once (default: what the descriptor limit allows, at most 4096).")
+    var apiMaxConnections: String?
+    @Option(help: "Seconds an API connection may stay silent before it is closed (default 120).") var apiIdleTimeoutSeconds: String?
+    @Option(help: "Seconds a request's head may take to arrive once it began (default 10).") var apiHeaderTimeoutSeconds: String?
 
     func run() async throws {
         let settings: ServerConfiguration
@@ -61,7 +65,8 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
             ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
             ("snapshot_interval_entries", snapshotIntervalEntries), ("key_activation_seconds", keyActivationSeconds),
-            ("key_overlap_seconds", keyOverlapSeconds), ("log_level", logLevel),
+            ("key_overlap_seconds", keyOverlapSeconds), ("log_level", logLevel), ("api_max_connections", apiMaxConnections),
+            ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }
