@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PeerTransport", targets: ["PeerTransport"]),
         .library(name: "Replica", targets: ["Replica"]),
         .library(name: "AdminAPI", targets: ["AdminAPI"]),
+        .library(name: "Biscuit", targets: ["Biscuit"]),
         .executable(name: "rampart", targets: ["Rampart"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
@@ -46,6 +47,14 @@ let package = Package(
         .target(
             name: "PolicyModel",
             dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        // Biscuit tokens: the format, signatures, Datalog, text; nothing of Rampart's domain.
+        // Its only dependency is swift-crypto (Ed25519, P-256); the protobuf messages are
+        // encoded by hand (Format/), for byte-exact control of what is signed.
+        .target(
+            name: "Biscuit",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // Adapter: the durable Raft log (checksummed write-ahead log segments).
@@ -104,6 +113,7 @@ let package = Package(
             name: "Rampart",
             dependencies: [
                 "AdminAPI", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                "Biscuit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,6 +137,11 @@ let package = Package(
         .executableTarget(
             name: "RampartBench",
             dependencies: ["PolicyModel", "PolicyStore", "RaftCore", "RaftStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BiscuitTests",
+            dependencies: ["Biscuit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(
