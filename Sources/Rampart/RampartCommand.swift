@@ -8,5 +8,6 @@ struct RampartCommand: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, BootstrapCommand.self, ClusterCommand.self, OrganizationsCommand.self, ProjectsCommand.self,
             PrincipalsCommand.self, RolesCommand.self, BindingsCommand.self, AuthorizeCommand.self, KeysCommand.self, AuditCommand.self,
+            BiscuitCommand.self,
         ])
 }
