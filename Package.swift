@@ -218,4 +218,13 @@ if Context.environment["RAMPART_BENCHMARKS"] != nil {
             swiftSettings: strictSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ))
+    // The Biscuit library on the reference's tokens (`scripts/bench-biscuit`).
+    package.targets.append(
+        .executableTarget(
+            name: "BiscuitBench",
+            dependencies: ["Biscuit", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BiscuitBench",
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
 }

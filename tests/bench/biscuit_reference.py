@@ -1,0 +1,156 @@
+"""The reference implementation's side of scripts/bench-biscuit (biscuit-python 0.4.0, which
+wraps biscuit-auth 6.0.0).
+
+    python3 tests/bench/biscuit_reference.py fixtures DIR   write the root key, tokens and Datalog
+    python3 tests/bench/biscuit_reference.py time DIR       time the reference on them (JSON, µs)
+    python3 tests/bench/biscuit_reference.py compare DIR    one table: the reference and the Swift
+                                                            benchmarks' medians (from DIR's jmh files)
+
+The tokens look like the ones Rampart issues: an authority block stating the principal, its
+organization, its bindings and their permissions, with an expiry check; attenuation blocks
+narrowing the operation, the project and the expiry.
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from biscuit_auth import AuthorizerBuilder, Biscuit, BiscuitBuilder, BlockBuilder, PrivateKey, PublicKey
+
+AUTHORITY = """principal("acme/deployer");
+kind("service_account");
+organization("acme");
+api_key("0000000000000000000000000000abcd");
+binding("acme/deployer", "ops", "project", "acme/web");
+permission("acme/deployer", "compute.instances.create", "acme/web");
+permission("acme/deployer", "compute.instances.get", "acme/web");
+permission("acme/deployer", "compute.disks.get", "acme/web");
+issued_at(2026-12-07T00:00:00Z);
+check if time($t), $t < 2036-12-07T00:00:00Z;"""
+
+ATTENUATION = """check if operation($op), ["compute.instances.get", "compute.disks.get"].contains($op);
+check if time($t), $t < 2035-01-01T00:00:00Z;"""
+
+MORE = [
+    'check if project("acme/web");',
+    'check if resource($r), $r.starts_with("instances/");',
+    'check if time($t), $t < 2034-01-01T00:00:00Z;',
+]
+
+AUTHORIZER = """time(2026-12-07T12:00:00Z);
+operation("compute.instances.get");
+project("acme/web");
+resource("instances/vm-1");
+allow if principal($p), permission($p, $perm, $project), operation($perm), project($project);"""
+
+OPERATIONS = [
+    "biscuit: parse and verify a 2-block token",
+    "biscuit: parse and verify a 5-block token",
+    "biscuit: authorize a verified 2-block token",
+    "biscuit: parse, verify and authorize a 2-block token",
+    "biscuit: issue a token (authority block, signed, base64)",
+    "biscuit: attenuate a token (append a block, base64)",
+]
+
+
+def limits_for(builder):
+    limits = builder.limits()
+    limits.max_time = timedelta(seconds=1)
+    builder.set_limits(limits)
+
+
+def fixtures(folder):
+    root = PrivateKey.from_bytes(os.urandom(32), __import__("biscuit_auth").Algorithm.Ed25519)
+    two = BiscuitBuilder(AUTHORITY).build(root).append(BlockBuilder(ATTENUATION))
+    five = two
+    for code in MORE:
+        five = five.append(BlockBuilder(code))
+    files = {
+        "root.private": repr(root), "two-blocks.token": two.to_base64(), "five-blocks.token": five.to_base64(),
+        "authority.datalog": AUTHORITY, "attenuation.datalog": ATTENUATION, "authorizer.datalog": AUTHORIZER,
+    }
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w") as handle:
+            handle.write(text + "\n")
+
+
+def median_microseconds(operation, seconds=2.0):
+    samples = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 20:
+        started = time.perf_counter_ns()
+        operation()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def timings(folder):
+    read = lambda name: open(os.path.join(folder, name)).read().strip()
+    root = PrivateKey(read("root.private"))
+    public = root.public_key if hasattr(root, "public_key") else None
+    from biscuit_auth import KeyPair
+    public = KeyPair.from_private_key(root).public_key
+    two, five = read("two-blocks.token"), read("five-blocks.token")
+    verified = Biscuit.from_base64(two, public)
+
+    def authorize(token):
+        builder = AuthorizerBuilder(AUTHORIZER)
+        limits_for(builder)
+        return builder.build(token).authorize()
+
+    assert authorize(verified) == 0
+    authority, attenuation = read("authority.datalog"), read("attenuation.datalog")
+    results = {
+        OPERATIONS[0]: median_microseconds(lambda: Biscuit.from_base64(two, public)),
+        OPERATIONS[1]: median_microseconds(lambda: Biscuit.from_base64(five, public)),
+        OPERATIONS[2]: median_microseconds(lambda: authorize(verified)),
+        OPERATIONS[3]: median_microseconds(lambda: authorize(Biscuit.from_base64(two, public))),
+        OPERATIONS[4]: median_microseconds(lambda: BiscuitBuilder(authority).build(root).to_base64()),
+        OPERATIONS[5]: median_microseconds(lambda: verified.append(BlockBuilder(attenuation)).to_base64()),
+    }
+    json.dump(results, sys.stdout, indent=2)
+
+
+def swift_medians(folder):
+    """Median wall-clock microseconds of each Swift benchmark, from the jmh files."""
+    medians = {}
+    for path in glob.glob(os.path.join(folder, "**", "*.jmh.json"), recursive=True) + glob.glob(os.path.join(folder, "*.json")):
+        try:
+            entries = json.load(open(path))
+        except (OSError, ValueError):
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            name = entry.get("benchmark", "")
+            metric = entry.get("primaryMetric", {})
+            if "Wall" not in name and "wall" not in json.dumps(metric).lower()[:0] and "wallClock" not in name:
+                pass
+            for operation in OPERATIONS:
+                if operation in name and ("Wall" in name or "wall" in name.lower()):
+                    percentiles = metric.get("scorePercentiles", {})
+                    value = percentiles.get("50.0", metric.get("score"))
+                    unit = metric.get("scoreUnit", "ns")
+                    scale = {"ns": 1 / 1000, "us": 1, "μs": 1, "ms": 1000, "s": 1_000_000}.get(unit.split("/")[0], 1 / 1000)
+                    if value is not None:
+                        medians[operation] = value * scale
+    return medians
+
+
+def compare(folder):
+    reference = json.load(open(os.path.join(folder, "reference.json")))
+    swift = swift_medians(folder)
+    print("| operation | reference (biscuit-python 0.4.0) p50 µs | Rampart Biscuit p50 µs | ratio |")
+    print("|---|---|---|---|")
+    for operation in OPERATIONS:
+        ours = swift.get(operation)
+        theirs = reference[operation]
+        ratio = f"{ours / theirs:.2f}×" if ours else "—"
+        print(f"| {operation.removeprefix('biscuit: ')} | {theirs:.1f} | {ours:.1f} | {ratio} |" if ours else
+              f"| {operation.removeprefix('biscuit: ')} | {theirs:.1f} | (see the benchmark table above) | — |")
+
+
+if __name__ == "__main__":
+    {"fixtures": fixtures, "time": timings, "compare": compare}[sys.argv[1]](sys.argv[2])
