@@ -35,6 +35,57 @@ import Testing
         #expect(!read.isSealed)
     }
 
+    /// A token's Datalog is compiled once and shared by its authorizations: what one
+    /// authorizer adds (its symbols, facts, derived facts) never reaches the next, in turn or at
+    /// once, and each decides as on a freshly read token.
+    @Test func authorizationsOfOneTokenDoNotLeakIntoEachOther() async throws {
+        let root = PrivateKey()
+        let bytes = try Token(authority: try Block(code: Self.authority), rootKey: root)
+            .appending(try Block(code: #"check if operation($op), ["read", "list"].contains($op);"#)).bytes
+        let shared = try Token(bytes: bytes, rootKey: root.publicKey)
+        let other = Self.request.replacingOccurrences(of: "file1", with: "file2") + #" extra("only in this authorizer");"#
+        let cases: [(code: String, allowed: Bool)] = [(Self.request, true), (other, false), (Self.request, true), (other, false)]
+        for (code, allowed) in cases {
+            let fresh = try Token(bytes: bytes, rootKey: root.publicKey)
+            var onShared = try Self.authorizer(code).build(shared)
+            var onFresh = try Self.authorizer(code).build(fresh)
+            #expect(((try? onShared.authorize()) != nil) == allowed)
+            #expect(((try? onFresh.authorize()) != nil) == allowed)
+            let sharedFacts = try onShared.snapshot().facts.flatMap(\.facts).map { "\($0)" }.sorted()
+            let freshFacts = try onFresh.snapshot().facts.flatMap(\.facts).map { "\($0)" }.sorted()
+            #expect(sharedFacts == freshFacts)
+            #expect(sharedFacts.contains(#"extra("only in this authorizer")"#) == !allowed)
+        }
+        let request = try Self.authorizer(Self.request)
+        let refused = try Self.authorizer(other)
+        let decisions = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<64 {
+                group.addTask { (try? (index.isMultiple(of: 2) ? request : refused).authorize(shared)) != nil }
+            }
+            var allowed = 0
+            for await decision in group where decision { allowed += 1 }
+            return allowed
+        }
+        #expect(decisions == 32)
+    }
+
+    /// An unsafe rule in a block fails every authorization of the token, the first and the
+    /// ones that reuse its compiled Datalog.
+    @Test func anUnsafeBlockRuleFailsEveryAuthorization() throws {
+        let root = PrivateKey()
+        var block = try Block(code: #"check if operation("read");"#)
+        block.rules = [Rule(head: Predicate("granted", [.variable("who")]), body: [Predicate("operation", [.string("read")])])]
+        let token = try Token(bytes: try Token(authority: try Block(code: Self.authority), rootKey: root).appending(block).bytes, rootKey: root.publicKey)
+        for _ in 0..<2 {
+            #expect {
+                try Self.authorizer(Self.request).authorize(token)
+            } throws: { error in
+                guard case BiscuitError.failedLogic(.invalidBlockRule(block: 0, _)) = error else { return false }
+                return true
+            }
+        }
+    }
+
     @Test func theRootKeyIDChoosesTheKey() throws {
         let first = PrivateKey()
         let second = PrivateKey()

@@ -3,8 +3,8 @@ wraps biscuit-auth 6.0.0).
 
     python3 tests/bench/biscuit_reference.py fixtures DIR   write the root key, tokens and Datalog
     python3 tests/bench/biscuit_reference.py time DIR       time the reference on them (JSON, µs)
-    python3 tests/bench/biscuit_reference.py compare DIR    one table: the reference and the Swift
-                                                            benchmarks' medians (from DIR's jmh files)
+    python3 tests/bench/biscuit_reference.py compare DIR    one table: the reference's medians and the
+                                                            Swift benchmarks' (from DIR's jmh file)
 
 The tokens look like the ones Rampart issues: an authority block stating the principal, its
 organization, its bindings and their permissions, with an expiry check; attenuation blocks
@@ -115,41 +115,43 @@ def timings(folder):
     json.dump(results, sys.stdout, indent=2)
 
 
-def swift_medians(folder):
-    """Median wall-clock microseconds of each Swift benchmark, from the jmh files."""
-    medians = {}
-    for path in glob.glob(os.path.join(folder, "**", "*.jmh.json"), recursive=True) + glob.glob(os.path.join(folder, "*.json")):
-        try:
-            entries = json.load(open(path))
-        except (OSError, ValueError):
+def swift_results(folder):
+    """Each Swift benchmark's median wall-clock microseconds and median allocations, from the
+    jmh file the benchmark package wrote into `folder`."""
+    paths = glob.glob(os.path.join(folder, "*.jmh.json"))
+    if not paths:
+        sys.exit(f"no jmh file in {folder}: run the Swift benchmarks with --format jmh --path {folder} first")
+    scale = {"ns": 1 / 1000, "us": 1, "\u03bcs": 1, "ms": 1000, "s": 1_000_000}
+    results = {}
+    for entry in json.load(open(paths[0])):
+        # The package writes "package.benchmark.<target>.<name with spaces as underscores>".
+        name = entry["benchmark"].split(".", 3)[-1].replace("_", " ")
+        operation = next((o for o in OPERATIONS if o.replace("_", " ") == name), None)
+        if operation is None:
             continue
-        for entry in entries if isinstance(entries, list) else []:
-            name = entry.get("benchmark", "")
-            metric = entry.get("primaryMetric", {})
-            if "Wall" not in name and "wall" not in json.dumps(metric).lower()[:0] and "wallClock" not in name:
-                pass
-            for operation in OPERATIONS:
-                if operation in name and ("Wall" in name or "wall" in name.lower()):
-                    percentiles = metric.get("scorePercentiles", {})
-                    value = percentiles.get("50.0", metric.get("score"))
-                    unit = metric.get("scoreUnit", "ns")
-                    scale = {"ns": 1 / 1000, "us": 1, "μs": 1, "ms": 1000, "s": 1_000_000}.get(unit.split("/")[0], 1 / 1000)
-                    if value is not None:
-                        medians[operation] = value * scale
-    return medians
+        metrics = entry.get("secondaryMetrics", {})
+        wall, mallocs = metrics.get("Time (wall clock)"), metrics.get("Malloc (total)")
+        if wall is None or mallocs is None:
+            sys.exit(f"{entry['benchmark']}: the jmh file lacks the wall-clock time or the allocation count")
+        unit = wall["scoreUnit"].split("/")[0].strip()
+        if unit not in scale:
+            sys.exit(f"{entry['benchmark']}: unknown time unit {unit!r}")
+        results[operation] = (wall["scorePercentiles"]["50.0"] * scale[unit], mallocs["scorePercentiles"]["50.0"])
+    return results
 
 
 def compare(folder):
     reference = json.load(open(os.path.join(folder, "reference.json")))
-    swift = swift_medians(folder)
-    print("| operation | reference (biscuit-python 0.4.0) p50 µs | Rampart Biscuit p50 µs | ratio |")
-    print("|---|---|---|---|")
+    swift = swift_results(folder)
+    missing = [operation for operation in OPERATIONS if operation not in swift]
+    if missing:
+        sys.exit(f"the Swift benchmarks did not report: {', '.join(missing)}")
+    print("| operation | reference (biscuit-python 0.4.0) p50 µs | Rampart Biscuit p50 µs | ratio | Rampart allocations |")
+    print("|---|---:|---:|---:|---:|")
     for operation in OPERATIONS:
-        ours = swift.get(operation)
+        ours, allocations = swift[operation]
         theirs = reference[operation]
-        ratio = f"{ours / theirs:.2f}×" if ours else "—"
-        print(f"| {operation.removeprefix('biscuit: ')} | {theirs:.1f} | {ours:.1f} | {ratio} |" if ours else
-              f"| {operation.removeprefix('biscuit: ')} | {theirs:.1f} | (see the benchmark table above) | — |")
+        print(f"| {operation.removeprefix('biscuit: ')} | {theirs:.1f} | {ours:.1f} | {ours / theirs:.2f}× | {allocations:.0f} |")
 
 
 if __name__ == "__main__":

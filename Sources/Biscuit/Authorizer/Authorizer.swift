@@ -14,8 +14,8 @@ public struct Authorizer: Sendable {
     /// The authorizer's own Datalog.
     public let builder: AuthorizerBuilder
 
-    private var symbols: SymbolTable
-    private var world = World()
+    private var symbols = SymbolTable()
+    private var world: World
     private var rules: [CompiledRule] = []
     /// Checks by block (the authority's at 0), and the authorizer's.
     private var blockChecks: [[CompiledCheck]] = []
@@ -27,38 +27,20 @@ public struct Authorizer: Sendable {
     /// The rounds of rule application the last run took.
     public private(set) var iterations = 0
 
-    /// Prepares the authorization of `token` (nil: the authorizer's Datalog alone).
+    /// Prepares the authorization of `token` (nil: the authorizer's Datalog alone): the
+    /// token's compiled Datalog (compiled once per token), then the authorizer's.
     /// - Throws: `.failedLogic(.invalidBlockRule)` when a block holds an unsafe rule (the
     ///   reference reports block 0), `.language` for parameters left unset.
     init(token: Token?, builder: AuthorizerBuilder) throws(BiscuitError) {
         self.token = token
         self.builder = builder
-        symbols = SymbolTable()
-        var byKey: [PublicKey: [Int]] = [:]
-        for (index, block) in (token?.blocks ?? []).enumerated() {
-            if let key = block.externalKey { byKey[key, default: []].append(index) }
-        }
-        blocksByExternalKey = byKey
-        var compiler = Compiler(symbols: symbols)
-        for (index, block) in (token?.blocks ?? []).enumerated() {
-            let origin = BlockSet.block(index)
-            for fact in block.facts {
-                if let (name, terms) = try compiler.fact(fact) { world.insert(StoredFact(name: name, terms: terms, origin: origin)) }
-            }
-            let blockTrust = trusted(block.scopes, default: BlockSet.block(0).union(.authorizer), current: index)
-            for rule in block.rules {
-                // As the reference: the head only (an expression's unbound variable is an
-                // error when it runs), and block 0 whatever the block.
-                guard rule.unboundHeadVariables.isEmpty else { throw .failedLogic(.invalidBlockRule(block: 0, rule: "\(rule)")) }
-                rules.append(try compiler.rule(rule, trusted: trusted(rule.scopes, default: blockTrust, current: index), origin: origin))
-            }
-            var checks: [CompiledCheck] = []
-            for check in block.checks {
-                checks.append(try compile(check, &compiler, default: blockTrust, current: index))
-            }
-            blockChecks.append(checks)
-        }
-        let authorizerTrust = trusted(builder.scopes, default: BlockSet.block(0).union(.authorizer), current: nil)
+        let base = try token?.compiledBlocks() ?? .empty
+        world = base.world
+        rules = base.rules
+        blockChecks = base.checks
+        blocksByExternalKey = base.blocksByExternalKey
+        var compiler = Compiler(symbols: base.symbols)
+        let authorizerTrust = trusted(builder.scopes, default: BlockSet.block(0).union(.authorizer))
         for fact in builder.facts {
             if let (name, terms) = try compiler.fact(fact) { world.insert(StoredFact(name: name, terms: terms, origin: .authorizer)) }
         }
@@ -66,48 +48,25 @@ public struct Authorizer: Sendable {
             guard rule.unboundVariables.isEmpty else {
                 throw .language(.unboundVariables(rule: "\(rule)", variables: rule.unboundVariables))
             }
-            rules.append(try compiler.rule(rule, trusted: trusted(rule.scopes, default: authorizerTrust, current: nil), origin: .authorizer))
+            rules.append(try compiler.rule(rule, trusted: trusted(rule.scopes, default: authorizerTrust), origin: .authorizer))
         }
         for check in builder.checks {
-            authorizerChecks.append(try compile(check, &compiler, default: authorizerTrust, current: nil))
+            authorizerChecks.append(
+                try CompiledBlocks.compile(check, &compiler, default: authorizerTrust, current: nil, blocksByExternalKey: blocksByExternalKey))
         }
         for policy in builder.policies {
             var queries: [CompiledRule] = []
             for query in policy.queries {
-                queries.append(
-                    try compiler.rule(query, trusted: trusted(query.scopes, default: authorizerTrust, current: nil), origin: .authorizer))
+                queries.append(try compiler.rule(query, trusted: trusted(query.scopes, default: authorizerTrust), origin: .authorizer))
             }
             policies.append(CompiledPolicy(kind: policy.kind, queries: queries))
         }
         symbols = compiler.symbols
     }
 
-    private func compile(_ check: Check, _ compiler: inout Compiler, default trust: BlockSet, current: Int?) throws(BiscuitError) -> CompiledCheck {
-        var queries: [CompiledRule] = []
-        let origin = current.map(BlockSet.block) ?? .authorizer
-        for query in check.queries {
-            queries.append(try compiler.rule(query, trusted: trusted(query.scopes, default: trust, current: current), origin: origin))
-        }
-        return CompiledCheck(kind: check.kind, queries: queries, check: check)
-    }
-
-    /// The blocks a rule with `scopes` may read (the reference's `TrustedOrigins::from_scopes`):
-    /// without scopes, `default` with its own block and the authorizer; with scopes, its own
-    /// block, the authorizer and what they name (`previous` means nothing for the authorizer).
-    /// A rule's scopes replace its block's.
-    private func trusted(_ scopes: [Scope], default defaultTrust: BlockSet, current: Int?) -> BlockSet {
-        let own = current.map(BlockSet.block) ?? .authorizer
-        guard !scopes.isEmpty else { return defaultTrust.union(own).union(.authorizer) }
-        var trust = own.union(.authorizer)
-        for scope in scopes {
-            switch scope {
-            case .authority: trust = trust.union(.block(0))
-            case .previous: if let current { trust = trust.union(.upTo(current)) }
-            case .publicKey(let key): for block in blocksByExternalKey[key] ?? [] { trust = trust.union(.block(block)) }
-            case .parameter: break
-            }
-        }
-        return trust
+    /// The blocks the authorizer's rule with `scopes` may read (`CompiledBlocks.trusted`).
+    private func trusted(_ scopes: [Scope], default defaultTrust: BlockSet) -> BlockSet {
+        CompiledBlocks.trusted(scopes, default: defaultTrust, current: nil, blocksByExternalKey: blocksByExternalKey)
     }
 
     // MARK: - Authorizing
@@ -195,7 +154,7 @@ public struct Authorizer: Sendable {
         }
         var compiler = Compiler(symbols: symbols)
         let compiled = try compiler.rule(
-            rule, trusted: trusted(rule.scopes, default: BlockSet.block(0).union(.authorizer), current: nil), origin: .authorizer)
+            rule, trusted: trusted(rule.scopes, default: BlockSet.block(0).union(.authorizer)), origin: .authorizer)
         symbols = compiler.symbols
         var evaluator = ExpressionEvaluator(symbols: symbols, externs: builder.externs)
         try runRules(&evaluator, deadline: ContinuousClock.now.advanced(by: builder.limits.maxTime))

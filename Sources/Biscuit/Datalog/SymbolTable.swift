@@ -17,8 +17,9 @@ struct SymbolTable: Sendable {
 
     /// The declared symbols, in order (index `offset + position`).
     private(set) var symbols: [String] = []
-    /// Indices by exact bytes: canonically equivalent strings are different symbols.
-    private var indices: [ExactKey: UInt64] = [:]
+    /// Every symbol's index, the defaults' included (one lookup per symbol), by exact bytes:
+    /// canonically equivalent strings are different symbols.
+    private var indices: [ExactKey: UInt64] = SymbolTable.defaultIndices
 
     /// An empty table: the defaults only.
     init() {}
@@ -31,8 +32,7 @@ struct SymbolTable: Sendable {
 
     /// The index of `symbol`, if the table has it.
     func index(of symbol: String) -> UInt64? {
-        let key = ExactKey(symbol)
-        return Self.defaultIndices[key] ?? indices[key]
+        indices[ExactKey(symbol)]
     }
 
     /// The symbol at `index`, if any.
@@ -44,12 +44,14 @@ struct SymbolTable: Sendable {
 
     /// The index of `symbol`, added to the table if it is not there.
     mutating func insert(_ symbol: String) -> UInt64 {
-        if let index = index(of: symbol) { return index }
-        let index = Self.offset + UInt64(symbols.count)
-        symbols.append(symbol)
-        indices[ExactKey(symbol)] = index
+        let next = Self.offset + UInt64(symbols.count)
+        // One hash: the default is stored when the symbol is new.
+        let index = Self.entry(&indices[ExactKey(symbol), default: next])
+        if index == next { symbols.append(symbol) }
         return index
     }
+
+    private static func entry(_ value: inout UInt64) -> UInt64 { value }
 
     /// Adds a block's declared symbols.
     /// - Throws: `.format(.symbolTableOverlap)` when one is already in the table.

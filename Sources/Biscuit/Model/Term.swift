@@ -140,7 +140,17 @@ extension Term: Comparable {
 /// Byte-wise comparisons of strings.
 enum ExactText {
     /// Whether `a` and `b` have the same UTF-8 bytes.
-    static func equal(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+    static func equal(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        // Native strings are contiguous: compare the buffers; others byte by byte.
+        let fast: Bool?? = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right in
+                UnsafeRawBufferPointer(left).elementsEqual(UnsafeRawBufferPointer(right))
+            }
+        }
+        if let fast = fast ?? nil { return fast }
+        return a.utf8.elementsEqual(b.utf8)
+    }
 
     /// Whether `a`'s UTF-8 bytes come before `b`'s.
     static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }

@@ -22,9 +22,17 @@ public struct Token: Sendable {
     let keys: PublicKeyTable
     /// The secret of the last block's next key; nil once sealed.
     let nextSecret: PrivateKey?
+    /// The blocks' Datalog compiled for authorizers, once (`compiledBlocks()`).
+    private let compiled = CompiledBlocksCache()
     /// The root key the authority block's signature was verified with; nil for a token read
     /// without verifying it (`Token(unverifiedBytes:)`).
     public let rootKey: PublicKey?
+
+    /// The blocks' Datalog compiled for authorizers: compiled by the first authorization of
+    /// this token (or a copy of it), then shared.
+    func compiledBlocks() throws(BiscuitError) -> CompiledBlocks {
+        try compiled.compiled(blocks)
+    }
 
     /// Whether the token is sealed (no block can be appended).
     public var isSealed: Bool { nextSecret == nil }
