@@ -25,8 +25,9 @@ struct BiscuitCommand: ParsableCommand {
             Datalog parameters: --param name=value (a string) or --param name:TYPE=value, TYPE one of \
             string, integer, date (RFC 3339), bytes (hex), bool, pubkey (a key for `trusting {name}`).
 
-            The verbs that change a token (attenuate, seal, third-party-request, append-third-party) verify \
-            it first, so they need the root public key.
+            The verbs that change a token (attenuate, seal, third-party-request, append-third-party) check \
+            it first: with --public-key every signature; without it (a holder need not know the root key) \
+            every signature but the authority block's.
 
             Every verb takes --output text|json; with json, standard output holds one JSON object, also on \
             failure ({"error": {"kind", "message"}}). Exit codes: 0 success, 1 failure (including \

@@ -1,6 +1,6 @@
 // GENERATED from the Unicode tables of regex-syntax 0.8.11 (Unicode 16.0.0), the data of the
-// Rust `regex` crate that Biscuit's reference implementation uses, by the regex engine's
-// generate_unicode_tables.py (kept with its development notes). Do not edit by hand.
+// Rust `regex` crate that Biscuit's reference implementation uses, by
+// scripts/regex-reference/generate_unicode_tables.py. Do not edit by hand.
 
 /// The encoded Unicode data of the regex engine; `RegexUnicode` decodes it on first use.
 ///
