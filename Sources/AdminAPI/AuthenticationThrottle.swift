@@ -1,5 +1,5 @@
-public import Logging
-public import NIOCore
+import Logging
+import NIOCore
 import Synchronization
 
 /// Counts failed authentication per client address, and throttles an address that fails too

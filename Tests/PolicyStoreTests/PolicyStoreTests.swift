@@ -592,7 +592,7 @@ func workload() throws -> [AppliedEntry] {
         }
         // The crash came after the copy and the marker, before the rename.
         try FileManager.default.copyItem(atPath: snapshot, toPath: target + ".restoring")
-        FileManager.default.createFile(atPath: target + ".restore-pending", contents: Data())
+        try #require(FileManager.default.createFile(atPath: target + ".restore-pending", contents: Data()))
         let reopened = try PolicyStore(path: target)
         #expect(try reopened.stateHash() == source.stateHash())
         #expect(!FileManager.default.fileExists(atPath: target + ".restore-pending"))

@@ -303,7 +303,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
         // next one is created.
         let first = directory.path + "/" + directory.segments[0]
         try truncateFile(first, to: RaftLogStorage.recordsLength(ofSegmentAt: first))
-        FileManager.default.createFile(atPath: directory.path + "/wal-0000000000000001.log", contents: Data(count: reservedBytes))
+        try #require(FileManager.default.createFile(atPath: directory.path + "/wal-0000000000000001.log", contents: Data(count: reservedBytes)))
         do {
             let log = try RaftLogStorage(directory: directory.path)
             #expect(log.recovered.hardState == HardState(term: 5, votedFor: 2, commit: 3))
@@ -351,7 +351,7 @@ func entries(_ range: ClosedRange<UInt64>, term: Term, size: Int = 8) -> [Entry]
     @Test func unexpectedOrMissingSegmentsAreCorruption() throws {
         let unexpected = try TemporaryDirectory()
         _ = try writeSmallSegments(in: unexpected, batches: 2)
-        FileManager.default.createFile(atPath: unexpected.path + "/wal-XYZ.log", contents: Data())
+        try #require(FileManager.default.createFile(atPath: unexpected.path + "/wal-XYZ.log", contents: Data()))
         #expect(throws: StorageError.self) { _ = try RaftLogStorage(directory: unexpected.path) }
 
         let missing = try TemporaryDirectory()
