@@ -108,11 +108,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The API's view of a replica (`ReplicaCluster`, a `PolicyCluster`): the one mapping of
+        // runtime conditions to the API's errors, and the metrics text.
+        .target(
+            name: "ClusterService",
+            dependencies: [
+                "AdminAPI", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The one binary: `rampart server`, `rampart bootstrap` and the admin commands.
         .executableTarget(
             name: "Rampart",
             dependencies: [
-                "AdminAPI", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                "AdminAPI", "ClusterService", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
                 "Biscuit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
@@ -176,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "ReplicaTests",
             dependencies: [
-                "Replica", "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
+                "Replica", "ClusterService", "AdminAPI", "RaftCore", "RaftStorage", "PolicyModel", "PolicyStore", "PeerTransport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,5 +1,6 @@
 import AdminAPI
 import ArgumentParser
+import ClusterService
 import Foundation
 import Hummingbird
 import Logging

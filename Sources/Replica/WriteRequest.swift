@@ -41,7 +41,8 @@ enum ForwardResponse: Equatable {
 
 /// The encodings of forwarded writes and their answers (the bodies of `.request` and
 /// `.response` packets). Version 2 (version 1 had no acceptance: a leader answered when it
-/// applied the write); little-endian fields. Replicas of the two versions refuse each other's
+/// applied the write, and sent its refusals as text); little-endian fields. A refusal travels by
+/// case, so a follower answers a forwarded write exactly as the leader answers a local one. Replicas of the two versions refuse each other's
 /// forwarded writes, cleanly: nothing is proposed.
 enum ForwardCodec {
     static let version: UInt8 = 2
@@ -112,8 +113,9 @@ enum ForwardCodec {
                 buffer.append(1)
                 RaftEncoding.appendInteger(hint?.rawValue ?? 0, to: &buffer)
             case .refused(let reason):
-                buffer.append(3)
-                appendText(reason.description, to: &buffer)
+                // By case, so that the forwarding replica answers exactly as the leader would.
+                buffer.append(8)
+                append(reason, to: &buffer)
             case .leaderRefused(let reason):
                 buffer.append(3)
                 appendText(reason, to: &buffer)
@@ -162,6 +164,7 @@ enum ForwardCodec {
             result = .failure(.noLeader(leaderHint: hint == 0 ? nil : ReplicaID(hint)))
         case 2: result = .failure(.overloaded)
         case 3: result = .failure(.leaderRefused(try text(&decoder)))
+        case 8: result = .failure(.refused(try proposalError(&decoder)))
         case 4: result = .failure(.proposalDropped)
         case 5: result = .failure(.timedOut)
         // The leader stopped or failed while it held the request: it may have proposed it, so
@@ -171,6 +174,69 @@ enum ForwardCodec {
         }
         guard decoder.remaining == 0 else { throw .invalid("\(decoder.remaining) bytes after the result") }
         return .final(result)
+    }
+
+    /// A leader's refusal, by case (tags 1–8; a membership rejection by its own tags 1–5).
+    private static func append(_ error: ProposalError, to buffer: inout [UInt8]) {
+        switch error {
+        case .notLeader(let hint):
+            buffer.append(1)
+            RaftEncoding.appendInteger(hint?.rawValue ?? 0, to: &buffer)
+        case .overloaded: buffer.append(2)
+        case .transferInProgress: buffer.append(3)
+        case .membershipChangePending: buffer.append(4)
+        case .membershipChangeRejected(let rejection):
+            buffer.append(5)
+            switch rejection {
+            case .alreadyBootstrapped: buffer.append(1)
+            case .alreadyMember(let id):
+                buffer.append(2)
+                RaftEncoding.appendInteger(id.rawValue, to: &buffer)
+            case .notLearner(let id):
+                buffer.append(3)
+                RaftEncoding.appendInteger(id.rawValue, to: &buffer)
+            case .notMember(let id):
+                buffer.append(4)
+                RaftEncoding.appendInteger(id.rawValue, to: &buffer)
+            case .wouldLeaveNoVoters: buffer.append(5)
+            }
+        case .invalidTransferTarget(let id):
+            buffer.append(6)
+            RaftEncoding.appendInteger(id.rawValue, to: &buffer)
+        case .learnerNotCaughtUp(let id):
+            buffer.append(7)
+            RaftEncoding.appendInteger(id.rawValue, to: &buffer)
+        case .proposalTooLarge(let limit):
+            buffer.append(8)
+            RaftEncoding.appendInteger(UInt64(clamping: limit), to: &buffer)
+        }
+    }
+
+    private static func proposalError(_ decoder: inout RaftDecoder) throws(RaftDecodingError) -> ProposalError {
+        switch try decoder.byte("refusal") {
+        case 1:
+            let hint = try decoder.integer(UInt64.self, "leader hint")
+            return .notLeader(leaderHint: hint == 0 ? nil : ReplicaID(hint))
+        case 2: return .overloaded
+        case 3: return .transferInProgress
+        case 4: return .membershipChangePending
+        case 5:
+            switch try decoder.byte("membership rejection") {
+            case 1: return .membershipChangeRejected(.alreadyBootstrapped)
+            case 2: return .membershipChangeRejected(.alreadyMember(try decoder.replicaID("member")))
+            case 3: return .membershipChangeRejected(.notLearner(try decoder.replicaID("replica")))
+            case 4: return .membershipChangeRejected(.notMember(try decoder.replicaID("replica")))
+            case 5: return .membershipChangeRejected(.wouldLeaveNoVoters)
+            case let other: throw .invalid("membership rejection \(other)")
+            }
+        case 6: return .invalidTransferTarget(try decoder.replicaID("transfer target"))
+        case 7: return .learnerNotCaughtUp(try decoder.replicaID("learner"))
+        case 8:
+            let limit = try decoder.integer(UInt64.self, "proposal limit")
+            guard limit <= UInt64(Int.max) else { throw .invalid("proposal limit \(limit)") }
+            return .proposalTooLarge(limit: Int(limit))
+        case let other: throw .invalid("refusal \(other)")
+        }
     }
 
     private static func appendText(_ text: String, to buffer: inout [UInt8]) {

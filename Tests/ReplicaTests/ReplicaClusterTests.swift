@@ -1,3 +1,5 @@
+import AdminAPI
+import ClusterService
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -500,6 +502,38 @@ import Testing
         await cluster.stopAll()
     }
 
+    // Outside review (the delivery issue): a write refused because a leadership transfer is in
+    // progress was a 503 with Retry-After on the leader and a 409 through a follower, whose
+    // forwarded refusal came back as text. Refusals now travel by case.
+    @Test func aWriteDuringATransferIsRefusedAlikeOnTheLeaderAndThroughAFollower() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let followers = await cluster.followers()
+        let (asked, target) = (followers[0], followers[1])
+        cluster.network.hold(target.configuration.id)  // the target hears nothing: the transfer cannot end
+        let transfer = startWrite(.transferLeadership(to: target.configuration.id), via: leader)
+        func attempt(_ name: String, via replica: Replica) async throws -> Result<WriteResult, ReplicaError> {
+            let request = try cluster.createOrganization(name)
+            do throws(ReplicaError) { return .success(try await replica.write(request, timeout: .seconds(10))) } catch { return .failure(error) }
+        }
+        // No time passes (nothing ticks), so once the transfer has begun it stays in progress.
+        var local = try await attempt("here-0", via: leader)
+        for round in 1..<500 where local != .failure(.refused(.transferInProgress)) {
+            try await Task.sleep(for: .milliseconds(2))
+            local = try await attempt("here-\(round)", via: leader)
+        }
+        #expect(local == .failure(.refused(.transferInProgress)))
+        let forwarded = try await attempt("there", via: asked)
+        #expect(forwarded == .failure(.refused(.transferInProgress)), "the follower answers as the leader does")
+        if case .failure(let error) = forwarded {
+            #expect(ClusterError(error) == ClusterError(.refused(.transferInProgress)))
+            #expect(ClusterError(error) == .unavailable("a leadership transfer is in progress; retry"))
+        }
+        cluster.network.release(target.configuration.id)
+        #expect(await cluster.stepUntil { transfer.withLockedValue { $0 } != nil })
+        await cluster.stopAll()
+    }
+
     @Test func refusedRequestsChangeNothing() async throws {
         let cluster = try TestCluster(size: 3)
         let leader = try #require(await cluster.leader())
@@ -592,6 +626,36 @@ import Testing
     ])
     func forwardedFailuresKeepTheirMeaning(sent: ReplicaError, received: ReplicaError) throws {
         #expect(try ForwardCodec.decodeResponse(ForwardCodec.encode(.failure(sent))) == .final(.failure(received)))
+    }
+
+    /// Every refusal a leader can give reaches the forwarding replica as itself, so the API
+    /// answers a forwarded write exactly as the leader answers a local one (a leader that
+    /// is no longer one sends "no leader", which the follower waits out and forwards again).
+    @Test(arguments: [
+        ProposalError.overloaded, .transferInProgress, .membershipChangePending,
+        .membershipChangeRejected(.alreadyBootstrapped), .membershipChangeRejected(.alreadyMember(2)),
+        .membershipChangeRejected(.notLearner(3)), .membershipChangeRejected(.notMember(9)),
+        .membershipChangeRejected(.wouldLeaveNoVoters), .invalidTransferTarget(7), .learnerNotCaughtUp(4),
+        .proposalTooLarge(limit: 1 << 20),
+    ])
+    func refusalsTravelByCase(refusal: ProposalError) throws {
+        let response = try ForwardCodec.decodeResponse(ForwardCodec.encode(.failure(.refused(refusal))))
+        let expected: ReplicaError = refusal == .overloaded ? .overloaded : .refused(refusal)
+        #expect(response == .final(.failure(expected)))
+        guard case .final(.failure(let received)) = response else { return }
+        #expect(ClusterError(received) == ClusterError(.refused(refusal)), "the leader's answer and the follower's differ")
+        // Every truncation of the refusal is malformed.
+        let bytes = ForwardCodec.encode(Result<WriteResult, ReplicaError>.failure(.refused(refusal)))
+        for count in 0..<bytes.count {
+            #expect(throws: RaftDecodingError.self) { try ForwardCodec.decodeResponse(Array(bytes.prefix(count))) }
+        }
+    }
+
+    @Test func malformedRefusalsAreRefused() {
+        let version = ForwardCodec.version
+        for body: [UInt8] in [[version, 8, 0], [version, 8, 9], [version, 8, 5, 0], [version, 8, 5, 6], [version, 8, 6, 0, 0, 0, 0, 0, 0, 0, 0]] {
+            #expect(throws: RaftDecodingError.self, "\(body)") { try ForwardCodec.decodeResponse(body) }
+        }
     }
 
     @Test func forwardedRequestsAndResultsRoundTrip() throws {

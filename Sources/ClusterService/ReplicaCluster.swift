@@ -1,20 +1,29 @@
-import AdminAPI
+public import AdminAPI
 import Crypto
 import Foundation
-import PeerTransport
-import PolicyModel
-import PolicyStore
+public import PeerTransport
+public import PolicyModel
+public import PolicyStore
 import RaftCore
-import Replica
+public import Replica
 
 /// The real `PolicyCluster`: the HTTP API's view of this process's replica.
-struct ReplicaCluster: PolicyCluster {
+public struct ReplicaCluster: PolicyCluster {
     let replica: Replica
     let network: PeerNetwork
     let clusterSecret: [UInt8]
     let sealer: RootKeySealer
 
-    func status() -> ClusterStatus {
+    /// The API's view of `replica`, whose peers talk over `network`; `clusterSecret` checks
+    /// bootstrap proofs, `sealer` seals new root keys.
+    public init(replica: Replica, network: PeerNetwork, clusterSecret: [UInt8], sealer: RootKeySealer) {
+        self.replica = replica
+        self.network = network
+        self.clusterSecret = clusterSecret
+        self.sealer = sealer
+    }
+
+    public func status() -> ClusterStatus {
         let status = replica.status
         return ClusterStatus(
             id: status.id.rawValue, role: status.role.rawValue, term: status.term, leader: status.leader?.rawValue,
@@ -23,27 +32,27 @@ struct ReplicaCluster: PolicyCluster {
             learners: status.membership.learners.map(\.rawValue), auditSequence: status.auditSequence, auditHead: status.auditHead)
     }
 
-    func isHealthy() -> Bool {
+    public func isHealthy() -> Bool {
         let status = replica.status
         return !status.stopped && status.failure == nil
     }
 
-    func isReady() -> Bool {
+    public func isReady() -> Bool {
         let status = replica.status
         return isHealthy() && status.leader != nil && status.appliedIndex >= status.commitIndex
     }
 
-    func metricsText() -> String {
+    public func metricsText() -> String {
         MetricsText.render(status: replica.status, metrics: replica.metrics, network: network.statistics)
     }
 
-    func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
+    public func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {
         try Self.outcome(of: try await write(.command(CommandCodec.encode(envelope)), timeout: timeout)).get()
     }
 
-    func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void) {
+    public func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void) {
         replica.write(.command(CommandCodec.encode(envelope)), timeout: timeout) { result in
-            completion(result.mapError(Self.map).flatMap(Self.outcome))
+            completion(result.mapError(ClusterError.init).flatMap(Self.outcome))
         }
     }
 
@@ -53,7 +62,7 @@ struct ReplicaCluster: PolicyCluster {
         return .success(outcome)
     }
 
-    func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
+    public func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
         let request: WriteRequest
         switch change {
         case .addLearner(let id):
@@ -71,12 +80,12 @@ struct ReplicaCluster: PolicyCluster {
         return try await write(request, timeout: timeout).revision
     }
 
-    func transferLeadership(to replicaID: UInt64, timeout: Duration) async throws(ClusterError) {
+    public func transferLeadership(to replicaID: UInt64, timeout: Duration) async throws(ClusterError) {
         guard replicaID > 0 else { throw .refused("replica ids start at 1") }
         _ = try await write(.transferLeadership(to: ReplicaID(rawValue: replicaID)), timeout: timeout)
     }
 
-    func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
+    public func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
         async throws(ClusterError) -> (value: Value, revision: UInt64)
     {
         do throws(ReplicaError) {
@@ -92,21 +101,21 @@ struct ReplicaCluster: PolicyCluster {
                 break
             }
         } catch {
-            throw Self.map(error)
+            throw ClusterError(error)
         }
         return try readNow(body)
     }
 
-    func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64) {
+    public func readNow<Value>(_ body: (PolicyState) -> Value) throws(ClusterError) -> (value: Value, revision: UInt64) {
         do {
             // On this thread, from the state published after the last applied batch.
             return try replica.readState { state, applied in (body(state), applied) }
         } catch {
-            throw Self.map(error)
+            throw ClusterError(error)
         }
     }
 
-    func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
+    public func auditRecords(after cursor: String?, limit: Int, filter: AuditQuery, consistency: ReadConsistency, timeout: Duration)
         async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
     {
         var filtered = AuditFilter(
@@ -122,7 +131,7 @@ struct ReplicaCluster: PolicyCluster {
                 return (page.items, page.nextCursor, store.appliedIndex)
             }
         } catch let error as ReplicaError {
-            throw Self.map(error)
+            throw ClusterError(error)
         } catch PolicyStoreError.misuse(let reason) {
             // The route checks the cursor and the page size; a misuse left is the client's too.
             throw .invalidArgument(reason)
@@ -131,34 +140,34 @@ struct ReplicaCluster: PolicyCluster {
         }
     }
 
-    func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError) {
+    public func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError) {
         do {
             _ = try await replica.waitUntilApplied(revision, timeout: timeout)
         } catch {
-            throw Self.map(error)
+            throw ClusterError(error)
         }
     }
 
-    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
+    public func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
         do {
             return try await replica.query { store in (Hex.encode(try store.stateHash()), store.appliedIndex) }
         } catch let error as ReplicaError {
-            throw Self.map(error)
+            throw ClusterError(error)
         } catch {
             throw .internalFailure("\(error)")
         }
     }
 
-    func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool {
+    public func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool {
         HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: message, using: SymmetricKey(data: clusterSecret))
     }
 
-    func newEntityID() -> EntityID {
+    public func newEntityID() -> EntityID {
         var generator = SystemRandomNumberGenerator()
         return EntityID(high: generator.next(), low: generator.next())
     }
 
-    func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
+    public func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
         let id = newEntityID()
         do {
             let pair = try sealer.generate(id: id)
@@ -168,12 +177,12 @@ struct ReplicaCluster: PolicyCluster {
         }
     }
 
-    func newSecret() -> [UInt8] {
+    public func newSecret() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
-    func now() -> Timestamp {
+    public func now() -> Timestamp {
         Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
@@ -181,23 +190,26 @@ struct ReplicaCluster: PolicyCluster {
         do {
             return try await replica.write(request, timeout: timeout)
         } catch {
-            throw Self.map(error)
+            throw ClusterError(error)
         }
     }
+}
 
-    /// The one mapping of runtime conditions to the API's.
-    static func map(_ error: ReplicaError) -> ClusterError {
+extension ClusterError {
+    /// The one mapping of the runtime's conditions to the API's, the same whether the write
+    /// was refused here or by the leader it was forwarded to (refusals travel by case).
+    public init(_ error: ReplicaError) {
         switch error {
-        case .noLeader(let hint): return .unavailable("no leader is known (last seen: \(hint.map(\.description) ?? "none")); retry")
-        case .timedOut: return .timedOut
-        case .proposalDropped: return .unavailable("the write was lost to a leader change and not applied; retry")
-        case .refused(.overloaded), .overloaded: return .overloaded
-        case .refused(.notLeader): return .unavailable("leadership is changing; retry")
-        case .refused(.transferInProgress): return .unavailable("a leadership transfer is in progress; retry")
-        case .refused(let reason): return .refused(reason.description)
-        case .leaderRefused(let reason): return .refused(reason)
-        case .stopped: return .unavailable("this replica is stopping")
-        case .failed(let reason), .invalidConfiguration(let reason), .storage(let reason): return .internalFailure(reason)
+        case .noLeader(let hint): self = .unavailable("no leader is known (last seen: \(hint.map(\.description) ?? "none")); retry")
+        case .timedOut: self = .timedOut
+        case .proposalDropped: self = .unavailable("the write was lost to a leader change and not applied; retry")
+        case .refused(.overloaded), .overloaded: self = .overloaded
+        case .refused(.notLeader): self = .unavailable("leadership is changing; retry")
+        case .refused(.transferInProgress): self = .unavailable("a leadership transfer is in progress; retry")
+        case .refused(let reason): self = .refused(reason.description)
+        case .leaderRefused(let reason): self = .refused(reason)
+        case .stopped: self = .unavailable("this replica is stopping")
+        case .failed(let reason), .invalidConfiguration(let reason), .storage(let reason): self = .internalFailure(reason)
         }
     }
 }
