@@ -2,7 +2,7 @@
 // hand-picked edge cases then random and randomly damaged ones, each with what biscuit-python
 // 0.4.0 (biscuit-auth 6.0.0) printed for `str(AuthorizerBuilder(text))`, or nil where it refused
 // the text. A case added here must carry the reference's own answer; the live comparison with
-// the reference is tests/biscuit's differential test.
+// the reference is SystemTests/biscuit's differential test.
 
 /// One statement and the reference's verdict.
 struct DatalogReferenceCase: Sendable {

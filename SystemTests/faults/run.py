@@ -1,6 +1,6 @@
 """Runs one fault schedule against a real 3-replica cluster and checks the history.
 
-    python3 tests/faults/run.py --schedule leader-kill --seconds 20 [--history FILE] [--keep DIR]
+    python3 SystemTests/faults/run.py --schedule leader-kill --seconds 20 [--history FILE] [--keep DIR]
 
 While the nemesis injects its faults, clients on every replica run the workloads: unique creates
 (a set; every other one without an idempotency key, which the server's fast path serves),

@@ -1,10 +1,10 @@
 """The reference implementation's side of scripts/bench-biscuit (biscuit-python 0.4.0, which
 wraps biscuit-auth 6.0.0).
 
-    python3 tests/bench/biscuit_reference.py fixtures DIR   write the root key, tokens and Datalog
-    python3 tests/bench/biscuit_reference.py time DIR       time the reference on them (JSON, µs; the
+    python3 SystemTests/bench/biscuit_reference.py fixtures DIR   write the root key, tokens and Datalog
+    python3 SystemTests/bench/biscuit_reference.py time DIR       time the reference on them (JSON, µs; the
                                                             script saves it as DIR/reference-*.json)
-    python3 tests/bench/biscuit_reference.py compare DIR    one table: the reference's medians and the
+    python3 SystemTests/bench/biscuit_reference.py compare DIR    one table: the reference's medians and the
                                                             Swift benchmarks' (from DIR's jmh file)
 
 The tokens look like the ones Rampart issues: an authority block stating the principal, its

@@ -1,12 +1,12 @@
 """Cluster measurements with real processes on loopback (not part of the test suite).
 
-    python3 tests/process/bench.py failover --kills 20   time from kill -9 of the leader to the
+    python3 SystemTests/process/bench.py failover --kills 20   time from kill -9 of the leader to the
                                                           first acknowledged write on the new one
-    python3 tests/process/bench.py load --seconds 10 --clients 16
+    python3 SystemTests/process/bench.py load --seconds 10 --clients 16
                                                           replicated write throughput, latency,
                                                           and the replicas' RSS at rest and under load
 
-    python3 tests/process/bench.py wrk --seconds 5   wrk against the API: writes (unique organization
+    python3 SystemTests/process/bench.py wrk --seconds 5   wrk against the API: writes (unique organization
                                                           names) via the leader and a follower at 1, 16 and
                                                           64 connections; linearizable and stale reads;
                                                           authorize on a follower
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Cluster, HTTPError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from compare import wrk as run_wrk  # noqa: E402  (the one wrk runner, with tests/bench's scripts)
+from compare import wrk as run_wrk  # noqa: E402  (the one wrk runner, with SystemTests/bench's scripts)
 
 
 def failover(kills: int) -> None:

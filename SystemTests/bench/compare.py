@@ -1,7 +1,7 @@
 """Rampart and etcd side by side on this machine: a 3-replica Rampart cluster and a 3-member
 etcd cluster (Debian's etcd-server, fsync on), both on loopback, driven by the same wrk loads.
 
-    python3 tests/bench/compare.py [--seconds 10] [--markdown docs/BENCHMARKS.md]
+    python3 SystemTests/bench/compare.py [--seconds 10] [--markdown docs/BENCHMARKS.md]
 
 Cases: writes at 1, 16 and 64 connections (Rampart: create a unique principal through the
 leader; etcd: kv/put of a unique key with a 100-byte value through the gateway), linearizable
@@ -310,7 +310,7 @@ def write_markdown(path: Path, seconds: int, facts: str, text: str):
     """Replaces the generated part of `path` (between the result markers), keeping the prose around it."""
     generated = (
         f"{BEGIN}\n"
-        "Produced by `scripts/bench` (`tests/bench/compare.py`). Both clusters have 3 members on loopback with fsync on, "
+        "Produced by `scripts/bench` (`SystemTests/bench/compare.py`). Both clusters have 3 members on loopback with fsync on, "
         "run one after the other on the same machine, and are driven by the same wrk loads "
         f"for {seconds} s per case. Rampart writes create a unique principal through the leader; etcd writes "
         "`kv/put` a unique key with a 100-byte value through its HTTP/JSON gateway on the leader. Linearizable reads: "
