@@ -19,7 +19,11 @@ let package = Package(
         .library(name: "PolicyStore", targets: ["PolicyStore"]),
         .library(name: "PeerTransport", targets: ["PeerTransport"]),
         .library(name: "Replica", targets: ["Replica"]),
+        .library(name: "APIModels", targets: ["APIModels"]),
+        .library(name: "AuditVerification", targets: ["AuditVerification"]),
         .library(name: "AdminAPI", targets: ["AdminAPI"]),
+        .library(name: "ClusterService", targets: ["ClusterService"]),
+        .library(name: "RampartClient", targets: ["RampartClient"]),
         .library(name: "Biscuit", targets: ["Biscuit"]),
         .executable(name: "rampart", targets: ["Rampart"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
@@ -69,10 +73,17 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The audit log's hash chain: sealing a record and checking a run of them. Shared by the
+        // store, which seals, and the client, which verifies what it reads without the store.
+        .target(
+            name: "AuditVerification",
+            dependencies: ["PolicyModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // Adapter: the policy state machine in SQLite, with the audit hash chain and snapshots.
         .target(
             name: "PolicyStore",
-            dependencies: ["PolicyModel", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PolicyModel", "AuditVerification", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // Adapter: the peer wire protocol (frames, mutual authentication) on SwiftNIO.
@@ -96,11 +107,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Delivery: the HTTP API every replica serves, over the narrow `PolicyCluster` protocol.
+        // The HTTP API's request and response bodies and the cluster-secret proof: what the
+        // server and the client must agree on, and nothing of either.
+        .target(
+            name: "APIModels",
+            dependencies: ["PolicyModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // Delivery: the HTTP API every replica serves, over the narrow `PolicyCluster` protocols.
         .target(
             name: "AdminAPI",
             dependencies: [
-                "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"),
+                "APIModels", "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -108,26 +126,36 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The API's view of a replica (`ReplicaCluster`, a `PolicyCluster`): the one mapping of
-        // runtime conditions to the API's errors, and the metrics text.
+        // The server side of a replica, short of the process: its configuration, the API's view of
+        // the runtime (`ReplicaCluster`, with the one mapping of runtime conditions to the API's
+        // errors), the metrics text and the root-key maintenance loop.
         .target(
             name: "ClusterService",
             dependencies: [
-                "AdminAPI", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "AdminAPI", "APIModels", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
-        // The one binary: `rampart server`, `rampart bootstrap` and the admin commands.
+        // The client: the HTTP client and every command but `server` (admin, bootstrap, audit
+        // verification, the offline Biscuit verbs). It links no server code: the proof is this list.
+        .target(
+            name: "RampartClient",
+            dependencies: [
+                "APIModels", "AuditVerification", "PolicyModel", "Biscuit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The one binary: `rampart server` and the client's commands.
         .executableTarget(
             name: "Rampart",
             dependencies: [
-                "AdminAPI", "ClusterService", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
-                "Biscuit",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                "ClusterService", "RampartClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -175,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "AdminAPITests",
             dependencies: [
-                "AdminAPI", "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+                "AdminAPI", "APIModels", "PolicyModel", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,8 +221,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ClusterServiceTests",
+            dependencies: [
+                "ClusterService", "AdminAPI", "Replica", "RaftCore", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "PolicyStoreTests",
-            dependencies: ["PolicyModel", "PolicyStore"],
+            dependencies: ["PolicyModel", "PolicyStore", "AuditVerification"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import APIModels
 import Foundation
 public import Hummingbird
 public import PolicyModel

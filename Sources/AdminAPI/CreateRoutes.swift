@@ -1,3 +1,4 @@
+import APIModels
 import Foundation
 import Hummingbird
 import PolicyModel

@@ -83,7 +83,7 @@ public final class DenialLog: Sendable {
 
     /// Records what was gathered: one command per distinct refusal, proposed with no actor (the
     /// cluster itself records them). A proposal that fails is counted and logged, not retried.
-    public func flush(to cluster: any PolicyCluster, logger: Logger) async {
+    public func flush(to cluster: any ClusterWriter & ReplicaResources, logger: Logger) async {
         let (denials, notItemized) = drain()
         if notItemized > 0 {
             notRecorded.add(notItemized, ordering: .relaxed)
@@ -108,7 +108,7 @@ public final class DenialLog: Sendable {
 
     /// Flushes every `interval` until cancelled. What was gathered in the last interval before
     /// a replica stops is in its metrics only: the replica can no longer propose it.
-    public func run(cluster: any PolicyCluster, logger: Logger) async {
+    public func run(cluster: any ClusterWriter & ReplicaResources, logger: Logger) async {
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: limits.interval)

@@ -1,3 +1,4 @@
+import APIModels
 /// A reader for the simplest JSON bodies: one object whose values are strings, `true`, `false`
 /// or `null` — most request bodies. It exists for the hot request paths (`AdminRoutes.decode`,
 /// `FastPath`), where `JSONDecoder` cost more than the rest of the request.

@@ -1,8 +1,13 @@
+public import APIModels
 public import PolicyModel
 
-/// What the HTTP API needs from the cluster: the narrow view a replica offers (the executable
-/// wires the real replica in; route tests use a fake). The API never sees Raft types.
-public protocol PolicyCluster: Sendable {
+/// What the HTTP API needs from the cluster: the narrow view a replica offers, in four concerns
+/// a consumer can take one at a time (`ReplicaCluster` in ClusterService wires the real replica
+/// in; route tests use a fake). The API never sees Raft types.
+public protocol PolicyCluster: ClusterHealth, ClusterWriter, ClusterReader, ReplicaResources {}
+
+/// How the replica is: for operators and probes.
+public protocol ClusterHealth: Sendable {
     /// This replica's view of the cluster.
     func status() -> ClusterStatus
     /// Whether the replica's runtime is running (liveness).
@@ -11,6 +16,12 @@ public protocol PolicyCluster: Sendable {
     func isReady() -> Bool
     /// Metrics in the Prometheus text format.
     func metricsText() -> String
+    /// The state hash (hex) of the replica's database, at the revision returned.
+    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64)
+}
+
+/// Changes through the leader: commands, membership, leadership.
+public protocol ClusterWriter: Sendable {
     /// Proposes a command through the leader and waits for its outcome.
     func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome
     /// `submit` for a caller that cannot suspend (the request fast path, on an event loop).
@@ -21,6 +32,10 @@ public protocol PolicyCluster: Sendable {
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64
     /// Hands leadership to `replica`.
     func transferLeadership(to replica: UInt64, timeout: Duration) async throws(ClusterError)
+}
+
+/// Reads of the replicated state at a chosen consistency.
+public protocol ClusterReader: Sendable {
     /// Runs `body` on the replica's state after waiting for the consistency asked for.
     /// - Returns: the body's value and the revision the state reflects.
     func read<Value: Sendable>(_ consistency: ReadConsistency, timeout: Duration, _ body: @escaping @Sendable (PolicyState) -> Value)
@@ -34,8 +49,12 @@ public protocol PolicyCluster: Sendable {
         async throws(ClusterError) -> (records: [AuditRecord], nextCursor: String?, revision: UInt64)
     /// Waits until this replica has applied `revision` (read-your-writes on any replica).
     func waitForRevision(_ revision: UInt64, timeout: Duration) async throws(ClusterError)
-    /// The state hash (hex) of the replica's database, at the revision returned.
-    func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64)
+}
+
+/// What a command needs that the deterministic state machine may not make itself: ids, secrets,
+/// root keys and the time, chosen before proposing; and the cluster secret's proofs, checked
+/// without the secret leaving the replica.
+public protocol ReplicaResources: Sendable {
     /// Checks, in constant time, that `proof` is `HMAC-SHA256(cluster secret, message)`
     /// (`ClusterProof`).
     func verifyClusterProof(_ proof: [UInt8], of message: [UInt8]) -> Bool
@@ -101,63 +120,6 @@ public enum MembershipOperation: Sendable, Hashable {
     case promote(UInt64, force: Bool)
     /// Removes a replica.
     case remove(UInt64)
-}
-
-/// The cluster as one replica sees it.
-public struct ClusterStatus: Codable, Sendable, Hashable {
-    /// This replica's id.
-    public var id: UInt64
-    /// Its Raft role.
-    public var role: String
-    /// Its term.
-    public var term: UInt64
-    /// The leader it knows of.
-    public var leader: UInt64?
-    /// The commit index it knows of.
-    public var commitIndex: UInt64
-    /// The revision it has applied.
-    public var appliedIndex: UInt64
-    /// Its last log index.
-    public var lastIndex: UInt64
-    /// The index of its latest snapshot.
-    public var snapshotIndex: UInt64
-    /// The voters.
-    public var voters: [UInt64]
-    /// The learners.
-    public var learners: [UInt64]
-    /// The audit log's newest sequence number.
-    public var auditSequence: UInt64
-    /// The audit log's head hash (hex).
-    public var auditHead: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, role, term, leader, voters, learners
-        case commitIndex = "commit_index"
-        case appliedIndex = "applied_index"
-        case lastIndex = "last_index"
-        case snapshotIndex = "snapshot_index"
-        case auditSequence = "audit_sequence"
-        case auditHead = "audit_head"
-    }
-
-    /// Creates a status.
-    public init(
-        id: UInt64, role: String, term: UInt64, leader: UInt64?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
-        snapshotIndex: UInt64, voters: [UInt64], learners: [UInt64], auditSequence: UInt64, auditHead: String
-    ) {
-        self.id = id
-        self.role = role
-        self.term = term
-        self.leader = leader
-        self.commitIndex = commitIndex
-        self.appliedIndex = appliedIndex
-        self.lastIndex = lastIndex
-        self.snapshotIndex = snapshotIndex
-        self.voters = voters
-        self.learners = learners
-        self.auditSequence = auditSequence
-        self.auditHead = auditHead
-    }
 }
 
 /// Why the cluster could not serve a request; mapped to HTTP in `APIError`.

@@ -1,4 +1,5 @@
 public import AdminAPI
+public import APIModels
 import Crypto
 import Foundation
 public import PeerTransport

@@ -1,4 +1,5 @@
 public import PolicyModel
+public import AuditVerification
 
 /// One page of a listing and the cursor of the next one.
 public struct Page<Item: Sendable>: Sendable {

@@ -1,4 +1,5 @@
 public import PolicyModel
+internal import AuditVerification
 internal import Crypto
 
 #if canImport(Glibc)

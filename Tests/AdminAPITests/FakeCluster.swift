@@ -1,5 +1,6 @@
 import Crypto
 import AdminAPI
+import APIModels
 import Foundation
 import NIOConcurrencyHelpers
 import PolicyModel

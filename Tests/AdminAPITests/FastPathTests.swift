@@ -9,6 +9,7 @@ import NIOHTTPTypesHTTP1
 import Testing
 
 @testable import AdminAPI
+import APIModels
 
 /// The fast path in a channel of its own: what it answers (authorize decisions, created
 /// resources) must be what the routes answer, and everything else must reach the router

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import AdminAPI
+import APIModels
 
 @Suite struct FlatJSONTests {
     private func parse(_ text: String) -> [(key: String, value: FlatJSON.Value)]? {

@@ -1,4 +1,5 @@
 import AdminAPI
+import APIModels
 import Foundation
 import Hummingbird
 import Logging

@@ -1,3 +1,4 @@
+import AuditVerification
 import Foundation
 import PolicyModel
 import PolicyStore

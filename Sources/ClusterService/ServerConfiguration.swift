@@ -3,9 +3,9 @@ import Foundation
 /// The settings of `rampart server`, merged from a JSON file, then `RAMPART_*` environment
 /// variables, then command-line flags (each overriding the one before), and validated before
 /// anything starts. Paths given in the file are relative to the file's directory.
-struct ServerConfiguration: Equatable {
+public struct ServerConfiguration: Equatable, Sendable {
     /// This replica's id (1 or more).
-    var replicaID: UInt64 = 0
+    public var replicaID: UInt64 = 0
     /// Where the log, the database and snapshots live.
     var dataDirectory = ""
     /// The address peers connect to.
@@ -33,7 +33,7 @@ struct ServerConfiguration: Equatable {
     /// How long a replaced root key keeps verifying (retiring) before the leader retires it.
     var keyOverlapSeconds = 86_400
     /// The log level: trace, debug, info, notice, warning, error or critical.
-    var logLevel = "info"
+    public var logLevel = "info"
     /// The most API connections open at once; nil for the most the descriptor limit allows
     /// (`DescriptorBudget`).
     var apiMaxConnections: Int?
@@ -65,7 +65,7 @@ struct ServerConfiguration: Equatable {
     }
 
     /// Loads the file (if any), then applies the environment and the flags.
-    static func load(file: String?, environment: [String: String], flags: [String: String]) throws(ConfigurationError)
+    public static func load(file: String?, environment: [String: String], flags: [String: String]) throws(ConfigurationError)
         -> ServerConfiguration
     {
         var configuration = ServerConfiguration()
@@ -207,12 +207,12 @@ struct ServerConfiguration: Equatable {
 }
 
 /// A configuration problem, named precisely enough to fix.
-enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
     case missing(String)
     case invalid(String, String)
     case unreadable(String, String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .missing(let name): return "missing setting \(name) (file key \(name), variable RAMPART_\(name.uppercased()))"
         case .invalid(let name, let reason): return "invalid \(name): \(reason)"

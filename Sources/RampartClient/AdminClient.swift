@@ -1,4 +1,4 @@
-import AdminAPI
+import APIModels
 import ArgumentParser
 import Crypto
 import Foundation

@@ -20,6 +20,13 @@ public struct OrganizationResponse: Codable, Sendable, Hashable {
     public var suspended: Bool
     /// The revision of its last change.
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(name: String, suspended: Bool, revision: UInt64) {
+        self.name = name
+        self.suspended = suspended
+        self.revision = revision
+    }
 }
 
 /// `POST /v1/cluster/bootstrap/challenge`: a one-time challenge for a proof of the cluster
@@ -33,6 +40,12 @@ public struct ChallengeResponse: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case challenge
         case expiresInSeconds = "expires_in_seconds"
+    }
+
+    /// Creates the value.
+    public init(challenge: String, expiresInSeconds: Int) {
+        self.challenge = challenge
+        self.expiresInSeconds = expiresInSeconds
     }
 }
 
@@ -53,6 +66,14 @@ public struct BootstrapResponse: Codable, Sendable {
         case keyID = "key_id"
         case token
         case revision
+    }
+
+    /// Creates the value.
+    public init(principal: String, keyID: String, token: String, revision: UInt64) {
+        self.principal = principal
+        self.keyID = keyID
+        self.token = token
+        self.revision = revision
     }
 }
 
@@ -89,6 +110,11 @@ public struct TransferRequest: Codable, Sendable {
 public struct RevisionResponse: Codable, Sendable {
     /// The revision the write was applied at.
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(revision: UInt64) {
+        self.revision = revision
+    }
 }
 
 /// `GET /v1/cluster/hash`.
@@ -108,6 +134,14 @@ public struct StateHashResponse: Codable, Sendable {
         case auditHead = "audit_head"
         case auditSequence = "audit_sequence"
     }
+
+    /// Creates the value.
+    public init(stateHash: String, revision: UInt64, auditHead: String, auditSequence: UInt64) {
+        self.stateHash = stateHash
+        self.revision = revision
+        self.auditHead = auditHead
+        self.auditSequence = auditSequence
+    }
 }
 
 /// An error body (`application/problem+json`, RFC 9457).
@@ -120,4 +154,69 @@ public struct Problem: Codable, Sendable, Hashable {
     public var status: Int
     /// What went wrong in this request.
     public var detail: String
+
+    /// Creates the value.
+    public init(code: String, title: String, status: Int, detail: String) {
+        self.code = code
+        self.title = title
+        self.status = status
+        self.detail = detail
+    }
+}
+
+/// The cluster as one replica sees it.
+public struct ClusterStatus: Codable, Sendable, Hashable {
+    /// This replica's id.
+    public var id: UInt64
+    /// Its Raft role.
+    public var role: String
+    /// Its term.
+    public var term: UInt64
+    /// The leader it knows of.
+    public var leader: UInt64?
+    /// The commit index it knows of.
+    public var commitIndex: UInt64
+    /// The revision it has applied.
+    public var appliedIndex: UInt64
+    /// Its last log index.
+    public var lastIndex: UInt64
+    /// The index of its latest snapshot.
+    public var snapshotIndex: UInt64
+    /// The voters.
+    public var voters: [UInt64]
+    /// The learners.
+    public var learners: [UInt64]
+    /// The audit log's newest sequence number.
+    public var auditSequence: UInt64
+    /// The audit log's head hash (hex).
+    public var auditHead: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, role, term, leader, voters, learners
+        case commitIndex = "commit_index"
+        case appliedIndex = "applied_index"
+        case lastIndex = "last_index"
+        case snapshotIndex = "snapshot_index"
+        case auditSequence = "audit_sequence"
+        case auditHead = "audit_head"
+    }
+
+    /// Creates a status.
+    public init(
+        id: UInt64, role: String, term: UInt64, leader: UInt64?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
+        snapshotIndex: UInt64, voters: [UInt64], learners: [UInt64], auditSequence: UInt64, auditHead: String
+    ) {
+        self.id = id
+        self.role = role
+        self.term = term
+        self.leader = leader
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.lastIndex = lastIndex
+        self.snapshotIndex = snapshotIndex
+        self.voters = voters
+        self.learners = learners
+        self.auditSequence = auditSequence
+        self.auditHead = auditHead
+    }
 }

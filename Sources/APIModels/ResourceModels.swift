@@ -122,11 +122,19 @@ public struct AuthorizeResponse: Codable, Sendable, Hashable {
     public var reason: String?
     /// The revision of the state that decided.
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(allowed: Bool, binding: String?, reason: String?, revision: UInt64) {
+        self.allowed = allowed
+        self.binding = binding
+        self.reason = reason
+        self.revision = revision
+    }
 }
 
 extension AuthorizeResponse {
     /// The response for `decision`, taken at `revision`.
-    init(_ decision: AuthorizationDecision, revision: UInt64) {
+    public init(_ decision: AuthorizationDecision, revision: UInt64) {
         self.init(allowed: decision.allowed, binding: decision.binding.map { "\($0.id)" }, reason: decision.denial?.rawValue, revision: revision)
     }
 }
@@ -136,6 +144,13 @@ public struct ProjectResponse: Codable, Sendable, Hashable {
     public var organization: String
     public var name: String
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(organization: String, name: String, revision: UInt64) {
+        self.organization = organization
+        self.name = name
+        self.revision = revision
+    }
 }
 
 /// A principal.
@@ -144,6 +159,14 @@ public struct PrincipalResponse: Codable, Sendable, Hashable {
     public var name: String
     public var kind: String
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(organization: String, name: String, kind: String, revision: UInt64) {
+        self.organization = organization
+        self.name = name
+        self.kind = kind
+        self.revision = revision
+    }
 }
 
 /// An API key (never its secret).
@@ -151,6 +174,13 @@ public struct APIKeyResponse: Codable, Sendable, Hashable {
     public var id: String
     public var principal: String
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(id: String, principal: String, revision: UInt64) {
+        self.id = id
+        self.principal = principal
+        self.revision = revision
+    }
 }
 
 /// A new API key: the token is shown once and never stored.
@@ -160,6 +190,14 @@ public struct APIKeyCreatedResponse: Codable, Sendable, Hashable {
     /// The bearer token `<id>.<secret>`.
     public var token: String
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(id: String, principal: String, token: String, revision: UInt64) {
+        self.id = id
+        self.principal = principal
+        self.token = token
+        self.revision = revision
+    }
 }
 
 /// A role.
@@ -175,6 +213,15 @@ public struct RoleResponse: Codable, Sendable, Hashable {
         case organization, name, permissions, revision
         case builtIn = "built_in"
     }
+
+    /// Creates the value.
+    public init(organization: String?, name: String, builtIn: Bool, permissions: [String], revision: UInt64) {
+        self.organization = organization
+        self.name = name
+        self.builtIn = builtIn
+        self.permissions = permissions
+        self.revision = revision
+    }
 }
 
 /// A role binding.
@@ -184,6 +231,15 @@ public struct BindingResponse: Codable, Sendable, Hashable {
     public var role: String
     public var scope: String
     public var revision: UInt64
+
+    /// Creates the value.
+    public init(id: String, principal: String, role: String, scope: String, revision: UInt64) {
+        self.id = id
+        self.principal = principal
+        self.role = role
+        self.scope = scope
+        self.revision = revision
+    }
 }
 
 /// A public root key.
@@ -198,6 +254,14 @@ public struct PublicKeyResponse: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case id, algorithm, state
         case publicKey = "public_key"
+    }
+
+    /// Creates the value.
+    public init(id: String, algorithm: String, publicKey: String, state: String) {
+        self.id = id
+        self.algorithm = algorithm
+        self.publicKey = publicKey
+        self.state = state
     }
 }
 
@@ -250,5 +314,12 @@ public struct ListResponse<Item: Codable & Sendable>: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case items, revision
         case nextCursor = "next_cursor"
+    }
+
+    /// Creates the value.
+    public init(items: [Item], nextCursor: String?, revision: UInt64) {
+        self.items = items
+        self.nextCursor = nextCursor
+        self.revision = revision
     }
 }

@@ -1,8 +1,8 @@
-import AdminAPI
+import APIModels
 import ArgumentParser
 import Foundation
 import PolicyModel
-import PolicyStore
+import AuditVerification
 
 /// Options of every write: safe retries and conditional updates.
 struct WriteOptions: ParsableArguments {

@@ -1,0 +1,90 @@
+@testable import PolicyModel
+import Testing
+
+/// The root key schedule decides from the keys and the time it is given, nothing else; these
+/// tests drive a rotation through the state machine with a clock they move by hand.
+@Suite struct RootKeyScheduleTests {
+    let material = (Array(repeating: UInt8(1), count: 32), Array(repeating: UInt8(2), count: 60))
+    let schedule = RootKeySchedule(activationSeconds: 60, overlapSeconds: 3600)
+    let start: Int64 = 1_700_000_000_000
+
+    /// A state and the next revision, applying envelopes as a replica would.
+    struct Ledger {
+        var state = PolicyState()
+        var revision: UInt64 = 1
+
+        mutating func apply(_ envelope: CommandEnvelope) -> CommandOutcome {
+            defer { revision += 1 }
+            return state.apply(envelope, at: revision)
+        }
+
+        mutating func add(_ key: EntityID, publicKey: [UInt8], sealed: [UInt8], at time: Int64) {
+            let envelope = CommandEnvelope(
+                command: .addRootKey(id: key, publicKey: publicKey, sealedPrivateKey: sealed), actor: nil, requestID: "rotate",
+                time: Timestamp(millisecondsSinceEpoch: time))
+            #expect(apply(envelope).rejection == nil)
+        }
+    }
+
+    func due(_ ledger: Ledger, at time: Int64) -> [CommandEnvelope] {
+        schedule.due(ledger.state.allRootKeys, at: Timestamp(millisecondsSinceEpoch: time))
+    }
+
+    @Test func aRotationMovesOnlyOnceItsDelaysHavePassed() {
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        #expect(due(ledger, at: start + 59_999).isEmpty, "a pending key is activated no sooner than the activation delay")
+        let activation = due(ledger, at: start + 60_000)
+        #expect(activation.map(\.command) == [.activateRootKey(id: id(1))])
+        #expect(activation.map(\.idempotencyKey) == ["rootkey-activate-\(id(1))"])
+        #expect(activation.allSatisfy { $0.requestID == RootKeySchedule.requestID && $0.actor == nil })
+        #expect(activation.allSatisfy { $0.time == Timestamp(millisecondsSinceEpoch: start + 60_000) })
+        for step in activation { #expect(ledger.apply(step).rejection == nil) }
+        #expect(ledger.state.activeRootKey?.id == id(1))
+        #expect(due(ledger, at: start + 10_000_000).isEmpty, "one active key and nothing else: nothing to do")
+
+        // The successor is published, activated after the delay, and the old key retires once
+        // the successor has been active for the overlap.
+        let published = start + 100_000
+        ledger.add(id(2), publicKey: material.0, sealed: material.1, at: published)
+        #expect(due(ledger, at: published + 59_999).isEmpty)
+        for step in due(ledger, at: published + 60_000) { #expect(ledger.apply(step).rejection == nil) }
+        #expect(ledger.state.allRootKeys.map(\.state) == [.retiring, .active])
+        #expect(due(ledger, at: published + 60_000 + 3_599_999).isEmpty, "a retiring key verifies for the whole overlap")
+        let retirement = due(ledger, at: published + 60_000 + 3_600_000)
+        #expect(retirement.map(\.command) == [.retireRootKey(id: id(1))])
+        #expect(retirement.map(\.idempotencyKey) == ["rootkey-retire-\(id(1))"])
+        for step in retirement { #expect(ledger.apply(step).rejection == nil) }
+        #expect(ledger.state.publishedRootKeys.map(\.id) == [id(2)])
+        #expect(due(ledger, at: published + 100_000_000).isEmpty)
+    }
+
+    @Test func aStepRepeatedByANewLeaderChangesNothing() {
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        let steps = due(ledger, at: start + 60_000)
+        for step in steps { #expect(ledger.apply(step).rejection == nil) }
+        let before = ledger.state.allRootKeys
+        // The same step, decided again at a later time by another leader that had not yet
+        // applied the first: its idempotency key makes it a replay.
+        var repeated = steps[0]
+        repeated.time = Timestamp(millisecondsSinceEpoch: start + 61_000)
+        let outcome = ledger.apply(repeated)
+        #expect(outcome.replayed)
+        #expect(ledger.state.allRootKeys == before)
+    }
+
+    @Test func everyPendingKeyIsActivatedInOrderAndRetiredKeysAreLeftAlone() {
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        ledger.add(id(2), publicKey: material.0, sealed: material.1, at: start + 5)
+        ledger.add(id(3), publicKey: material.0, sealed: material.1, at: start + 30_000)
+        #expect(due(ledger, at: start + 60_005).map(\.command) == [.activateRootKey(id: id(1)), .activateRootKey(id: id(2))])
+        #expect(RootKeySchedule(activationSeconds: 0, overlapSeconds: 0).due(ledger.state.allRootKeys, at: Timestamp(millisecondsSinceEpoch: start)).count == 1,
+            "with no delay a key published now is due now")
+        #expect(schedule.due([], at: Timestamp(millisecondsSinceEpoch: start)).isEmpty)
+        let retired = RootKey(id: id(9), state: .retired, publicKey: material.0, sealedPrivateKey: material.1,
+            createdAt: Timestamp(millisecondsSinceEpoch: 0), revision: 1)
+        #expect(schedule.due([retired], at: Timestamp(millisecondsSinceEpoch: start)).isEmpty)
+    }
+}
