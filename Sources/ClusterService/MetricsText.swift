@@ -41,6 +41,7 @@ enum MetricsText {
         metric("rampart_proposals_total", "counter", "Commands proposed by this replica as leader.", metrics.proposals)
         metric("rampart_requests_failed_total", "counter", "Requests refused, timed out or dropped.", metrics.failedRequests)
         metric("rampart_requests_forwarded_total", "counter", "Requests forwarded to the leader.", metrics.forwardedRequests)
+        metric("rampart_waiting_callers", "gauge", "Writes, reads and waits taken in by the runtime and not yet answered.", metrics.waitingCallers)
         metric(
             "rampart_forwards_retried_total", "counter",
             "Forwarded writes sent again after their leader's term ended without applying them.", metrics.forwardsRetried)

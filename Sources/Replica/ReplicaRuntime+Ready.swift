@@ -85,17 +85,17 @@ extension ReplicaRuntime {
         let now = ContinuousClock.now
         metrics.appliedEntries += fresh.count
         for (entry, outcome) in zip(fresh, outcomes) {
-            guard let proposal = proposals.removeValue(forKey: entry.index) else { continue }
+            guard let proposal = waiters.proposals.removeValue(forKey: entry.index) else { continue }
             if proposal.term == entry.term {
                 metrics.proposalCommit.record(now - proposal.proposed)
-                answer(proposal.origin, .success(WriteResult(revision: entry.index, outcome: outcome)))
+                waiters.answer(proposal.origin, .success(WriteResult(revision: entry.index, outcome: outcome)))
             } else {
                 // Another leader's entry took this index: ours was never committed.
-                answer(proposal.origin, .failure(.proposalDropped))
+                waiters.answer(proposal.origin, .failure(.proposalDropped))
             }
         }
         if let last = fresh.last { resolveAfterApply(through: last.position, entries: fresh, outcomes: outcomes) }
-        releaseAppliedWaiters()
+        waiters.release(applied: store.appliedIndex)
         answerNow()
         do {
             try store.writeStaged()
@@ -113,28 +113,10 @@ extension ReplicaRuntime {
             metrics.leaderChanges += 1
             logger.info("leader changed", metadata: ["leader": "\(soft.leader.map(\.description) ?? "none")", "term": "\(soft.term)"])
             lastLeader = soft.leader
-            // Reads asked of the previous leader may never be answered; ask again.
-            for (_, read) in readsAwaitingIndex { waitingReads.append(read) }
-            readsAwaitingIndex = [:]
+            waiters.leaderChanged()
         }
-        if soft.role != .leader, !transfers.isEmpty {
-            for transfer in transfers {
-                answer(transfer.origin, .success(WriteResult(revision: instance.commitIndex, outcome: nil)))
-            }
-            transfers = []
-        }
-    }
-
-    /// Answers a write's caller: a local continuation, or the peer that forwarded it.
-    func answer(_ origin: Origin, _ result: Result<WriteResult, ReplicaError>) {
-        switch origin {
-        case .local(let completion):
-            if case .failure = result { metrics.failedRequests += 1 }
-            // Answered after this turn's status is published, so a caller that reads the status
-            // next sees at least what its answer reflects.
-            answersAfterPublish.append { completion(result) }
-        case .remote(let peer, let requestID):
-            transport.send(.response(id: requestID, body: ForwardCodec.encode(result)), to: peer)
+        if soft.role != .leader, !waiters.transfers.isEmpty {
+            waiters.leadershipEnded(commitIndex: instance.commitIndex)
         }
     }
 }

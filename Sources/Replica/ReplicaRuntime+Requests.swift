@@ -16,15 +16,13 @@ extension ReplicaRuntime {
         }
         switch origin {
         case .remote:
-            answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
+            waiters.answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
         case .local(let completion):
             let write = PendingWrite(request: request, completion: completion, deadline: deadline)
             if let leader = instance.softState.leader {
                 forward(write, to: leader)
-            } else if waitingWrites.count < configuration.limits.maxWaitingRequests {
-                waitingWrites.append(write)
             } else {
-                completion(.failure(.overloaded))
+                waiters.waitForLeader(write)
             }
         }
     }
@@ -48,11 +46,11 @@ extension ReplicaRuntime {
                     metadata: ["learner": "\(learner)", "match": "\(instance.matchIndex(of: learner) ?? 0)", "index": "\(position.index)"])
             case .transferLeadership(let target):
                 try instance.transferLeadership(to: target)
-                transfers.append(PendingProposal(term: instance.softState.term, origin: origin, deadline: deadline))
+                waiters.transfers.append(PendingProposal(term: instance.softState.term, origin: origin, deadline: deadline))
                 logger.info("leadership transfer started", metadata: ["to": "\(target)"])
             }
         } catch {
-            answer(origin, .failure(.refused(error)))
+            waiters.answer(origin, .failure(.refused(error)))
         }
     }
 
@@ -65,8 +63,9 @@ extension ReplicaRuntime {
         case .local:
             // An earlier term's proposal at this index (this replica led before, and its entry
             // was cut from the log) may still be committed by another leader: unknown.
-            if let displaced = proposals.updateValue(PendingProposal(term: position.term, origin: origin, deadline: deadline), forKey: position.index) {
-                answer(displaced.origin, .failure(.timedOut))
+            let proposal = PendingProposal(term: position.term, origin: origin, deadline: deadline)
+            if let displaced = waiters.proposals.updateValue(proposal, forKey: position.index) {
+                waiters.answer(displaced.origin, .failure(.timedOut))
             }
         case .remote(let peer, let requestID):
             transport.send(.response(id: requestID, body: ForwardCodec.encodeAccepted(position)), to: peer)
@@ -82,7 +81,7 @@ extension ReplicaRuntime {
         let remaining = ContinuousClock.now.duration(to: write.deadline)
         let milliseconds = min(max(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000, 1),
             Int64(configuration.limits.maxRequestTimeoutMilliseconds))
-        forwarded[id] = write
+        waiters.forward(write, id: id)
         metrics.forwardedRequests += 1
         let packet = PeerPacket.request(
             id: id, body: ForwardCodec.encode(write.request, timeoutMilliseconds: UInt32(milliseconds), leaderTerm: write.leaderTerm))
@@ -91,19 +90,10 @@ extension ReplicaRuntime {
         transport.send(packet, to: leader) { [mailbox] in _ = mailbox?.postAlways(.forwardDropped(requestID: id)) }
     }
 
-    /// Removes a forwarded write that is being answered, keeping `acceptedForwards` true.
-    @discardableResult
-    func forwardedResolved(_ id: UInt64) -> PendingWrite? {
-        guard let write = forwarded.removeValue(forKey: id) else { return nil }
-        if write.position != nil { acceptedForwards -= 1 }
-        return write
-    }
-
     /// A forwarded request was dropped before reaching the leader: wait for a leader again.
     func forwardDropped(requestID: UInt64) {
-        guard forwarded[requestID]?.position == nil, let write = forwardedResolved(requestID) else { return }
-        guard waitingWrites.count < configuration.limits.maxWaitingRequests else { return write.completion(.failure(.overloaded)) }
-        waitingWrites.append(write)
+        guard waiters.forwarded[requestID]?.position == nil, let write = waiters.resolveForward(requestID) else { return }
+        waiters.waitForLeader(write)
     }
 
     /// A follower forwarded a write to this replica.
@@ -114,7 +104,7 @@ extension ReplicaRuntime {
         guard instance.membership.contains(peer) || instance.committedMembership.contains(peer) else {
             metrics.refusedPeerRequests += 1
             logger.warning("refused a forwarded request from a replica that is not a member", metadata: ["from": "\(peer)"])
-            answer(origin, .failure(.leaderRefused("replica \(peer) is not a member")))
+            waiters.answer(origin, .failure(.leaderRefused("replica \(peer) is not a member")))
             return
         }
         let decoded: (request: WriteRequest, timeoutMilliseconds: UInt32, leaderTerm: UInt64)
@@ -122,18 +112,18 @@ extension ReplicaRuntime {
             decoded = try ForwardCodec.decodeRequest(body)
         } catch {
             logger.warning("refused a malformed forwarded request", metadata: ["from": "\(peer)", "error": "\(error)"])
-            answer(origin, .failure(.leaderRefused("malformed request: \(error)")))
+            waiters.answer(origin, .failure(.leaderRefused("malformed request: \(error)")))
             return
         }
         guard stopping == nil else {
-            answer(origin, .failure(.noLeader(leaderHint: nil)))
+            waiters.answer(origin, .failure(.noLeader(leaderHint: nil)))
             return
         }
         // Proposed only in the term it was sent for: once a later term has committed an entry,
         // its origin knows for certain that it was not applied (`resolveAfterApply`), and a
         // copy that reaches this replica late, even after it leads again, must not be.
         guard decoded.leaderTerm == instance.softState.term else {
-            answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
+            waiters.answer(origin, .failure(.noLeader(leaderHint: instance.softState.leader)))
             return
         }
         let timeout = min(Int(decoded.timeoutMilliseconds), configuration.limits.maxRequestTimeoutMilliseconds)
@@ -144,14 +134,14 @@ extension ReplicaRuntime {
     /// which this replica resolves it (`resolveAfterApply`); "no leader" answers go back to
     /// waiting (nothing was proposed); the rest are the caller's answer.
     func handleForwardedResponse(id: UInt64, body: [UInt8]) {
-        guard var write = forwarded[id] else { return }
+        guard let write = waiters.forwarded[id] else { return }
         let response: ForwardResponse
         do {
             response = try ForwardCodec.decodeResponse(body)
         } catch {
             logger.warning("malformed forwarded response", metadata: ["error": "\(error)"])
-            forwardedResolved(id)
-            write.completion(.failure(.timedOut))
+            _ = waiters.resolveForward(id)
+            waiters.answerWrite(write.completion, .failure(.timedOut))
             return
         }
         let result: Result<WriteResult, ReplicaError>
@@ -160,34 +150,29 @@ extension ReplicaRuntime {
             guard write.position == nil, position.index > store.appliedIndex else {
                 // Accepted twice, or at an index this replica has applied already (it could not
                 // match the entry to the write any more): the outcome is unknown.
-                forwardedResolved(id)
-                write.completion(.failure(.timedOut))
+                _ = waiters.resolveForward(id)
+                waiters.answerWrite(write.completion, .failure(.timedOut))
                 return
             }
-            write.position = position
-            forwarded[id] = write
-            acceptedForwards += 1
+            waiters.accept(id, at: position)
             return
         case .final(let final):
-            forwardedResolved(id)
+            _ = waiters.resolveForward(id)
             result = final
         }
         if case .failure(.noLeader) = result, ContinuousClock.now < write.deadline,
-            waitingWrites.count < configuration.limits.maxWaitingRequests
+            waiters.waitingWrites.count < waiters.maxWaitingWrites
         {
-            waitingWrites.append(write)
+            waiters.waitForLeader(write)
             return
         }
-        if case .failure = result { metrics.failedRequests += 1 }
         // Answered once this replica has applied the write too (bounded like the waiting reads;
         // beyond that, at once).
-        if case .success(let written) = result, written.revision > store.appliedIndex,
-            acknowledgedAwaitingApply.count < configuration.limits.maxWaitingReads
-        {
-            acknowledgedAwaitingApply.append(AcknowledgedWrite(result: written, completion: write.completion, deadline: write.deadline))
+        if case .success(let written) = result, written.revision > store.appliedIndex {
+            waiters.holdUntilApplied(AcknowledgedWrite(result: written, completion: write.completion, deadline: write.deadline))
             return
         }
-        write.completion(result)
+        waiters.answerWrite(write.completion, result)
     }
 
     // MARK: - Reads
@@ -197,43 +182,24 @@ extension ReplicaRuntime {
     func requestRead(_ read: PendingRead) {
         do {
             try instance.readIndex(context: ReadContext(number: read.context))
-            readsAwaitingIndex[read.context] = read
+            precondition(waiters.readsAwaitingIndex[read.context] == nil, "read context \(read.context) asked twice")
+            waiters.readsAwaitingIndex[read.context] = read
         } catch .notLeader {
-            guard waitingReads.count < configuration.limits.maxWaitingReads else { return read.completion(.failure(.overloaded)) }
-            waitingReads.append(read)
+            waiters.waitForLeader(read)
         } catch {
-            read.completion(.failure(.refused(error)))
+            waiters.answer(read.completion, .failure(.refused(error)))
         }
     }
 
     /// The leader confirmed a read index; the read may proceed once this replica applied it.
     func readIndexKnown(context: ReadContext, index: UInt64) {
-        guard let number = context.number, let read = readsAwaitingIndex.removeValue(forKey: number) else { return }
+        guard let number = context.number, let read = waiters.readsAwaitingIndex.removeValue(forKey: number) else { return }
         waitForApplied(index, completion: read.completion, deadline: read.deadline)
     }
 
     func waitForApplied(_ index: UInt64, completion: Completion<UInt64>, deadline: ContinuousClock.Instant) {
-        if store.appliedIndex >= index { return completion(.success(store.appliedIndex)) }
-        guard appliedWaiters.count < configuration.limits.maxWaitingReads else { return completion(.failure(.overloaded)) }
-        appliedWaiters.append(AppliedWaiter(index: index, completion: completion, deadline: deadline))
-    }
-
-    func releaseAppliedWaiters() {
-        let applied = store.appliedIndex
-        if !appliedWaiters.isEmpty {
-            appliedWaiters.removeAll { waiter in
-                guard waiter.index <= applied else { return false }
-                answersAfterPublish.append { waiter.completion(.success(applied)) }
-                return true
-            }
-        }
-        if !acknowledgedAwaitingApply.isEmpty {
-            acknowledgedAwaitingApply.removeAll { write in
-                guard write.result.revision <= applied else { return false }
-                answersAfterPublish.append { write.completion(.success(write.result)) }
-                return true
-            }
-        }
+        if store.appliedIndex >= index { return waiters.answer(completion, .success(store.appliedIndex)) }
+        waiters.waitForApplied(AppliedWaiter(index: index, completion: completion, deadline: deadline))
     }
 
     // MARK: - Retries and deadlines
@@ -241,61 +207,15 @@ extension ReplicaRuntime {
     /// Retries the writes and reads that were waiting for a leader.
     func retryWaiting() {
         guard instance.softState.leader != nil else { return }
-        let writes = waitingWrites
-        waitingWrites = []
-        for write in writes { submit(write.request, origin: .local(write.completion), deadline: write.deadline) }
-        let reads = waitingReads
-        waitingReads = []
-        for read in reads { requestRead(read) }
+        for write in waiters.takeWaitingWrites() { submit(write.request, origin: .local(write.completion), deadline: write.deadline) }
+        for read in waiters.takeWaitingReads() { requestRead(read) }
     }
 
-    /// Answers every caller whose deadline has passed: `.noLeader` for those that never found a
-    /// leader, `.timedOut` (outcome unknown) for the rest.
+    /// Answers every caller whose deadline has passed (`Waiters.expire`).
     func expireDeadlines(now: ContinuousClock.Instant) {
-        let hint = instance.softState.leader
-        waitingWrites.removeAll { write in
-            guard write.deadline <= now else { return false }
-            metrics.failedRequests += 1
-            write.completion(.failure(.noLeader(leaderHint: hint)))
-            return true
-        }
-        for (id, write) in forwarded where write.deadline <= now {
-            forwardedResolved(id)
-            metrics.failedRequests += 1
-            write.completion(.failure(.timedOut))
-        }
-        // Committed, but not applied here in time: the caller gets its answer all the same.
-        acknowledgedAwaitingApply.removeAll { write in
-            guard write.deadline <= now else { return false }
-            write.completion(.success(write.result))
-            return true
-        }
-        for (index, proposal) in proposals where proposal.deadline <= now {
-            proposals[index] = nil
-            if case .local = proposal.origin { answer(proposal.origin, .failure(.timedOut)) }
-        }
-        transfers.removeAll { transfer in
-            guard transfer.deadline <= now else { return false }
-            answer(transfer.origin, .failure(.timedOut))
-            return true
-        }
-        waitingReads.removeAll { read in
-            guard read.deadline <= now else { return false }
-            read.completion(.failure(.noLeader(leaderHint: hint)))
-            return true
-        }
-        for (context, read) in readsAwaitingIndex where read.deadline <= now {
-            readsAwaitingIndex[context] = nil
-            read.completion(.failure(.timedOut))
-        }
-        appliedWaiters.removeAll { waiter in
-            guard waiter.deadline <= now else { return false }
-            waiter.completion(.failure(.timedOut))
-            return true
-        }
+        waiters.expire(now: now, leaderHint: instance.softState.leader)
     }
 }
-
 extension ReplicaRuntime {
     // MARK: - Resolving writes from what was applied
 
@@ -321,36 +241,36 @@ extension ReplicaRuntime {
         let newTerm = last.term > appliedTerm
         if newTerm {
             appliedTerm = last.term
-            for (index, proposal) in proposals where index > last.index && proposal.term < last.term {
-                proposals[index] = nil
-                answer(proposal.origin, .failure(.proposalDropped))
+            for (index, proposal) in waiters.proposals where index > last.index && proposal.term < last.term {
+                waiters.proposals[index] = nil
+                waiters.answer(proposal.origin, .failure(.proposalDropped))
             }
         }
-        guard !forwarded.isEmpty else { return }
-        if forwarded.count > acceptedForwards, !entries.isEmpty { matchUnacceptedForwards(entries, outcomes) }
-        guard acceptedForwards > 0 || newTerm else { return }
-        for (id, write) in forwarded {
+        guard !waiters.forwarded.isEmpty else { return }
+        if waiters.forwarded.count > waiters.acceptedForwards, !entries.isEmpty { matchUnacceptedForwards(entries, outcomes) }
+        guard waiters.acceptedForwards > 0 || newTerm else { return }
+        for (id, write) in waiters.forwarded {
             if let position = write.position {
                 if position.index <= last.index {
-                    forwardedResolved(id)
-                    answer(.local(write.completion), Self.result(at: position, in: entries, outcomes))
+                    _ = waiters.resolveForward(id)
+                    waiters.answerWrite(write.completion, Self.result(at: position, in: entries, outcomes))
                 } else if position.term < last.term {
-                    forwardedResolved(id)
-                    answer(.local(write.completion), .failure(.proposalDropped))
+                    _ = waiters.resolveForward(id)
+                    waiters.answerWrite(write.completion, .failure(.proposalDropped))
                 }
             } else if entries.isEmpty, write.leaderTerm <= last.term {
-                forwardedResolved(id)
-                answer(.local(write.completion), .failure(.timedOut))
+                _ = waiters.resolveForward(id)
+                waiters.answerWrite(write.completion, .failure(.timedOut))
             } else if write.leaderTerm < last.term {
-                forwardedResolved(id)
+                _ = waiters.resolveForward(id)
                 // Sent again at the next tick (`retryWaiting`): nothing is proposed while a
                 // `Ready` is being carried out.
-                guard waitingWrites.count < configuration.limits.maxWaitingRequests else {
-                    answer(.local(write.completion), .failure(.proposalDropped))
+                guard waiters.waitingWrites.count < waiters.maxWaitingWrites else {
+                    waiters.answerWrite(write.completion, .failure(.proposalDropped))
                     continue
                 }
                 metrics.forwardsRetried += 1
-                waitingWrites.append(write)
+                waiters.waitForLeader(write)
             }
         }
     }
@@ -358,12 +278,12 @@ extension ReplicaRuntime {
     /// Answers the forwarded writes without an acceptance whose entry is among `entries` (the
     /// acceptance was lost, the entry was not): same bytes, in the term they were sent for.
     private func matchUnacceptedForwards(_ entries: [Entry], _ outcomes: [CommandOutcome?]) {
-        for (id, write) in forwarded where write.position == nil {
+        for (id, write) in waiters.forwarded where write.position == nil {
             guard let offset = entries.firstIndex(where: { $0.term == write.leaderTerm && Self.matches(write.request, $0.payload) }) else {
                 continue
             }
-            forwardedResolved(id)
-            answer(.local(write.completion), .success(WriteResult(revision: entries[offset].index, outcome: outcomes[offset])))
+            _ = waiters.resolveForward(id)
+            waiters.answerWrite(write.completion, .success(WriteResult(revision: entries[offset].index, outcome: outcomes[offset])))
         }
     }
 

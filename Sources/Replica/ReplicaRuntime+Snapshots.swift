@@ -148,15 +148,15 @@ extension ReplicaRuntime {
             throw .storage("snapshot \(metadata.index) holds applied index \(store.appliedIndex)")
         }
         // Writes proposed here at or below the snapshot can no longer be matched to an entry.
-        for (index, proposal) in proposals where index <= metadata.index {
-            proposals[index] = nil
-            answer(proposal.origin, .failure(.timedOut))
+        for (index, proposal) in waiters.proposals where index <= metadata.index {
+            waiters.proposals[index] = nil
+            waiters.answer(proposal.origin, .failure(.timedOut))
         }
         resolveAfterApply(through: LogPosition(index: metadata.index, term: metadata.term), entries: [], outcomes: [])
         files.removeSnapshots(except: [metadata.index])
         metrics.snapshotsInstalled += 1
         logger.info("snapshot installed", metadata: ["index": "\(metadata.index)", "term": "\(metadata.term)"])
-        releaseAppliedWaiters()
+        waiters.release(applied: store.appliedIndex)
     }
 }
 

@@ -35,42 +35,16 @@ final class ReplicaRuntime {
 
     // MARK: Waiting callers
 
-    /// Writes this replica proposed as leader for its own callers, by index (a write forwarded
-    /// here is not kept: its origin resolves it, see `ForwardResponse.accepted`). Each is
-    /// answered when the entry at its index is applied (its outcome when the term is its own,
-    /// `.proposalDropped` otherwise), or as dropped once an entry of a later term is applied
-    /// before its index (`resolveAfterApply`).
-    var proposals: [UInt64: PendingProposal] = [:]
-    /// Writes forwarded to the leader, by request id. Once the leader accepted one (appended it
-    /// at a position) it is resolved here from what this replica applies, like a proposal.
-    var forwarded: [UInt64: PendingWrite] = [:]
-    /// How many of `forwarded` have a position. Invariant: equals the count of
-    /// `forwarded.values` whose `position` is set.
-    var acceptedForwards = 0
+    /// Every caller waiting for an answer, and how each is answered (`Waiters`).
+    var waiters: Waiters
     /// The highest term of an entry this replica applied in this run: a new term here means a
     /// new leader committed an entry of its own, which decides every write of earlier terms.
     var appliedTerm: UInt64 = 0
     var nextRequestID: UInt64 = 1
-    /// Writes waiting for a leader to be known; retried on every tick.
-    var waitingWrites: [PendingWrite] = []
-    /// Leadership transfers this leader started, answered when it stops leading.
-    var transfers: [PendingProposal] = []
-    /// Reads asked of the instance, by context, waiting for their read index.
-    var readsAwaitingIndex: [UInt64: PendingRead] = [:]
-    /// Reads waiting for a leader to be known; retried on every tick.
-    var waitingReads: [PendingRead] = []
-    /// Callers waiting for the state machine to reach an index.
-    var appliedWaiters: [AppliedWaiter] = []
-    /// Forwarded writes the leader acknowledged, held until this replica has applied them too,
-    /// so that a caller's next request here sees its write (read-your-writes through the
-    /// replica a client talks to).
-    var acknowledgedAwaitingApply: [AcknowledgedWrite] = []
     var lastLeader: ReplicaID?
     /// The audit head in hex, cached by sequence: `publishNow` runs every turn, the head changes
     /// only when commands are applied.
     private var auditHeadText: (sequence: UInt64, hex: String) = (.max, "")
-    /// Answers held until the end of the turn (see `answer`).
-    var answersAfterPublish: [() -> Void] = []
 
     // MARK: Snapshots
 
@@ -84,53 +58,11 @@ final class ReplicaRuntime {
     /// The snapshot copy running on its own thread, if any (one at a time).
     var snapshotCopy: SnapshotCopyControl?
 
-    struct PendingProposal {
-        var term: UInt64
-        var origin: Origin
-        var deadline: ContinuousClock.Instant
-        /// When it was proposed (for `ReplicaMetrics.proposalCommit`).
-        var proposed = ContinuousClock.now
-    }
-
-    struct PendingWrite {
-        var request: WriteRequest
-        var completion: Completion<WriteResult>
-        var deadline: ContinuousClock.Instant
-        /// When forwarded: the term of the leader it was forwarded to.
-        var leaderTerm: UInt64 = 0
-        /// When the leader accepted it: where it was appended.
-        var position: LogPosition?
-    }
-
-    struct PendingRead {
-        var context: UInt64
-        var completion: Completion<UInt64>
-        var deadline: ContinuousClock.Instant
-    }
-
-    struct AcknowledgedWrite {
-        var result: WriteResult
-        var completion: Completion<WriteResult>
-        var deadline: ContinuousClock.Instant
-    }
-
-    struct AppliedWaiter {
-        var index: UInt64
-        var completion: Completion<UInt64>
-        var deadline: ContinuousClock.Instant
-    }
-
     struct Stopping {
         var completion: Completion<Void>
         var deadline: ContinuousClock.Instant
         /// Whether the stop waits for a leadership transfer (until `deadline`).
         var handingOver = false
-    }
-
-    /// Who is waiting for a write the leader proposed.
-    enum Origin {
-        case local(Completion<WriteResult>)
-        case remote(peer: ReplicaID, requestID: UInt64)
     }
 
     /// Opens and recovers the data directory: the log, then the database, restoring the
@@ -140,6 +72,7 @@ final class ReplicaRuntime {
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
+        waiters = Waiters(limits: configuration.limits)
         let files = SnapshotFiles(dataDirectory: configuration.dataDirectory)
         self.files = files
         directoryLock = try files.prepare()
@@ -239,16 +172,18 @@ final class ReplicaRuntime {
         if ticked { expireDeadlines(now: ContinuousClock.now) }
         removeIfDue()
         answerNow()
+        #if DEBUG
+            waiters.checkInvariant()
+        #endif
         if stopIfDue() { return false }
         return failure == nil && !removed
     }
 
-    /// Publishes the status, then answers the callers held until then (`answersAfterPublish`).
+    /// Publishes the status, then delivers the answers queued until then (`Waiters.deliver`).
     func answerNow() {
         publishNow()
-        let answers = answersAfterPublish
-        answersAfterPublish = []
-        for answer in answers { answer() }
+        let transport = self.transport
+        waiters.deliver { packet, peer in transport.send(packet, to: peer) }
     }
 
     /// Ends the runtime: answers the events that will never be handled, answers every waiting
@@ -266,12 +201,15 @@ final class ReplicaRuntime {
         case .delivery(let delivery):
             receive(delivery)
         case .write(let request, let deadline, let completion):
-            guard stopping == nil else { return completion(.failure(.stopped)) }
+            waiters.admit()
+            guard stopping == nil else { return waiters.answerWrite(completion, .failure(.stopped)) }
             submit(request, origin: .local(completion), deadline: deadline)
         case .read(let context, let deadline, let completion):
-            guard stopping == nil else { return completion(.failure(.stopped)) }
+            waiters.admit()
+            guard stopping == nil else { return waiters.answer(completion, .failure(.stopped)) }
             requestRead(PendingRead(context: context, completion: completion, deadline: deadline))
         case .waitApplied(let index, let deadline, let completion):
+            waiters.admit()
             waitForApplied(index, completion: completion, deadline: deadline)
         case .query(let run, _):
             run(store)
@@ -373,26 +311,7 @@ final class ReplicaRuntime {
 
     private func shutDown() {
         let reason: ReplicaError = failure.map { .failed($0) } ?? .stopped
-        // Writes already proposed (here, or by the leader a follower forwarded them to) may yet
-        // be committed by the next leader: their outcome is unknown, never "not applied", or a
-        // caller would retry and apply them twice.
-        for (_, proposal) in proposals { answer(proposal.origin, .failure(.timedOut)) }
-        for transfer in transfers { answer(transfer.origin, .failure(reason)) }
-        for (_, write) in forwarded { write.completion(.failure(.timedOut)) }
-        // Committed: only this replica's copy is behind.
-        for write in acknowledgedAwaitingApply { write.completion(.success(write.result)) }
-        for write in waitingWrites { write.completion(.failure(reason)) }
-        for (_, read) in readsAwaitingIndex { read.completion(.failure(reason)) }
-        for read in waitingReads { read.completion(.failure(reason)) }
-        for waiter in appliedWaiters { waiter.completion(.failure(reason)) }
-        proposals = [:]
-        transfers = []
-        forwarded = [:]
-        acknowledgedAwaitingApply = []
-        waitingWrites = []
-        readsAwaitingIndex = [:]
-        waitingReads = []
-        appliedWaiters = []
+        waiters.finishAll(reason: reason)
         for (_, transfer) in snapshotTransfers { transfer.cancel() }
         incoming?.abandon()
         storage.close()
@@ -430,6 +349,8 @@ final class ReplicaRuntime {
         }
         status.removed = removed
         status.failure = failure
+        metrics.failedRequests = waiters.failedWrites
+        metrics.waitingCallers = waiters.admitted - waiters.answered
         publish(status, metrics)
     }
 }

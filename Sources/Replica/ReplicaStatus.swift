@@ -45,6 +45,8 @@ public struct ReplicaMetrics: Hashable, Sendable {
     public var proposals = 0
     /// Requests this replica refused or failed (overloaded, timed out, dropped, not leader).
     public var failedRequests = 0
+    /// Callers waiting for an answer from the runtime now (taken in, not yet answered).
+    public var waitingCallers = 0
     /// Requests forwarded to the leader.
     public var forwardedRequests = 0
     /// Forwarded writes sent again for their callers: the leader they went to lost its term,
