@@ -55,34 +55,11 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The authorize request target this handler answers.
     static let target = "/v1/authorize?consistency=stale"
 
-    private enum State {
-        /// Between requests.
-        case idle
-        /// Reading the body of a request this handler may serve.
-        case collecting(HTTPRequestHead, ByteBuffer, Servable)
-        /// Passing the rest of a request on to the router.
-        case passing
-        /// A create proposed here waits for its outcome; what arrives meanwhile is held.
-        case proposing
-    }
-
-    /// A request this handler may serve, as its head says.
-    private enum Servable {
-        /// `POST /v1/authorize?consistency=stale`.
-        case authorize
-        /// A create route's path.
-        case create(CreateTarget)
-    }
-
     private let routes: AdminRoutes
     private let logger: Logger
-    private var state = State.idle
-    /// Requests passed on whose response has not been written completely yet.
-    private var unanswered = 0
-    /// Request parts that arrived while a create waited for its outcome, in order.
-    private var held = CircularBuffer<HTTPServerRequestPart>()
-    /// Whether the pipeline asked to read while a create waited for its outcome.
-    private var readHeld = false
+    /// The connection's state and rules (`FastPathConnection`); this handler carries out its
+    /// actions.
+    private var connection: FastPathConnection
     private var date = HTTPDateCache()
     /// The context of the pipeline's `HTTPResponseEncoder`: bytes written there go to the socket.
     private var socket: ChannelHandlerContext?
@@ -98,6 +75,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     public init(routes: AdminRoutes, logger: Logger) {
         self.routes = routes
         self.logger = logger
+        connection = FastPathConnection(maxBodyBytes: routes.limits.maxBodyBytes)
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -106,77 +84,46 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         socket = nil
-        held.removeAll()
+        connection.closed()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if case .proposing = state {
-            held.append(part)
-        } else {
-            handle(part, context: context)
-        }
+        handle(unwrapInboundIn(data), context: context)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        // Nothing held can be answered any more.
-        held.removeAll()
+        connection.closed()
         context.fireChannelInactive()
     }
 
     public func read(context: ChannelHandlerContext) {
-        // Held only once something waits in `held`: a client that sends nothing before its
-        // answer (most) costs no change of the socket's read interest per request, and one
-        // that does has at most one more read's worth of bytes held.
-        if isProposing, !held.isEmpty {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        if connection.readRequested() { context.read() }
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Only the router's responses come through here; this handler's own go past it.
-        if case .end = unwrapOutboundIn(data) { unanswered = max(0, unanswered - 1) }
+        if case .end = unwrapOutboundIn(data) { connection.responseEndWritten() }
         context.write(data, promise: promise)
     }
 
-    /// Serves, collects or passes on one request part.
+    /// Carries out what the connection's state says of one request part.
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch (state, part) {
-        case (.idle, .head(let head)):
-            if unanswered == 0, socket != nil, context.channel.isWritable, let request = servable(head) {
-                state = .collecting(head, context.channel.allocator.buffer(capacity: 256), request)
-            } else {
-                unanswered += 1
-                state = .passing
-                context.fireChannelRead(wrapInboundOut(part))
+        let canAnswer: Bool
+        if case .head = part { canAnswer = socket != nil && context.channel.isWritable } else { canAnswer = socket != nil }
+        let action = connection.received(
+            part, canAnswer: canAnswer, allocate: { context.channel.allocator.buffer(capacity: 256) }, classify: Self.servable)
+        switch action {
+        case .keep: return
+        case .passOn(let parts): passOn(parts, context)
+        case .serve(let request, let head, let body):
+            guard let socket, serve(request, head, body, context: context, socket: socket, started: ContinuousClock.now) else {
+                return passOn(connection.declined(), context)
             }
-        case (.collecting(let head, var body, let request), .body(var chunk)):
-            guard body.readableBytes + chunk.readableBytes <= routes.limits.maxBodyBytes else {
-                passOn(context, head: head, body: body)
-                context.fireChannelRead(wrapInboundOut(part))
-                return
-            }
-            state = .idle  // Drops the state's reference to the buffer, so appending does not copy.
-            body.writeBuffer(&chunk)
-            state = .collecting(head, body, request)
-        case (.collecting(let head, let body, let request), .end(let trailers)):
-            let started = ContinuousClock.now
-            if trailers == nil, let socket, serve(request, head, body, context: context, socket: socket, started: started) { return }
-            passOn(context, head: head, body: body)
-            context.fireChannelRead(wrapInboundOut(part))
-            state = .idle
-        case (.passing, .end):
-            state = .idle
-            context.fireChannelRead(wrapInboundOut(part))
-        case (.collecting(let head, let body, _), .head):
-            // A new head before the end: not HTTP this handler understands; the router decides.
-            passOn(context, head: head, body: body)
-            context.fireChannelRead(wrapInboundOut(part))
-        default:
-            context.fireChannelRead(wrapInboundOut(part))
         }
+    }
+
+    private func passOn(_ parts: [HTTPServerRequestPart], _ context: ChannelHandlerContext) {
+        for part in parts { context.fireChannelRead(wrapInboundOut(part)) }
     }
 
     /// The connection's client address, as the throttle keys it.
@@ -190,7 +137,7 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers an authorize request, or proposes a create, when everything about it is in order.
     /// - Returns: whether it did; if not, the request is the router's.
     private func serve(
-        _ request: Servable, _ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext, socket: ChannelHandlerContext,
+        _ request: FastPathConnection.Request, _ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext, socket: ChannelHandlerContext,
         started: ContinuousClock.Instant
     ) -> Bool {
         let given = head.headers[Self.requestIDName]
@@ -205,15 +152,15 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .create(let create) = request else {
             let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
             guard let decision else { return false }
-            state = .idle
-            write(.ok, contentType: "application/json", body: Self.encode(decision), requestID: requestID, path: "/v1/authorize", to: socket, started: started)
+            connection.answered()
+            write(.ok, contentType: "application/json", body: FastPathResponse.encode(decision), requestID: requestID, path: "/v1/authorize", to: socket, started: started)
             return true
         }
         let prepared = body.withUnsafeReadableBytes { bytes in
             routes.immediateCreate(create, key: key, body: bytes, requestID: requestID)
         }
         guard let prepared else { return false }
-        state = .proposing
+        connection.proposing()
         let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let path = head.uri
@@ -229,41 +176,24 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes a create's answer, then goes on with what arrived while it waited.
     private func proposed(_ answer: CreateAnswer, requestID: String, path: String, context: ChannelHandlerContext, started: ContinuousClock.Instant) {
         // Removed from the pipeline meanwhile: the connection is no longer this handler's.
-        guard case .proposing = state, let socket else { return }
-        state = .idle
+        guard let socket, connection.proposalAnswered() else { return }
         var body = socket.channel.allocator.buffer(capacity: answer.body.count)
         body.writeBytes(answer.body)
         write(
             answer.status, contentType: answer.contentType, retryAfter: answer.retryAfter, body: body, requestID: requestID, path: path, to: socket,
             started: started)
-        let replayed = !held.isEmpty
-        while !held.isEmpty {
-            if case .proposing = state { break }
-            handle(held.removeFirst(), context: context)
+        var replayed = false
+        while let part = connection.nextHeld() {
+            replayed = true
+            handle(part, context: context)
         }
         if replayed { context.fireChannelReadComplete() }
-        if readHeld, !isProposing {
-            readHeld = false
-            context.read()
-        }
-    }
-
-    private var isProposing: Bool {
-        if case .proposing = state { return true }
-        return false
-    }
-
-    /// Hands a request read so far on to the router.
-    private func passOn(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
-        unanswered += 1
-        state = .passing
-        context.fireChannelRead(wrapInboundOut(.head(head)))
-        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        if connection.heldReadDue() { context.read() }
     }
 
     /// The request this handler may serve, judged by its head; nil when it is the router's.
     /// (Header names are compared without regard to case.)
-    private func servable(_ head: HTTPRequestHead) -> Servable? {
+    static func servable(_ head: HTTPRequestHead) -> FastPathConnection.Request? {
         guard head.method == .POST, head.version == .http1_1 else { return nil }
         guard !head.headers.contains(name: "connection"), !head.headers.contains(name: "expect"),
             !head.headers.contains(name: RequestLog.timeoutHeader)
@@ -289,61 +219,18 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private static let requestIDName = requestIDHeader.rawName
 
-    /// Writes a response as one buffer, the bytes the router's encoder would have written. The
+    /// Writes a response as one buffer (`FastPathResponse`) past the encoders, and logs it. The
     /// request id is a client's only if `serve` found it valid (visible ASCII, no CR or LF).
     private func write(
         _ status: HTTPResponse.Status, contentType: String, retryAfter: String? = nil, body: ByteBuffer, requestID: String, path: String,
         to socket: ChannelHandlerContext, started: ContinuousClock.Instant
     ) {
-        var response = socket.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        switch status {
-        case .ok: response.writeStaticString("HTTP/1.1 200 OK")
-        case .created: response.writeStaticString("HTTP/1.1 201 Created")
-        default:
-            response.writeStaticString("HTTP/1.1 ")
-            response.writeString(String(status.code))
-            response.writeStaticString(" ")
-            response.writeString(status.reasonPhrase)
-        }
-        response.writeStaticString("\r\nContent-Type: ")
-        response.writeString(contentType)
-        if let retryAfter {
-            response.writeStaticString("\r\nRetry-After: ")
-            response.writeString(retryAfter)
-        }
-        response.writeStaticString("\r\nContent-Length: ")
-        response.writeString(String(body.readableBytes))
-        response.writeStaticString("\r\nX-Request-ID: ")
-        response.writeString(requestID)
-        response.writeStaticString("\r\nDate: ")
-        response.writeString(date.now())
-        response.writeStaticString("\r\n\r\n")
-        response.writeImmutableBuffer(body)
+        let response = FastPathResponse.bytes(
+            status, contentType: contentType, retryAfter: retryAfter, body: body, requestID: requestID, date: date.now(),
+            allocator: socket.channel.allocator)
         socket.writeAndFlush(NIOAny(response), promise: nil)
         RequestLog.log(
             logger, requestID: requestID, method: "POST", path: path, status: Int(status.code), elapsed: ContinuousClock.now - started)
-    }
-
-    /// The JSON of a decision, as `JSONEncoder` would write it (without the optional fields
-    /// that are nil). Binding ids are hex and denial reasons identifiers: nothing to escape.
-    static func encode(_ response: AuthorizeResponse) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(96)
-        buffer.writeStaticString(response.allowed ? "{\"allowed\":true" : "{\"allowed\":false")
-        if let binding = response.binding {
-            buffer.writeStaticString(",\"binding\":\"")
-            buffer.writeString(binding)
-            buffer.writeStaticString("\"")
-        }
-        if let reason = response.reason {
-            buffer.writeStaticString(",\"reason\":\"")
-            buffer.writeString(reason)
-            buffer.writeStaticString("\"")
-        }
-        buffer.writeStaticString(",\"revision\":")
-        buffer.writeString(String(response.revision))
-        buffer.writeStaticString("}")
-        return buffer
     }
 }
 
@@ -366,33 +253,5 @@ extension AdminRoutes {
         }
         guard let result, let decision = result.value else { return nil }
         return AuthorizeResponse(decision, revision: result.revision)
-    }
-}
-
-/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted once per second.
-struct HTTPDateCache {
-    private var second: Int = -1
-    private var text = ""
-
-    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// The current date.
-    mutating func now() -> String {
-        var seconds = time(nil)
-        if seconds != second {
-            second = seconds
-            var parts = tm()
-            gmtime_r(&seconds, &parts)
-            text = Self.format(parts)
-        }
-        return text
-    }
-
-    static func format(_ parts: tm) -> String {
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let day = days[Int(parts.tm_wday)]
-        let month = months[Int(parts.tm_mon)]
-        return "\(day), \(two(parts.tm_mday)) \(month) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }

@@ -546,7 +546,7 @@ import APIModels
             AuthorizeResponse(allowed: false, binding: nil, reason: nil, revision: .max),
         ]
         for sample in samples {
-            let buffer = FastPath.encode(sample)
+            let buffer = FastPathResponse.encode(sample)
             #expect(try JSONDecoder().decode(AuthorizeResponse.self, from: Data(buffer.readableBytesView)) == sample)
         }
     }
