@@ -72,17 +72,6 @@ extension AdminRoutes {
         return (result.value, result.revision)
     }
 
-    /// Refuses a write whose target or references do not exist on this replica, before it is
-    /// proposed: bad references then change nothing, not even the audit log. (A reference
-    /// removed between this check and the apply is still refused by the state machine, and
-    /// audited as a failure like any domain rejection.)
-    func requireExisting(_ what: String, _ exists: @escaping @Sendable (PolicyState) -> Bool) async throws {
-        let found = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.stale, timeout: limits.requestTimeout, exists)
-        }.value
-        guard found else { throw APIError.rejected(.notFound(what)) }
-    }
-
     /// Authenticates the bearer key: the key id names the key, and the secret's SHA-256 is
     /// compared with the stored hash in constant time.
     /// - Returns: the principal the key belongs to.
@@ -98,14 +87,26 @@ extension AdminRoutes {
     /// the permission check at that revision (the resource may be what it created). A key
     /// created at a revision this replica has not applied yet is refused like an unknown one:
     /// the client retries, or asks a replica that has applied it.
+    ///
+    /// Without a `min_revision` both checks are made in one read of the state as it is now.
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
         let key = try Self.presentedKey(request)
-        let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(key, nil, on: scope, in: state) } }.value
-        let caller = try known.get()
-        try await waitForMinRevision(request)
-        let principal = try await wrap { () async throws(ClusterError) in
-            try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
-        }.value
+        let principal: Result<PrincipalReference, APIError>
+        let caller: PrincipalReference
+        if request.uri.queryParameters["min_revision"] == nil {
+            let both = try await wrap { () throws(ClusterError) in
+                try cluster.readNow { state in (Self.verify(key, nil, on: scope, in: state), Self.verify(key, permission, on: scope, in: state)) }
+            }.value
+            caller = try both.0.get()
+            principal = both.1
+        } else {
+            let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(key, nil, on: scope, in: state) } }.value
+            caller = try known.get()
+            try await waitForMinRevision(request)
+            principal = try await wrap { () async throws(ClusterError) in
+                try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
+            }.value
+        }
         if case .failure(.forbidden) = principal, let permission {
             denials.record(caller, permission, on: scope, .lacksPermission, requestID: request.headers[requestIDHeader] ?? "-")
         }

@@ -53,56 +53,11 @@ public struct AdminRoutes: Sendable {
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(RequestShapeMiddleware(table: Self.routeTable, maxBodyBytes: limits.maxBodyBytes))
         router.middlewares.add(AuthenticationMiddleware(cluster: cluster, throttle: throttle))
-        router.get("/healthz") { _, _ in try health(cluster.isHealthy()) }
-        router.get("/readyz") { _, _ in try health(cluster.isReady()) }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: ResponseBody(
-                    byteBuffer: ByteBuffer(string: cluster.metricsText() + metrics.prometheusText() + throttle.prometheusText() + denials.prometheusText())))
-        }
-        router.get("/v1/cluster") { request, _ in
-            _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
-            return try json(cluster.status())
-        }
-        router.get("/v1/cluster/hash") { request, _ in
-            _ = try await authorize(request, "rampart.cluster.get", on: .cluster)
-            let (hash, revision) = try await wrap { () async throws(ClusterError) in try await cluster.stateHash() }
-            let status = cluster.status()
-            return try json(
-                StateHashResponse(stateHash: hash, revision: revision, auditHead: status.auditHead, auditSequence: status.auditSequence))
-        }
-        router.post("/v1/cluster/members") { request, _ in
-            _ = try await authorize(request, "rampart.cluster.update", on: .cluster)
-            let body = try await decode(MembershipRequest.self, from: request)
-            let operation: MembershipOperation
-            switch body.action {
-            case "add_learner": operation = .addLearner(body.replica)
-            case "promote": operation = .promote(body.replica, force: body.force ?? false)
-            case "remove": operation = .remove(body.replica)
-            default: throw APIError.badRequest("action must be add_learner, promote or remove")
+        for route in Self.declarations {
+            router.on(RouterPath(route.endpoint.template), method: HTTPRequest.Method(route.endpoint.method)!) { request, context in
+                try await serve(route, request, context)
             }
-            if body.force != nil, body.action != "promote" { throw APIError.badRequest("force applies to promote only") }
-            guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
-            let revision = try await wrap { () async throws(ClusterError) in
-                try await cluster.changeMembership(operation, timeout: deadline(request))
-            }
-            return try json(RevisionResponse(revision: revision))
         }
-        router.post("/v1/cluster/leader") { request, _ in
-            _ = try await authorize(request, "rampart.cluster.update", on: .cluster)
-            let body = try await decode(TransferRequest.self, from: request)
-            try await wrap { () async throws(ClusterError) in try await cluster.transferLeadership(to: body.replica, timeout: deadline(request)) }
-            return try json(cluster.status())
-        }
-        router.post("/v1/cluster/bootstrap/challenge") { _, _ in
-            try json(
-                ChallengeResponse(challenge: Hex.encode(challenges.issue()), expiresInSeconds: Int(BootstrapChallenges.lifetime.components.seconds)),
-                status: .created)
-        }
-        router.post("/v1/cluster/bootstrap") { request, context in try await administratorKey(.bootstrap, request, context) }
-        router.post("/v1/cluster/break-glass") { request, context in try await administratorKey(.breakGlass, request, context) }
-        addResourceRoutes(to: router)
         return router
     }
 
@@ -113,7 +68,7 @@ public struct AdminRoutes: Sendable {
     /// key), once per cluster; for `.breakGlass`, another key in a bootstrapped cluster, for an
     /// operator who lost every administrator key. The state machine decides both (`Command`),
     /// so two at once cannot both bootstrap.
-    private func administratorKey(_ purpose: ClusterProof.Purpose, _ request: Request, _ context: APIRequestContext) async throws
+    func administratorKey(_ purpose: ClusterProof.Purpose, _ request: Request, _ context: APIRequestContext) async throws
         -> Response
     {
         let source = context.clientAddress
@@ -185,13 +140,10 @@ public struct AdminRoutes: Sendable {
 
     // MARK: - Helpers
 
-    /// Authenticates the bearer key and checks `permission` on `scope`.
-    /// - Returns: the authenticated principal.
-    func authorize(_ request: Request, _ permission: String, on scope: Scope) async throws -> PrincipalReference {
-        try await check(request, permission: Self.permission(permission), on: scope)
-    }
-
-    func submit(_ command: Command, actor: PrincipalReference?, request: Request) async throws -> CommandOutcome {
+    /// Proposes `command` as `actor` with the request's id, idempotency key and expected
+    /// revision, and answers its outcome; a rejection is thrown. Unless the caller checked it
+    /// already (`propose`), the escalation rule is checked first.
+    func submit(_ command: Command, actor: PrincipalReference?, request: Request, escalationChecked: Bool = false) async throws -> CommandOutcome {
         let requestID = request.headers[requestIDHeader] ?? Hex.encode(cluster.newSecret().prefix(8))
         let key = request.headers[.init("Idempotency-Key")!]
         var expected: UInt64?
@@ -201,7 +153,7 @@ public struct AdminRoutes: Sendable {
             }
             expected = revision
         }
-        if let actor { try await refuseEscalation(by: actor, command, request: request) }
+        if let actor, !escalationChecked { try await refuseEscalation(by: actor, command, request: request) }
         let envelope = CommandEnvelope(
             command: command, actor: actor, requestID: requestID, idempotencyKey: key, expectedRevision: expected, time: cluster.now())
         // What the state machine would refuse whatever the state is refused here: not proposed,
@@ -226,6 +178,22 @@ public struct AdminRoutes: Sendable {
     /// Reads a JSON body within the size limit: an object with only the body's fields, of the
     /// right types.
     func decode<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body {
+        try await body(type, from: request).get()
+    }
+
+    /// `decode`, with its error as a value: for a route that must answer a missing target
+    /// (404) before a bad body (400), and checks the target in the same read as the rest.
+    func body<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async -> Result<Body, APIError> {
+        do {
+            return .success(try await parseBody(type, from: request))
+        } catch let error as APIError {
+            return .failure(error)
+        } catch {
+            return .failure(.badRequest("invalid body"))
+        }
+    }
+
+    private func parseBody<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
@@ -291,7 +259,7 @@ public struct AdminRoutes: Sendable {
         return Array(try encoder.encode(value))
     }
 
-    private func health(_ ok: Bool) throws -> Response {
+    func health(_ ok: Bool) throws -> Response {
         guard ok else { throw APIError.cluster(.unavailable("not ready")) }
         return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
     }
@@ -310,12 +278,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// bootstrap and break-glass paths (proved with the cluster secret instead), and the public
     /// key set.
     static func isPublic(_ path: String) -> Bool {
-        switch path {
-        case "/healthz", "/readyz", "/metrics", "/v1/cluster/bootstrap/challenge", "/v1/cluster/bootstrap", "/v1/cluster/break-glass",
-            "/v1/keys":
-            return true
-        default: return false
-        }
+        AdminRoutes.publicPaths.contains(path)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -7,7 +7,7 @@ import PolicyModel
 /// projects and principals, the writes a tenant's automation makes most often.
 ///
 /// Each is declared once, as a type of this protocol, and served two ways with the same checks
-/// in the same order and the same answer: by the router (`AdminRoutes.addCreateRoute`), and by
+/// in the same order and the same answer: by the router (its `RouteDeclaration`, `AdminRoutes.createDeclaration`), and by
 /// `FastPath` on the connection's event loop when everything about the request is in order
 /// (`AdminRoutes.immediateCreate`), which proposes the command without a task per request.
 protocol CreateRoute: SendableMetatype {
@@ -16,12 +16,12 @@ protocol CreateRoute: SendableMetatype {
     /// What the created resource is answered with.
     associatedtype Answer: Encodable & Sendable
 
-    /// The path: literal segments, and parameters that are each a `Name`.
-    static var path: [PathSegment] { get }
-    /// The permission the caller needs, on `scope(names)`.
+    /// The method and path; its parameters are each a `Name`.
+    static var endpoint: Endpoint { get }
+    /// The permission the caller needs, on the scope the path names (`pathScope`).
     static var permission: Permission { get }
-    /// Where the permission is checked, from the path's names in order.
-    static func scope(_ names: [Name]) -> Scope
+    /// Where the permission is checked.
+    static var pathScope: PathScope { get }
     /// The command, from the path's names and the body.
     /// - Throws: `APIError` for an invalid value in the body.
     static func command(_ names: [Name], _ body: Body) throws(APIError) -> Command
@@ -38,14 +38,16 @@ enum PathSegment: Sendable, Hashable {
 }
 
 extension CreateRoute {
-    /// The path as the router names it, such as `/v1/orgs/{org}/principals`.
-    static var routerPath: String {
-        "/" + path.map { segment in
-            switch segment {
-            case .literal(let text): return text
-            case .parameter(let name): return "{\(name)}"
-            }
-        }.joined(separator: "/")
+    /// The path's segments.
+    static var path: [PathSegment] {
+        endpoint.template.split(separator: "/").map { segment in
+            segment.hasPrefix("{") ? .parameter(String(segment.dropFirst().dropLast())) : .literal(String(segment))
+        }
+    }
+
+    /// Where the permission is checked, from the path's names in order.
+    static func scope(_ names: [Name]) -> Scope {
+        pathScope.scope(Dictionary(uniqueKeysWithValues: zip(endpoint.parameters, names)))
     }
 
     /// The path's names when `target` is exactly this route's path: no query, no empty
@@ -81,10 +83,9 @@ extension CreateRoute {
 
 /// `POST /v1/orgs`: a new organization, with `iam.organizations.create` on the cluster.
 enum CreateOrganizationRoute: CreateRoute {
-    static let path: [PathSegment] = [.literal("v1"), .literal("orgs")]
-    static let permission = AdminRoutes.permission("iam.organizations.create")
-
-    static func scope(_ names: [Name]) -> Scope { .cluster }
+    static let endpoint = Endpoint.createOrganization
+    static let permission = RampartPermission.organizationsCreate
+    static let pathScope = PathScope.cluster
 
     static func command(_ names: [Name], _ body: CreateOrganizationRequest) throws(APIError) -> Command {
         .createOrganization(name: try AdminRoutes.parsedName(body.name))
@@ -97,10 +98,9 @@ enum CreateOrganizationRoute: CreateRoute {
 
 /// `POST /v1/orgs/{org}/projects`: a new project, with `iam.projects.create` on its organization.
 enum CreateProjectRoute: CreateRoute {
-    static let path: [PathSegment] = [.literal("v1"), .literal("orgs"), .parameter("org"), .literal("projects")]
-    static let permission = AdminRoutes.permission("iam.projects.create")
-
-    static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
+    static let endpoint = Endpoint.createProject
+    static let permission = RampartPermission.projectsCreate
+    static let pathScope = PathScope.organization
 
     static func command(_ names: [Name], _ body: CreateProjectRequest) throws(APIError) -> Command {
         .createProject(organization: names[0], name: try AdminRoutes.parsedName(body.name))
@@ -114,13 +114,12 @@ enum CreateProjectRoute: CreateRoute {
 /// `POST /v1/orgs/{org}/principals`: a new user or service account, with
 /// `iam.principals.create` on its organization.
 enum CreatePrincipalRoute: CreateRoute {
-    static let path: [PathSegment] = [.literal("v1"), .literal("orgs"), .parameter("org"), .literal("principals")]
-    static let permission = AdminRoutes.permission("iam.principals.create")
+    static let endpoint = Endpoint.createPrincipal
+    static let permission = RampartPermission.principalsCreate
+    static let pathScope = PathScope.organization
 
     /// The kinds a body may name.
     static let kinds: [String: PrincipalKind] = ["user": .user, "service_account": .serviceAccount]
-
-    static func scope(_ names: [Name]) -> Scope { .organization(names[0]) }
 
     static func command(_ names: [Name], _ body: CreatePrincipalRequest) throws(APIError) -> Command {
         let principal = try AdminRoutes.parsedName(body.name)
@@ -160,21 +159,6 @@ struct CreateAnswer: Equatable {
 extension AdminRoutes {
     /// The create routes, in the order the fast path tries them.
     static let createRoutes: [any CreateRoute.Type] = [CreateOrganizationRoute.self, CreateProjectRoute.self, CreatePrincipalRoute.self]
-
-    /// Adds `route` to `router`: the path's names, the caller's key and permission, the body,
-    /// the command, then the proposal, each refused with its own error.
-    func addCreateRoute<Route: CreateRoute>(_ route: Route.Type, to router: Router<APIRequestContext>) {
-        router.post(RouterPath(Route.routerPath)) { request, context in
-            var names: [Name] = []
-            for case .parameter(let parameter) in Route.path {
-                names.append(try parseName(context.parameters.get(parameter) ?? ""))
-            }
-            let actor = try await check(request, permission: Route.permission, on: Route.scope(names))
-            let body = try await decode(Route.Body.self, from: request)
-            let outcome = try await submit(try Route.command(names, body), actor: actor, request: request)
-            return try json(Route.answer(names, body, revision: outcome.revision), status: .created)
-        }
-    }
 
     /// The create route whose path `target` is, and the path's names; nil when it is none's.
     static func createTarget(_ target: String) -> CreateTarget? {

@@ -119,22 +119,5 @@ extension PolicyState {
     }
 }
 
-/// The permissions Rampart's own commands need (`PolicyState.requiredAccess`), parsed once:
-/// every command on every replica is checked against them.
-enum CommandPermission {
-    static let apiKeysCreate = Permission(trusted: "iam.apikeys.create")
-    static let apiKeysDelete = Permission(trusted: "iam.apikeys.delete")
-    static let bindingsCreate = Permission(trusted: "iam.bindings.create")
-    static let bindingsDelete = Permission(trusted: "iam.bindings.delete")
-    static let organizationsCreate = Permission(trusted: "iam.organizations.create")
-    static let organizationsDelete = Permission(trusted: "iam.organizations.delete")
-    static let organizationsUpdate = Permission(trusted: "iam.organizations.update")
-    static let principalsCreate = Permission(trusted: "iam.principals.create")
-    static let principalsDelete = Permission(trusted: "iam.principals.delete")
-    static let projectsCreate = Permission(trusted: "iam.projects.create")
-    static let projectsDelete = Permission(trusted: "iam.projects.delete")
-    static let rolesCreate = Permission(trusted: "iam.roles.create")
-    static let rolesDelete = Permission(trusted: "iam.roles.delete")
-    static let rolesUpdate = Permission(trusted: "iam.roles.update")
-    static let keysRotate = Permission(trusted: "rampart.keys.rotate")
-}
+/// The permissions Rampart's own commands need (`PolicyState.requiredAccess`).
+typealias CommandPermission = RampartPermission

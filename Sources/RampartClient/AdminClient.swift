@@ -86,6 +86,13 @@ struct AdminClient {
         return try decode(status, data)
     }
 
+    /// Sends to `endpoint`, `values` filling its path, and decodes a successful answer.
+    func call<Answer: Decodable>(_ endpoint: Endpoint, _ values: String..., body: (some Encodable)? = nil as String?, token: String?)
+        async throws -> Answer
+    {
+        try await call(endpoint.method, endpoint.path(values), body: body, token: token)
+    }
+
     func decode<Answer: Decodable>(_ status: Int, _ data: Data) throws -> Answer {
         guard (200..<300).contains(status) else {
             if let problem = try? JSONDecoder().decode(Problem.self, from: data) {
@@ -153,7 +160,7 @@ struct BootstrapCommand: AsyncParsableCommand {
         }
         while let last = secret.last, last == 0x0A || last == 0x0D { secret.removeLast() }
         let purpose: ClusterProof.Purpose = breakGlass ? .breakGlass : .bootstrap
-        let path = breakGlass ? "/v1/cluster/break-glass" : "/v1/cluster/bootstrap"
+        let path = (breakGlass ? Endpoint.breakGlass : Endpoint.bootstrap).path()
         let deadline = Date().addingTimeInterval(wait)
         var answer: BootstrapResponse?
         var lastError = "no endpoint"
@@ -162,7 +169,7 @@ struct BootstrapCommand: AsyncParsableCommand {
                 // The challenge and the proof go to the same replica: it alone knows the challenge.
                 let client = AdminClient(endpoints: [endpoint], timeout: 15)
                 do {
-                    let challenge: ChallengeResponse = try await client.call("POST", "/v1/cluster/bootstrap/challenge", token: nil)
+                    let challenge: ChallengeResponse = try await client.call(Endpoint.bootstrapChallenge, token: nil)
                     guard let bytes = Hex.decode(challenge.challenge) else { throw AdminClient.Failure(description: "malformed challenge") }
                     let proof = ClusterProof.prove(purpose, challenge: bytes, secret: secret)
                     let (status, data) = try await client.send(
@@ -212,7 +219,7 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a replica's view of the cluster.")
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let status: ClusterStatus = try await options.client().call("GET", "/v1/cluster", token: try options.token())
+            let status: ClusterStatus = try await options.client().call(Endpoint.clusterStatus, token: try options.token())
             try printOutput(status, format: options.output)
         }
     }
@@ -221,7 +228,7 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a replica's state hash and audit head.")
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let hash: StateHashResponse = try await options.client().call("GET", "/v1/cluster/hash", token: try options.token())
+            let hash: StateHashResponse = try await options.client().call(Endpoint.clusterHash, token: try options.token())
             try printOutput(hash, format: options.output)
         }
     }
@@ -256,7 +263,7 @@ struct ClusterCommand: AsyncParsableCommand {
         @Argument(help: "The replica id.") var replica: UInt64
         func run() async throws {
             let status: ClusterStatus = try await options.client().call(
-                "POST", "/v1/cluster/leader", body: TransferRequest(replica: replica), token: try options.token())
+                Endpoint.clusterLeader, body: TransferRequest(replica: replica), token: try options.token())
             try printOutput(status, format: options.output)
         }
     }
@@ -264,6 +271,6 @@ struct ClusterCommand: AsyncParsableCommand {
 
 private func member(_ action: String, _ replica: UInt64, _ options: ClientOptions, force: Bool? = nil) async throws {
     let answer: RevisionResponse = try await options.client().call(
-        "POST", "/v1/cluster/members", body: MembershipRequest(action: action, replica: replica, force: force), token: try options.token())
+        Endpoint.clusterMembers, body: MembershipRequest(action: action, replica: replica, force: force), token: try options.token())
     try printOutput(answer, format: options.output)
 }

@@ -42,6 +42,13 @@ extension AdminClient {
         return try decode(status, data)
     }
 
+    /// Sends to `endpoint`, `values` filling its path, with extra headers.
+    func call<Answer: Decodable>(
+        _ endpoint: Endpoint, _ values: String..., body: (some Encodable)? = nil as String?, token: String, headers: [String: String]
+    ) async throws -> Answer {
+        try await call(endpoint.method, endpoint.path(values), body: body, token: token, headers: headers)
+    }
+
     /// Every page of a listing.
     func all<Item: Codable & Sendable>(_ path: String, token: String, query: ReadOptions, extra: [String: String?] = [:]) async throws -> [Item] {
         var items: [Item] = []
@@ -91,7 +98,7 @@ struct OrganizationsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @OptionGroup var read: ReadOptions
         func run() async throws {
-            let items: [OrganizationResponse] = try await options.client().all("/v1/orgs", token: try options.token(), query: read)
+            let items: [OrganizationResponse] = try await options.client().all(Endpoint.listOrganizations.path(), token: try options.token(), query: read)
             try printList(items, format: options.output)
         }
     }
@@ -101,7 +108,7 @@ struct OrganizationsCommand: AsyncParsableCommand {
         @OptionGroup var read: ReadOptions
         @Argument var name: String
         func run() async throws {
-            let found: OrganizationResponse = try await options.client().call("GET", "/v1/orgs/\(name)" + read.query(), token: try options.token())
+            let found: OrganizationResponse = try await options.client().call("GET", Endpoint.getOrganization.path(name) + read.query(), token: try options.token())
             try printOutput(found, format: options.output)
         }
     }
@@ -112,7 +119,7 @@ struct OrganizationsCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let created: OrganizationResponse = try await options.client().call(
-                "POST", "/v1/orgs", body: CreateOrganizationRequest(name: name), token: try options.token(), headers: write.headers)
+                Endpoint.createOrganization, body: CreateOrganizationRequest(name: name), token: try options.token(), headers: write.headers)
             try printOutput(created, format: options.output)
         }
     }
@@ -134,7 +141,7 @@ struct OrganizationsCommand: AsyncParsableCommand {
         @Flag(help: "Delete everything in it too.") var force = false
         @Argument var name: String
         func run() async throws {
-            let answer: RevisionResponse = try await options.client().call("DELETE", "/v1/orgs/\(name)?force=\(force)", token: try options.token())
+            let answer: RevisionResponse = try await options.client().call("DELETE", Endpoint.deleteOrganization.path(name) + "?force=\(force)", token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -142,7 +149,7 @@ struct OrganizationsCommand: AsyncParsableCommand {
 
 private func setSuspended(_ name: String, _ suspended: Bool, _ options: ClientOptions) async throws {
     let answer: OrganizationResponse = try await options.client().call(
-        "PATCH", "/v1/orgs/\(name)", body: UpdateOrganizationRequest(suspended: suspended), token: try options.token())
+        Endpoint.updateOrganization, name, body: UpdateOrganizationRequest(suspended: suspended), token: try options.token())
     try printOutput(answer, format: options.output)
 }
 
@@ -157,7 +164,7 @@ struct ProjectsCommand: AsyncParsableCommand {
         @OptionGroup var read: ReadOptions
         @Option var org: String
         func run() async throws {
-            let items: [ProjectResponse] = try await options.client().all("/v1/orgs/\(org)/projects", token: try options.token(), query: read)
+            let items: [ProjectResponse] = try await options.client().all(Endpoint.listProjects.path(org), token: try options.token(), query: read)
             try printList(items, format: options.output)
         }
     }
@@ -169,7 +176,7 @@ struct ProjectsCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let created: ProjectResponse = try await options.client().call(
-                "POST", "/v1/orgs/\(org)/projects", body: CreateProjectRequest(name: name), token: try options.token(), headers: write.headers)
+                Endpoint.createProject, org, body: CreateProjectRequest(name: name), token: try options.token(), headers: write.headers)
             try printOutput(created, format: options.output)
         }
     }
@@ -181,7 +188,7 @@ struct ProjectsCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let answer: RevisionResponse = try await options.client().call(
-                "DELETE", "/v1/orgs/\(org)/projects/\(name)?force=\(force)", token: try options.token())
+                "DELETE", Endpoint.deleteProject.path(org, name) + "?force=\(force)", token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -197,7 +204,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @OptionGroup var read: ReadOptions
         @Option var org: String
         func run() async throws {
-            let items: [PrincipalResponse] = try await options.client().all("/v1/orgs/\(org)/principals", token: try options.token(), query: read)
+            let items: [PrincipalResponse] = try await options.client().all(Endpoint.listPrincipals.path(org), token: try options.token(), query: read)
             try printList(items, format: options.output)
         }
     }
@@ -210,7 +217,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let created: PrincipalResponse = try await options.client().call(
-                "POST", "/v1/orgs/\(org)/principals", body: CreatePrincipalRequest(name: name, kind: kind), token: try options.token(),
+                Endpoint.createPrincipal, org, body: CreatePrincipalRequest(name: name, kind: kind), token: try options.token(),
                 headers: write.headers)
             try printOutput(created, format: options.output)
         }
@@ -223,7 +230,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let answer: RevisionResponse = try await options.client().call(
-                "DELETE", "/v1/orgs/\(org)/principals/\(name)?force=\(force)", token: try options.token())
+                "DELETE", Endpoint.deletePrincipal.path(org, name) + "?force=\(force)", token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -236,7 +243,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Option(help: "Write the token to this new file (mode 0600) instead of printing it.") var tokenFile: String?
         func run() async throws {
             let created: APIKeyCreatedResponse = try await options.client().call(
-                "POST", "/v1/orgs/\(org)/principals/\(principal)/keys", token: try options.token())
+                Endpoint.createAPIKey, org, principal, token: try options.token())
             if let tokenFile {
                 try SecureFile.create(tokenFile, contents: created.token + "\n")
                 print("key \(created.id) for \(created.principal) written to \(tokenFile)")
@@ -253,7 +260,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Argument var principal: String
         func run() async throws {
             let page: ListResponse<APIKeyResponse> = try await options.client().call(
-                "GET", "/v1/orgs/\(org)/principals/\(principal)/keys", token: try options.token())
+                Endpoint.listAPIKeys, org, principal, token: try options.token())
             try printList(page.items, format: options.output)
         }
     }
@@ -266,7 +273,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Argument var key: String
         func run() async throws {
             let answer: RevisionResponse = try await options.client().call(
-                "DELETE", "/v1/orgs/\(org)/principals/\(principal)/keys/\(key)", token: try options.token())
+                Endpoint.deleteAPIKey, org, principal, key, token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -285,9 +292,9 @@ struct RolesCommand: AsyncParsableCommand {
         func run() async throws {
             let items: [RoleResponse]
             if let org {
-                items = try await options.client().all("/v1/orgs/\(org)/roles", token: try options.token(), query: read)
+                items = try await options.client().all(Endpoint.listRoles.path(org), token: try options.token(), query: read)
             } else {
-                let page: ListResponse<RoleResponse> = try await options.client().call("GET", "/v1/roles", token: try options.token())
+                let page: ListResponse<RoleResponse> = try await options.client().call(Endpoint.listBuiltInRoles, token: try options.token())
                 items = page.items
             }
             try printList(items, format: options.output)
@@ -302,7 +309,7 @@ struct RolesCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let created: RoleResponse = try await options.client().call(
-                "POST", "/v1/orgs/\(org)/roles", body: RoleRequest(name: name, permissions: permissions), token: try options.token(),
+                Endpoint.createRole, org, body: RoleRequest(name: name, permissions: permissions), token: try options.token(),
                 headers: write.headers)
             try printOutput(created, format: options.output)
         }
@@ -316,7 +323,7 @@ struct RolesCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let updated: RoleResponse = try await options.client().call(
-                "PUT", "/v1/orgs/\(org)/roles/\(name)", body: RoleRequest(name: nil, permissions: permissions), token: try options.token(),
+                Endpoint.updateRole, org, name, body: RoleRequest(name: nil, permissions: permissions), token: try options.token(),
                 headers: write.headers)
             try printOutput(updated, format: options.output)
         }
@@ -329,7 +336,7 @@ struct RolesCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let answer: RevisionResponse = try await options.client().call(
-                "DELETE", "/v1/orgs/\(org)/roles/\(name)?force=\(force)", token: try options.token())
+                "DELETE", Endpoint.deleteRole.path(org, name) + "?force=\(force)", token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -344,7 +351,7 @@ struct BindingsCommand: AsyncParsableCommand {
         @OptionGroup var read: ReadOptions
         @Option var org: String
         func run() async throws {
-            let items: [BindingResponse] = try await options.client().all("/v1/orgs/\(org)/bindings", token: try options.token(), query: read)
+            let items: [BindingResponse] = try await options.client().all(Endpoint.listBindings.path(org), token: try options.token(), query: read)
             try printList(items, format: options.output)
         }
     }
@@ -358,7 +365,7 @@ struct BindingsCommand: AsyncParsableCommand {
         @Option(help: "Limit the binding to one project.") var project: String?
         func run() async throws {
             let created: BindingResponse = try await options.client().call(
-                "POST", "/v1/orgs/\(org)/bindings", body: CreateBindingRequest(principal: principal, role: role, project: project),
+                Endpoint.createBinding, org, body: CreateBindingRequest(principal: principal, role: role, project: project),
                 token: try options.token(), headers: write.headers)
             try printOutput(created, format: options.output)
         }
@@ -369,7 +376,7 @@ struct BindingsCommand: AsyncParsableCommand {
         @Option var org: String
         @Argument var id: String
         func run() async throws {
-            let answer: RevisionResponse = try await options.client().call("DELETE", "/v1/orgs/\(org)/bindings/\(id)", token: try options.token())
+            let answer: RevisionResponse = try await options.client().call(Endpoint.deleteBinding, org, id, token: try options.token())
             try printOutput(answer, format: options.output)
         }
     }
@@ -386,7 +393,7 @@ struct AuthorizeCommand: AsyncParsableCommand {
     @Option var project: String?
     func run() async throws {
         let answer: AuthorizeResponse = try await options.client().call(
-            "POST", "/v1/authorize",
+            Endpoint.authorize,
             body: AuthorizeRequest(principal: principal, permission: permission, organization: org, project: project), token: try options.token())
         try printOutput(answer, format: options.output)
     }
@@ -401,7 +408,7 @@ struct KeysCommand: AsyncParsableCommand {
             abstract: "Publish a new pending key; the leader activates it after key_activation_seconds and retires the old one later.")
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let key: PublicKeyResponse = try await options.client().call("POST", "/v1/keys/rotate", token: try options.token())
+            let key: PublicKeyResponse = try await options.client().call(Endpoint.rotateKeys, token: try options.token())
             try printOutput(key, format: options.output)
         }
     }
@@ -409,7 +416,7 @@ struct KeysCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let page: ListResponse<PublicKeyResponse> = try await options.client().call("GET", "/v1/keys", token: nil)
+            let page: ListResponse<PublicKeyResponse> = try await options.client().call(Endpoint.listKeys, token: nil)
             try printList(page.items, format: options.output)
         }
     }
@@ -437,7 +444,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var filters: Filters
         func run() async throws {
             let items: [AuditRecordResponse] = try await options.client().all(
-                "/v1/audit", token: try options.token(), query: read, extra: filters.parameters)
+                Endpoint.audit.path(), token: try options.token(), query: read, extra: filters.parameters)
             try printList(items, format: options.output)
         }
     }
@@ -448,7 +455,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var read: ReadOptions
         @Option(help: "The file to write (standard output without it).") var file: String?
         func run() async throws {
-            let items: [AuditRecordResponse] = try await options.client().all("/v1/audit", token: try options.token(), query: read)
+            let items: [AuditRecordResponse] = try await options.client().all(Endpoint.audit.path(), token: try options.token(), query: read)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let lines = try items.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
@@ -480,7 +487,7 @@ struct AuditCommand: AsyncParsableCommand {
             for endpoint in options.endpoints.split(separator: ",").map(String.init) {
                 let client = AdminClient(endpoints: [endpoint], timeout: options.timeout)
                 let records: [AuditRecordResponse] = try await client.all(
-                    "/v1/audit", token: try options.token(), query: ReadOptions.parse(["--consistency", "stale"]))
+                    Endpoint.audit.path(), token: try options.token(), query: ReadOptions.parse(["--consistency", "stale"]))
                 heads[endpoint] = try Self.verify(records, source: endpoint)
                 print("\(endpoint): \(records.count) records, chain intact, head \(heads[endpoint]!)")
             }
