@@ -190,6 +190,20 @@ public final class Replica: Sendable {
         return try result.get()
     }
 
+    /// Returns once the runtime has taken a turn after everything posted before the call and
+    /// carried it out: its `Ready` done (messages sent, entries persisted and applied) and its
+    /// answers delivered. Tests that drive time by hand use it to let the replicas settle
+    /// between ticks instead of sleeping. At once when the runtime has stopped.
+    func turnCompleted() async {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        // A wait for index 0 is answered by the runtime's waiters, which answer at the end of a
+        // turn (`Waiters.deliver`), unlike `waitUntilApplied`, which answers from the status.
+        _ = await withCheckedContinuation { continuation in
+            let completion = Completion<UInt64>(continuation)
+            if !mailbox.post(.waitApplied(0, deadline: deadline, completion)) { completion(.failure(.stopped)) }
+        }
+    }
+
     /// Runs `body` in a turn of the runtime, between two batches, with the policy database as of
     /// the applied index. Keep it short: the runtime waits for it.
     public func query<Value: Sendable>(_ body: @escaping @Sendable (PolicyStore) throws -> Value) async throws -> Value {

@@ -519,7 +519,7 @@ import Testing
         // No time passes (nothing ticks), so once the transfer has begun it stays in progress.
         var local = try await attempt("here-0", via: leader)
         for round in 1..<500 where local != .failure(.refused(.transferInProgress)) {
-            try await Task.sleep(for: .milliseconds(2))
+            await cluster.settle()
             local = try await attempt("here-\(round)", via: leader)
         }
         #expect(local == .failure(.refused(.transferInProgress)))

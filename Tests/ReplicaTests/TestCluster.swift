@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import PeerTransport
 import PolicyModel
@@ -8,7 +9,9 @@ import RaftCore
 @testable import Replica
 
 /// A cluster of replicas in one process over an `InMemoryNetwork`, with time driven by hand:
-/// every `step` ticks each running replica once and gives the runtimes a moment to run.
+/// every `step` ticks each running replica once, then waits until the cluster has settled
+/// (every runtime has handled all that was sent to it, `settle`). Nothing sleeps: a test's
+/// logical time is its steps, as in the simulator, whatever the machine's speed.
 final class TestCluster {
     let network = InMemoryNetwork()
     let root: String
@@ -68,10 +71,23 @@ final class TestCluster {
         for id in Array(replicas.keys) { await stop(id) }
     }
 
-    /// Ticks every replica once and lets the runtimes catch up.
+    /// Ticks every replica once and waits until the cluster has settled.
     func step() async {
         for replica in replicas.values { replica.tick() }
-        try? await Task.sleep(for: .milliseconds(2))
+        await settle()
+    }
+
+    /// Waits until every running replica has handled everything sent to it. A barrier on a
+    /// replica (`turnCompleted`) returns at the end of the turn that takes it, after the turn's
+    /// `Ready` was carried out and its messages sent; rounds of barriers repeat until a round
+    /// in which no packet was delivered. (Work outside the turns, such as a
+    /// snapshot's chunks on their way, may still be under way: `stepUntil` steps again.)
+    func settle(maxRounds: Int = 1000) async {
+        for _ in 0..<maxRounds {
+            let before = network.delivered
+            for replica in replicas.values { await replica.turnCompleted() }
+            if network.delivered == before { return }
+        }
     }
 
     /// Steps until `condition` holds; false after `maxSteps`.
@@ -111,25 +127,29 @@ final class TestCluster {
         return .command(CommandCodec.encode(envelope))
     }
 
-    /// Writes through `replica` while time runs (every replica ticks every 5 ms), so that
-    /// forwarding and elections progress while the write waits.
+    /// Writes through `replica` while time runs (`whileTicking`), so that forwarding and
+    /// elections progress while the write waits.
     func write(_ request: WriteRequest, via replica: Replica, timeout: Duration = .seconds(10)) async throws -> WriteResult {
         try await whileTicking { try await replica.write(request, timeout: timeout) }
     }
 
-    /// Runs `body` while every running replica ticks every 5 ms (an election timeout of 10 to
-    /// 20 ticks is then 50 to 100 ms, long enough that a busy machine does not start spurious
-    /// elections).
-    func whileTicking<Value: Sendable>(_ body: () async throws -> Value) async throws -> Value {
-        let running = Array(replicas.values)
-        let ticker = Task {
-            while !Task.isCancelled {
-                for replica in running { replica.tick() }
-                try? await Task.sleep(for: .milliseconds(5))
-            }
+    /// Runs `body` while the cluster steps (a tick, then `settle`) until it finishes. A body
+    /// that waits for a deadline (a write's timeout, measured by the runtime's clock) finishes
+    /// once that much time has passed, however many steps that takes; after `limit` of it the
+    /// steps stop and the body runs on alone.
+    func whileTicking<Value: Sendable>(limit: Duration = .seconds(60), _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        let finished = NIOLockedValueBox(false)
+        let task = Task {
+            defer { finished.withLockedValue { $0 = true } }
+            return try await body()
         }
-        defer { ticker.cancel() }
-        return try await body()
+        let end = ContinuousClock.now.advanced(by: limit)
+        // Let the body post what it does before the first tick.
+        await settle()
+        while !finished.withLockedValue({ $0 }), ContinuousClock.now < end {
+            await step()
+        }
+        return try await task.value
     }
 
     /// State hashes of every running replica, once all have applied `index`.
