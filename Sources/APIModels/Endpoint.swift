@@ -7,17 +7,29 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public let method: String
     /// The path template, such as `/v1/orgs/{org}/projects`.
     public let template: String
+    /// The template's segments, split once (request paths are matched against them).
+    public let segments: [Segment]
+    /// The template's parameter names, in order.
+    public let parameters: [String]
+
+    /// One segment of a path template.
+    public enum Segment: Sendable, Hashable {
+        /// Text the segment must be.
+        case literal(String)
+        /// A value, called this in the template.
+        case parameter(String)
+    }
 
     /// An operation.
     public init(_ method: String, _ template: String) {
         self.method = method
         self.template = template
-    }
-
-    /// The template's parameter names, in order.
-    public var parameters: [String] {
-        template.split(separator: "/").compactMap { segment in
-            segment.hasPrefix("{") && segment.hasSuffix("}") ? String(segment.dropFirst().dropLast()) : nil
+        segments = template.split(separator: "/").map { segment in
+            segment.hasPrefix("{") && segment.hasSuffix("}") ? .parameter(String(segment.dropFirst().dropLast())) : .literal(String(segment))
+        }
+        parameters = segments.compactMap { segment in
+            if case .parameter(let name) = segment { return name }
+            return nil
         }
     }
 
@@ -31,9 +43,11 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public func path(_ values: [String]) -> String {
         precondition(values.count == parameters.count, "\(self) takes \(parameters.count) values, not \(values.count)")
         var remaining = values[...]
-        return "/" + template.split(separator: "/").map { segment -> String in
-            guard segment.hasPrefix("{") else { return String(segment) }
-            return Self.escape(remaining.removeFirst())
+        return "/" + segments.map { segment -> String in
+            switch segment {
+            case .literal(let text): return text
+            case .parameter: return Self.escape(remaining.removeFirst())
+            }
         }.joined(separator: "/")
     }
 

@@ -29,25 +29,13 @@ protocol CreateRoute: SendableMetatype {
     static func answer(_ names: [Name], _ body: Body, revision: UInt64) -> Answer
 }
 
-/// One segment of a `CreateRoute`'s path.
-enum PathSegment: Sendable, Hashable {
-    /// Text the segment must be.
-    case literal(String)
-    /// A `Name`, called this in the router's path.
-    case parameter(String)
-}
-
 extension CreateRoute {
     /// The path's segments.
-    static var path: [PathSegment] {
-        endpoint.template.split(separator: "/").map { segment in
-            segment.hasPrefix("{") ? .parameter(String(segment.dropFirst().dropLast())) : .literal(String(segment))
-        }
-    }
+    static var path: [Endpoint.Segment] { endpoint.segments }
 
     /// Where the permission is checked, from the path's names in order.
     static func scope(_ names: [Name]) -> Scope {
-        pathScope.scope(Dictionary(uniqueKeysWithValues: zip(endpoint.parameters, names)))
+        pathScope.scope(inOrder: names)
     }
 
     /// The path's names when `target` is exactly this route's path: no query, no empty

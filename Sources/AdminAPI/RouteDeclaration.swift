@@ -34,11 +34,17 @@ struct RouteDeclaration: Sendable {
         self.answer = answer
         self.fastPath = fastPath
         self.serve = serve
+        nameParameters = endpoint.parameters.filter { !Self.idParameters.contains($0) }
+        // `PathScope.scope(inOrder:)` relies on it.
+        precondition(!endpoint.parameters.contains("org") || endpoint.parameters.first == "org", "\(endpoint): {org} comes first")
+        precondition(
+            !endpoint.parameters.contains("project") || Array(endpoint.parameters.prefix(2)) == ["org", "project"],
+            "\(endpoint): {project} comes second")
     }
 
     /// The path parameters that are names (`Name`), parsed before the route runs; the others
     /// (`idParameters`) are entity ids, which the route parses where its checks allow.
-    var nameParameters: [String] { endpoint.parameters.filter { !Self.idParameters.contains($0) } }
+    let nameParameters: [String]
 
     /// The path parameters that are entity ids.
     static let idParameters: Set<String> = ["key", "binding"]
@@ -92,6 +98,16 @@ enum PathScope: Sendable {
         case .cluster: return .cluster
         case .organization: return .organization(names["org"]!)
         case .project: return .project(organization: names["org"]!, project: names["project"]!)
+        }
+    }
+
+    /// The scope, from the path's names in order: every path names `{org}` first and
+    /// `{project}` second (the fast path's form, without a dictionary).
+    func scope(inOrder names: [Name]) -> Scope {
+        switch self {
+        case .cluster: return .cluster
+        case .organization: return .organization(names[0])
+        case .project: return .project(organization: names[0], project: names[1])
         }
     }
 }

@@ -107,7 +107,10 @@ import Testing
         let unused = Set(RampartPermission.all.map(\.description)).subtracting(checked)
         #expect(unused.isEmpty, "defined but checked by no route: \(unused.sorted())")
         // Writes are the routes that propose; the fast path serves the creates and authorize.
-        #expect(AdminRoutes.declarations.filter(\.fastPath).map(\.endpoint) == [.createOrganization, .createProject, .createPrincipal, .authorize])
+        // The routes declared for the fast path are the ones it serves: the create routes it
+        // proposes, and the stale authorize.
+        #expect(AdminRoutes.declarations.filter(\.fastPath).map(\.endpoint) == AdminRoutes.createRoutes.map { $0.endpoint } + [.authorize])
+        #expect(FastPath.target.hasPrefix(Endpoint.authorize.template + "?"))
         for route in AdminRoutes.declarations where route.endpoint.method == "GET" {
             #expect(route.effect == .read, "\(route.endpoint) is a GET that writes")
         }
