@@ -245,6 +245,8 @@ public struct BindingResponse: Codable, Sendable, Hashable {
 /// A public root key.
 public struct PublicKeyResponse: Codable, Sendable, Hashable {
     public var id: String
+    /// The id a Biscuit token signed by this key carries (`rootKeyId`).
+    public var rootKeyID: UInt32
     public var algorithm: String
     /// The Ed25519 public key, hex.
     public var publicKey: String
@@ -253,15 +255,71 @@ public struct PublicKeyResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case id, algorithm, state
+        case rootKeyID = "root_key_id"
         case publicKey = "public_key"
     }
 
     /// Creates the value.
-    public init(id: String, algorithm: String, publicKey: String, state: String) {
+    public init(id: String, rootKeyID: UInt32, algorithm: String, publicKey: String, state: String) {
         self.id = id
+        self.rootKeyID = rootKeyID
         self.algorithm = algorithm
         self.publicKey = publicKey
         self.state = state
+    }
+}
+
+/// One key of the Biscuit Web Key set (`GET /.well-known/biscuit-web-keys`), in the form the
+/// Biscuit libraries read: the algorithm, the public key's bytes in hex, the key id a token
+/// carries, the issuer, and when it stops verifying (RFC 3339), null while that is not planned.
+public struct BiscuitWebKey: Codable, Sendable, Hashable {
+    /// `ed25519`.
+    public var algorithm: String
+    /// The public key, hex.
+    public var keyBytes: String
+    /// The `rootKeyId` of the tokens it signs.
+    public var keyID: UInt32
+    /// Who issues the tokens it signs.
+    public var issuer: String?
+    /// When it stops verifying; nil while that is not planned.
+    public var expiresAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case algorithm, issuer
+        case keyBytes = "key_bytes"
+        case keyID = "key_id"
+        case expiresAt = "expires_at"
+    }
+
+    /// Creates the value.
+    public init(algorithm: String, keyBytes: String, keyID: UInt32, issuer: String?, expiresAt: String?) {
+        self.algorithm = algorithm
+        self.keyBytes = keyBytes
+        self.keyID = keyID
+        self.issuer = issuer
+        self.expiresAt = expiresAt
+    }
+
+    /// Writes every field, the absent ones as null (as the reference writes them).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(algorithm, forKey: .algorithm)
+        try container.encode(keyBytes, forKey: .keyBytes)
+        try container.encode(keyID, forKey: .keyID)
+        try container.encode(issuer, forKey: .issuer)
+        try container.encode(expiresAt, forKey: .expiresAt)
+    }
+}
+
+/// The keys that verify Rampart's tokens: pending (published ahead of signing), active and
+/// retiring.
+public struct BiscuitWebKeySet: Codable, Sendable, Hashable {
+    /// The keys, by key id.
+    public var keys: [BiscuitWebKey]
+
+    /// Creates the value.
+    public init(keys: [BiscuitWebKey]) {
+        self.keys = keys
     }
 }
 

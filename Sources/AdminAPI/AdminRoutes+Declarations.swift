@@ -338,14 +338,15 @@ extension AdminRoutes {
         ) { routes, input in try await routes.authorizeRoute(input.request) },
         RouteDeclaration(.listKeys, .open, .read, answer: ListResponse<PublicKeyResponse>.self) { routes, input in
             let (keys, revision) = try await routes.readState(input.request) { state in
-                state.publishedRootKeys.map {
-                    PublicKeyResponse(id: "\($0.id)", algorithm: "Ed25519", publicKey: Hex.encode($0.publicKey), state: "\($0.state)")
-                }
+                state.publishedRootKeys.map(Self.publicKeyResponse)
             }
             return try routes.json(ListResponse(items: keys, nextCursor: nil, revision: revision))
         },
         RouteDeclaration(.rotateKeys, .permission(RampartPermission.keysRotate, on: .cluster), .write, answer: PublicKeyResponse.self) {
             routes, input in try await routes.rotateRoute(input)
+        },
+        RouteDeclaration(.biscuitWebKeys, .open, .read, answer: BiscuitWebKeySet.self) { routes, input in
+            try await routes.biscuitWebKeysRoute(input.request)
         },
         RouteDeclaration(
             .audit, .permissionInRequest(RampartPermission.auditRead, "on the organization filter, or the cluster"), .read,

@@ -69,13 +69,63 @@ extension AdminRoutes {
     /// before it signs). The leader's key maintenance activates it after the activation delay,
     /// the previous key then verifies as retiring for the overlap, and is retired after it.
     func rotateRoute(_ input: RouteInput) async throws -> Response {
-        let key = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+        // A key whose Biscuit key id a published key has would be refused: draw another.
+        var drawn = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+        for _ in 0..<Self.rootKeyDraws {
+            let candidate = RootKey.biscuitKeyID(of: drawn.id)
+            let taken = try await wrap { () throws(ClusterError) in
+                try cluster.readNow { state in state.publishedRootKeys.contains { $0.biscuitKeyID == candidate } }
+            }.value
+            guard taken else { break }
+            drawn = try await wrap { () throws(ClusterError) in try cluster.newRootKey() }
+        }
+        let key = drawn
         _ = try await propose(input) { state throws(APIError) in
             if state.allRootKeys.contains(where: { $0.state == .pending }) { throw .rejected(.invalidState("a rotation is already pending")) }
             return .addRootKey(id: key.id, publicKey: key.publicKey, sealedPrivateKey: key.sealedPrivateKey)
         }
         return try json(
-            PublicKeyResponse(id: "\(key.id)", algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey), state: "pending"), status: .created)
+            PublicKeyResponse(
+                id: "\(key.id)", rootKeyID: RootKey.biscuitKeyID(of: key.id), algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey),
+                state: "pending"),
+            status: .created)
+    }
+
+    /// How many keys a rotation draws at most to find a Biscuit key id no published key has
+    /// (ids are 32 random bits: a second draw is already rare).
+    static let rootKeyDraws = 4
+
+    /// The issuer named in the Biscuit Web Key set.
+    static let biscuitIssuer = "rampart"
+
+    /// `Cache-Control` of the key set: verifiers may keep it a minute (a new key is published,
+    /// pending, for the activation delay before it signs, a minute by default).
+    static let keySetCacheControl = "public, max-age=60"
+
+    /// The Biscuit Web Key set: every published key (pending, active, retiring), from this
+    /// replica's state now, with an `ETag` that changes exactly when the set does (the latest
+    /// revision of any root key: every change of a key sets it) and `304 Not Modified` for a
+    /// client that has it.
+    func biscuitWebKeysRoute(_ request: Request) async throws -> Response {
+        let (set, tag) = try await wrap { () throws(ClusterError) in
+            try cluster.readNow { state -> (BiscuitWebKeySet, String) in
+                let keys = state.publishedRootKeys.sorted { $0.biscuitKeyID < $1.biscuitKeyID }.map { key in
+                    BiscuitWebKey(
+                        algorithm: "ed25519", keyBytes: Hex.encode(key.publicKey), keyID: key.biscuitKeyID, issuer: Self.biscuitIssuer,
+                        expiresAt: nil)
+                }
+                return (BiscuitWebKeySet(keys: keys), "\"keys-\(state.allRootKeys.map(\.revision).max() ?? 0)\"")
+            }
+        }.value
+        let headers: HTTPFields = [.eTag: tag, .cacheControl: Self.keySetCacheControl]
+        if let given = request.headers[.ifNoneMatch],
+            given.split(separator: ",").contains(where: { let value = $0.trimmingCharacters(in: .whitespaces); return value == tag || value == "*" })
+        {
+            return Response(status: .notModified, headers: headers)
+        }
+        var response = try json(set)
+        for field in headers { response.headers.append(field) }
+        return response
     }
 
     func auditRoute(_ request: Request) async throws -> Response {
@@ -114,6 +164,11 @@ extension AdminRoutes {
     }
 
     // MARK: - Helpers
+
+    static func publicKeyResponse(_ key: RootKey) -> PublicKeyResponse {
+        PublicKeyResponse(
+            id: "\(key.id)", rootKeyID: key.biscuitKeyID, algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey), state: "\(key.state)")
+    }
 
     static func projectResponse(_ project: Project) -> ProjectResponse {
         ProjectResponse(organization: project.organization.value, name: project.name.value, revision: project.revision)

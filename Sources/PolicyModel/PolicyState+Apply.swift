@@ -350,6 +350,12 @@ extension PolicyState {
         throws(PolicyError)
     {
         guard rootKeys[id] == nil else { throw .alreadyExists("root key \(id)") }
+        // A verifier picks the key by the Biscuit id a token carries: two published keys must
+        // not share one. (Ids are random; the API draws another key when this happens.)
+        let biscuitKeyID = RootKey.biscuitKeyID(of: id)
+        if let other = rootKeys.values.first(where: { $0.state != .retired && $0.biscuitKeyID == biscuitKeyID }) {
+            throw .alreadyExists("a published root key (\(other.id)) with Biscuit key id \(biscuitKeyID)")
+        }
         guard publicKey.count == RootKey.publicKeyBytes else {
             throw .invalidArgument("a root public key is \(RootKey.publicKeyBytes) bytes")
         }

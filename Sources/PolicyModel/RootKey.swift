@@ -24,6 +24,16 @@ public struct RootKey: Hashable, Sendable {
         self.revision = revision
     }
 
+    /// The id a Biscuit token signed by this key carries (`rootKeyId`), so that a verifier
+    /// picks the key without trying each one: the low 32 bits of the key's id. No two
+    /// published keys share one (the state machine refuses such a key).
+    public var biscuitKeyID: UInt32 { Self.biscuitKeyID(of: id) }
+
+    /// The Biscuit key id of the key with id `id`.
+    public static func biscuitKeyID(of id: EntityID) -> UInt32 {
+        UInt32(truncatingIfNeeded: id.low)
+    }
+
     /// The length of an Ed25519 public key.
     public static let publicKeyBytes = 32
     /// The most bytes of a sealed private key (nonce, ciphertext and tag with room to spare).

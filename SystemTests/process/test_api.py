@@ -280,3 +280,21 @@ def test_failed_authentication_is_throttled_and_refusals_are_audited(cluster):
     records = eventually(audited, timeout=30, message="the refusals in the audit log")
     assert records[0]["actor"] == "tenant/viewer" and records[0]["outcome"] == "lacks_permission"
     assert records[0]["target"] == "iam.projects.create on orgs/tenant (3 requests)"
+
+
+def test_every_replica_serves_the_biscuit_web_key_set_the_reference_reads(cluster):
+    """The Biscuit Web Key set is public, the same on every replica once they have applied the
+    same keys, names each key by the id `/v1/keys` gives it, and its keys are read by the
+    reference (biscuit-python)."""
+    import biscuit_auth
+
+    def agreed():
+        sets = [replica.request("GET", "/.well-known/biscuit-web-keys") for replica in cluster.replicas]
+        return sets[0]["keys"] if sets[0]["keys"] and all(s == sets[0] for s in sets) else None
+
+    keys = eventually(agreed, message="the same key set on every replica")
+    listed = {k["root_key_id"]: k["public_key"] for k in cluster.replicas[0].request("GET", "/v1/keys?consistency=stale")["items"]}
+    assert {k["key_id"]: k["key_bytes"] for k in keys} == listed
+    for key in keys:
+        assert key["algorithm"] == "ed25519" and key["issuer"] == "rampart" and key["expires_at"] is None
+        assert biscuit_auth.PublicKey.from_bytes(bytes.fromhex(key["key_bytes"]), biscuit_auth.Algorithm.Ed25519).to_bytes().hex() == key["key_bytes"]

@@ -424,6 +424,48 @@ struct Fixture {
         #expect(!(try await client.send(.get, "/v1/keys")).body.contains("sealed"), "private keys never leave")
     }
 
+    /// The Biscuit Web Key set: public, every published key with the Biscuit key id that
+    /// `/v1/keys` gives it, in the reference's form, cacheable with an ETag that changes
+    /// exactly when the set does.
+    @Test func theBiscuitWebKeySetFollowsTheKeysAndIsCacheable() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        func keySet() async throws -> (answer: RouteClient.Answer, keys: [[String: Any]]) {
+            let answer = try await client.send(.get, "/.well-known/biscuit-web-keys")
+            #expect(answer.status == 200, "public: no key needed")
+            return (answer, try #require(answer.object["keys"] as? [[String: Any]]))
+        }
+        func listed() async throws -> [UInt32: String] {
+            let items = try #require(try await client.send(.get, "/v1/keys").object["items"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: items.map { (($0["root_key_id"] as! NSNumber).uint32Value, $0["public_key"] as! String) })
+        }
+        let (first, keys) = try await keySet()
+        #expect(keys.count == 1)
+        let key = try #require(keys.first)
+        #expect(key["algorithm"] as? String == "ed25519" && key["issuer"] as? String == "rampart")
+        #expect(key["expires_at"] is NSNull, "written as null, as the reference writes an absent expiry")
+        #expect(try await listed() == [(key["key_id"] as! NSNumber).uint32Value: key["key_bytes"] as! String])
+        let tag = try #require(first.headers[.eTag])
+        #expect(first.headers[.cacheControl] == "public, max-age=60")
+
+        // The same set: 304 without a body for a client that has it, whatever else it names.
+        let unchanged = try await client.send(.get, "/.well-known/biscuit-web-keys", headers: ["If-None-Match": "\"other\", \(tag)"])
+        #expect(unchanged.status == 304 && unchanged.body.isEmpty && unchanged.headers[.eTag] == tag)
+        #expect(try await client.send(.get, "/.well-known/biscuit-web-keys", headers: ["If-None-Match": "\"other\""]).status == 200)
+        // A write that does not touch the keys does not change the tag.
+        #expect(try await client.send(.post, "/v1/orgs", body: #"{"name":"acme"}"#, token: fixture.admin).status == 201)
+        #expect(try await keySet().answer.headers[.eTag] == tag)
+
+        // A rotation publishes the pending key at once, under a new tag.
+        let rotated = try await client.send(.post, "/v1/keys/rotate", token: fixture.admin)
+        let pendingKeyID = try #require((rotated.object["root_key_id"] as? NSNumber)?.uint32Value)
+        let (second, rotatedKeys) = try await keySet()
+        #expect(second.headers[.eTag] != tag)
+        #expect(Set(rotatedKeys.map { ($0["key_id"] as! NSNumber).uint32Value }) == Set(try await listed().keys))
+        #expect(rotatedKeys.contains { ($0["key_id"] as! NSNumber).uint32Value == pendingKeyID })
+        #expect(try await client.send(.get, "/.well-known/biscuit-web-keys", headers: ["If-None-Match": tag]).status == 200)
+    }
+
     // Each operation of the table on its success path (the fake cluster has one member, so
     // membership changes and transfers are refused by it, as a one-replica cluster would).
     @Test func everyOperationAnswersOnItsSuccessPath() async throws {
@@ -480,6 +522,7 @@ struct Fixture {
         _ = try await call(.delete, "/v1/orgs/{org}/bindings/{binding}", "/v1/orgs/alpha/bindings/\(bindingID)", expect: 200)
         _ = try await call(.get, "/v1/keys", "/v1/keys", expect: 200)
         _ = try await call(.post, "/v1/keys/rotate", "/v1/keys/rotate", expect: 201)
+        _ = try await call(.get, "/.well-known/biscuit-web-keys", "/.well-known/biscuit-web-keys", expect: 200)
         _ = try await call(.get, "/v1/audit", "/v1/audit?limit=5", expect: 200)
         _ = try await call(.delete, "/v1/orgs/{org}/roles/{role}", "/v1/orgs/alpha/roles/ops", expect: 200)
         _ = try await call(.delete, "/v1/orgs/{org}/principals/{principal}", "/v1/orgs/alpha/principals/dev", expect: 200)

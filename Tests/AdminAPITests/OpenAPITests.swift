@@ -100,7 +100,7 @@ import Testing
         #expect(
             AdminRoutes.publicPaths == [
                 "/healthz", "/readyz", "/metrics", "/v1/cluster/bootstrap/challenge", "/v1/cluster/bootstrap", "/v1/cluster/break-glass",
-                "/v1/keys",
+                "/v1/keys", "/.well-known/biscuit-web-keys",
             ])
         // Every permission Rampart defines is checked by some route.
         let checked = Set(AdminRoutes.declarations.compactMap(\.permission).map(\.description))

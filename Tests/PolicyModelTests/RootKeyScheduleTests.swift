@@ -87,4 +87,24 @@ import Testing
             createdAt: Timestamp(millisecondsSinceEpoch: 0), revision: 1)
         #expect(schedule.due([retired], at: Timestamp(millisecondsSinceEpoch: start)).isEmpty)
     }
+
+    @Test func twoPublishedKeysNeverShareABiscuitKeyID() {
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        let twin = EntityID(high: 0x1234, low: id(1).low)
+        #expect(RootKey.biscuitKeyID(of: twin) == RootKey.biscuitKeyID(of: id(1)))
+        let refused = ledger.apply(
+            CommandEnvelope(
+                command: .addRootKey(id: twin, publicKey: material.0, sealedPrivateKey: material.1), actor: nil, requestID: "rotate",
+                time: Timestamp(millisecondsSinceEpoch: start + 1)))
+        #expect(refused.rejection?.code == "already_exists")
+        #expect(ledger.state.allRootKeys.map(\.id) == [id(1)], "nothing changed")
+        // Once the first key is retired its id is free again.
+        ledger.add(id(2), publicKey: material.0, sealed: material.1, at: start + 2)
+        for step in due(ledger, at: start + 70_000) { #expect(ledger.apply(step).rejection == nil) }
+        for step in due(ledger, at: start + 70_000 + 3_700_000) { #expect(ledger.apply(step).rejection == nil) }
+        #expect(ledger.state.rootKeys[id(1)]?.state == .retired)
+        ledger.add(twin, publicKey: material.0, sealed: material.1, at: start + 4_000_000)
+        #expect(ledger.state.rootKeys[twin]?.state == .pending)
+    }
 }
