@@ -119,6 +119,7 @@ extension Endpoint {
     public static let listKeys = Endpoint("GET", "/v1/keys")
     public static let rotateKeys = Endpoint("POST", "/v1/keys/rotate")
     public static let biscuitWebKeys = Endpoint("GET", "/.well-known/biscuit-web-keys")
+    public static let issueToken = Endpoint("POST", "/v1/tokens")
     public static let audit = Endpoint("GET", "/v1/audit")
 
     /// Every operation, in the order the API reference lists them.
@@ -129,6 +130,6 @@ extension Endpoint {
         listPrincipals, createPrincipal, getPrincipal, deletePrincipal, listAPIKeys, createAPIKey, deleteAPIKey,
         listBuiltInRoles, listRoles, createRole, getRole, updateRole, deleteRole,
         listBindings, createBinding, deleteBinding,
-        authorize, listKeys, rotateKeys, biscuitWebKeys, audit,
+        authorize, listKeys, rotateKeys, biscuitWebKeys, issueToken, audit,
     ]
 }

@@ -381,3 +381,56 @@ public struct ListResponse<Item: Codable & Sendable>: Codable, Sendable {
         self.revision = revision
     }
 }
+
+/// `POST /v1/tokens`: a Biscuit token for the caller. Both fields are optional, and so is the
+/// body.
+public struct IssueTokenRequest: APIRequestBody {
+    public static let fields: Set<String> = ["ttl_seconds", "attenuation"]
+    /// How long the token lives, in seconds (at most the server's `token_max_ttl_seconds`, the
+    /// default too).
+    public var ttlSeconds: Int?
+    /// Blocks of Datalog appended to the token at issue (each one attenuates it: its checks
+    /// must hold too).
+    public var attenuation: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case attenuation
+        case ttlSeconds = "ttl_seconds"
+    }
+
+    /// Creates the request.
+    public init(ttlSeconds: Int? = nil, attenuation: [String]? = nil) {
+        self.ttlSeconds = ttlSeconds
+        self.attenuation = attenuation
+    }
+}
+
+/// A token issued by `POST /v1/tokens`.
+public struct TokenResponse: Codable, Sendable, Hashable {
+    /// The token, base64url.
+    public var token: String
+    /// The id of the root key that signed it (`key_id` in the Biscuit Web Key set).
+    public var rootKeyID: UInt32
+    /// When it stops being valid (RFC 3339).
+    public var expiresAt: String
+    /// Its blocks' revocation ids, hex, authority block first.
+    public var revocationIDs: [String]
+    /// The revision of the state it was decided at.
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case token, revision
+        case rootKeyID = "root_key_id"
+        case expiresAt = "expires_at"
+        case revocationIDs = "revocation_ids"
+    }
+
+    /// Creates the value.
+    public init(token: String, rootKeyID: UInt32, expiresAt: String, revocationIDs: [String], revision: UInt64) {
+        self.token = token
+        self.rootKeyID = rootKeyID
+        self.expiresAt = expiresAt
+        self.revocationIDs = revocationIDs
+        self.revision = revision
+    }
+}

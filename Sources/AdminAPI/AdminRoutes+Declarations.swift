@@ -348,6 +348,9 @@ extension AdminRoutes {
         RouteDeclaration(.biscuitWebKeys, .open, .read, answer: BiscuitWebKeySet.self) { routes, input in
             try await routes.biscuitWebKeysRoute(input.request)
         },
+        RouteDeclaration(.issueToken, .authenticated(filteredBy: nil), .read, body: IssueTokenRequest.self, answer: TokenResponse.self) {
+            routes, input in try await routes.issueTokenRoute(input)
+        },
         RouteDeclaration(
             .audit, .permissionInRequest(RampartPermission.auditRead, "on the organization filter, or the cluster"), .read,
             answer: ListResponse<AuditRecordResponse>.self

@@ -17,6 +17,8 @@ public struct AdminRoutes: Sendable {
         public var maxBodyBytes = 64 << 10
         /// How long a write or a linearizable read may wait.
         public var requestTimeout: Duration = .seconds(10)
+        /// The longest life of a token `POST /v1/tokens` issues (and the default).
+        public var tokenMaxTTL: Duration = .seconds(3600)
 
         /// The default limits.
         public init() {}
@@ -193,13 +195,26 @@ public struct AdminRoutes: Sendable {
         }
     }
 
-    private func parseBody<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body {
-        let buffer: ByteBuffer
+    /// `decode` for a route whose body may be absent: nil for an empty body.
+    func optionalBody<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body? {
+        let buffer = try await collectBody(request)
+        guard buffer.readableBytes > 0 else { return nil }
+        return try parseBody(type, from: buffer)
+    }
+
+    private func collectBody(_ request: Request) async throws -> ByteBuffer {
         do {
-            buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+            return try await request.body.collect(upTo: limits.maxBodyBytes)
         } catch {
             throw APIError.bodyTooLarge(limit: limits.maxBodyBytes)
         }
+    }
+
+    private func parseBody<Body: APIRequestBody>(_ type: Body.Type, from request: Request) async throws -> Body {
+        try parseBody(type, from: try await collectBody(request))
+    }
+
+    private func parseBody<Body: APIRequestBody>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
         // Most bodies are flat objects of strings: read without the general decoder (a good part
         // of a write's cost in profiles). Anything else, errors included, goes to `JSONDecoder`.
         if let body = buffer.withUnsafeReadableBytes({ FlatJSON.decode(Body.self, from: $0) }) { return body }

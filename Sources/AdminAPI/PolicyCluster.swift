@@ -63,6 +63,9 @@ public protocol ReplicaResources: Sendable {
     /// A new root key pair for a rotation: its id, public key and private key sealed under the
     /// replica's key-encryption key (never in the clear outside the sealer).
     func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8])
+    /// The private half of root key `key`, opened from its sealed form for one signature (the
+    /// caller keeps it no longer than that).
+    func openRootKey(_ key: RootKey) throws(ClusterError) -> [UInt8]
     /// New random secret bytes for an API key.
     func newSecret() -> [UInt8]
     /// The wall-clock time to stamp a command with.

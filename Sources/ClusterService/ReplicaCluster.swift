@@ -168,6 +168,14 @@ public struct ReplicaCluster: PolicyCluster {
         return EntityID(high: generator.next(), low: generator.next())
     }
 
+    public func openRootKey(_ key: RootKey) throws(ClusterError) -> [UInt8] {
+        do {
+            return try sealer.open(key.sealedPrivateKey, id: key.id)
+        } catch {
+            throw .internalFailure("root key \(key.id) does not open with this replica's key-encryption key")
+        }
+    }
+
     public func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
         let id = newEntityID()
         do {

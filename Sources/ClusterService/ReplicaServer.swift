@@ -92,7 +92,9 @@ public struct ReplicaServer {
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
         let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
         let metrics = APIMetrics()
-        let routes = AdminRoutes(cluster: cluster, metrics: metrics)
+        var limits = AdminRoutes.Limits()
+        limits.tokenMaxTTL = .seconds(settings.tokenMaxTTLSeconds)
+        let routes = AdminRoutes(cluster: cluster, limits: limits, metrics: metrics)
         let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
         var connectionLimits = ConnectionLimits()
         connectionLimits.maxConnections = budget.connections

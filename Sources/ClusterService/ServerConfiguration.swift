@@ -32,6 +32,8 @@ public struct ServerConfiguration: Equatable, Sendable {
     var keyActivationSeconds = 60
     /// How long a replaced root key keeps verifying (retiring) before the leader retires it.
     var keyOverlapSeconds = 86_400
+    /// The longest life of a token `POST /v1/tokens` issues.
+    var tokenMaxTTLSeconds = 3600
     /// The log level: trace, debug, info, notice, warning, error or critical.
     public var logLevel = "info"
     /// The most API connections open at once; nil for the most the descriptor limit allows
@@ -87,7 +89,7 @@ public struct ServerConfiguration: Equatable, Sendable {
     static let settingNames: Set<String> = [
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
-        "key_activation_seconds", "key_overlap_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
+        "key_activation_seconds", "key_overlap_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
         "api_header_timeout_seconds",
     ]
 
@@ -158,6 +160,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "snapshot_interval_entries": snapshotIntervalEntries = try integer(1...100_000_000)
         case "key_activation_seconds": keyActivationSeconds = try integer(0...31_536_000)
         case "key_overlap_seconds": keyOverlapSeconds = try integer(0...31_536_000)
+        case "token_max_ttl_seconds": tokenMaxTTLSeconds = try integer(1...2_592_000)
         case "api_max_connections": apiMaxConnections = try integer(1...1_000_000)
         case "api_idle_timeout_seconds": apiIdleTimeoutSeconds = try integer(61...86_400)
         case "api_header_timeout_seconds": apiHeaderTimeoutSeconds = try integer(1...600)

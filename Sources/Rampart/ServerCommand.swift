@@ -28,6 +28,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Entries applied between snapshots.") var snapshotIntervalEntries: String?
     @Option(help: "Seconds a new root key stays pending before it is activated.") var keyActivationSeconds: String?
     @Option(help: "Seconds a replaced root key keeps verifying before it is retired.") var keyOverlapSeconds: String?
+    @Option(help: "The longest life of an issued token, in seconds (default 3600).") var tokenMaxTtlSeconds: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "The most API connections open at once (default: what the descriptor limit allows, at most 4096).")
     var apiMaxConnections: String?
@@ -61,7 +62,8 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
             ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
             ("snapshot_interval_entries", snapshotIntervalEntries), ("key_activation_seconds", keyActivationSeconds),
-            ("key_overlap_seconds", keyOverlapSeconds), ("log_level", logLevel), ("api_max_connections", apiMaxConnections),
+            ("key_overlap_seconds", keyOverlapSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
+            ("api_max_connections", apiMaxConnections),
             ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })

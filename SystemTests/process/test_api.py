@@ -298,3 +298,42 @@ def test_every_replica_serves_the_biscuit_web_key_set_the_reference_reads(cluste
     for key in keys:
         assert key["algorithm"] == "ed25519" and key["issuer"] == "rampart" and key["expires_at"] is None
         assert biscuit_auth.PublicKey.from_bytes(bytes.fromhex(key["key_bytes"]), biscuit_auth.Algorithm.Ed25519).to_bytes().hex() == key["key_bytes"]
+
+
+def test_a_token_issued_by_any_replica_is_verified_and_authorized_by_the_reference(cluster):
+    """A token from `POST /v1/tokens` on a follower verifies in the reference with the key the
+    Biscuit Web Key set publishes under the token's root key id, holds the caller's rights,
+    and expires when it says."""
+    import datetime
+
+    import biscuit_auth
+
+    follower = cluster.replicas[-1]
+    issued = follower.request("POST", "/v1/tokens", {"ttl_seconds": 300, "attenuation": ['check if operation("read");']},
+                              token=cluster.token)
+    keys = {k["key_id"]: k["key_bytes"] for k in follower.request("GET", "/.well-known/biscuit-web-keys")["keys"]}
+    asked = []
+
+    def root(key_id):
+        asked.append(key_id)
+        return biscuit_auth.PublicKey.from_bytes(bytes.fromhex(keys[key_id]), biscuit_auth.Algorithm.Ed25519)
+
+    token = biscuit_auth.Biscuit.from_base64(issued["token"], root)
+    assert asked == [issued["root_key_id"]]
+    assert [bytes(r).hex() if not isinstance(r, str) else r for r in token.revocation_ids] == issued["revocation_ids"]
+    assert 'principal("system/admin")' in token.block_source(0)
+    expires = datetime.datetime.fromisoformat(issued["expires_at"].replace("Z", "+00:00"))
+
+    def allowed(at, operation):
+        authorizer = biscuit_auth.AuthorizerBuilder(
+            'time({now}); operation({operation}); allow if right("cluster", "*.*.*");', {"now": at, "operation": operation}
+        ).build(token)
+        try:
+            authorizer.authorize()
+            return True
+        except biscuit_auth.AuthorizationError:
+            return False
+
+    assert allowed(expires - datetime.timedelta(seconds=1), "read")
+    assert not allowed(expires, "read"), "expired"
+    assert not allowed(expires - datetime.timedelta(seconds=1), "write"), "the attenuation holds"

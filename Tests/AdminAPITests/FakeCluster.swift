@@ -190,9 +190,16 @@ final class FakeCluster: PolicyCluster {
         }
     }
 
+    /// A real Ed25519 key pair; "sealed" here is the private key itself (this fake has no
+    /// key-encryption key), which `openRootKey` gives back.
     func newRootKey() throws(ClusterError) -> (id: EntityID, publicKey: [UInt8], sealedPrivateKey: [UInt8]) {
         let id = newEntityID()
-        return (id, [UInt8](repeating: UInt8(truncatingIfNeeded: id.low), count: 32), [1, 2, 3])
+        let key = Curve25519.Signing.PrivateKey()
+        return (id, Array(key.publicKey.rawRepresentation), Array(key.rawRepresentation))
+    }
+
+    func openRootKey(_ key: RootKey) throws(ClusterError) -> [UInt8] {
+        key.sealedPrivateKey
     }
 
     /// Runs what the leader's key maintenance would: activate pending keys, retire retiring ones.

@@ -1,0 +1,146 @@
+import APIModels
+import Biscuit
+import Foundation
+import Hummingbird
+import PolicyModel
+
+/// Issuing Biscuit tokens (`POST /v1/tokens`): any replica answers from the state it has
+/// applied, without a write, with a token signed by the active root key whose authority block
+/// says who the caller is and what it holds.
+///
+/// The authority block's facts (strings unless said otherwise):
+/// - `principal("acme/deployer")`, `principal_kind("service_account")` (or `"user"`),
+///   `organization("acme")`, `api_key("<key id>")` (the credential it was issued for);
+/// - `binding("<binding id>", "<role>", "<scope>")` for each of its role bindings, and
+///   `right("<scope>", "<permission>")` for each permission they grant, where a scope is
+///   `cluster`, `orgs/<org>` or `orgs/<org>/projects/<project>` and a permission may hold
+///   wildcards as the role states it (`compute.instances.*`);
+/// - `issued_at(<date>)`, and the check `check if time($time), $time < <expiry>`.
+///
+/// A service verifying such a token supplies `time(<now>)` and its own checks, such as
+/// `check if right("orgs/acme/projects/web", "compute.instances.create")`.
+extension AdminRoutes {
+    /// The most attenuation blocks a request may append.
+    static let maxAttenuationBlocks = 8
+
+    /// What a token states about its holder, read from the state in one go.
+    struct TokenGrant: Sendable {
+        var principal: PrincipalReference
+        var kind: PrincipalKind
+        var keyID: EntityID
+        var bindings: [(id: EntityID, role: String, scope: String)]
+        var rights: [(scope: String, permission: String)]
+        var rootKey: RootKey
+    }
+
+    func issueTokenRoute(_ input: RouteInput) async throws -> Response {
+        let request = try await optionalBody(IssueTokenRequest.self, from: input.request) ?? IssueTokenRequest()
+        let maxTTL = Self.seconds(limits.tokenMaxTTL)
+        let ttl = request.ttlSeconds ?? maxTTL
+        guard ttl >= 1 else { throw APIError.badRequest("ttl_seconds must be at least 1") }
+        let lifetime = min(ttl, maxTTL)
+        let attenuation = request.attenuation ?? []
+        guard attenuation.count <= Self.maxAttenuationBlocks else {
+            throw APIError.badRequest("at most \(Self.maxAttenuationBlocks) attenuation blocks")
+        }
+        var blocks: [Block] = []
+        for (number, code) in attenuation.enumerated() {
+            do {
+                blocks.append(try Block(code: code))
+            } catch {
+                throw APIError.badRequest("attenuation block \(number + 1): \(error)")
+            }
+        }
+        let key = try Self.presentedKey(input.request)
+        let read = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.tokenGrant(key, in: state) } }
+        let grant = try read.value.get()
+        let opened = try await wrap { () throws(ClusterError) in try cluster.openRootKey(grant.rootKey) }
+        let signer: PrivateKey
+        do {
+            signer = try PrivateKey(algorithm: .ed25519, bytes: opened)
+        } catch {
+            throw APIError.cluster(.internalFailure("the active root key is not an Ed25519 private key"))
+        }
+        let issued = UInt64(max(0, cluster.now().millisecondsSinceEpoch / 1000))
+        let expires = issued + UInt64(lifetime)
+        var token: Token
+        do {
+            token = try Token(authority: try Self.authority(grant, issued: issued, expires: expires), rootKey: signer, rootKeyID: grant.rootKey.biscuitKeyID)
+            for block in blocks { token = try token.appending(block) }
+        } catch {
+            throw APIError.badRequest("the token cannot be made: \(error)")
+        }
+        return try json(
+            TokenResponse(
+                token: token.base64, rootKeyID: grant.rootKey.biscuitKeyID, expiresAt: Self.rfc3339(expires),
+                revocationIDs: token.revocationIDs.map { Hex.encode($0) }, revision: read.revision),
+            status: .created)
+    }
+
+    /// Who presents `key` and what it holds, and the key that signs: 401 for an unknown key,
+    /// 403 for a suspended organization, 503 when no root key is active.
+    static func tokenGrant(_ key: BearerKey, in state: PolicyState) -> Result<TokenGrant, APIError> {
+        let caller: PrincipalReference
+        switch verify(key, nil, on: .cluster, in: state) {
+        case .success(let principal): caller = principal
+        case .failure(let error): return .failure(error)
+        }
+        guard let principal = state.principal(caller) else { return .failure(.unauthenticated("unknown or revoked API key")) }
+        if state.organization(caller.organization)?.suspended ?? true {
+            return .failure(.forbidden("organization \(caller.organization) is suspended"))
+        }
+        guard let rootKey = state.activeRootKey else {
+            return .failure(.cluster(.unavailable("no root key is active (the cluster is not bootstrapped)")))
+        }
+        var bindings: [(id: EntityID, role: String, scope: String)] = []
+        var rights: [(scope: String, permission: String)] = []
+        var seen = Set<String>()
+        for binding in state.bindings(of: caller) {
+            bindings.append((binding.id, binding.role.description, binding.scope.description))
+            for permission in state.role(binding.role)?.permissions ?? [] {
+                let right = (scope: binding.scope.description, permission: permission.description)
+                if seen.insert(right.scope + " " + right.permission).inserted { rights.append(right) }
+            }
+        }
+        return .success(TokenGrant(principal: caller, kind: principal.kind, keyID: key.id, bindings: bindings, rights: rights, rootKey: rootKey))
+    }
+
+    /// The authority block of `grant`'s token (every value a parameter: nothing from the state
+    /// is read as Datalog).
+    static func authority(_ grant: TokenGrant, issued: UInt64, expires: UInt64) throws(BiscuitError) -> Block {
+        var code = """
+            principal({principal});
+            principal_kind({kind});
+            organization({organization});
+            api_key({key});
+            issued_at({issued});
+            check if time($time), $time < {expires};
+
+            """
+        var parameters: [String: Term] = [
+            "principal": .string("\(grant.principal)"), "kind": .string(grant.kind == .user ? "user" : "service_account"),
+            "organization": .string(grant.principal.organization.value), "key": .string("\(grant.keyID)"),
+            "issued": .date(issued), "expires": .date(expires),
+        ]
+        for (number, binding) in grant.bindings.enumerated() {
+            code += "binding({b\(number)}, {b\(number)role}, {b\(number)scope});\n"
+            parameters["b\(number)"] = .string("\(binding.id)")
+            parameters["b\(number)role"] = .string(binding.role)
+            parameters["b\(number)scope"] = .string(binding.scope)
+        }
+        for (number, right) in grant.rights.enumerated() {
+            code += "right({r\(number)scope}, {r\(number)permission});\n"
+            parameters["r\(number)scope"] = .string(right.scope)
+            parameters["r\(number)permission"] = .string(right.permission)
+        }
+        return try Block(code: code, parameters: parameters)
+    }
+
+    /// Seconds since the epoch as RFC 3339, in UTC.
+    static func rfc3339(_ seconds: UInt64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}
