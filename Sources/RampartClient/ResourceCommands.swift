@@ -521,3 +521,29 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `rampart tokens ...`: Biscuit tokens from the cluster.
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Biscuit tokens issued by the cluster (see `rampart biscuit` for offline work).",
+        subcommands: [Issue.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Get a token for the caller's API key: who it is and what it holds, signed by the active root key.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Seconds the token lives (at most the server's token_max_ttl_seconds, also the default).") var ttl: Int?
+        @Option(name: .customLong("attenuate"), help: "A Datalog block appended at issue; repeat for several.") var attenuation: [String] = []
+        @Option(help: "Write the token to this new file (mode 0600) instead of printing it.") var tokenFile: String?
+        func run() async throws {
+            let request = IssueTokenRequest(ttlSeconds: ttl, attenuation: attenuation.isEmpty ? nil : attenuation)
+            let issued: TokenResponse = try await options.client().call(Endpoint.issueToken, body: request, token: try options.token())
+            if let tokenFile {
+                try SecureFile.create(tokenFile, contents: issued.token + "\n")
+                print("token (root key \(issued.rootKeyID), expires \(issued.expiresAt)) written to \(tokenFile)")
+            } else {
+                try printOutput(issued, format: options.output)
+            }
+        }
+    }
+}

@@ -337,3 +337,26 @@ def test_a_token_issued_by_any_replica_is_verified_and_authorized_by_the_referen
     assert allowed(expires - datetime.timedelta(seconds=1), "read")
     assert not allowed(expires, "read"), "expired"
     assert not allowed(expires - datetime.timedelta(seconds=1), "write"), "the attenuation holds"
+
+
+def test_the_cli_issues_a_token_that_the_cli_inspects_offline(cluster, tmp_path):
+    """`rampart tokens issue` writes a token to a new file; `rampart biscuit inspect` reads it
+    offline with the published key and finds what the issuer stated."""
+    token_file = tmp_path / "token.b64"
+    written = cli(cluster, "tokens", "issue", "--ttl", "120", "--attenuate", 'check if operation("read");',
+                  "--token-file", str(token_file))
+    assert "written to" in written.stdout and (token_file.stat().st_mode & 0o777) == 0o600
+    keys = cluster.replicas[0].request("GET", "/.well-known/biscuit-web-keys")["keys"]
+    assert len(keys) == 1
+    inspected = subprocess.run(
+        [binary(), "biscuit", "inspect", str(token_file), "--public-key", "ed25519/" + keys[0]["key_bytes"],
+         "--authorize-with-code", 'operation("read"); allow if right("cluster", "*.*.*");', "--time", "now", "--output", "json"],
+        capture_output=True, text=True, timeout=60)
+    assert inspected.returncode == 0, inspected.stdout + inspected.stderr
+    report = json.loads(inspected.stdout)
+    assert report["verified"] and report["root_key_id"] == keys[0]["key_id"]
+    assert 'principal("system/admin");' in report["blocks"][0]["source"]
+    assert report["blocks"][1]["source"] == 'check if operation("read");\n'
+    assert report["authorization"]["authorized"] is True
+    again = cli(cluster, "tokens", "issue", "--token-file", str(token_file), check=False)
+    assert again.returncode != 0, "an existing file is never overwritten"
