@@ -104,4 +104,11 @@ import Testing
         }
         #expect(fixture.cluster.revision == before, "issuing writes nothing")
     }
+
+    @Test func expiriesAreWrittenAsRFC3339InUTC() {
+        #expect(AdminRoutes.rfc3339(0) == "1970-01-01T00:00:00Z")
+        #expect(AdminRoutes.rfc3339(1_700_000_600) == "2023-11-14T22:23:20Z")
+        #expect(AdminRoutes.rfc3339(951_782_400) == "2000-02-29T00:00:00Z", "a leap day")
+        #expect(AdminRoutes.rfc3339(253_402_300_799) == "9999-12-31T23:59:59Z")
+    }
 }
