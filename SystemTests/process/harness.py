@@ -245,6 +245,21 @@ class Cluster:
             check=True, capture_output=True, timeout=90)
         assert (key_file.stat().st_mode & 0o777) == 0o600
         self.token = key_file.read_text().strip()
+        # The bootstrap answered once the replica the CLI reached had applied it; another replica
+        # that has not yet refuses the new key like an unknown one (authentication comes before
+        # any wait, by design). Tests start once every running replica knows the key.
+        eventually(lambda: all(self.accepts_key(r) for r in self.replicas if r.running()), timeout=60,
+                   message="every running replica knows the admin key")
+
+    def accepts_key(self, replica):
+        """Whether `replica` authenticates the admin key (False while it has not applied it)."""
+        try:
+            replica.request("GET", "/v1/cluster", token=self.token)
+            return True
+        except HTTPError as error:
+            if error.status == 401:
+                return False
+            raise
 
     def stop(self):
         for replica in self.replicas:
