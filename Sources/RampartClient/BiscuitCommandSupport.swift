@@ -345,9 +345,7 @@ enum RFC3339 {
 
     /// `2024-01-02T03:04:05Z`.
     static func text(_ seconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        DateText.format(seconds)
     }
 }
 

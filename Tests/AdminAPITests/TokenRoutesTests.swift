@@ -72,6 +72,8 @@ import Testing
         let now = UInt64(fixture.cluster.now().millisecondsSinceEpoch / 1000)
         let capped = try await fixture.client.send(.post, "/v1/tokens", body: #"{"ttl_seconds":999999}"#, token: fixture.admin)
         #expect(try Self.seconds(capped.object["expires_at"] as! String) == now + 3600, "capped at the server's maximum")
+        let extreme = try await fixture.client.send(.post, "/v1/tokens", body: #"{"ttl_seconds":9223372036854775807}"#, token: fixture.admin)
+        #expect(try Self.seconds(extreme.object["expires_at"] as! String) == now + 3600, "the largest integer is capped too")
         let defaulted = try await fixture.client.send(.post, "/v1/tokens", token: fixture.admin)
         #expect(defaulted.status == 201, "no body: the defaults")
         #expect(try Self.seconds(defaulted.object["expires_at"] as! String) == now + 3600)
@@ -82,6 +84,14 @@ import Testing
         let keys = try await Self.publishedKeys(fixture.client)
         let token = try Token(base64: attenuated.object["token"] as! String) { keys[$0 ?? .max] }
         #expect(Self.allows(token, #"operation("read"); allow if true;"#, at: now))
+        // An attenuation block cannot add rights: the authorizer trusts the authority block only.
+        let member = try await fixture.member("system", "reader", role: "org.viewer")
+        let widened = try await fixture.client.send(
+            .post, "/v1/tokens", body: #"{"attenuation":["right(\"cluster\", \"*.*.*\");"]}"#, token: member)
+        #expect(widened.status == 201, "\(widened.body)")
+        let widenedToken = try Token(base64: widened.object["token"] as! String) { keys[$0 ?? .max] }
+        #expect(!Self.allows(widenedToken, #"allow if right("cluster", "*.*.*");"#, at: now), "no right gained by attenuating")
+        #expect(Self.allows(token, #"operation("read"); allow if right("cluster", "*.*.*");"#, at: now), "the admin's own right")
         #expect(!Self.allows(token, #"operation("write"); allow if true;"#, at: now), "the attenuation holds")
     }
 
@@ -89,6 +99,8 @@ import Testing
         let fixture = try await Fixture()
         let cases: [(body: String?, token: String?, status: Int)] = [
             (#"{"ttl_seconds":0}"#, fixture.admin, 400),
+            (#"{"ttl_seconds":-1}"#, fixture.admin, 400),
+            (#"{"ttl_seconds":9223372036854775808}"#, fixture.admin, 400),
             (#"{"ttl_seconds":"long"}"#, fixture.admin, 400),
             (#"{"attenuation":["check if"]}"#, fixture.admin, 400),
             (#"{"attenuation":[\#(Array(repeating: #""check if true;""#, count: 9).joined(separator: ","))]}"#, fixture.admin, 400),

@@ -2,7 +2,7 @@
 /// implementation does (it uses the `time` crate's `Rfc3339` format): read with any UTC offset,
 /// fractional seconds dropped, a leap second only where it can be one; written in UTC with
 /// whole seconds, `2018-12-20T00:00:00Z`.
-enum DateText {
+public enum DateText {
     /// The outcome of reading a date at some offset of the text.
     enum Reading: Equatable {
         /// The text there does not start like a date; the parser tries the next kind of term.
@@ -87,7 +87,7 @@ enum DateText {
 
     /// The reference's text for a date: RFC 3339 in UTC, or `<invalid date>` outside the years
     /// 0000–9999. Like the reference, a number of seconds past 2^63 is read as negative.
-    static func format(_ seconds: UInt64) -> String {
+    public static func format(_ seconds: UInt64) -> String {
         let signed = Int64(bitPattern: seconds)
         guard signed >= earliestPrintableSeconds, signed <= latestPrintableSeconds else { return "<invalid date>" }
         let days = floorDivide(signed, 86_400)
