@@ -120,6 +120,8 @@ extension Endpoint {
     public static let rotateKeys = Endpoint("POST", "/v1/keys/rotate")
     public static let biscuitWebKeys = Endpoint("GET", "/.well-known/biscuit-web-keys")
     public static let issueToken = Endpoint("POST", "/v1/tokens")
+    public static let revokeTokens = Endpoint("POST", "/v1/tokens/revoke")
+    public static let revocations = Endpoint("GET", "/v1/revocations")
     public static let audit = Endpoint("GET", "/v1/audit")
 
     /// Every operation, in the order the API reference lists them.
@@ -130,6 +132,6 @@ extension Endpoint {
         listPrincipals, createPrincipal, getPrincipal, deletePrincipal, listAPIKeys, createAPIKey, deleteAPIKey,
         listBuiltInRoles, listRoles, createRole, getRole, updateRole, deleteRole,
         listBindings, createBinding, deleteBinding,
-        authorize, listKeys, rotateKeys, biscuitWebKeys, issueToken, audit,
+        authorize, listKeys, rotateKeys, biscuitWebKeys, issueToken, revokeTokens, revocations, audit,
     ]
 }

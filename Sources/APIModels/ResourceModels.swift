@@ -93,9 +93,13 @@ public struct CreateBindingRequest: APIRequestBody {
 
 /// `POST /v1/authorize`.
 public struct AuthorizeRequest: APIRequestBody {
-    public static let fields: Set<String> = ["principal", "permission", "organization", "project"]
-    /// `org/name` of the principal asking.
-    public var principal: String
+    public static let fields: Set<String> = ["principal", "token", "permission", "organization", "project"]
+    /// `org/name` of the principal asking; with a token, the principal the token must be
+    /// issued to (optional then).
+    public var principal: String?
+    /// A Biscuit token Rampart issued, whose holder asks: verified, its checks run with the
+    /// request's facts, and its principal decided against the current policy.
+    public var token: String?
     /// The permission needed, without wildcards.
     public var permission: String
     /// The resource's organization.
@@ -104,8 +108,9 @@ public struct AuthorizeRequest: APIRequestBody {
     public var project: String?
 
     /// Creates the request.
-    public init(principal: String, permission: String, organization: String, project: String?) {
+    public init(principal: String?, token: String? = nil, permission: String, organization: String, project: String?) {
         self.principal = principal
+        self.token = token
         self.permission = permission
         self.organization = organization
         self.project = project
@@ -431,6 +436,118 @@ public struct TokenResponse: Codable, Sendable, Hashable {
         self.rootKeyID = rootKeyID
         self.expiresAt = expiresAt
         self.revocationIDs = revocationIDs
+        self.revision = revision
+    }
+}
+
+/// `POST /v1/tokens/revoke`: exactly one of `token` (its last block's revocation id is
+/// revoked: that token and what was made from it), `revocation_ids` (hex), `principal`
+/// (`org/name`: every token it was issued up to now) or `organization` (every token of its
+/// principals issued up to now), with an optional reason.
+public struct RevokeTokensRequest: APIRequestBody {
+    public static let fields: Set<String> = ["token", "revocation_ids", "principal", "organization", "reason"]
+    public var token: String?
+    public var revocationIDs: [String]?
+    public var principal: String?
+    public var organization: String?
+    public var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case token, principal, organization, reason
+        case revocationIDs = "revocation_ids"
+    }
+
+    /// Creates the request.
+    public init(token: String? = nil, revocationIDs: [String]? = nil, principal: String? = nil, organization: String? = nil, reason: String? = nil) {
+        self.token = token
+        self.revocationIDs = revocationIDs
+        self.principal = principal
+        self.organization = organization
+        self.reason = reason
+    }
+}
+
+/// One entry of the revocation list (`GET /v1/revocations`, and the answer to a revocation).
+public struct RevocationResponse: Codable, Sendable, Hashable {
+    /// `id`, `principal` or `organization`.
+    public var kind: String
+    /// The revoked revocation id (hex), for `id`.
+    public var revocationID: String?
+    /// The principal (`org/name`) whose tokens issued up to `revoked_at` are revoked.
+    public var principal: String?
+    /// The organization whose principals' tokens issued up to `revoked_at` are revoked.
+    public var organization: String?
+    /// Why.
+    public var reason: String
+    /// When it was revoked (RFC 3339).
+    public var revokedAt: String
+    /// When it leaves the list: no token it names is valid after it (RFC 3339).
+    public var expiresAt: String
+    /// The revision that wrote it.
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case kind, principal, organization, reason, revision
+        case revocationID = "revocation_id"
+        case revokedAt = "revoked_at"
+        case expiresAt = "expires_at"
+    }
+
+    /// Creates the value.
+    public init(
+        kind: String, revocationID: String?, principal: String?, organization: String?, reason: String, revokedAt: String, expiresAt: String,
+        revision: UInt64
+    ) {
+        self.kind = kind
+        self.revocationID = revocationID
+        self.principal = principal
+        self.organization = organization
+        self.reason = reason
+        self.revokedAt = revokedAt
+        self.expiresAt = expiresAt
+        self.revision = revision
+    }
+}
+
+/// A page of the revocation feed (`GET /v1/revocations?since=N`).
+public struct RevocationsPage: Codable, Sendable, Hashable {
+    /// The revocations written after `since`, oldest first.
+    public var items: [RevocationResponse]
+    /// The `since` of the next page: the last item's revision (or `since` when there was none).
+    public var nextSince: UInt64
+    /// Whether more revocations follow (ask again with `next_since` at once).
+    public var more: Bool
+    /// The oldest `since` the feed still serves completely (revocations that expired at or
+    /// before it are gone).
+    public var floor: UInt64
+    /// The revision the page reflects.
+    public var revision: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case items, more, floor, revision
+        case nextSince = "next_since"
+    }
+
+    /// Creates the value.
+    public init(items: [RevocationResponse], nextSince: UInt64, more: Bool, floor: UInt64, revision: UInt64) {
+        self.items = items
+        self.nextSince = nextSince
+        self.more = more
+        self.floor = floor
+        self.revision = revision
+    }
+}
+
+/// The answer to `POST /v1/tokens/revoke`.
+public struct RevokeTokensResponse: Codable, Sendable, Hashable {
+    /// What was revoked.
+    public var revoked: [RevocationResponse]
+    /// The revision of the revocation: a replica that has applied it refuses the tokens.
+    public var revision: UInt64
+
+    /// Creates the value.
+    public init(revoked: [RevocationResponse], revision: UInt64) {
+        self.revoked = revoked
         self.revision = revision
     }
 }

@@ -2,6 +2,7 @@ import APIModels
 import Foundation
 public import Hummingbird
 public import PolicyModel
+public import RampartAuthorizer
 
 /// Every error the API answers with, and its mapping to HTTP: the one place where domain
 /// rejections, cluster conditions and bad input become statuses and stable codes.
@@ -31,6 +32,11 @@ public enum APIError: Error, Sendable, Hashable {
     case throttled(retryAfterSeconds: Int)
     /// The path exists, but not with this method; `allowed` are the methods it has.
     case methodNotAllowed(allowed: [String])
+    /// A token presented as a credential, or asked about, is not accepted: 401 with the
+    /// refusal's code, or 403 when its own checks refuse the request.
+    case token(TokenRefusal)
+    /// What the request asks for is no longer kept (`410 Gone`): the text says what is.
+    case gone(String)
 
     /// The HTTP status.
     public var status: HTTPResponse.Status {
@@ -43,6 +49,9 @@ public enum APIError: Error, Sendable, Hashable {
         case .noSuchRoute: return .notFound
         case .throttled: return .tooManyRequests
         case .methodNotAllowed: return .methodNotAllowed
+        case .token(.checksFailed): return .forbidden
+        case .token: return .unauthorized
+        case .gone: return .gone
         case .rejected(let error):
             switch error {
             case .invalidName, .invalidPermission, .invalidArgument, .crossOrganization: return .badRequest
@@ -75,6 +84,8 @@ public enum APIError: Error, Sendable, Hashable {
         case .secretNotRepeatable: return "secret_not_repeatable"
         case .throttled: return "too_many_failures"
         case .methodNotAllowed: return "method_not_allowed"
+        case .token(let refusal): return refusal.code
+        case .gone: return "gone"
         case .rejected(let error): return error.code
         case .cluster(let error):
             switch error {
@@ -91,7 +102,7 @@ public enum APIError: Error, Sendable, Hashable {
     /// What went wrong, for people.
     public var detail: String {
         switch self {
-        case .badRequest(let text), .unauthenticated(let text), .forbidden(let text): return text
+        case .badRequest(let text), .unauthenticated(let text), .forbidden(let text), .gone(let text): return text
         case .noSuchRoute(let path): return "no route for \(path)"
         case .bodyTooLarge(let limit): return "the body exceeds \(limit) bytes"
         case .alreadyBootstrapped: return "the cluster already has its first administrator"
@@ -105,6 +116,7 @@ public enum APIError: Error, Sendable, Hashable {
         case .methodNotAllowed(let allowed):
             return "this path is served with \(allowed.joined(separator: ", ")) only"
         case .rejected(let error): return error.description
+        case .token(let refusal): return refusal.description
         case .cluster(let error):
             switch error {
             case .unavailable(let text), .refused(let text), .invalidArgument(let text), .internalFailure(let text): return text

@@ -352,6 +352,15 @@ extension AdminRoutes {
             routes, input in try await routes.issueTokenRoute(input)
         },
         RouteDeclaration(
+            .revokeTokens,
+            .permissionInRequest(
+                RampartPermission.tokensRevoke, "on the token's organization, the principal's or the organization named; on the cluster for bare revocation ids"),
+            .write, body: RevokeTokensRequest.self, answer: RevokeTokensResponse.self
+        ) { routes, input in try await routes.revokeTokensRoute(input) },
+        RouteDeclaration(.revocations, .authenticated(filteredBy: nil), .read, answer: RevocationsPage.self) { routes, input in
+            try await routes.revocationsRoute(input)
+        },
+        RouteDeclaration(
             .audit, .permissionInRequest(RampartPermission.auditRead, "on the organization filter, or the cluster"), .read,
             answer: ListResponse<AuditRecordResponse>.self
         ) { routes, input in try await routes.auditRoute(input.request) },

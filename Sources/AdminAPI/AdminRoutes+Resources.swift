@@ -2,6 +2,7 @@ import APIModels
 import Foundation
 public import Hummingbird
 import PolicyModel
+import RampartAuthorizer
 
 /// What the resource routes (`AdminRoutes+Declarations`) share: the authorization check, key
 /// rotation, the audit log's reads, and the answers' shapes.
@@ -13,8 +14,45 @@ extension AdminRoutes {
         let resource = try requestedResource(body)
         let caller = try await check(request, permission: Self.decisionsCheck, on: resource)
         let question = try authorizationQuestion(body, resource: resource)
-        let (decision, revision) = try await readState(request) { Self.decide(question, on: resource, for: caller, in: $0) }
-        return try json(AuthorizeResponse(decision, revision: revision))
+        guard let text = question.token else {
+            let principal = question.principal!
+            let (decision, revision) = try await readState(request) { Self.decide((principal, question.permission), on: resource, for: caller, in: $0) }
+            return try json(AuthorizeResponse(decision, revision: revision))
+        }
+        let token = try acceptedToken(text, key: TokenCache<AcceptedToken>.key(text))
+        let checks = try tokenChecks(token, question.permission, on: resource)
+        let (decision, revision) = try await readState(request) { state in
+            Self.decide(token: token, checks: checks, named: question.principal, question.permission, on: resource, for: caller, in: state)
+        }
+        return try json(AuthorizeResponse(try decision.get(), revision: revision))
+    }
+
+    /// Runs a token's checks for a decision on `permission` at `resource` (`TokenRequest`,
+    /// with the operation the permission's verb implies).
+    /// - Returns: nil when they hold, or the failure (a denial, not an error).
+    /// - Throws: `APIError.token(.expired)`.
+    func tokenChecks(_ token: AcceptedToken, _ permission: Permission, on resource: Scope) throws(APIError) -> TokenRefusal? {
+        let text = permission.description
+        let refusal = token.verified.refusal(
+            for: Self.tokenRequest(text, on: resource, operation: TokenRequest.operation(of: text), now: cluster.now()))
+        if case .expired? = refusal { throw .token(refusal!) }
+        return refusal
+    }
+
+    /// The decision for a token's holder: refused (401) when the token no longer stands
+    /// (`AcceptedToken.refusal(in:)`); a bad request when it was issued to another principal
+    /// than the one named; denied when its checks refuse the request; otherwise the policy's
+    /// decision for its principal, now (`decide`).
+    static func decide(
+        token: AcceptedToken, checks: TokenRefusal?, named: PrincipalReference?, _ permission: Permission, on resource: Scope,
+        for caller: PrincipalReference, in state: PolicyState
+    ) -> Result<AuthorizationDecision, APIError> {
+        if let refusal = token.refusal(in: state) { return .failure(.token(refusal)) }
+        if let named, named != token.principal {
+            return .failure(.badRequest("the token was issued to \(token.principal), not \(named)"))
+        }
+        if checks != nil { return .success(.deny(.tokenChecksFailed)) }
+        return .success(decide((token.principal, permission), on: resource, for: caller, in: state))
     }
 
     /// The decision on `question` as `caller` may see it: a caller that may not read the
@@ -32,7 +70,7 @@ extension AdminRoutes {
             if state.access(caller, principalsGet, on: .organization(question.principal.organization)) != .allowed {
                 decision.denial = .noMatchingBinding
             }
-        case .unknownResource?, .resourceSuspended?, .noMatchingBinding?, nil:
+        case .unknownResource?, .resourceSuspended?, .noMatchingBinding?, .tokenChecksFailed?, nil:
             break
         }
         return decision
@@ -53,13 +91,26 @@ extension AdminRoutes {
         return try body.project.map { .project(organization: organization, project: try parseName($0)) } ?? .organization(organization)
     }
 
-    /// The principal and permission an authorize request asks about.
-    func authorizationQuestion(_ body: AuthorizeRequest, resource: Scope) throws -> (principal: PrincipalReference, permission: Permission) {
-        let parts = body.principal.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw APIError.badRequest("principal must be organization/name") }
-        let principal = PrincipalReference(organization: try parseName(String(parts[0])), name: try parseName(String(parts[1])))
+    /// A principal named `organization/name` in a request.
+    func parsePrincipal(_ text: String) throws(APIError) -> PrincipalReference {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .badRequest("principal must be organization/name") }
+        return PrincipalReference(organization: try parseName(String(parts[0])), name: try parseName(String(parts[1])))
+    }
+
+    /// The principal or token, and the permission, an authorize request asks about: a
+    /// principal, a token, or both (then the token must be the principal's).
+    func authorizationQuestion(_ body: AuthorizeRequest, resource: Scope) throws
+        -> (principal: PrincipalReference?, token: String?, permission: Permission)
+    {
+        var principal: PrincipalReference?
+        if let text = body.principal { principal = try parsePrincipal(text) }
+        guard principal != nil || body.token != nil else { throw APIError.badRequest("give principal, token, or both") }
+        if let token = body.token, token.isEmpty || token.utf8.count > VerifiedToken.maxTextBytes {
+            throw APIError.badRequest("token must be 1 to \(VerifiedToken.maxTextBytes) characters")
+        }
         do {
-            return (principal, try Permission(body.permission, allowWildcards: false))
+            return (principal, body.token, try Permission(body.permission, allowWildcards: false))
         } catch {
             throw APIError.rejected(error)
         }

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import PolicyModel
+import RampartAuthorizer
 
 /// Query parameters, reads at a consistency, pagination and credentials, shared by the routes.
 extension AdminRoutes {
@@ -90,21 +91,27 @@ extension AdminRoutes {
     ///
     /// Without a `min_revision` both checks are made in one read of the state as it is now.
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
-        let key = try Self.presentedKey(request)
+        let credential = try resolvedCredential(request)
+        if case .token(let token) = credential {
+            // The token's own checks (its attenuation) see the request; they need no state.
+            try checkToken(token, permission: permission, on: scope, operation: Self.operation(request))
+        }
         let principal: Result<PrincipalReference, APIError>
         let caller: PrincipalReference
         if request.uri.queryParameters["min_revision"] == nil {
             let both = try await wrap { () throws(ClusterError) in
-                try cluster.readNow { state in (Self.verify(key, nil, on: scope, in: state), Self.verify(key, permission, on: scope, in: state)) }
+                try cluster.readNow { state in
+                    (Self.verify(credential, nil, on: scope, in: state), Self.verify(credential, permission, on: scope, in: state))
+                }
             }.value
             caller = try both.0.get()
             principal = both.1
         } else {
-            let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(key, nil, on: scope, in: state) } }.value
+            let known = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.verify(credential, nil, on: scope, in: state) } }.value
             caller = try known.get()
             try await waitForMinRevision(request)
             principal = try await wrap { () async throws(ClusterError) in
-                try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(key, permission, on: scope, in: state) }
+                try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(credential, permission, on: scope, in: state) }
             }.value
         }
         if case .failure(.forbidden) = principal, let permission {
@@ -113,26 +120,30 @@ extension AdminRoutes {
         return try principal.get()
     }
 
-    /// The bearer key of a request's `Authorization` header.
-    /// - Throws: `APIError.unauthenticated` when there is none, or it is malformed.
-    static func presentedKey(_ request: Request) throws(APIError) -> BearerKey {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw .unauthenticated("missing `Authorization: Bearer <api key>`")
+    /// The one check of a credential against the state: an API key must exist with the
+    /// presented secret's hash (compared in constant time); a token must still stand
+    /// (`AcceptedToken.refusal(in:)`) and its principal exist. Then the principal must hold
+    /// `permission` on `scope` (`decide`), when one is asked for.
+    /// - Returns: the credential's principal, or the error to answer with.
+    static func verify(_ credential: ResolvedCredential, _ permission: Permission?, on scope: Scope, in state: PolicyState)
+        -> Result<PrincipalReference, APIError>
+    {
+        let principal: PrincipalReference
+        switch credential {
+        case .apiKey(let key):
+            guard let stored = state.apiKey(key.id), constantTimeEqual(stored.secretHash, key.secretHash) else {
+                return .failure(.unauthenticated("unknown or revoked API key"))
+            }
+            principal = stored.principal
+        case .token(let token):
+            if let refusal = token.refusal(in: state) { return .failure(.token(refusal)) }
+            guard state.principal(token.principal) != nil else {
+                return .failure(.token(.holderGone("principal \(token.principal) no longer exists")))
+            }
+            principal = token.principal
         }
-        guard let key = bearerKey(header) else { throw .unauthenticated("malformed API key") }
-        return key
-    }
-
-    /// The one check of a bearer key against the state: the key must exist with the presented
-    /// secret's hash (compared in constant time), and its principal must hold `permission` on
-    /// `scope` (`decide`), when one is asked for.
-    /// - Returns: the key's principal, or the error to answer with.
-    static func verify(_ key: BearerKey, _ permission: Permission?, on scope: Scope, in state: PolicyState) -> Result<PrincipalReference, APIError> {
-        guard let stored = state.apiKey(key.id), constantTimeEqual(stored.secretHash, key.secretHash) else {
-            return .failure(.unauthenticated("unknown or revoked API key"))
-        }
-        guard let permission else { return .success(stored.principal) }
-        return decide(state, stored.principal, permission, on: scope)
+        guard let permission else { return .success(principal) }
+        return decide(state, principal, permission, on: scope)
     }
 
     /// The key id and the SHA-256 of the secret of an `Authorization: Bearer <id>.<hex secret>`

@@ -3,8 +3,10 @@ import Biscuit
 import Foundation
 import Hummingbird
 import PolicyModel
+import RampartAuthorizer
 
-/// Issuing Biscuit tokens (`POST /v1/tokens`): any replica answers from the state it has
+/// Issuing Biscuit tokens (`POST /v1/tokens`, authenticated by an API key or by a token that
+/// has no attenuation block): any replica answers from the state it has
 /// applied, without a write, with a token signed by the active root key whose authority block
 /// says who the caller is and what it holds.
 ///
@@ -51,8 +53,18 @@ extension AdminRoutes {
                 throw APIError.badRequest("attenuation block \(number + 1): \(error)")
             }
         }
-        let key = try Self.presentedKey(input.request)
-        let read = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.tokenGrant(key, in: state) } }
+        let credential = try resolvedCredential(input.request)
+        // A token issues tokens that live no longer than itself; an attenuated one issues none,
+        // since a new token would not carry its restrictions.
+        var ceiling = UInt64.max
+        if case .token(let token) = credential {
+            guard token.verified.token.blocks.count == 1 else {
+                throw APIError.forbidden("an attenuated token cannot issue tokens: attenuate it offline instead")
+            }
+            try checkToken(token, permission: nil, on: PolicyModel.Scope.cluster, operation: TokenRequest.Operation.read)
+            ceiling = token.verified.expiresAt ?? .max
+        }
+        let read = try await wrap { () throws(ClusterError) in try cluster.readNow { state in Self.tokenGrant(credential, in: state) } }
         let grant = try read.value.get()
         let opened = try await wrap { () throws(ClusterError) in try cluster.openRootKey(grant.rootKey) }
         let signer: PrivateKey
@@ -62,7 +74,7 @@ extension AdminRoutes {
             throw APIError.cluster(.internalFailure("the active root key is not an Ed25519 private key"))
         }
         let issued = UInt64(max(0, cluster.now().millisecondsSinceEpoch / 1000))
-        let expires = issued + UInt64(lifetime)
+        let expires = min(issued + UInt64(lifetime), ceiling)
         var token: Token
         do {
             token = try Token(authority: try Self.authority(grant, issued: issued, expires: expires), rootKey: signer, rootKeyID: grant.rootKey.biscuitKeyID)
@@ -77,11 +89,17 @@ extension AdminRoutes {
             status: .created)
     }
 
-    /// Who presents `key` and what it holds, and the key that signs: 401 for an unknown key,
-    /// 403 for a suspended organization, 503 when no root key is active.
-    static func tokenGrant(_ key: BearerKey, in state: PolicyState) -> Result<TokenGrant, APIError> {
+    /// Who presents `credential` and what it holds, and the key that signs: 401 for an unknown
+    /// key or a token that no longer stands, 403 for a suspended organization, 503 when no root
+    /// key is active. A token's API key is the one it was first issued for.
+    static func tokenGrant(_ credential: ResolvedCredential, in state: PolicyState) -> Result<TokenGrant, APIError> {
         let caller: PrincipalReference
-        switch verify(key, nil, on: .cluster, in: state) {
+        let keyID: EntityID
+        switch credential {
+        case .apiKey(let key): keyID = key.id
+        case .token(let token): keyID = token.apiKey
+        }
+        switch verify(credential, nil, on: .cluster, in: state) {
         case .success(let principal): caller = principal
         case .failure(let error): return .failure(error)
         }
@@ -102,7 +120,7 @@ extension AdminRoutes {
                 if seen.insert(right.scope + " " + right.permission).inserted { rights.append(right) }
             }
         }
-        return .success(TokenGrant(principal: caller, kind: principal.kind, keyID: key.id, bindings: bindings, rights: rights, rootKey: rootKey))
+        return .success(TokenGrant(principal: caller, kind: principal.kind, keyID: keyID, bindings: bindings, rights: rights, rootKey: rootKey))
     }
 
     /// The authority block of `grant`'s token (every value a parameter: nothing from the state

@@ -5,6 +5,7 @@ import Synchronization
 public import Hummingbird
 import Logging
 import PolicyModel
+import RampartAuthorizer
 
 /// The HTTP API a replica serves: operations (health, readiness, metrics, cluster status and
 /// membership), the bootstrap of the first administrator, and the IAM resources
@@ -19,6 +20,8 @@ public struct AdminRoutes: Sendable {
         public var requestTimeout: Duration = .seconds(10)
         /// The longest life of a token `POST /v1/tokens` issues (and the default).
         public var tokenMaxTTL: Duration = .seconds(3600)
+        /// The most verified tokens a replica keeps (`TokenCache`).
+        public var tokenCacheCapacity = 10_000
 
         /// The default limits.
         public init() {}
@@ -30,6 +33,8 @@ public struct AdminRoutes: Sendable {
     public let metrics: APIMetrics
     /// The bootstrap challenges this replica handed out.
     let challenges = BootstrapChallenges()
+    /// The tokens verified lately, by the SHA-256 of their text (`acceptedToken`).
+    let tokens: TokenCache<AcceptedToken>
     /// Failed authentication, per client address.
     let throttle: AuthenticationThrottle
     /// The requests refused to authenticated principals, recorded in the audit log by
@@ -46,6 +51,7 @@ public struct AdminRoutes: Sendable {
         self.metrics = metrics
         self.throttle = throttle
         self.denials = denials
+        tokens = TokenCache(capacity: limits.tokenCacheCapacity)
     }
 
     /// A router with every route and the error mapping.
@@ -54,7 +60,7 @@ public struct AdminRoutes: Sendable {
         router.middlewares.add(RequestLogMiddleware())
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(RequestShapeMiddleware(table: Self.routeTable, maxBodyBytes: limits.maxBodyBytes))
-        router.middlewares.add(AuthenticationMiddleware(cluster: cluster, throttle: throttle))
+        router.middlewares.add(AuthenticationMiddleware(routes: self))
         for route in Self.declarations {
             router.on(RouterPath(route.endpoint.template), method: HTTPRequest.Method(route.endpoint.method)!) { request, context in
                 try await serve(route, request, context)
@@ -283,11 +289,12 @@ public struct AdminRoutes: Sendable {
 /// Authenticates every request but the public ones before its route runs, so that a request
 /// without a valid credential is answered 401 before anything of it is validated (a malformed
 /// name or parameter is a 400 only for a caller who may learn it) and before it can wait for
-/// anything. The route checks the key again with the permission it needs.
+/// anything. The route checks the credential again with the permission it needs (and a
+/// token's checks with the request's facts); a token verified here is cached for it.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
-    let cluster: any PolicyCluster
-    let throttle: AuthenticationThrottle
+    let routes: AdminRoutes
+    var throttle: AuthenticationThrottle { routes.throttle }
 
     /// The paths served without a credential: health, readiness and metrics for operators, the
     /// bootstrap and break-glass paths (proved with the cluster secret instead), and the public
@@ -302,10 +309,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let source = context.clientAddress
             if let refusal = throttle.refusal(for: source) { throw refusal }
             do throws(APIError) {
-                let key = try AdminRoutes.presentedKey(request)
+                let credential = try routes.resolvedCredential(request)
+                if case .token(let token) = credential, let expiresAt = token.verified.expiresAt,
+                    UInt64(max(0, routes.cluster.now().millisecondsSinceEpoch / 1000)) >= expiresAt
+                {
+                    throw APIError.token(.expired(expiresAt: expiresAt))
+                }
                 let verified: Result<PrincipalReference, APIError>
-                do {
-                    verified = try cluster.readNow { state in AdminRoutes.verify(key, nil, on: .cluster, in: state) }.value
+                do throws(ClusterError) {
+                    verified = try routes.cluster.readNow { state in AdminRoutes.verify(credential, nil, on: .cluster, in: state) }.value
                 } catch {
                     throw APIError.cluster(error)
                 }

@@ -2,6 +2,7 @@ import APIModels
 import Foundation
 import Hummingbird
 import PolicyModel
+import RampartAuthorizer
 
 /// A route that creates a resource from names in its path and a flat JSON body: organizations,
 /// projects and principals, the writes a tenant's automation makes most often.
@@ -157,18 +158,26 @@ extension AdminRoutes {
     }
 
     /// The create request for `target`, ready to propose, when everything about it is in order
-    /// now: a `key` allowed the route's permission, a flat body (`FlatJSON`) with valid values.
+    /// now: a `credential` allowed the route's permission (a token's checks holding for the
+    /// write), a flat body (`FlatJSON`) with valid values.
     /// Nil when anything is not: the router then answers, with the error. Nothing is proposed
     /// or changed here.
-    func immediateCreate(_ target: CreateTarget, key: BearerKey, body: UnsafeRawBufferPointer, requestID: String) -> PreparedCreate? {
-        prepare(target.route, names: target.names, key: key, body: body, requestID: requestID)
+    func immediateCreate(_ target: CreateTarget, credential: ResolvedCredential, body: UnsafeRawBufferPointer, requestID: String) -> PreparedCreate? {
+        prepare(target.route, names: target.names, credential: credential, body: body, requestID: requestID)
     }
 
     private func prepare<Route: CreateRoute>(
-        _ route: Route.Type, names: [Name], key: BearerKey, body: UnsafeRawBufferPointer, requestID: String
+        _ route: Route.Type, names: [Name], credential: ResolvedCredential, body: UnsafeRawBufferPointer, requestID: String
     ) -> PreparedCreate? {
         let scope = Route.scope(names)
-        guard let access = try? cluster.readNow({ Self.verify(key, Route.permission, on: scope, in: $0) }),
+        if case .token(let token) = credential {
+            do {
+                try checkToken(token, permission: Route.permission, on: scope, operation: TokenRequest.Operation.write)
+            } catch {
+                return nil
+            }
+        }
+        guard let access = try? cluster.readNow({ Self.verify(credential, Route.permission, on: scope, in: $0) }),
             case .success(let actor) = access.value,
             let decoded = FlatJSON.decode(Route.Body.self, from: body),
             let command = try? Route.command(names, decoded)

@@ -5,6 +5,7 @@ public import NIOCore
 public import NIOHTTP1
 import Hummingbird
 import PolicyModel
+import RampartAuthorizer
 
 /// Serves the API's two hottest requests in the connection's channel pipeline, on its event
 /// loop, without the router, a task per request or the general JSON coder:
@@ -63,8 +64,11 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var date = HTTPDateCache()
     /// The context of the pipeline's `HTTPResponseEncoder`: bytes written there go to the socket.
     private var socket: ChannelHandlerContext?
-    /// The last `Authorization` header of this connection, and its key (see `bearerKey`).
-    private var lastKey: (header: String, key: BearerKey)?
+    /// The last `Authorization` header of this connection, and its credential (see
+    /// `credential(_:)`).
+    private var lastCredential: (header: String, credential: Credential)?
+    /// The last token an authorize body named on this connection, and its cache key.
+    private var lastBodyToken: (text: String, key: TokenCache<AcceptedToken>.Key)?
     /// The client's address as `AuthenticationThrottle` keys it, once looked up.
     private var client: String??
 
@@ -144,20 +148,24 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard given.count <= 1 else { return false }
         if let given = given.first, !RequestLog.isValidRequestID(given) { return false }
         let authorizations = head.headers["authorization"]
-        guard authorizations.count == 1, let key = bearerKey(authorizations[0]) else { return false }
+        // A token not in the cache yet is the router's to verify (off the event loop's hot path).
+        guard authorizations.count == 1, let presented = credential(authorizations[0]), let credential = routes.cachedCredential(presented)
+        else { return false }
         // An address throttled for failed authentication is the router's to refuse (429),
         // whatever its key: a right guess must not be served here meanwhile.
         if let client = clientAddress(context), routes.throttle.retryAfter(client) != nil { return false }
         let requestID = given.first ?? RequestIDs.shared.next()
         guard case .create(let create) = request else {
-            let decision = body.withUnsafeReadableBytes { bytes in routes.immediateAuthorization(key: key, body: bytes) }
+            let decision = body.withUnsafeReadableBytes { bytes in
+                routes.immediateAuthorization(credential: credential, body: bytes) { text in bodyTokenKey(text) }
+            }
             guard let decision else { return false }
             connection.answered()
             write(.ok, contentType: "application/json", body: FastPathResponse.encode(decision), requestID: requestID, path: "/v1/authorize", to: socket, started: started)
             return true
         }
         let prepared = body.withUnsafeReadableBytes { bytes in
-            routes.immediateCreate(create, key: key, body: bytes, requestID: requestID)
+            routes.immediateCreate(create, credential: credential, body: bytes, requestID: requestID)
         }
         guard let prepared else { return false }
         connection.proposing()
@@ -206,14 +214,23 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return .create(create)
     }
 
-    /// The key of an `Authorization` header, remembered for the connection's next request: a
-    /// client sends the same key on every request of a connection, and hashing the secret is
-    /// a good part of a decision's cost. (The remembered value is derived from what this
-    /// connection presented, and it is checked against the stored key on every request.)
-    private func bearerKey(_ authorization: String) -> BearerKey? {
-        if let last = lastKey, last.header == authorization { return last.key }
-        guard let key = AdminRoutes.bearerKey(authorization) else { return nil }
-        lastKey = (authorization, key)
+    /// The credential of an `Authorization` header, remembered for the connection's next
+    /// request: a client sends the same one on every request of a connection, and hashing it
+    /// (an API key's secret, a token's text) is a good part of a decision's cost. (The
+    /// remembered value is derived from what this connection presented, and it is checked
+    /// against the state on every request.)
+    private func credential(_ authorization: String) -> Credential? {
+        if let last = lastCredential, last.header == authorization { return last.credential }
+        guard let credential = Credential.parse(authorization) else { return nil }
+        lastCredential = (authorization, credential)
+        return credential
+    }
+
+    /// The cache key of a token an authorize body names, remembered for the next request.
+    private func bodyTokenKey(_ text: String) -> TokenCache<AcceptedToken>.Key {
+        if let last = lastBodyToken, last.text == text { return last.key }
+        let key = TokenCache<AcceptedToken>.key(text)
+        lastBodyToken = (text, key)
         return key
     }
 
@@ -238,18 +255,50 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
 extension FastPath: Sendable {}
 
 extension AdminRoutes {
-    /// The answer to an authorize request with the bearer `key`, from this replica's state now,
+    /// A credential the fast path can use now: an API key, or a token already verified
+    /// (cached); nil for a token the router must verify first.
+    func cachedCredential(_ credential: Credential) -> ResolvedCredential? {
+        switch credential {
+        case .apiKey(let key): return .apiKey(key)
+        case .token(_, let key): return tokens.value(key).map(ResolvedCredential.token)
+        }
+    }
+
+    /// The answer to an authorize request with `credential`, from this replica's state now,
     /// when everything about the request is in order; nil when anything is not (the route then
-    /// answers, with the error). The same checks as the route's: a key allowed
-    /// `iam.decisions.check` on the resource, names and a permission that parse.
-    func immediateAuthorization(key: BearerKey, body: UnsafeRawBufferPointer) -> AuthorizeResponse? {
+    /// answers, with the error). The same checks as the route's: a credential allowed
+    /// `iam.decisions.check` on the resource (a token's checks holding for it), names and a
+    /// permission that parse, and a token asked about that is cached, unexpired and stands.
+    func immediateAuthorization(
+        credential: ResolvedCredential, body: UnsafeRawBufferPointer, tokenKey: (String) -> TokenCache<AcceptedToken>.Key
+    ) -> AuthorizeResponse? {
         guard let request = FlatJSON.decode(AuthorizeRequest.self, from: body) else { return nil }
         guard let resource = try? requestedResource(request), let question = try? authorizationQuestion(request, resource: resource) else {
             return nil
         }
+        if case .token(let bearer) = credential {
+            do {
+                try checkToken(bearer, permission: Self.decisionsCheck, on: resource, operation: .read)
+            } catch {
+                return nil
+            }
+        }
+        var asked: (token: AcceptedToken, checks: TokenRefusal?)?
+        if let text = question.token {
+            guard let token = tokens.value(tokenKey(text)) else { return nil }
+            do {
+                asked = (token, try tokenChecks(token, question.permission, on: resource))
+            } catch {
+                return nil
+            }
+        }
         let result = try? cluster.readNow { state -> AuthorizationDecision? in
-            guard case .success(let caller) = Self.verify(key, Self.decisionsCheck, on: resource, in: state) else { return nil }
-            return Self.decide(question, on: resource, for: caller, in: state)
+            guard case .success(let caller) = Self.verify(credential, Self.decisionsCheck, on: resource, in: state) else { return nil }
+            guard let asked else { return Self.decide((question.principal!, question.permission), on: resource, for: caller, in: state) }
+            let decision = Self.decide(
+                token: asked.token, checks: asked.checks, named: question.principal, question.permission, on: resource, for: caller, in: state)
+            guard case .success(let decided) = decision else { return nil }
+            return decided
         }
         guard let result, let decision = result.value else { return nil }
         return AuthorizeResponse(decision, revision: result.revision)

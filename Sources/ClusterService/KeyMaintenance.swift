@@ -3,9 +3,11 @@ import Logging
 import PolicyModel
 import Replica
 
-/// The leader's part of root key rotation: once a second, on the leader, proposes the steps
-/// `RootKeySchedule` says are due at the wall clock's time. The decision is the schedule's (a
-/// pure function, tested on its own); this loop only reads the clock and the state, and writes.
+/// The leader's part of root key rotation and of the revocation list: once a second, on the
+/// leader, proposes the steps `RootKeySchedule` says are due at the wall clock's time, and the
+/// expiry of revocations no token can need any more (`PolicyState.revocationExpiry`). The
+/// decisions are pure functions, tested on their own; this loop only reads the clock and the
+/// state, and writes.
 struct KeyMaintenance {
     let replica: Replica
     let schedule: RootKeySchedule
@@ -22,7 +24,9 @@ struct KeyMaintenance {
             do {
                 let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
                 let schedule = self.schedule
-                let steps = try await replica.query { store in schedule.due(store.state.allRootKeys, at: now) }
+                let steps = try await replica.query { store in
+                    schedule.due(store.state.allRootKeys, at: now) + [store.state.revocationExpiry(at: now)].compactMap { $0 }
+                }
                 for step in steps { try await propose(step) }
             } catch {
                 logger.warning("key maintenance deferred", metadata: ["error": "\(error)"])
@@ -33,7 +37,7 @@ struct KeyMaintenance {
     private func propose(_ step: CommandEnvelope) async throws {
         let result = try await replica.write(.command(CommandCodec.encode(step)), timeout: Self.stepTimeout)
         logger.info(
-            "root key step committed",
-            metadata: ["step": "\(step.idempotencyKey ?? "")", "revision": "\(result.revision)"])
+            "maintenance step committed",
+            metadata: ["step": "\(step.command.action)", "revision": "\(result.revision)"])
     }
 }

@@ -51,6 +51,18 @@ public enum Command: Hashable, Sendable {
     /// few seconds (`DenialLog` in the admin API), so that a flood of refusals leaves a bounded
     /// trace. It changes nothing else. Only the cluster itself proposes it.
     case recordDenial(DeniedAccess)
+    /// Revokes tokens by revocation id (1 to `TokenRevocation.maxIDs` ids, `TokenRevocation`):
+    /// the ids of a token of `organization` (whose `iam.tokens.revoke` it needs), or, with no
+    /// organization, any ids (which need it at cluster scope). `expiresAt`, chosen by the
+    /// proposing replica, is when no token it names can still be valid (the time plus the
+    /// longest token life).
+    case revokeTokens(ids: [[UInt8]], organization: Name?, reason: String, expiresAt: Timestamp)
+    /// Revokes every token of a principal, or of an organization (the target), issued up to
+    /// now; `expiresAt` as for `revokeTokens`.
+    case revokeTokenEpoch(TokenRevocation.Target, reason: String, expiresAt: Timestamp)
+    /// Drops the revocations that expired at the command's time from the list. Only the
+    /// cluster itself (the leader's maintenance) proposes it.
+    case expireRevocations
 
     /// The action name recorded in the audit log.
     public var action: String {
@@ -75,6 +87,8 @@ public enum Command: Hashable, Sendable {
         case .bootstrap: return "cluster.bootstrap"
         case .breakGlass: return "cluster.break-glass"
         case .recordDenial: return "access.denied"
+        case .revokeTokens, .revokeTokenEpoch: return "tokens.revoke"
+        case .expireRevocations: return "tokens.revocations-expire"
         }
     }
 
@@ -100,6 +114,13 @@ public enum Command: Hashable, Sendable {
             return "apikeys/\(admin.keyID)"
         case .recordDenial(let denied):
             return "\(denied.permission) on \(denied.scope) (\(denied.count) \(denied.count == 1 ? "request" : "requests"))"
+        case .revokeTokens(let ids, _, _, _):
+            let first = TokenRevocation.Target.id(ids.first ?? []).description
+            return ids.count > 1 ? "\(first) and \(ids.count - 1) more" : first
+        case .revokeTokenEpoch(let target, _, _):
+            return target.description
+        case .expireRevocations:
+            return "tokens/revocations"
         }
     }
 
@@ -118,6 +139,14 @@ public enum Command: Hashable, Sendable {
             return Organization.systemName
         case .recordDenial(let denied):
             return denied.scope.organization ?? denied.principal.organization
+        case .revokeTokenEpoch(.principal(let principal), _, _):
+            return principal.organization
+        case .revokeTokenEpoch(.organization(let name), _, _):
+            return name
+        case .revokeTokens(_, let organization, _, _):
+            return organization
+        case .revokeTokenEpoch(.id, _, _), .expireRevocations:
+            return nil
         case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey:
             return nil
         }
@@ -142,7 +171,7 @@ public enum Command: Hashable, Sendable {
     public var isCreation: Bool {
         switch self {
         case .createOrganization, .createProject, .createPrincipal, .createRole, .createBinding, .createAPIKey, .addRootKey, .bootstrap,
-            .breakGlass, .recordDenial:
+            .breakGlass, .recordDenial, .revokeTokens, .revokeTokenEpoch, .expireRevocations:
             return true
         case .setOrganizationSuspended, .deleteOrganization, .deleteProject, .deletePrincipal, .updateRole, .deleteRole, .deleteBinding,
             .revokeAPIKey, .activateRootKey, .retireRootKey:
@@ -153,7 +182,7 @@ public enum Command: Hashable, Sendable {
     /// Whether only the cluster itself may propose it (with no actor).
     public var isClusterOnly: Bool {
         switch self {
-        case .bootstrap, .breakGlass, .recordDenial: return true
+        case .bootstrap, .breakGlass, .recordDenial, .expireRevocations: return true
         default: return false
         }
     }

@@ -83,6 +83,7 @@ enum CommandTag: UInt64 {
     case createPrincipal, deletePrincipal, createRole, updateRole, deleteRole, createBinding, deleteBinding
     case createAPIKey, revokeAPIKey, addRootKey, activateRootKey, retireRootKey
     case bootstrap, breakGlass, recordDenial
+    case revokeTokens, revokeTokenEpoch, expireRevocations
 }
 
 struct ByteWriter {
@@ -253,6 +254,30 @@ struct ByteWriter {
             scope(denied.scope)
             byte(denied.reason.rawValue)
             varint(denied.count)
+        case .revokeTokens(let ids, let organization, let reason, let expiresAt):
+            varint(CommandTag.revokeTokens.rawValue)
+            varint(UInt64(ids.count))
+            for id in ids { data(id) }
+            optional(organization) { $0.name($1) }
+            string(reason)
+            signed(expiresAt.millisecondsSinceEpoch)
+        case .revokeTokenEpoch(let target, let reason, let expiresAt):
+            varint(CommandTag.revokeTokenEpoch.rawValue)
+            switch target {
+            case .id(let id):
+                byte(1)
+                data(id)
+            case .principal(let reference):
+                byte(2)
+                principal(reference)
+            case .organization(let organization):
+                byte(3)
+                name(organization)
+            }
+            string(reason)
+            signed(expiresAt.millisecondsSinceEpoch)
+        case .expireRevocations:
+            varint(CommandTag.expireRevocations.rawValue)
         }
     }
 
@@ -450,6 +475,28 @@ struct ByteReader {
             let scope = try scope()
             guard let reason = DeniedAccess.Reason(rawValue: try byte("reason")) else { throw .invalidField("reason") }
             return .recordDenial(DeniedAccess(principal: principal, permission: permission, scope: scope, reason: reason, count: try varint("count")))
+        case .revokeTokens:
+            let count = try varint("revocation ids")
+            guard (1...UInt64(TokenRevocation.maxIDs)).contains(count) else { throw .invalidField("revocation ids") }
+            var ids: [[UInt8]] = []
+            for _ in 0..<count { ids.append(try data("revocation id", maxBytes: TokenRevocation.maxIDBytes)) }
+            let organization = try optional("organization") { reader throws(CommandDecodingError) in try reader.name("organization") }
+            return .revokeTokens(
+                ids: ids, organization: organization, reason: try string("reason", maxBytes: TokenRevocation.maxReasonBytes),
+                expiresAt: Timestamp(millisecondsSinceEpoch: try signed("expires at")))
+        case .revokeTokenEpoch:
+            let target: TokenRevocation.Target
+            switch try byte("target") {
+            case 1: target = .id(try data("revocation id", maxBytes: TokenRevocation.maxIDBytes))
+            case 2: target = .principal(try principal("principal"))
+            case 3: target = .organization(try name("organization"))
+            default: throw .invalidField("target")
+            }
+            return .revokeTokenEpoch(
+                target, reason: try string("reason", maxBytes: TokenRevocation.maxReasonBytes),
+                expiresAt: Timestamp(millisecondsSinceEpoch: try signed("expires at")))
+        case .expireRevocations:
+            return .expireRevocations
         }
     }
 

@@ -31,7 +31,7 @@ extension PolicyState {
             return ancestors.contains { authorize(principal, permission, on: $0).allowed } ? .notFound : .forbidden
         case .resourceSuspended:
             return authorize(principal, permission, on: .cluster).allowed ? .allowed : .forbidden
-        case .unknownPrincipal, .principalSuspended, .noMatchingBinding, nil:
+        case .unknownPrincipal, .principalSuspended, .noMatchingBinding, .tokenChecksFailed, nil:
             return .forbidden
         }
     }
@@ -74,8 +74,13 @@ extension PolicyState {
             guard let organization = apiKey(id)?.principal.organization else { return [] }
             return [(CommandPermission.apiKeysDelete, .organization(organization))]
         case .addRootKey, .activateRootKey, .retireRootKey: return [(CommandPermission.keysRotate, .cluster)]
+        case .revokeTokens(_, let organization, _, _):
+            return [(CommandPermission.tokensRevoke, organization.map { .organization($0) } ?? .cluster)]
+        case .revokeTokenEpoch(.principal(let principal), _, _): return [(CommandPermission.tokensRevoke, .organization(principal.organization))]
+        case .revokeTokenEpoch(.organization(let name), _, _): return [(CommandPermission.tokensRevoke, .organization(name))]
+        case .revokeTokenEpoch(.id, _, _): return [(CommandPermission.tokensRevoke, .cluster)]
         // Refused with any actor before access is checked (`Command.isClusterOnly`).
-        case .bootstrap, .breakGlass, .recordDenial: return []
+        case .bootstrap, .breakGlass, .recordDenial, .expireRevocations: return []
         }
     }
 

@@ -164,6 +164,27 @@ extension PolicyState {
             guard (1...DeniedAccess.maxCount).contains(denied.count) else {
                 throw .invalidArgument("a denial counts 1 to \(DeniedAccess.maxCount) requests")
             }
+        case .revokeTokens(let ids, let organization, let reason, let expiresAt):
+            try requireNoExpectedRevision(expectedRevision)
+            guard (1...TokenRevocation.maxIDs).contains(ids.count) else {
+                throw .invalidArgument("a revocation names 1 to \(TokenRevocation.maxIDs) revocation ids")
+            }
+            guard ids.allSatisfy({ (1...TokenRevocation.maxIDBytes).contains($0.count) }) else {
+                throw .invalidArgument("a revocation id has 1 to \(TokenRevocation.maxIDBytes) bytes")
+            }
+            if let organization, organizations[organization] == nil { throw .notFound("organization \(organization)") }
+            for id in ids { try revoke(.id(id), reason: reason, time: time, expiresAt: expiresAt) }
+        case .revokeTokenEpoch(let target, let reason, let expiresAt):
+            try requireNoExpectedRevision(expectedRevision)
+            switch target {
+            case .id: throw .invalidArgument("a revocation id is revoked with revokeTokens")
+            case .principal(let principal): guard principals[principal] != nil else { throw .notFound("principal \(principal)") }
+            case .organization(let name): guard organizations[name] != nil else { throw .notFound("organization \(name)") }
+            }
+            try revoke(target, reason: reason, time: time, expiresAt: expiresAt)
+        case .expireRevocations:
+            try requireNoExpectedRevision(expectedRevision)
+            expireRevocations(at: time)
         }
     }
 

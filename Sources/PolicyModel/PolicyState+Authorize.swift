@@ -19,9 +19,12 @@ public struct AuthorizationDecision: Hashable, Sendable {
         case resourceSuspended
         /// No binding of the principal grants the permission at the resource.
         case noMatchingBinding
+        /// The principal's token has checks (its attenuation) the request does not meet.
+        case tokenChecksFailed
     }
 
-    static func deny(_ denial: Denial) -> AuthorizationDecision {
+    /// A denial for `denial`.
+    public static func deny(_ denial: Denial) -> AuthorizationDecision {
         AuthorizationDecision(allowed: false, binding: nil, denial: denial)
     }
 }

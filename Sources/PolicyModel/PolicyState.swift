@@ -20,6 +20,10 @@ public struct PolicyState: Sendable {
     var bindingsByPrincipal: [PrincipalReference: [EntityID]] = [:]
     var apiKeys: [EntityID: APIKey] = [:]
     var rootKeys: [EntityID: RootKey] = [:]
+    var revocations: [TokenRevocation.Target: TokenRevocation] = [:]
+    /// The newest revision of a revocation that expired from the list (0: none has): a
+    /// follower of the revocation feed that last saw an older revision may have missed one.
+    public internal(set) var revocationFloor: UInt64 = 0
     // Invariant: roleCounts and apiKeyCounts count exactly the custom roles per organization and
     // the API keys per principal (kept so that limits are checked without scanning).
     var roleCounts: [Name: Int] = [:]
@@ -199,6 +203,11 @@ public struct PolicyState: Sendable {
         journal.append(.apiKey(id, value))
     }
 
+    mutating func setRevocation(_ target: TokenRevocation.Target, _ value: TokenRevocation?) {
+        revocations[target] = value
+        journal.append(.revocation(target, value))
+    }
+
     mutating func setRootKey(_ id: EntityID, _ value: RootKey?) {
         rootKeys[id] = value
         journal.append(.rootKey(id, value))
@@ -233,6 +242,10 @@ public enum StateChange: Hashable, Sendable {
     case idempotency(actor: PrincipalReference?, key: String, CommandOutcome?, fingerprint: UInt64)
     /// The cluster was bootstrapped at this revision.
     case bootstrapped(revision: UInt64)
+    /// A token revocation was written, or left the list (nil).
+    case revocation(TokenRevocation.Target, TokenRevocation?)
+    /// The revocation feed's floor rose (`PolicyState.revocationFloor`).
+    case revocationFloor(UInt64)
 }
 
 /// Remembers the outcome of commands that carried an idempotency key, for a bounded number of

@@ -30,12 +30,13 @@ public enum RampartPermission {
     public static let bindingsDelete = Permission(trusted: "iam.bindings.delete")
     public static let decisionsCheck = Permission(trusted: "iam.decisions.check")
     public static let auditRead = Permission(trusted: "iam.audit.read")
+    public static let tokensRevoke = Permission(trusted: "iam.tokens.revoke")
 
     /// All of them.
     public static let all: [Permission] = [
         clusterGet, clusterUpdate, keysRotate, organizationsCreate, organizationsGet, organizationsUpdate, organizationsDelete,
         projectsCreate, projectsGet, projectsList, projectsDelete, principalsCreate, principalsGet, principalsList, principalsDelete,
         apiKeysCreate, apiKeysList, apiKeysDelete, rolesCreate, rolesGet, rolesList, rolesUpdate, rolesDelete, bindingsCreate,
-        bindingsList, bindingsDelete, decisionsCheck, auditRead,
+        bindingsList, bindingsDelete, decisionsCheck, auditRead, tokensRevoke,
     ]
 }

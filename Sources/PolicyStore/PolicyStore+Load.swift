@@ -40,10 +40,19 @@ extension PolicyStore {
                 "SELECT id, state, public_key, sealed_private_key, created_at, revision FROM root_keys ORDER BY id")
             let idempotency = try database.rows("SELECT actor, key, revision, rejection, fingerprint FROM idempotency ORDER BY position")
             let head = try database.rows("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1")
-            let state = try build(
+            var revocations: [TokenRevocation] = []
+            for row in try database.rows("SELECT kind, value, reason, revoked_at, expires_at, revision FROM token_revocations ORDER BY kind, value") {
+                revocations.append(
+                    TokenRevocation(
+                        target: try Rows.revocationTarget(row[0].integer, row[1].blob, limits), reason: row[2].text,
+                        revokedAt: Timestamp(millisecondsSinceEpoch: row[3].integer), expiresAt: Timestamp(millisecondsSinceEpoch: row[4].integer),
+                        revision: try Rows.revision(row[5].integer)))
+            }
+            var state = try build(
                 limits: limits, revision: try Rows.revision(meta["applied_index"] ?? 0), organizations: organizations,
                 projects: projects, principals: principals, roles: roles, bindings: bindings, apiKeys: apiKeys,
                 rootKeys: rootKeys, idempotency: idempotency, bootstrapRevision: try Rows.revision(meta["bootstrap_revision"] ?? 0))
+            state.restoreRevocations(revocations, floor: try Rows.revision(meta["revocation_floor"] ?? 0))
             var auditHead: (UInt64, [UInt8]) = (0, AuditRecord.genesisHash)
             if let last = head.first { auditHead = (try Rows.revision(last[0].integer), last[1].blob) }
             return Loaded(state: state, auditHead: auditHead, idempotencyPosition: meta["idempotency_position"] ?? 0)

@@ -322,6 +322,21 @@ public final class PolicyStore {
         case .bootstrapped(let revision):
             try database.run(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('bootstrap_revision', ?)", [.integer(Int64(revision))])
+        case .revocation(let target, let revocation):
+            let (kind, value) = Rows.revocationTarget(target)
+            if let revocation {
+                try database.run(
+                    """
+                    INSERT OR REPLACE INTO token_revocations (kind, value, reason, revoked_at, expires_at, revision)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    [.integer(kind), .blob(value), .text(revocation.reason), .integer(revocation.revokedAt.millisecondsSinceEpoch),
+                     .integer(revocation.expiresAt.millisecondsSinceEpoch), .integer(Int64(revocation.revision))])
+            } else {
+                try database.run("DELETE FROM token_revocations WHERE kind = ? AND value = ?", [.integer(kind), .blob(value)])
+            }
+        case .revocationFloor(let revision):
+            try database.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('revocation_floor', ?)", [.integer(Int64(revision))])
         }
     }
 

@@ -73,4 +73,25 @@ enum Rows {
         guard let byte = UInt8(exactly: value) else { throw .corrupted("\(what) \(value)") }
         return byte
     }
+
+    /// A revocation's target as stored: its kind and value (`Schema`, migration 3).
+    static func revocationTarget(_ target: TokenRevocation.Target) -> (Int64, [UInt8]) {
+        switch target {
+        case .id(let bytes): return (1, bytes)
+        case .principal(let principal): return (2, Array(principal.description.utf8))
+        case .organization(let name): return (3, Array(name.value.utf8))
+        }
+    }
+
+    /// A stored revocation target.
+    static func revocationTarget(_ kind: Int64, _ value: [UInt8], _ limits: PolicyLimits) throws(PolicyStoreError) -> TokenRevocation.Target {
+        switch kind {
+        case 1: return .id(value)
+        case 2:
+            guard let principal = try principal(String(decoding: value, as: UTF8.self), limits) else { throw .corrupted("revoked principal") }
+            return .principal(principal)
+        case 3: return .organization(try name(String(decoding: value, as: UTF8.self), limits))
+        default: throw .corrupted("revocation kind \(kind)")
+        }
+    }
 }

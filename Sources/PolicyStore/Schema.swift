@@ -50,12 +50,20 @@ enum Schema {
         """
         ALTER TABLE idempotency ADD COLUMN fingerprint INTEGER NOT NULL DEFAULT 0;
         """,
+        // Token revocations (kind 1: a revocation id, value its bytes; 2: a principal, value
+        // `org/name`; 3: an organization, value its name) and the revocation feed's floor.
+        """
+        CREATE TABLE token_revocations (
+            kind INTEGER NOT NULL, value BLOB NOT NULL, reason TEXT NOT NULL, revoked_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL, revision INTEGER NOT NULL, PRIMARY KEY (kind, value)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// Every table, in the order the state hash covers them, with the columns that order rows.
     static let hashedTables: [(table: String, orderBy: String)] = [
         ("meta", "key"), ("organizations", "name"), ("projects", "organization, name"),
         ("principals", "organization, name"), ("roles", "organization, name"), ("bindings", "id"), ("api_keys", "id"),
-        ("root_keys", "id"), ("idempotency", "actor, key"), ("audit", "sequence"),
+        ("root_keys", "id"), ("idempotency", "actor, key"), ("audit", "sequence"), ("token_revocations", "kind, value"),
     ]
 }

@@ -360,3 +360,84 @@ def test_the_cli_issues_a_token_that_the_cli_inspects_offline(cluster, tmp_path)
     assert report["authorization"]["authorized"] is True
     again = cli(cluster, "tokens", "issue", "--token-file", str(token_file), check=False)
     assert again.returncode != 0, "an existing file is never overwritten"
+
+
+def test_the_reference_attenuates_a_token_and_every_replica_enforces_and_revokes_it(cluster):
+    """A token Rampart issues verifies in the reference with `GET /v1/keys` alone; the reference
+    attenuates it (a block of version 3 and one of version 6, `reject if`); every replica then
+    enforces the attenuation when asked with the token (`POST /v1/authorize`) and when the
+    token is the bearer credential. Revoking the attenuated token's own block id refuses it on
+    every replica that has applied the revocation while its parent still works; revoking the
+    authority block's id refuses both."""
+    import biscuit_auth
+
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "interop"}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/interop/projects", {"name": "web"}, token=cluster.token)
+    made = leader.request("POST", "/v1/orgs/interop/projects", {"name": "api"}, token=cluster.token)
+    issued = cluster.replicas[1].request("POST", "/v1/tokens", {"ttl_seconds": 600}, token=cluster.token)
+    keys = {k["root_key_id"]: k["public_key"] for k in cluster.replicas[2].request("GET", "/v1/keys?consistency=stale")["items"]}
+    root = biscuit_auth.PublicKey.from_bytes(bytes.fromhex(keys[issued["root_key_id"]]), biscuit_auth.Algorithm.Ed25519)
+    parent = biscuit_auth.Biscuit.from_base64(issued["token"], root)
+    assert [bytes(r).hex() if not isinstance(r, str) else r for r in parent.revocation_ids] == issued["revocation_ids"]
+    child = parent.append(biscuit_auth.BlockBuilder('check if operation("read");')).append(
+        biscuit_auth.BlockBuilder('reject if resource_project("api");'))
+    child_text = child.to_base64()
+    child_ids = [bytes(r).hex() if not isinstance(r, str) else r for r in child.revocation_ids]
+    assert child_ids[0] == issued["revocation_ids"][0] and len(child_ids) == 3
+
+    def decide(replica, token, permission, project, revision):
+        body = {"token": token, "permission": permission, "organization": "interop", "project": project}
+        try:
+            return replica.request("POST", f"/v1/authorize?min_revision={revision}", body, token=cluster.token)
+        except HTTPError as error:
+            return {"status": error.status, "code": json.loads(error.body)["code"]}
+
+    for replica in cluster.replicas:
+        assert decide(replica, child_text, "compute.instances.get", "web", made["revision"])["allowed"] is True
+        refused_write = decide(replica, child_text, "compute.instances.create", "web", made["revision"])
+        assert refused_write["allowed"] is False and refused_write["reason"] == "tokenChecksFailed", refused_write
+        refused_project = decide(replica, child_text, "compute.instances.get", "api", made["revision"])
+        assert refused_project["reason"] == "tokenChecksFailed", "the version 6 block holds"
+        assert decide(replica, issued["token"], "compute.instances.create", "api", made["revision"])["allowed"] is True
+        # As the bearer credential: reads pass, writes are refused by the token's own checks.
+        assert replica.request("GET", f"/v1/orgs/interop/projects?min_revision={made['revision']}", token=child_text)["items"]
+        with pytest.raises(HTTPError) as refused:
+            replica.request("POST", "/v1/orgs/interop/projects", {"name": "nope"}, token=child_text)
+        assert refused.value.status == 403 and json.loads(refused.value.body)["code"] == "token_checks_failed"
+
+    revoked = cluster.replicas[2].request("POST", "/v1/tokens/revoke", {"revocation_ids": [child_ids[2]], "reason": "interop"},
+                                          token=cluster.token)
+    for replica in cluster.replicas:
+        assert decide(replica, child_text, "compute.instances.get", "web", revoked["revision"]) == {"status": 401, "code": "token_revoked"}
+        assert decide(replica, issued["token"], "compute.instances.get", "web", revoked["revision"])["allowed"] is True
+    revoked = cluster.replicas[0].request("POST", "/v1/tokens/revoke", {"token": issued["token"]}, token=cluster.token)
+    assert revoked["revoked"][0]["revocation_id"] == issued["revocation_ids"][0]
+    for replica in cluster.replicas:
+        for token in (issued["token"], child_text):
+            assert decide(replica, token, "compute.instances.get", "web", revoked["revision"]) == {"status": 401, "code": "token_revoked"}
+    feed = cluster.replicas[1].request("GET", f"/v1/revocations?since=0&min_revision={revoked['revision']}", token=cluster.token)
+    assert [item["revocation_id"] for item in feed["items"]][-2:] == [child_ids[2], issued["revocation_ids"][0]]
+
+
+def test_the_revocation_feed_long_polls_until_a_revocation_arrives(cluster):
+    """A follower of the feed asks with `wait`: the page stays open until a revocation is
+    applied on its replica, then answers with it."""
+    import threading
+    import time
+
+    since = cluster.replicas[0].request("GET", "/v1/revocations?since=0", token=cluster.token)["revision"]
+    result = {}
+
+    def follow():
+        started = time.monotonic()
+        result["page"] = cluster.replicas[2].request("GET", f"/v1/revocations?since={since}&wait=20", token=cluster.token, timeout=30)
+        result["waited"] = time.monotonic() - started
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(1)
+    cluster.replicas[1].request("POST", "/v1/tokens/revoke", {"revocation_ids": ["abcd"], "reason": "long poll"}, token=cluster.token)
+    follower.join(30)
+    assert [item["revocation_id"] for item in result["page"]["items"]] == ["abcd"]
+    assert 0.9 < result["waited"] < 15, result["waited"]

@@ -524,6 +524,8 @@ struct Fixture {
         _ = try await call(.post, "/v1/keys/rotate", "/v1/keys/rotate", expect: 201)
         _ = try await call(.get, "/.well-known/biscuit-web-keys", "/.well-known/biscuit-web-keys", expect: 200)
         _ = try await call(.post, "/v1/tokens", "/v1/tokens", expect: 201)
+        _ = try await call(.post, "/v1/tokens/revoke", "/v1/tokens/revoke", #"{"revocation_ids":["0a0b"],"reason":"test"}"#, expect: 200)
+        _ = try await call(.get, "/v1/revocations", "/v1/revocations?since=0", expect: 200)
         _ = try await call(.get, "/v1/audit", "/v1/audit?limit=5", expect: 200)
         _ = try await call(.delete, "/v1/orgs/{org}/roles/{role}", "/v1/orgs/alpha/roles/ops", expect: 200)
         _ = try await call(.delete, "/v1/orgs/{org}/principals/{principal}", "/v1/orgs/alpha/principals/dev", expect: 200)

@@ -21,6 +21,8 @@ final class FakeCluster: PolicyCluster {
         /// Whether callback submissions wait in `held` (`holdSubmissions`).
         var holding = false
         var held: [(CommandEnvelope, @Sendable (Result<CommandOutcome, ClusterError>) -> Void)] = []
+        /// How far the clock was moved on (`advanceClock`).
+        var clockOffset: Int64 = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -221,5 +223,10 @@ final class FakeCluster: PolicyCluster {
         return (0..<32).map { UInt8(truncatingIfNeeded: id &+ UInt64($0)) }
     }
 
-    func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: 1_700_000_000_000) }
+    func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + state.withLockedValue { $0.clockOffset }) }
+
+    /// Moves the clock on by `seconds`.
+    func advanceClock(seconds: Int64) {
+        state.withLockedValue { $0.clockOffset += seconds * 1000 }
+    }
 }

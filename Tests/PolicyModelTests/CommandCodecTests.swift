@@ -30,6 +30,12 @@ import Testing
             DeniedAccess(
                 principal: principal("acme", "alice"), permission: permission("iam.roles.update"),
                 scope: .project(organization: name("acme"), project: name("web")), reason: .cannotGrant, count: 300)),
+        .revokeTokens(ids: [Array(repeating: 9, count: 64), [1]], organization: name("acme"), reason: "leaked in a log", expiresAt: Timestamp(millisecondsSinceEpoch: 1_700_003_600_000)),
+        .revokeTokens(ids: [Array(repeating: 8, count: 128)], organization: nil, reason: "", expiresAt: Timestamp(millisecondsSinceEpoch: -5)),
+        .revokeTokenEpoch(.principal(principal("acme", "alice")), reason: "left", expiresAt: Timestamp(millisecondsSinceEpoch: 7)),
+        .revokeTokenEpoch(.organization(name("acme")), reason: "compromised", expiresAt: Timestamp(millisecondsSinceEpoch: 8)),
+        .revokeTokenEpoch(.id([3, 4]), reason: "", expiresAt: Timestamp(millisecondsSinceEpoch: 9)),
+        .expireRevocations,
     ]
 
     static func envelope(_ command: Command) -> CommandEnvelope {

@@ -329,6 +329,39 @@ func workload() throws -> [AppliedEntry] {
     }
 
     // Reopening rebuilds the in-memory state: authorization and idempotency survive restarts.
+    /// Token revocations and the feed's floor are stored, and restored as they were.
+    @Test func revocationsSurviveARestartAndCountInTheStateHash() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(try workload()[0..<10]))
+        var index = store.appliedIndex
+        func next(_ command: Command) -> AppliedEntry {
+            index += 1
+            return entry(index, command)
+        }
+        let soon = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(index) + 2)
+        let later = Timestamp(millisecondsSinceEpoch: 1_700_003_600_000)
+        let hashBefore = try store.stateHash()
+        try store.apply([
+            next(.revokeTokens(ids: [[1, 2, 3]], organization: nil, reason: "soon", expiresAt: soon)),
+            next(.revokeTokens(ids: [Array(repeating: 9, count: 64)], organization: name("acme"), reason: "later", expiresAt: later)),
+            next(.revokeTokenEpoch(.principal(principal("acme", "alice")), reason: "left", expiresAt: later)),
+            next(.revokeTokenEpoch(.organization(name("globex")), reason: "", expiresAt: later)),
+        ])
+        #expect(try store.stateHash() != hashBefore, "revocations are part of the state")
+        try store.apply([next(.expireRevocations)])
+        let revocations = store.state.allRevocations
+        let floor = store.state.revocationFloor
+        let hash = try store.stateHash()
+        #expect(revocations.count == 3 && floor > 0)
+        store.close()
+        let reopened = try PolicyStore(path: directory.database())
+        #expect(reopened.state.allRevocations == revocations)
+        #expect(reopened.state.revocationFloor == floor)
+        #expect(try reopened.stateHash() == hash)
+        #expect(reopened.state.tokenRevocation(ids: [], principal: principal("acme", "alice"), issuedAt: Timestamp(millisecondsSinceEpoch: 0)) != nil)
+    }
+
     @Test func reopeningRestoresAuthorizationAndIdempotency() throws {
         let directory = try StoreDirectory()
         let entries = try workload()
