@@ -118,6 +118,7 @@ extension Endpoint {
     public static let authorize = Endpoint("POST", "/v1/authorize")
     public static let listKeys = Endpoint("GET", "/v1/keys")
     public static let rotateKeys = Endpoint("POST", "/v1/keys/rotate")
+    public static let revokeRootKey = Endpoint("POST", "/v1/keys/{key}/revoke")
     public static let biscuitWebKeys = Endpoint("GET", "/.well-known/biscuit-web-keys")
     public static let issueToken = Endpoint("POST", "/v1/tokens")
     public static let revokeTokens = Endpoint("POST", "/v1/tokens/revoke")
@@ -132,6 +133,6 @@ extension Endpoint {
         listPrincipals, createPrincipal, getPrincipal, deletePrincipal, listAPIKeys, createAPIKey, deleteAPIKey,
         listBuiltInRoles, listRoles, createRole, getRole, updateRole, deleteRole,
         listBindings, createBinding, deleteBinding,
-        authorize, listKeys, rotateKeys, biscuitWebKeys, issueToken, revokeTokens, revocations, audit,
+        authorize, listKeys, rotateKeys, revokeRootKey, biscuitWebKeys, issueToken, revokeTokens, revocations, audit,
     ]
 }

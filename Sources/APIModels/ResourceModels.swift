@@ -255,22 +255,26 @@ public struct PublicKeyResponse: Codable, Sendable, Hashable {
     public var algorithm: String
     /// The Ed25519 public key, hex.
     public var publicKey: String
-    /// `pending`, `active` or `retiring`.
+    /// `pending`, `active` or `retiring` (`retired` only in the answer that retired it).
     public var state: String
+    /// When it is planned to leave the key set (RFC 3339); null while nothing plans it.
+    public var retiresAt: String?
 
     enum CodingKeys: String, CodingKey {
         case id, algorithm, state
         case rootKeyID = "root_key_id"
         case publicKey = "public_key"
+        case retiresAt = "retires_at"
     }
 
     /// Creates the value.
-    public init(id: String, rootKeyID: UInt32, algorithm: String, publicKey: String, state: String) {
+    public init(id: String, rootKeyID: UInt32, algorithm: String, publicKey: String, state: String, retiresAt: String? = nil) {
         self.id = id
         self.rootKeyID = rootKeyID
         self.algorithm = algorithm
         self.publicKey = publicKey
         self.state = state
+        self.retiresAt = retiresAt
     }
 }
 

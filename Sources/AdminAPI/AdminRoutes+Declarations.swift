@@ -338,12 +338,16 @@ extension AdminRoutes {
         ) { routes, input in try await routes.authorizeRoute(input.request) },
         RouteDeclaration(.listKeys, .open, .read, answer: ListResponse<PublicKeyResponse>.self) { routes, input in
             let (keys, revision) = try await routes.readState(input.request) { state in
-                state.publishedRootKeys.map(Self.publicKeyResponse)
+                let published = state.publishedRootKeys
+                return published.map { routes.publicKeyResponse($0, among: published) }
             }
             return try routes.json(ListResponse(items: keys, nextCursor: nil, revision: revision))
         },
         RouteDeclaration(.rotateKeys, .permission(RampartPermission.keysRotate, on: .cluster), .write, answer: PublicKeyResponse.self) {
             routes, input in try await routes.rotateRoute(input)
+        },
+        RouteDeclaration(.revokeRootKey, .permission(RampartPermission.keysRotate, on: .cluster), .write, answer: PublicKeyResponse.self) {
+            routes, input in try await routes.revokeRootKeyRoute(input)
         },
         RouteDeclaration(.biscuitWebKeys, .open, .read, answer: BiscuitWebKeySet.self) { routes, input in
             try await routes.biscuitWebKeysRoute(input.request)

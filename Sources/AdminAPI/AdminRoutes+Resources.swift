@@ -138,7 +138,7 @@ extension AdminRoutes {
         return try json(
             PublicKeyResponse(
                 id: "\(key.id)", rootKeyID: RootKey.biscuitKeyID(of: key.id), algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey),
-                state: "pending"),
+                state: "pending", retiresAt: retirement(of: RootKey(id: key.id, state: .pending, publicKey: key.publicKey, sealedPrivateKey: [], createdAt: cluster.now(), revision: 0), among: [])),
             status: .created)
     }
 
@@ -160,10 +160,11 @@ extension AdminRoutes {
     func biscuitWebKeysRoute(_ request: Request) async throws -> Response {
         let (set, tag) = try await wrap { () throws(ClusterError) in
             try cluster.readNow { state -> (BiscuitWebKeySet, String) in
-                let keys = state.publishedRootKeys.sorted { $0.biscuitKeyID < $1.biscuitKeyID }.map { key in
+                let published = state.publishedRootKeys
+                let keys = published.sorted { $0.biscuitKeyID < $1.biscuitKeyID }.map { key in
                     BiscuitWebKey(
                         algorithm: "ed25519", keyBytes: Hex.encode(key.publicKey), keyID: key.biscuitKeyID, issuer: Self.biscuitIssuer,
-                        expiresAt: nil)
+                        expiresAt: retirement(of: key, among: published))
                 }
                 return (BiscuitWebKeySet(keys: keys), "\"keys-\(state.allRootKeys.map(\.revision).max() ?? 0)\"")
             }
@@ -216,9 +217,34 @@ extension AdminRoutes {
 
     // MARK: - Helpers
 
-    static func publicKeyResponse(_ key: RootKey) -> PublicKeyResponse {
+    /// A root key as the API shows it, with its planned retirement among `keys`.
+    func publicKeyResponse(_ key: RootKey, among keys: [RootKey]) -> PublicKeyResponse {
         PublicKeyResponse(
-            id: "\(key.id)", rootKeyID: key.biscuitKeyID, algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey), state: "\(key.state)")
+            id: "\(key.id)", rootKeyID: key.biscuitKeyID, algorithm: "Ed25519", publicKey: Hex.encode(key.publicKey), state: "\(key.state)",
+            retiresAt: retirement(of: key, among: keys))
+    }
+
+    /// When `key` is planned to leave the key set (`RootKeySchedule.plannedRetirement`), RFC 3339.
+    func retirement(of key: RootKey, among keys: [RootKey]) -> String? {
+        limits.keySchedule.plannedRetirement(of: key, among: keys).map { Self.rfc3339(UInt64(max(0, $0.millisecondsSinceEpoch / 1000))) }
+    }
+
+    /// Revokes a root key at once (`Command.revokeRootKey`): it leaves the key set, and every
+    /// token it signed is refused by every replica that has applied it.
+    func revokeRootKeyRoute(_ input: RouteInput) async throws -> Response {
+        let id: EntityID
+        do {
+            id = try EntityID(hex: input.context.parameters.get("key") ?? "")
+        } catch {
+            throw APIError.rejected(error)
+        }
+        let outcome = try await propose(input) { state throws(APIError) in
+            try Self.require(state.allRootKeys.contains { $0.id == id }, "root key \(id)")
+            return .revokeRootKey(id: id)
+        }
+        let (keys, revision) = try await readState(input.request) { state in state.allRootKeys }
+        guard let key = keys.first(where: { $0.id == id }) else { throw APIError.rejected(.notFound("root key \(id)")) }
+        return try json(publicKeyResponse(key, among: keys), revision: max(revision, outcome.revision))
     }
 
     static func projectResponse(_ project: Project) -> ProjectResponse {

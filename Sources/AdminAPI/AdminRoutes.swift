@@ -4,7 +4,7 @@ import Foundation
 import Synchronization
 public import Hummingbird
 import Logging
-import PolicyModel
+public import PolicyModel
 import RampartAuthorizer
 
 /// The HTTP API a replica serves: operations (health, readiness, metrics, cluster status and
@@ -22,6 +22,8 @@ public struct AdminRoutes: Sendable {
         public var tokenMaxTTL: Duration = .seconds(3600)
         /// The most verified tokens a replica keeps (`TokenCache`).
         public var tokenCacheCapacity = 10_000
+        /// The root key schedule the leader follows, for the key set's planned retirements.
+        public var keySchedule = RootKeySchedule(activationSeconds: 60, overlapSeconds: 86_400, rotationIntervalSeconds: 2_592_000)
 
         /// The default limits.
         public init() {}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PolicyModel
+import AdminAPI
 import Replica
 
 /// The leader's part of root key rotation and of the revocation list: once a second, on the
@@ -10,6 +11,8 @@ import Replica
 /// state, and writes.
 struct KeyMaintenance {
     let replica: Replica
+    /// Where new root keys come from (generated and sealed on this replica).
+    let cluster: ReplicaCluster
     let schedule: RootKeySchedule
     let logger: Logger
     /// How often the leader looks.
@@ -24,14 +27,30 @@ struct KeyMaintenance {
             do {
                 let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
                 let schedule = self.schedule
-                let steps = try await replica.query { store in
-                    schedule.due(store.state.allRootKeys, at: now) + [store.state.revocationExpiry(at: now)].compactMap { $0 }
+                let (steps, keys) = try await replica.query { store in
+                    (schedule.due(store.state.allRootKeys, at: now) + [store.state.revocationExpiry(at: now)].compactMap { $0 }, store.state.allRootKeys)
                 }
                 for step in steps { try await propose(step) }
+                if schedule.rotationDue(keys, at: now), let active = keys.first(where: { $0.state == .active }) {
+                    try await propose(schedule.rotation(try newKey(besides: keys), after: active.id, at: now))
+                }
             } catch {
                 logger.warning("key maintenance deferred", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// A new root key whose Biscuit key id no published key has (the state machine would
+    /// refuse it): drawn again, a few times, on the rare collision of 32 bits.
+    private func newKey(besides keys: [RootKey]) throws -> RootKeyMaterial {
+        let taken = Set(keys.filter { $0.state != .retired }.map(\.biscuitKeyID))
+        for _ in 0..<8 {
+            let drawn = try cluster.newRootKey()
+            if !taken.contains(RootKey.biscuitKeyID(of: drawn.id)) {
+                return RootKeyMaterial(id: drawn.id, publicKey: drawn.publicKey, sealedPrivateKey: drawn.sealedPrivateKey)
+            }
+        }
+        throw ClusterError.internalFailure("no free Biscuit key id in 8 draws")
     }
 
     private func propose(_ step: CommandEnvelope) async throws {

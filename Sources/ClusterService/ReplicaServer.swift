@@ -94,6 +94,10 @@ public struct ReplicaServer {
         let metrics = APIMetrics()
         var limits = AdminRoutes.Limits()
         limits.tokenMaxTTL = .seconds(settings.tokenMaxTTLSeconds)
+        let schedule = RootKeySchedule(
+            activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds,
+            rotationIntervalSeconds: settings.keyRotationIntervalSeconds)
+        limits.keySchedule = schedule
         let routes = AdminRoutes(cluster: cluster, limits: limits, metrics: metrics)
         let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
         var connectionLimits = ConnectionLimits()
@@ -119,10 +123,7 @@ public struct ReplicaServer {
             ])
         let replicaService = ReplicaService(
             replica: replica, network: network,
-            keys: KeyMaintenance(
-                replica: replica,
-                schedule: RootKeySchedule(activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds),
-                logger: logger),
+            keys: KeyMaintenance(replica: replica, cluster: cluster, schedule: schedule, logger: logger),
             denials: { await routes.denials.run(cluster: cluster, logger: apiLogger) })
         // When the replica stops by itself (removed, or its disk failed) the whole process shuts
         // down gracefully: the API stops accepting and finishes what it holds, then exits.

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Equatable, Sendable {
     var keyActivationSeconds = 60
     /// How long a replaced root key keeps verifying (retiring) before the leader retires it.
     var keyOverlapSeconds = 86_400
+    /// How long a root key signs before the leader publishes its successor (30 days); 0 rotates
+    /// only on request (`POST /v1/keys/rotate`).
+    var keyRotationIntervalSeconds = 2_592_000
     /// The longest life of a token `POST /v1/tokens` issues.
     var tokenMaxTTLSeconds = 3600
     /// The log level: trace, debug, info, notice, warning, error or critical.
@@ -89,7 +92,7 @@ public struct ServerConfiguration: Equatable, Sendable {
     static let settingNames: Set<String> = [
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
-        "key_activation_seconds", "key_overlap_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
+        "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
         "api_header_timeout_seconds",
     ]
 
@@ -160,6 +163,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "snapshot_interval_entries": snapshotIntervalEntries = try integer(1...100_000_000)
         case "key_activation_seconds": keyActivationSeconds = try integer(0...31_536_000)
         case "key_overlap_seconds": keyOverlapSeconds = try integer(0...31_536_000)
+        case "key_rotation_interval_seconds": keyRotationIntervalSeconds = try integer(0...31_536_000)
         case "token_max_ttl_seconds": tokenMaxTTLSeconds = try integer(1...2_592_000)
         case "api_max_connections": apiMaxConnections = try integer(1...1_000_000)
         case "api_idle_timeout_seconds": apiIdleTimeoutSeconds = try integer(61...86_400)
@@ -202,6 +206,17 @@ public struct ServerConfiguration: Equatable, Sendable {
                 throw .invalid("initial_cluster", "replica \(replicaID) founds a cluster it is not part of")
             }
             for id in initialCluster where peers[id] == nil { throw .invalid("initial_cluster", "replica \(id) has no peer address") }
+        }
+        guard keyOverlapSeconds >= tokenMaxTTLSeconds else {
+            throw .invalid(
+                "key_overlap_seconds",
+                "\(keyOverlapSeconds) is shorter than token_max_ttl_seconds (\(tokenMaxTTLSeconds)): a replaced root key would leave the "
+                    + "key set while tokens it signed are still valid")
+        }
+        guard keyRotationIntervalSeconds == 0 || keyRotationIntervalSeconds > keyActivationSeconds else {
+            throw .invalid(
+                "key_rotation_interval_seconds",
+                "must be 0 (no scheduled rotation) or longer than key_activation_seconds (\(keyActivationSeconds))")
         }
         guard heartbeatTicks < electionTimeoutTicks else {
             throw .invalid("heartbeat_ticks", "must be smaller than election_timeout_ticks (\(electionTimeoutTicks))")

@@ -37,6 +37,10 @@ public enum Command: Hashable, Sendable {
     case activateRootKey(id: EntityID)
     /// Retires a retiring key.
     case retireRootKey(id: EntityID)
+    /// Revokes a root key at once (a compromise): it leaves the key set, so every token it
+    /// signed is refused. When it was the active key, the newest pending key becomes active at
+    /// once; with none, no key signs until a rotation publishes and activates one.
+    case revokeRootKey(id: EntityID)
     /// Creates the cluster's first administrator, once per cluster: the principal
     /// `system/admin`, its cluster-wide `system.admin` binding, an API key, and the first root
     /// key, active at once, when the cluster has none. Only the cluster itself proposes it (it
@@ -84,6 +88,7 @@ public enum Command: Hashable, Sendable {
         case .addRootKey: return "rootkey.add"
         case .activateRootKey: return "rootkey.activate"
         case .retireRootKey: return "rootkey.retire"
+        case .revokeRootKey: return "rootkey.revoke"
         case .bootstrap: return "cluster.bootstrap"
         case .breakGlass: return "cluster.break-glass"
         case .recordDenial: return "access.denied"
@@ -108,7 +113,7 @@ public enum Command: Hashable, Sendable {
             return "bindings/\(id)"
         case .createAPIKey(let id, _, _), .revokeAPIKey(let id):
             return "apikeys/\(id)"
-        case .addRootKey(let id, _, _), .activateRootKey(let id), .retireRootKey(let id):
+        case .addRootKey(let id, _, _), .activateRootKey(let id), .retireRootKey(let id), .revokeRootKey(let id):
             return "keys/\(id)"
         case .bootstrap(let admin, _), .breakGlass(let admin):
             return "apikeys/\(admin.keyID)"
@@ -147,7 +152,7 @@ public enum Command: Hashable, Sendable {
             return organization
         case .revokeTokenEpoch(.id, _, _), .expireRevocations:
             return nil
-        case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey:
+        case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey, .revokeRootKey:
             return nil
         }
     }
@@ -174,7 +179,7 @@ public enum Command: Hashable, Sendable {
             .breakGlass, .recordDenial, .revokeTokens, .revokeTokenEpoch, .expireRevocations:
             return true
         case .setOrganizationSuspended, .deleteOrganization, .deleteProject, .deletePrincipal, .updateRole, .deleteRole, .deleteBinding,
-            .revokeAPIKey, .activateRootKey, .retireRootKey:
+            .revokeAPIKey, .activateRootKey, .retireRootKey, .revokeRootKey:
             return false
         }
     }

@@ -83,7 +83,7 @@ enum CommandTag: UInt64 {
     case createPrincipal, deletePrincipal, createRole, updateRole, deleteRole, createBinding, deleteBinding
     case createAPIKey, revokeAPIKey, addRootKey, activateRootKey, retireRootKey
     case bootstrap, breakGlass, recordDenial
-    case revokeTokens, revokeTokenEpoch, expireRevocations
+    case revokeTokens, revokeTokenEpoch, expireRevocations, revokeRootKey
 }
 
 struct ByteWriter {
@@ -278,6 +278,9 @@ struct ByteWriter {
             signed(expiresAt.millisecondsSinceEpoch)
         case .expireRevocations:
             varint(CommandTag.expireRevocations.rawValue)
+        case .revokeRootKey(let id):
+            varint(CommandTag.revokeRootKey.rawValue)
+            self.id(id)
         }
     }
 
@@ -497,6 +500,8 @@ struct ByteReader {
                 expiresAt: Timestamp(millisecondsSinceEpoch: try signed("expires at")))
         case .expireRevocations:
             return .expireRevocations
+        case .revokeRootKey:
+            return .revokeRootKey(id: try id("id"))
         }
     }
 

@@ -73,7 +73,7 @@ extension PolicyState {
         case .revokeAPIKey(let id):
             guard let organization = apiKey(id)?.principal.organization else { return [] }
             return [(CommandPermission.apiKeysDelete, .organization(organization))]
-        case .addRootKey, .activateRootKey, .retireRootKey: return [(CommandPermission.keysRotate, .cluster)]
+        case .addRootKey, .activateRootKey, .retireRootKey, .revokeRootKey: return [(CommandPermission.keysRotate, .cluster)]
         case .revokeTokens(_, let organization, _, _):
             return [(CommandPermission.tokensRevoke, organization.map { .organization($0) } ?? .cluster)]
         case .revokeTokenEpoch(.principal(let principal), _, _): return [(CommandPermission.tokensRevoke, .organization(principal.organization))]

@@ -143,6 +143,21 @@ extension PolicyState {
             key.state = .retired
             key.revision = revision
             setRootKey(id, key)
+        case .revokeRootKey(let id):
+            guard var key = rootKeys[id] else { throw .notFound("root key \(id)") }
+            try checkRevision(expectedRevision, key.revision)
+            guard key.state != .retired else { throw .invalidState("root key \(id) is already out of the key set") }
+            let wasActive = key.state == .active
+            key.state = .retired
+            key.revision = revision
+            setRootKey(id, key)
+            if wasActive,
+                var successor = rootKeys.values.filter({ $0.state == .pending }).max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
+            {
+                successor.state = .active
+                successor.revision = revision
+                setRootKey(successor.id, successor)
+            }
         case .bootstrap(let admin, let rootKey):
             try requireNoExpectedRevision(expectedRevision)
             guard !isBootstrapped else { throw .invalidState("the cluster is already bootstrapped") }

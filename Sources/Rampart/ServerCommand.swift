@@ -27,7 +27,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in ticks.") var heartbeatTicks: String?
     @Option(help: "Entries applied between snapshots.") var snapshotIntervalEntries: String?
     @Option(help: "Seconds a new root key stays pending before it is activated.") var keyActivationSeconds: String?
-    @Option(help: "Seconds a replaced root key keeps verifying before it is retired.") var keyOverlapSeconds: String?
+    @Option(help: "Seconds a replaced root key keeps verifying before it is retired (at least the token max TTL).") var keyOverlapSeconds: String?
+    @Option(help: "Seconds a root key signs before the leader publishes its successor (0: rotate only on request).")
+    var keyRotationIntervalSeconds: String?
     @Option(help: "The longest life of an issued token, in seconds (default 3600).") var tokenMaxTtlSeconds: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "The most API connections open at once (default: what the descriptor limit allows, at most 4096).")
@@ -62,7 +64,7 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
             ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
             ("snapshot_interval_entries", snapshotIntervalEntries), ("key_activation_seconds", keyActivationSeconds),
-            ("key_overlap_seconds", keyOverlapSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
+            ("key_overlap_seconds", keyOverlapSeconds), ("key_rotation_interval_seconds", keyRotationIntervalSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
             ("api_max_connections", apiMaxConnections),
             ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
         ]

@@ -441,3 +441,59 @@ def test_the_revocation_feed_long_polls_until_a_revocation_arrives(cluster):
     follower.join(30)
     assert [item["revocation_id"] for item in result["page"]["items"]] == ["abcd"]
     assert 0.9 < result["waited"] < 15, result["waited"]
+
+
+def test_tokens_issued_while_keys_rotate_on_a_schedule_all_verify_until_they_expire(make_cluster):
+    """Keys rotate on a short schedule (activation 1 s, a new key every 3 s, overlap 4 s,
+    tokens of at most 4 s) while tokens are issued on every replica: every unexpired token is
+    accepted by Rampart on every replica and verified by the reference with the key set of the
+    moment, across several rotations. A root key revoked in an emergency leaves the set, and a
+    token it signed is refused."""
+    import datetime
+    import random
+    import time
+
+    import biscuit_auth
+
+    cluster = make_cluster(key_activation_seconds=1, key_rotation_interval_seconds=3, key_overlap_seconds=4, token_max_ttl_seconds=4)
+    cluster.start()
+    cluster.create_organization(cluster.leader(), "rotation")
+    issued, failures, signers = [], [], set()
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        replica = random.choice(cluster.replicas)
+        token = replica.request("POST", "/v1/tokens", {"ttl_seconds": 4}, token=cluster.token)
+        expires = datetime.datetime.fromisoformat(token["expires_at"].replace("Z", "+00:00")).timestamp()
+        issued.append((token, expires))
+        signers.add(token["root_key_id"])
+        keys = {k["root_key_id"]: k["public_key"] for k in random.choice(cluster.replicas).request("GET", "/v1/keys?consistency=stale")["items"]}
+        for earlier, expiry in issued[-12:]:
+            if expiry - time.time() < 1.2:
+                continue  # about to expire while it is checked
+            if earlier["root_key_id"] not in keys:
+                failures.append(f"key {earlier['root_key_id']} left the set before its token expired")
+                continue
+            root = biscuit_auth.PublicKey.from_bytes(bytes.fromhex(keys[earlier["root_key_id"]]), biscuit_auth.Algorithm.Ed25519)
+            biscuit_auth.Biscuit.from_base64(earlier["token"], root)
+            try:
+                answer = random.choice(cluster.replicas).request(
+                    "POST", "/v1/authorize?consistency=stale",
+                    {"token": earlier["token"], "permission": "compute.instances.get", "organization": "rotation"}, token=cluster.token)
+                if answer["allowed"] is not True:
+                    failures.append(f"denied: {answer}")
+            except HTTPError as error:
+                failures.append(f"refused: {error}")
+        time.sleep(0.05)
+    assert not failures, failures[:5]
+    assert len(issued) > 50 and len(signers) >= 4, (len(issued), signers)
+    # An emergency: the active key is revoked; a token it signed is refused at once.
+    signed = cluster.replicas[0].request("POST", "/v1/tokens", {"ttl_seconds": 4}, token=cluster.token)
+    keys = cluster.replicas[0].request("GET", "/v1/keys")["items"]
+    active = next(k for k in keys if k["root_key_id"] == signed["root_key_id"])
+    revoked = cluster.replicas[1].request("POST", f"/v1/keys/{active['id']}/revoke", token=cluster.token)
+    assert revoked["state"] == "retired"
+    revision = cluster.replicas[1].request("GET", "/v1/keys")["revision"]
+    for replica in cluster.replicas:
+        with pytest.raises(HTTPError) as refused:
+            replica.request("GET", f"/v1/orgs?min_revision={revision}", token=signed["token"])
+        assert refused.value.status == 401 and json.loads(refused.value.body)["code"] == "token_unknown_key"

@@ -232,4 +232,32 @@ import Testing
         }
         #expect(try await fixture.client.send(.get, "/v1/revocations").status == 401)
     }
+
+    @Test func aRevokedRootKeyLeavesTheSetAtOnceAndItsTokensAreRefused() async throws {
+        let (fixture, dev) = try await Self.tenant()
+        let token = try await Self.token(fixture, dev)
+        let listed = try await fixture.client.send(.get, "/v1/keys", token: fixture.admin)
+        let active = try #require((listed.object["items"] as? [[String: Any]])?.first)
+        let activeID = try #require(active["id"] as? String)
+        #expect(active["retires_at"] as? String != nil, "the default schedule plans the active key's retirement")
+        let rotated = try await fixture.client.send(.post, "/v1/keys/rotate", token: fixture.admin)
+        #expect(rotated.status == 201 && rotated.object["retires_at"] as? String != nil, "\(rotated.body)")
+        let before = fixture.cluster.fingerprint
+        for (path, key, status) in [
+            ("/v1/keys/\(activeID)/revoke", dev, 403), ("/v1/keys/00000000000000000000000000000009/revoke", fixture.admin, 404),
+            ("/v1/keys/xyz/revoke", fixture.admin, 400),
+        ] {
+            #expect(try await fixture.client.send(.post, path, token: key).status == status, "\(path)")
+        }
+        #expect(fixture.cluster.fingerprint == before)
+        let revoked = try await fixture.client.send(.post, "/v1/keys/\(activeID)/revoke", token: fixture.admin)
+        #expect(revoked.status == 200 && revoked.object["state"] as? String == "retired", "\(revoked.body)")
+        let refused = try await fixture.client.send(.get, "/v1/orgs/alpha/projects", token: token.text)
+        #expect(refused.status == 401 && refused.code == "token_unknown_key", "\(refused.body)")
+        let set = try await TokenRoutesTests.publishedKeys(fixture.client)
+        #expect(set.count == 1, "only the promoted key is published")
+        let fresh = try await Self.token(fixture, dev)
+        #expect(try await fixture.client.send(.get, "/v1/orgs/alpha/projects", token: fresh.text).status == 200, "the promoted key signs")
+        #expect(try await fixture.client.send(.post, "/v1/keys/\(activeID)/revoke", token: fixture.admin).status == 409, "already out")
+    }
 }

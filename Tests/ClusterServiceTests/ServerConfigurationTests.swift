@@ -80,6 +80,19 @@ import Testing
         (["api_idle_timeout_seconds": "60"], .invalid("api_idle_timeout_seconds (flag --api-idle-timeout-seconds)", "expected an integer in 61...86400, got \"60\"")),
         (["log_level": "verbose"], .invalid("log_level (flag --log-level)", "expected trace, debug, info, notice, warning, error or critical")),
         (["colour": "blue"], .invalid("colour (flag --colour)", "unknown setting")),
+        (
+            ["key_overlap_seconds": "3599"],
+            .invalid(
+                "key_overlap_seconds",
+                "3599 is shorter than token_max_ttl_seconds (3600): a replaced root key would leave the key set while tokens it signed are still valid")
+        ),
+        (["token_max_ttl_seconds": "90000"], .invalid(
+            "key_overlap_seconds",
+            "86400 is shorter than token_max_ttl_seconds (90000): a replaced root key would leave the key set while tokens it signed are still valid")),
+        (["key_rotation_interval_seconds": "60"], .invalid(
+            "key_rotation_interval_seconds", "must be 0 (no scheduled rotation) or longer than key_activation_seconds (60)")),
+        (["key_rotation_interval_seconds": "-1"], .invalid(
+            "key_rotation_interval_seconds (flag --key-rotation-interval-seconds)", "expected an integer in 0...31536000, got \"-1\"")),
     ].map { change, error in
         var flags = minimal
         for (name, value) in change { flags[name] = value }

@@ -107,4 +107,47 @@ import Testing
         ledger.add(twin, publicKey: material.0, sealed: material.1, at: start + 4_000_000)
         #expect(ledger.state.rootKeys[twin]?.state == .pending)
     }
+
+    @Test func scheduledRotationPublishesASuccessorOnceTheActiveKeyHasSignedForTheInterval() {
+        let rotating = RootKeySchedule(activationSeconds: 60, overlapSeconds: 3600, rotationIntervalSeconds: 86_400)
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        #expect(ledger.apply(rotating.due(ledger.state.allRootKeys, at: Timestamp(millisecondsSinceEpoch: start + 60_000))[0]).rejection == nil)
+        let keys = ledger.state.allRootKeys
+        #expect(!rotating.rotationDue(keys, at: Timestamp(millisecondsSinceEpoch: start + 60_000 + 86_399_999)))
+        let at = Timestamp(millisecondsSinceEpoch: start + 60_000 + 86_400_000)
+        #expect(rotating.rotationDue(keys, at: at))
+        #expect(!schedule.rotationDue(keys, at: Timestamp(millisecondsSinceEpoch: start + 365 * 86_400_000)), "no interval: only on request")
+        let step = rotating.rotation(RootKeyMaterial(id: id(2), publicKey: material.0, sealedPrivateKey: material.1), after: id(1), at: at)
+        #expect(step.idempotencyKey == "rootkey-rotate-after-\(id(1))" && step.actor == nil)
+        #expect(ledger.apply(step).rejection == nil)
+        #expect(!rotating.rotationDue(ledger.state.allRootKeys, at: at), "a pending key waits for its activation first")
+        // The planned retirements: the active key once its successor has been active for the overlap.
+        let active = ledger.state.allRootKeys.first { $0.state == .active }!
+        #expect(
+            rotating.plannedRetirement(of: active, among: ledger.state.allRootKeys)?.millisecondsSinceEpoch
+                == start + 60_000 + 86_400_000 + 60_000 + 3_600_000)
+        #expect(schedule.plannedRetirement(of: active, among: ledger.state.allRootKeys) == nil, "nothing plans it without an interval")
+        #expect(ledger.apply(rotating.due(ledger.state.allRootKeys, at: Timestamp(millisecondsSinceEpoch: at.millisecondsSinceEpoch + 60_000))[0]).rejection == nil)
+        let retiring = ledger.state.allRootKeys.first { $0.state == .retiring }!
+        #expect(
+            rotating.plannedRetirement(of: retiring, among: ledger.state.allRootKeys)?.millisecondsSinceEpoch
+                == at.millisecondsSinceEpoch + 60_000 + 3_600_000)
+    }
+
+    @Test func revokingARootKeyTakesItOutAtOnceAndPromotesThePendingKey() {
+        var ledger = Ledger()
+        ledger.add(id(1), publicKey: material.0, sealed: material.1, at: start)
+        #expect(ledger.apply(due(ledger, at: start + 60_000)[0]).rejection == nil)
+        ledger.add(id(2), publicKey: material.0, sealed: material.1, at: start + 70_000)
+        func revoke(_ key: EntityID) -> CommandOutcome {
+            ledger.apply(CommandEnvelope(command: .revokeRootKey(id: key), actor: nil, requestID: "revoke", time: Timestamp(millisecondsSinceEpoch: start + 80_000)))
+        }
+        #expect(revoke(id(1)).rejection == nil)
+        #expect(ledger.state.allRootKeys.map(\.state) == [.retired, .active], "the pending key signs at once")
+        #expect(revoke(id(1)).rejection?.code == "invalid_state", "already out")
+        #expect(revoke(id(9)).rejection?.code == "not_found")
+        #expect(revoke(id(2)).rejection == nil)
+        #expect(ledger.state.activeRootKey == nil && ledger.state.publishedRootKeys.isEmpty, "no key signs until a rotation")
+    }
 }
