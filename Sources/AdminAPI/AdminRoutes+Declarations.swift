@@ -302,10 +302,13 @@ extension AdminRoutes {
             let organization = input.name("org")
             let body = try await routes.decode(CreateBindingRequest.self, from: input.request)
             let principal = PrincipalReference(organization: organization, name: try Self.parsedName(body.principal))
-            let scope: Scope =
-                try body.project.map { .project(organization: organization, project: try Self.parsedName($0)) } ?? .organization(organization)
             let role: RoleReference =
                 try BuiltInRole(rawValue: body.role).map { .builtIn($0) } ?? .custom(organization: organization, name: try Self.parsedName(body.role))
+            // The system roles are bound cluster-wide, to principals of the system organization.
+            let clusterWide = role == .builtIn(.systemAdmin) || role == .builtIn(.systemAuditor)
+            let scope: Scope =
+                try body.project.map { .project(organization: organization, project: try Self.parsedName($0)) }
+                ?? (clusterWide ? .cluster : .organization(organization))
             let actor = try await routes.check(input.request, permission: RampartPermission.bindingsCreate, on: scope)
             let id = routes.cluster.newEntityID()
             let outcome = try await routes.propose(input, actor: actor) { state throws(APIError) in
@@ -322,7 +325,7 @@ extension AdminRoutes {
             let organization = input.name("org")
             let id = try input.id("binding", "binding")
             let outcome = try await routes.propose(input) { state throws(APIError) in
-                try Self.require(state.binding(id)?.scope.organization == organization, "binding \(id)")
+                try Self.require(state.binding(id)?.principal.organization == organization, "binding \(id)")
                 return .deleteBinding(id: id)
             }
             return try routes.json(RevisionResponse(revision: outcome.revision))

@@ -66,8 +66,9 @@ extension PolicyState {
         case .createBinding(_, _, let role, let scope):
             return [(CommandPermission.bindingsCreate, scope)] + (self.role(role)?.permissions.map { ($0, scope) } ?? [])
         case .deleteBinding(let id):
-            guard let organization = binding(id)?.scope.organization else { return [] }
-            return [(CommandPermission.bindingsDelete, .organization(organization))]
+            guard let binding = binding(id) else { return [] }
+            // A cluster-wide binding is removed only by who may remove bindings cluster-wide.
+            return [(CommandPermission.bindingsDelete, binding.scope.organization.map { .organization($0) } ?? .cluster)]
         case .createAPIKey(_, let principal, _):
             return [(CommandPermission.apiKeysCreate, .organization(principal.organization))] + heldAccess(of: principal)
         case .revokeAPIKey(let id):

@@ -123,6 +123,7 @@ extension PolicyState {
         case .deleteBinding(let id):
             guard let binding = bindings[id] else { throw .notFound("binding \(id)") }
             try checkRevision(expectedRevision, binding.revision)
+            try keepAnAdministrator(removing: [id])
             removeBinding(id)
         case .createAPIKey(let id, let principal, let secretHash):
             try requireNoExpectedRevision(expectedRevision)
@@ -279,9 +280,22 @@ extension PolicyState {
         if !force && !(ownedBindings.isEmpty && ownedKeys.isEmpty) {
             throw .hasDependents("principal \(reference) has \(ownedBindings.count) bindings and \(ownedKeys.count) API keys")
         }
+        try keepAnAdministrator(removing: ownedBindings)
         for id in ownedBindings { removeBinding(id) }
         for id in ownedKeys { setAPIKey(id, nil) }
         setPrincipal(reference, nil)
+    }
+
+    /// Refuses to remove the bindings `ids` when they hold every cluster-wide `system.admin`
+    /// binding: a bootstrapped cluster always keeps an administrator (the break-glass path is
+    /// for lost keys, not for a cluster nobody may administer).
+    private func keepAnAdministrator(removing ids: [EntityID]) throws(PolicyError) {
+        func isAdministrator(_ binding: RoleBinding?) -> Bool { binding?.role == .builtIn(.systemAdmin) && binding?.scope == .cluster }
+        guard ids.contains(where: { isAdministrator(bindings[$0]) }) else { return }
+        let removed = Set(ids)
+        guard bindings.values.contains(where: { isAdministrator($0) && !removed.contains($0.id) }) else {
+            throw .invalidState("the last system.admin binding cannot be removed: grant system.admin to another principal first")
+        }
     }
 
     private func validatedPermissions(_ permissions: [Permission]) throws(PolicyError) -> [Permission] {

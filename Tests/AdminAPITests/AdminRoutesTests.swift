@@ -104,8 +104,10 @@ struct Fixture {
         let fixture = try await Fixture()
         let client = fixture.client
         let keyID = try #require(fixture.admin.split(separator: ".").first)
-        #expect(try await client.send(.delete, "/v1/orgs/system/principals/admin?force=true", token: fixture.admin).status == 200)
-        #expect(try await client.send(.get, "/v1/orgs", token: fixture.admin).status == 401, "the only key went with its principal")
+        let removed = try await client.send(.delete, "/v1/orgs/system/principals/admin?force=true", token: fixture.admin)
+        #expect(removed.status == 409 && removed.code == "invalid_state", "the last system.admin stays: \(removed.body)")
+        #expect(try await client.send(.delete, "/v1/orgs/system/principals/admin/keys/\(keyID)", token: fixture.admin).status == 200)
+        #expect(try await client.send(.get, "/v1/orgs", token: fixture.admin).status == 401, "the only key is gone")
         let opened = try await client.send(.post, "/v1/cluster/break-glass", headers: ["Authorization": try await client.clusterProof(.breakGlass)])
         #expect(opened.status == 201, "\(opened.body)")
         let token = try #require(opened.object["token"] as? String)
@@ -113,6 +115,39 @@ struct Fixture {
         #expect(try await client.send(.post, "/v1/orgs", body: #"{"name":"after"}"#, token: token).status == 201, "a full administrator again")
         let records = try #require(try await client.send(.get, "/v1/audit?action=cluster.break-glass", token: token).object["items"] as? [[String: Any]])
         #expect(records.count == 1)
+    }
+
+    // Cluster-scope roles (issue 19, item 7): system.admin and system.auditor are granted
+    // cluster-wide to principals of the system organization, without escalation, and the last
+    // system.admin binding stays.
+    @Test func systemRolesAreGrantedClusterWideAndTheLastAdministratorStays() async throws {
+        let fixture = try await Fixture()
+        let client = fixture.client
+        let auditor = try await fixture.member("system", "auditor", role: "system.auditor")
+        let bindings = try #require(try await client.send(.get, "/v1/orgs/system/bindings", token: fixture.admin).object["items"] as? [[String: Any]])
+        #expect(bindings.first { $0["principal"] as? String == "system/auditor" }?["scope"] as? String == "cluster")
+        try await fixture.organization("acme")
+        #expect(try await client.send(.get, "/v1/audit?organization=acme", token: auditor).status == 200, "audits every organization")
+        #expect(try await client.send(.post, "/v1/orgs", body: #"{"name":"x"}"#, token: auditor).status == 403, "and does nothing else")
+        // An administrator of the system organization alone cannot grant a cluster-wide role.
+        let local = try await fixture.member("system", "local", role: "org.admin")
+        #expect(try await client.send(.post, "/v1/orgs/system/principals", body: #"{"name":"ops","kind":"user"}"#, token: local).status == 201)
+        let escalation = try await client.send(.post, "/v1/orgs/system/bindings", body: #"{"principal":"ops","role":"system.admin"}"#, token: local)
+        #expect(escalation.status == 403, "\(escalation.body)")
+        let foreign = try await client.send(.post, "/v1/orgs/acme/principals", body: #"{"name":"eve","kind":"user"}"#, token: fixture.admin)
+        #expect(foreign.status == 201)
+        let crossing = try await client.send(.post, "/v1/orgs/acme/bindings", body: #"{"principal":"eve","role":"system.admin"}"#, token: fixture.admin)
+        #expect(crossing.status == 400, "only system principals hold cluster-wide roles: \(crossing.body)")
+        let granted = try await client.send(.post, "/v1/orgs/system/bindings", body: #"{"principal":"ops","role":"system.admin"}"#, token: fixture.admin)
+        #expect(granted.status == 201 && granted.object["scope"] as? String == "cluster", "\(granted.body)")
+        let opsKey = try #require(try await client.send(.post, "/v1/orgs/system/principals/ops/keys", token: fixture.admin).object["token"] as? String)
+        let adminBinding = try #require(bindings.first { $0["principal"] as? String == "system/admin" }?["id"] as? String)
+        #expect(try await client.send(.delete, "/v1/orgs/system/bindings/\(adminBinding)", token: local).status == 403, "cluster-wide needs cluster-wide")
+        #expect(try await client.send(.delete, "/v1/orgs/system/bindings/\(adminBinding)", token: fixture.admin).status == 200)
+        let last = try #require(granted.object["id"] as? String)
+        let kept = try await client.send(.delete, "/v1/orgs/system/bindings/\(last)", token: opsKey)
+        #expect(kept.status == 409 && kept.code == "invalid_state", "\(kept.body)")
+        #expect(try await client.send(.post, "/v1/orgs", body: #"{"name":"ops-made"}"#, token: opsKey).status == 201, "ops administers")
     }
 
     @Test func credentialsAreRequiredAndChecked() async throws {

@@ -271,6 +271,33 @@ import Testing
         AdministratorKey(keyID: id(100 + number), secretHash: Array(repeating: UInt8(number), count: 32), bindingID: id(200 + number))
     }
 
+    /// Makes `system/ops` a second cluster administrator, so `system/admin` may be removed.
+    static func grantAnotherAdministrator(_ applier: inout Applier) {
+        applier.succeed(.createPrincipal(principal("system", "ops"), kind: .user))
+        applier.succeed(.createBinding(id: id(400), principal: principal("system", "ops"), role: .builtIn(.systemAdmin), scope: .cluster))
+    }
+
+    @Test func theLastSystemAdministratorCannotBeRemoved() {
+        var applier = Applier()
+        applier.succeed(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey))
+        let binding = applier.state.bindings(of: AdministratorKey.principal)[0].id
+        #expect(applier.apply(.deleteBinding(id: binding)).rejection?.code == "invalid_state")
+        #expect(applier.apply(.deletePrincipal(AdministratorKey.principal, force: true)).rejection?.code == "invalid_state")
+        Self.grantAnotherAdministrator(&applier)
+        // An auditor is granted cluster-wide too, and is no administrator.
+        applier.succeed(.createPrincipal(principal("system", "auditor"), kind: .user))
+        applier.succeed(.createBinding(id: id(401), principal: principal("system", "auditor"), role: .builtIn(.systemAuditor), scope: .cluster))
+        #expect(applier.state.authorize(principal("system", "auditor"), permission("iam.audit.read"), on: .organization(name("system"))).allowed)
+        #expect(!applier.state.authorize(principal("system", "auditor"), permission("iam.organizations.create"), on: .cluster).allowed)
+        applier.succeed(.deleteBinding(id: binding))
+        #expect(applier.apply(.deleteBinding(id: id(400))).rejection?.code == "invalid_state", "system/ops is the last one now")
+        // Removing a cluster-wide binding needs the right cluster-wide: an org.admin of system cannot.
+        applier.succeed(.createPrincipal(principal("system", "local"), kind: .user))
+        applier.succeed(.createBinding(id: id(402), principal: principal("system", "local"), role: .builtIn(.organizationAdmin), scope: .organization(name("system"))))
+        #expect(applier.apply(.deleteBinding(id: id(401)), actor: principal("system", "local")).rejection?.code == "forbidden")
+        #expect(applier.apply(.deleteBinding(id: id(401)), actor: principal("system", "ops")).rejection == nil)
+    }
+
     static let firstRootKey = RootKeyMaterial(id: id(300), publicKey: Array(repeating: 9, count: 32), sealedPrivateKey: Array(repeating: 8, count: 60))
 
     @Test func bootstrapHappensOncePerClusterAndMakesTheFirstAdministrator() {
@@ -284,6 +311,7 @@ import Testing
         #expect(applier.state.activeRootKey?.id == id(300), "the first root key is active at once")
         // A second bootstrap is refused, even once system/admin is gone.
         #expect(applier.apply(.bootstrap(admin: Self.administrator(2), rootKey: Self.firstRootKey)).rejection?.code == "invalid_state")
+        Self.grantAnotherAdministrator(&applier)
         applier.succeed(.deletePrincipal(AdministratorKey.principal, force: true))
         #expect(applier.apply(.bootstrap(admin: Self.administrator(3), rootKey: Self.firstRootKey)).rejection?.code == "invalid_state")
         #expect(applier.state.principal(AdministratorKey.principal) == nil, "a refusal changes nothing")
@@ -292,6 +320,7 @@ import Testing
     @Test func breakGlassRestoresTheAdministratorWithANewKey() {
         var applier = Applier()
         applier.succeed(.bootstrap(admin: Self.administrator(1), rootKey: Self.firstRootKey))
+        Self.grantAnotherAdministrator(&applier)
         applier.succeed(.deletePrincipal(AdministratorKey.principal, force: true))
         applier.succeed(.breakGlass(admin: Self.administrator(2)))
         #expect(applier.state.apiKeys(of: AdministratorKey.principal).map(\.id) == [id(102)])
