@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "rampart", targets: ["Rampart"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
+        .executable(name: "rampart-example-service", targets: ["ExampleService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -165,6 +166,15 @@ let package = Package(
             dependencies: [
                 "ClusterService", "RampartClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // An example service that authorizes with Rampart's tokens in process.
+        .executableTarget(
+            name: "ExampleService",
+            dependencies: [
+                "RampartAuthorizer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

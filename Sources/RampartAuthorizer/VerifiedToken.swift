@@ -82,6 +82,9 @@ public struct VerifiedToken: Sendable {
     /// Whether its only check is that expiry, so that deciding needs no Datalog: a token
     /// exactly as issued, without attenuation.
     public let onlyExpiry: Bool
+    /// The authority block's `right(scope, permission)` facts: what the policy granted the
+    /// holder when the token was issued (`grants(_:)`).
+    public let rights: [TokenRight]
 
     /// The run limits of a token's checks when they must run: the reference's fact and
     /// iteration limits, and 5 ms rather than its 1 ms, so a loaded replica does not refuse a
@@ -129,6 +132,22 @@ public struct VerifiedToken: Sendable {
         let expiry = authority.checks.count == 1 ? Self.expiry(of: authority.checks[0]) : nil
         expiresAt = expiry
         onlyExpiry = expiry != nil && token.blocks.count == 1 && authority.rules.isEmpty
+        rights = authority.facts.compactMap { fact in
+            guard fact.predicate.name == "right", fact.predicate.terms.count == 2, case .string(let scope) = fact.predicate.terms[0],
+                case .string(let permission) = fact.predicate.terms[1]
+            else { return nil }
+            return TokenRight(scope: scope, permission: permission)
+        }
+    }
+
+    /// Whether a right the token states covers the request's permission at its resource: a
+    /// right's scope covers itself and what is inside it (`cluster` everything, an organization
+    /// its projects), and its permission's `*` segments match any segment. A request without a
+    /// permission is granted by no right.
+    public func grants(_ request: TokenRequest) -> Bool {
+        guard let permission = request.permission else { return false }
+        let resource = request.resource
+        return rights.contains { $0.covers(resource) && $0.grants(permission) }
     }
 
     /// The date of `check if time($time), $time < <date>`; nil for any other check.
@@ -175,4 +194,31 @@ public struct VerifiedToken: Sendable {
     /// `allow if true`: the token's checks decide; the policy (the caller's permissions) is
     /// decided elsewhere, from the replicated state.
     static let allowAll = Policy(kind: .allow, queries: [Rule.query(body: [], expressions: [Expression([.value(.bool(true))])])])
+}
+
+/// One `right(scope, permission)` fact of a token's authority block.
+public struct TokenRight: Hashable, Sendable {
+    /// `cluster`, `orgs/<org>` or `orgs/<org>/projects/<project>`.
+    public var scope: String
+    /// `service.resource.verb`, each segment possibly `*`.
+    public var permission: String
+
+    /// A right.
+    public init(scope: String, permission: String) {
+        self.scope = scope
+        self.permission = permission
+    }
+
+    /// Whether the scope is `resource` or holds it.
+    public func covers(_ resource: String) -> Bool {
+        scope == "cluster" || resource == scope || resource.hasPrefix(scope + "/projects/")
+    }
+
+    /// Whether the permission matches `requested` (three segments each; `*` matches any).
+    public func grants(_ requested: String) -> Bool {
+        let granted = permission.split(separator: ".", omittingEmptySubsequences: false)
+        let asked = requested.split(separator: ".", omittingEmptySubsequences: false)
+        guard granted.count == 3, asked.count == 3 else { return false }
+        return zip(granted, asked).allSatisfy { $0 == "*" || $0 == $1 }
+    }
 }

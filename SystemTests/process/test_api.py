@@ -497,3 +497,72 @@ def test_tokens_issued_while_keys_rotate_on_a_schedule_all_verify_until_they_exp
         with pytest.raises(HTTPError) as refused:
             replica.request("GET", f"/v1/orgs?min_revision={revision}", token=signed["token"])
         assert refused.value.status == 401 and json.loads(refused.value.body)["code"] == "token_unknown_key"
+
+
+def test_a_service_authorizes_in_process_and_follows_revocations(cluster, tmp_path):
+    """The example service (RampartAuthorizer in process) follows the cluster's keys and
+    revocation feed and decides with tokens alone: a token's rights and attenuation hold, and a
+    revocation committed on any replica reaches it through the long-polled feed."""
+    import pathlib
+    import time
+
+    import biscuit_auth
+
+    from harness import free_port
+
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "shop"}, token=cluster.token)
+    for project in ("web", "api"):
+        leader.request("POST", "/v1/orgs/shop/projects", {"name": project}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/shop/roles", {"name": "runner", "permissions": ["compute.instances.*"]}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/shop/principals", {"name": "ci", "kind": "service_account"}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/shop/bindings", {"principal": "ci", "role": "runner", "project": "web"}, token=cluster.token)
+    ci_key = leader.request("POST", "/v1/orgs/shop/principals/ci/keys", token=cluster.token)["token"]
+    issued = leader.request("POST", "/v1/tokens", {"ttl_seconds": 600}, token=ci_key)
+    port = free_port()
+    executable = pathlib.Path(binary()).parent / "rampart-example-service"
+    assert executable.exists(), f"{executable} is missing: run `swift build --product rampart-example-service` first"
+    service = subprocess.Popen(
+        [str(executable), "--endpoints", ",".join(r.endpoint for r in cluster.replicas), "--credential-file", str(cluster.root / "admin.key"),
+         "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def call(method, path, token=None):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None)
+            if token:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+            except urllib.error.URLError:
+                return None, None
+
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    return response.status == 200
+            except (urllib.error.URLError, ConnectionError):
+                return False
+
+        eventually(healthy, timeout=30, message="the example service")
+        assert call("GET", "/orgs/shop/projects/web/instances", issued["token"]) == (200, {"holder": "shop/ci", "instances": []})
+        assert call("POST", "/orgs/shop/projects/web/instances", issued["token"])[0] == 200
+        assert call("GET", "/orgs/shop/projects/api/instances", issued["token"]) == (403, {"code": "token_checks_failed"})
+        assert call("GET", "/orgs/shop/projects/web/instances") == (401, {"code": "unauthenticated"})
+        root = biscuit_auth.PublicKey.from_bytes(
+            bytes.fromhex(next(k["public_key"] for k in leader.request("GET", "/v1/keys")["items"] if k["root_key_id"] == issued["root_key_id"])),
+            biscuit_auth.Algorithm.Ed25519)
+        read_only = biscuit_auth.Biscuit.from_base64(issued["token"], root).append(
+            biscuit_auth.BlockBuilder('check if operation("read");')).to_base64()
+        assert call("GET", "/orgs/shop/projects/web/instances", read_only)[0] == 200
+        assert call("POST", "/orgs/shop/projects/web/instances", read_only) == (403, {"code": "token_checks_failed"})
+        cluster.replicas[2].request("POST", "/v1/tokens/revoke", {"token": issued["token"], "reason": "test"}, token=cluster.token)
+        acknowledged = time.monotonic()
+        eventually(lambda: call("GET", "/orgs/shop/projects/web/instances", issued["token"]) == (401, {"code": "token_revoked"}),
+                   timeout=5, interval=0.005, message="the revocation reaching the service")
+        assert time.monotonic() - acknowledged < 2
+        assert call("GET", "/orgs/shop/projects/web/instances", read_only) == (401, {"code": "token_revoked"}), "its descendants too"
+    finally:
+        service.terminate()
+        service.wait(timeout=10)

@@ -85,6 +85,14 @@ public enum DateText {
         return .date(seconds: UInt64(seconds), end: cursor.offset)
     }
 
+    /// Seconds since 1970 of an RFC 3339 date that is the whole of `text`; nil for anything
+    /// else.
+    public static func parse(_ text: String) -> UInt64? {
+        let bytes = Array(text.utf8)
+        guard case .date(let seconds, let end) = read(bytes, at: 0), end == bytes.count else { return nil }
+        return seconds
+    }
+
     /// The reference's text for a date: RFC 3339 in UTC, or `<invalid date>` outside the years
     /// 0000–9999. Like the reference, a number of seconds past 2^63 is read as negative.
     public static func format(_ seconds: UInt64) -> String {
