@@ -155,7 +155,7 @@ let package = Package(
         .target(
             name: "RampartClient",
             dependencies: [
-                "APIModels", "AuditVerification", "PolicyModel", "Biscuit",
+                "APIModels", "AuditVerification", "PolicyModel", "Biscuit", "RampartAuthorizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

@@ -385,23 +385,39 @@ struct BindingsCommand: AsyncParsableCommand {
 // MARK: - Authorization, keys, audit
 
 struct AuthorizeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "authorize", abstract: "Ask whether a principal may do something.")
+    static let configuration = CommandConfiguration(
+        commandName: "authorize", abstract: "Ask whether a principal, or a token's holder, may do something.")
     @OptionGroup var options: ClientOptions
-    @Option(help: "organization/name") var principal: String
+    @Option(help: "organization/name") var principal: String?
+    @Option(name: .customLong("token"), help: "A token (or a file holding it) whose holder asks; its checks apply.") var asked: String?
     @Option var permission: String
     @Option var org: String
     @Option var project: String?
     func run() async throws {
+        guard principal != nil || asked != nil else { throw ValidationError("give --principal, --token, or both") }
+        let token = try asked.map { try TokenArgument.parse([$0]).text() }
         let answer: AuthorizeResponse = try await options.client().call(
             Endpoint.authorize,
-            body: AuthorizeRequest(principal: principal, permission: permission, organization: org, project: project), token: try options.token())
+            body: AuthorizeRequest(principal: principal, token: token, permission: permission, organization: org, project: project),
+            token: try options.token())
         try printOutput(answer, format: options.output)
     }
 }
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "The public root key set and its rotation.", subcommands: [List.self, Rotate.self])
+        commandName: "keys", abstract: "The public root key set and its rotation.", subcommands: [List.self, Rotate.self, Revoke.self])
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a root key at once (a compromise): it leaves the key set and every token it signed is refused.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The root key's id (the id column of `keys list`).") var id: String
+        func run() async throws {
+            let key: PublicKeyResponse = try await options.client().call(Endpoint.revokeRootKey, id, token: try options.token())
+            try printOutput(key, format: options.output)
+        }
+    }
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -526,7 +542,7 @@ struct AuditCommand: AsyncParsableCommand {
 struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokens", abstract: "Biscuit tokens issued by the cluster (see `rampart biscuit` for offline work).",
-        subcommands: [Issue.self])
+        subcommands: [Issue.self, Inspect.self, Attenuate.self, Revoke.self])
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -566,3 +566,44 @@ def test_a_service_authorizes_in_process_and_follows_revocations(cluster, tmp_pa
     finally:
         service.terminate()
         service.wait(timeout=10)
+
+
+def test_the_cli_inspects_attenuates_authorizes_revokes_and_follows_tokens(cluster, tmp_path):
+    """`rampart tokens inspect|attenuate|revoke`, `rampart authorize --token`, `rampart
+    revocations list [--follow]` and `rampart keys list` with key ids and retirements."""
+    import time
+
+    cluster.leader().request("POST", "/v1/orgs", {"name": "cli"}, token=cluster.token)
+    token_file = tmp_path / "token"
+    cli(cluster, "tokens", "issue", "--ttl", "300", "--token-file", str(token_file))
+    inspected = json.loads(cli(cluster, "tokens", "inspect", str(token_file)).stdout)
+    assert inspected["verified"] and inspected["principal"] == "system/admin" and "*.*.* on cluster" in inspected["rights"]
+    assert len(inspected["revocation_ids"]) == 1 and inspected["expires_at"]
+    narrowed_file = tmp_path / "narrowed"
+    attenuated = subprocess.run([binary(), "tokens", "attenuate", str(token_file), "--block", 'check if operation("read");',
+                                 "--token-file", str(narrowed_file)], capture_output=True, text=True, timeout=60)
+    assert attenuated.returncode == 0, attenuated.stderr
+    narrowed = json.loads(cli(cluster, "tokens", "inspect", str(narrowed_file)).stdout)
+    assert narrowed["blocks"][1] == 'check if operation("read");\n' and narrowed["revocation_ids"][0] == inspected["revocation_ids"][0]
+    read = json.loads(cli(cluster, "authorize", "--token", str(narrowed_file), "--permission", "compute.instances.get", "--org", "cli").stdout)
+    assert read["allowed"] is True
+    write = json.loads(cli(cluster, "authorize", "--token", str(narrowed_file), "--permission", "compute.instances.create", "--org", "cli").stdout)
+    assert write["allowed"] is False and write["reason"] == "tokenChecksFailed"
+    keys = json.loads(cli(cluster, "keys", "list").stdout)
+    assert keys[0]["root_key_id"] == inspected["root_key_id"] and keys[0]["retires_at"]
+    follower = subprocess.Popen([binary(), "revocations", "list", "--follow", "--endpoints", cluster.replicas[1].endpoint],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "PATH": "/usr/bin:/bin"})
+    try:
+        time.sleep(1)
+        revoked = json.loads(cli(cluster, "tokens", "revoke", "--token", str(narrowed_file), "--reason", "cli test").stdout)
+        assert revoked["revoked"][0]["revocation_id"] == narrowed["revocation_ids"][1]
+        line = json.loads(follower.stdout.readline())
+        assert line["revocation_id"] == narrowed["revocation_ids"][1] and line["reason"] == "cli test"
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+    listed = json.loads(cli(cluster, "revocations", "list").stdout)
+    assert [item["revocation_id"] for item in listed] == [narrowed["revocation_ids"][1]]
+    refused = cli(cluster, "tokens", "inspect", "not-a-token", check=False)
+    assert refused.returncode != 0 and "token_malformed" in refused.stdout
