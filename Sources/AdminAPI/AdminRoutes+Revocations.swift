@@ -10,6 +10,9 @@ import RampartAuthorizer
 extension AdminRoutes {
     /// The most revocations one feed page holds.
     static let maxRevocationsPage = 1000
+    /// The query parameters the feed takes.
+    static let revocationsParameters: Set<String> = ["since", "limit", "wait", "consistency", "min_revision"]
+
     /// The longest a feed request may wait for a revocation (`wait`, in seconds): below the
     /// 30-second idle timeout common in proxies and HTTP clients, so a long poll is not cut.
     static let maxRevocationsWait = 25
@@ -88,6 +91,9 @@ extension AdminRoutes {
     /// to a caller that may get that principal or organization; revocation ids to every caller.
     func revocationsRoute(_ input: RouteInput) async throws -> Response {
         let query = input.request.uri.queryParameters
+        if let unknown = query.first(where: { !Self.revocationsParameters.contains(String($0.key)) }) {
+            throw APIError.badRequest("unknown query parameter \(unknown.key): the feed takes \(Self.revocationsParameters.sorted().joined(separator: ", "))")
+        }
         var since: UInt64 = 0
         if let text = query["since"] {
             guard let value = UInt64(String(text)) else { throw APIError.badRequest("since must be a revision number") }

@@ -10,7 +10,7 @@ ROUTES = [
     ("POST", "/v1/orgs"), ("PATCH", "/v1/orgs/alpha"), ("POST", "/v1/orgs/alpha/projects"), ("POST", "/v1/orgs/alpha/principals"),
     ("POST", "/v1/orgs/alpha/roles"), ("PUT", "/v1/orgs/alpha/roles/reader"), ("POST", "/v1/orgs/alpha/bindings"),
     ("POST", "/v1/authorize"), ("POST", "/v1/authorize?consistency=stale"), ("POST", "/v1/cluster/members"),
-    ("POST", "/v1/cluster/leader"),
+    ("POST", "/v1/cluster/leader"), ("POST", "/v1/tokens/revoke"),
 ]
 BODIES = [
     b"", b"not json", b"[]", b"1", b"null", b'"text"', b"{", b'{"name":', b"{}", b'{"name":1}', b'{"name":null}', b'{"name":[]}',
@@ -21,13 +21,16 @@ BODIES = [
     b'{"name":"one","\\u006eame":"two"}',
 ]
 QUERIES = ["limit=0", "limit=1001", "limit=abc", "consistency=eventual", "min_revision=-4", "cursor=" + "z" * 300]
-LISTINGS = ["/v1/orgs", "/v1/orgs/alpha/projects", "/v1/orgs/alpha/principals", "/v1/orgs/alpha/roles", "/v1/orgs/alpha/bindings", "/v1/audit"]
+LISTINGS = [
+    "/v1/orgs", "/v1/orgs/alpha/projects", "/v1/orgs/alpha/principals", "/v1/orgs/alpha/roles", "/v1/orgs/alpha/bindings", "/v1/audit",
+    "/v1/revocations",
+]
 PATHS = [
     ("GET", "/v1/orgs/UPPER"), ("GET", "/v1/orgs/ghost"), ("DELETE", "/v1/orgs/ghost"), ("DELETE", "/v1/orgs/alpha/projects/ghost"),
     ("DELETE", "/v1/orgs/alpha/principals/ghost"), ("POST", "/v1/orgs/alpha/principals/ghost/keys"),
     ("DELETE", "/v1/orgs/alpha/roles/ghost"), ("DELETE", "/v1/orgs/alpha/bindings/nothex"), ("GET", "/v1/nothing"),
     ("DELETE", "/v1/orgs/alpha?force=maybe"), ("GET", "/v1/orgs/" + "a" * 70), ("TRACE", "/v1/orgs"), ("PUT", "/v1/orgs"),
-    ("GET", "/v1/keys/rotate"),
+    ("GET", "/v1/keys/rotate"), ("POST", "/v1/keys/nothex/revoke"), ("POST", "/v1/keys/0000000000000000000000000000abcd/revoke"),
 ]
 CREDENTIALS = [None, "", "Bearer", "Bearer abc", "Bearer abc.def", "Basic dXNlcjpwYXNz", "Bearer 0000000000000000000000000000abcd.00"]
 
@@ -108,3 +111,58 @@ def test_bodies_are_bounded_on_every_route(cluster):
         except (BrokenPipeError, ConnectionResetError):
             pass
         assert sent < 10_000_000, "the server read a chunked body far past its limit"
+
+
+def test_bad_tokens_are_refused_on_every_replica_and_change_nothing(cluster):
+    """Malformed, truncated, tampered, oversized, expired, revoked, unknown-key, another
+    issuer's, and attenuated-to-fail tokens, as bearer credentials and in authorize questions:
+    each a 401 or 403 problem with a token code (never a 5xx), and nothing changes."""
+    import time
+
+    import biscuit_auth
+
+    admin = cluster.replicas[0]
+    admin.request("POST", "/v1/orgs", {"name": "bad"}, token=cluster.token)
+    issued = admin.request("POST", "/v1/tokens", {"ttl_seconds": 600}, token=cluster.token)
+    short = admin.request("POST", "/v1/tokens", {"ttl_seconds": 1}, token=cluster.token)
+    revoked = admin.request("POST", "/v1/tokens", {"ttl_seconds": 600}, token=cluster.token)
+    admin.request("POST", "/v1/tokens/revoke", {"token": revoked["token"]}, token=cluster.token)
+    failing = admin.request("POST", "/v1/tokens", {"ttl_seconds": 600, "attenuation": ['check if resource("orgs/nowhere");']},
+                            token=cluster.token)
+    text = issued["token"]
+    middle = len(text) // 2
+    tampered = text[:middle] + ("A" if text[middle] != "A" else "B") + text[middle + 1:]
+
+    def foreign(root_key_id):
+        builder = biscuit_auth.BiscuitBuilder(
+            'principal("system/admin"); principal_kind("user"); organization("system"); api_key("00"); issued_at(2026-01-01T00:00:00Z);'
+            ' right("cluster", "*.*.*");')
+        builder.set_root_key_id(root_key_id)
+        return builder.build(biscuit_auth.KeyPair().private_key).to_base64()
+
+    cases = {
+        "malformed": ("!!!not base64!!!", "token_malformed"), "truncated": (text[:middle], "token_malformed"),
+        "tampered": (tampered, None), "oversized": ("A" * 40000, None), "expired": (short["token"], "token_expired"),
+        "revoked": (revoked["token"], "token_revoked"), "unknown key": (foreign(issued["root_key_id"] ^ 1), "token_unknown_key"),
+        "another issuer": (foreign(issued["root_key_id"]), "token_invalid_signature"),
+        "checks fail": (failing["token"], "token_checks_failed"),
+    }
+    time.sleep(1.5)  # `short` expires
+    before = cluster.converged()[0]
+    question = {"permission": "compute.instances.get", "organization": "bad"}
+    for replica in cluster.replicas:
+        for name, (token, code) in cases.items():
+            for method, path, body in (("GET", "/v1/orgs", b""), ("POST", "/v1/orgs", b'{"name":"made-by-a-bad-token"}')):
+                status, payload = raw(replica, method, path, body, f"Bearer {token}")
+                assert status in (401, 403), f"{name} as bearer on {method} {path}: {status} {payload[:200]!r}"
+                problem = json.loads(payload)
+                if code and not (name == "checks fail" and method == "GET"):
+                    assert problem["code"] == code, f"{name} on {method} {path}: {problem}"
+            status, payload = raw(replica, "POST", "/v1/authorize", json.dumps(dict(question, token=token)).encode(), f"Bearer {cluster.token}")
+            assert 400 <= status < 500 or (status == 200 and name == "checks fail"), f"{name} asked about: {status} {payload[:200]!r}"
+            if status == 200:
+                assert json.loads(payload)["reason"] == "tokenChecksFailed"
+            elif code and code != "token_checks_failed":
+                assert json.loads(payload)["code"] == code, f"{name} asked about: {payload[:200]!r}"
+    after = cluster.converged()[0]
+    assert after == before, "a bad token changed the state"

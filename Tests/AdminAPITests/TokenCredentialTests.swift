@@ -227,7 +227,7 @@ import Testing
         #expect(gone.status == 410 && gone.code == "gone", "\(gone.body)")
         let afresh = try await fixture.client.send(.get, "/v1/revocations?since=0", token: fixture.admin)
         #expect(afresh.status == 200 && (afresh.object["items"] as? [Any])?.isEmpty == true, "\(afresh.body)")
-        for query in ["since=x", "limit=0", "limit=1001", "wait=26", "wait=-1"] {
+        for query in ["since=x", "limit=0", "limit=1001", "wait=26", "wait=-1", "cursor=1", "consistency=eventual"] {
             #expect(try await fixture.client.send(.get, "/v1/revocations?\(query)", token: fixture.admin).status == 400, "\(query)")
         }
         #expect(try await fixture.client.send(.get, "/v1/revocations").status == 401)
