@@ -291,7 +291,7 @@ if Context.environment["RAMPART_BENCHMARKS"] != nil {
     package.targets.append(
         .executableTarget(
             name: "BiscuitBench",
-            dependencies: ["Biscuit", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["Biscuit", "RampartAuthorizer", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/BiscuitBench",
             swiftSettings: strictSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -6,6 +6,39 @@
 import Benchmark
 import Biscuit
 import Foundation
+import RampartAuthorizer
+
+/// A cluster that serves one key set and an empty revocation list, for `ServiceAuthorizer`.
+struct StaticCluster: RampartTransport {
+    let keys: String
+
+    func get(_ url: URL, bearer: String?, timeout: Duration) async throws -> (status: Int, body: Data) {
+        if url.path.hasSuffix("/v1/keys") { return (200, Data(keys.utf8)) }
+        return (200, Data(#"{"items":[],"next_since":1,"more":false,"floor":0,"revision":1}"#.utf8))
+    }
+}
+
+/// A token shaped as Rampart issues them (`POST /v1/tokens`), signed by `root` as key 7, and the
+/// in-process authorizer that follows a cluster publishing that key.
+func rampartFixture(_ root: PrivateKey) async throws -> (ServiceAuthorizer, Token, TokenRequest) {
+    let now = UInt64(Date().timeIntervalSince1970)
+    let authority = try Block(
+        code: """
+            principal("acme/deployer"); principal_kind("service_account"); organization("acme");
+            api_key("0000000000000000000000000000abcd"); binding("0000000000000000000000000000abce", "acme/ops", "orgs/acme/projects/web");
+            right("orgs/acme/projects/web", "compute.instances.create"); right("orgs/acme/projects/web", "compute.instances.get");
+            right("orgs/acme/projects/web", "compute.disks.get"); issued_at({now}); check if time($time), $time < {expires};
+            """,
+        parameters: ["now": .date(now), "expires": .date(now + 3600)])
+    let token = try Token(authority: authority, rootKey: root, rootKeyID: 7)
+    let hex = root.publicKey.bytes.map { String(format: "%02x", $0) }.joined()
+    let authorizer = ServiceAuthorizer(
+        endpoints: [URL(string: "http://127.0.0.1:1")!], credential: "bench",
+        transport: StaticCluster(keys: #"{"items":[{"root_key_id":7,"public_key":"\#(hex)"}],"revision":1}"#))
+    try await authorizer.refresh()
+    let request = TokenRequest(time: now, organization: "acme", project: "web", permission: "compute.instances.get", operation: .read)
+    return (authorizer, token, request)
+}
 
 /// The tokens and authorizer the comparison script wrote.
 struct Fixtures {
@@ -73,6 +106,27 @@ let benchmarks: @Sendable () -> Void = {
         let block = try Block(code: fixtures.authority)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { blackHole(try Token(authority: block, rootKey: fixtures.root).base64) }
+        benchmark.stopMeasurement()
+    }
+
+    // The microsecond path services take (RampartAuthorizer.ServiceAuthorizer): a token seen
+    // before (the verified-token cache), its key and revocations checked, its expiry, its rights.
+    Benchmark("rampart: in-process authorize, cached token as issued") { benchmark async in
+        let (authorizer, token, request) = try await rampartFixture(fixtures.root)
+        let text = token.base64
+        _ = try authorizer.authorize(text, request)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
+        benchmark.stopMeasurement()
+    }
+
+    // The same with an attenuation block (read-only, one project): the checks run as Datalog.
+    Benchmark("rampart: in-process authorize, cached attenuated token") { benchmark async in
+        let (authorizer, token, request) = try await rampartFixture(fixtures.root)
+        let text = try token.appending(try Block(code: #"check if operation("read"), resource_project("web");"#)).base64
+        _ = try authorizer.authorize(text, request)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
         benchmark.stopMeasurement()
     }
 

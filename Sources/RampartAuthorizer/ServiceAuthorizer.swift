@@ -1,9 +1,9 @@
-public import Biscuit
+import Biscuit
 public import Foundation
 import Synchronization
 
 #if canImport(FoundationNetworking)
-    public import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// How `ServiceAuthorizer` reaches a Rampart replica: one GET, answered with the status and

@@ -55,6 +55,11 @@ OPERATIONS = [
     "biscuit: issue a token (authority block, signed, base64)",
     "biscuit: attenuate a token (append a block, base64)",
 ]
+#: Swift-only rows (RampartAuthorizer in process), compared with the reference's authorize-only time.
+RAMPART_OPERATIONS = [
+    "rampart: in-process authorize, cached token as issued",
+    "rampart: in-process authorize, cached attenuated token",
+]
 
 
 def limits_for(builder):
@@ -130,7 +135,7 @@ def swift_results(folder):
     for entry in json.load(open(paths[0])):
         # The package writes "package.benchmark.<target>.<name with spaces as underscores>".
         name = entry["benchmark"].split(".", 3)[-1].replace("_", " ")
-        operation = next((o for o in OPERATIONS if o.replace("_", " ") == name), None)
+        operation = next((o for o in OPERATIONS + RAMPART_OPERATIONS if o.replace("_", " ") == name), None)
         if operation is None:
             continue
         metrics = entry.get("secondaryMetrics", {})
@@ -152,7 +157,7 @@ def compare(folder):
         sys.exit(f"no reference timings in {folder}: run the time step first")
     references = [json.load(open(path)) for path in runs]
     swift = swift_results(folder)
-    missing = [operation for operation in OPERATIONS if operation not in swift]
+    missing = [operation for operation in OPERATIONS + RAMPART_OPERATIONS if operation not in swift]
     if missing:
         sys.exit(f"the Swift benchmarks did not report: {', '.join(missing)}")
     print("| operation | reference (biscuit-python 0.4.0) p50 µs | Rampart Biscuit p50 µs | ratio | Rampart allocations |")
@@ -162,6 +167,13 @@ def compare(folder):
         theirs = [reference[operation] for reference in references]
         shown = " / ".join(f"{value:.1f}" for value in theirs)
         print(f"| {operation.removeprefix('biscuit: ')} | {shown} | {ours:.1f} | {ours / min(theirs):.2f}× | {allocations:.0f} |")
+    # The in-process path against the reference's authorize-only time (a verified token).
+    theirs = [reference[OPERATIONS[2]] for reference in references]
+    shown = " / ".join(f"{value:.1f}" for value in theirs)
+    for operation in RAMPART_OPERATIONS:
+        ours, allocations = swift[operation]
+        print(f"| {operation.removeprefix('rampart: ')} (vs. the reference's authorize) | {shown} | {ours:.1f} | "
+              f"{ours / min(theirs):.2f}× | {allocations:.0f} |")
 
 
 if __name__ == "__main__":

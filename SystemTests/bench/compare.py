@@ -164,7 +164,12 @@ RAMPART_CASES = [
     ("stale reads on a follower", 16, "rampart-get.lua", "follower", {"RAMPART_PATH": "/v1/orgs/bench?consistency=stale"}),
     ("authorize on a follower", 16, "rampart-authorize.lua", "follower", {}),
     ("authorize on a follower", 64, "rampart-authorize.lua", "follower", {}),
+    ("token authorize on a follower (cache hit)", 16, "rampart-authorize-token.lua", "follower", {}),
+    ("token authorize on a follower (distinct tokens)", 16, "rampart-authorize-tokens.lua", "follower", {}),
+    ("token issuance on a follower", 16, "rampart-issue.lua", "follower", {}),
 ]
+#: Distinct tokens for the cache-miss case: more than a replica's verified-token cache holds.
+DISTINCT_TOKENS = 12_000
 ETCD_CASES = [
     ("writes", 1, "etcd-put.lua", {"BENCH_RUN": "w1"}),
     ("writes", 16, "etcd-put.lua", {"BENCH_RUN": "w16"}),
@@ -215,12 +220,19 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
                 leader.request("POST", "/v1/orgs/bench/principals", {"name": "dev", "kind": "user"}, token=token)
                 leader.request("POST", "/v1/orgs/bench/bindings", {"principal": "dev", "role": "project.admin", "project": "web"},
                                token=token)
+                dev_key = leader.request("POST", "/v1/orgs/bench/principals/dev/keys", token=token)["token"]
+                asked = leader.request("POST", "/v1/tokens", {"ttl_seconds": 3600}, token=dev_key)["token"]
+                tokens_file = root / "tokens.txt"
+                if selected("token authorize on a follower (distinct tokens)", 16, only_cases):
+                    with tokens_file.open("w") as out:
+                        for _ in range(DISTINCT_TOKENS):
+                            out.write(leader.request("POST", "/v1/tokens", {"ttl_seconds": 3600}, token=dev_key)["token"] + "\n")
                 pids = [r.process.pid for r in cluster.replicas]
                 for name, connections, script, target, extra in RAMPART_CASES:
                     if not selected(name, connections, only_cases):
                         continue
                     replica = leader if target == "leader" else follower
-                    environment = dict(extra, RAMPART_TOKEN=token)
+                    environment = dict(extra, RAMPART_TOKEN=token, RAMPART_ASKED_TOKEN=asked, RAMPART_TOKENS_FILE=str(tokens_file))
                     elections = leader_changes(cluster)
                     result = measure(pids, lambda: profiled(
                         lambda: wrk(script, replica.endpoint, connections, seconds, environment),

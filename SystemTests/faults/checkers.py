@@ -65,14 +65,14 @@ def completions(history):
 
 # MARK: - Set
 
-def check_set(history, final_sets, key="orgs"):
+def check_set(history, final_sets, key="orgs", f="create"):
     """set-full: every acknowledged create is in every replica's final set; no create that
     certainly failed is; no element is there twice; every replica holds the same set.
 
     `final_sets` maps a replica name to the list of elements it holds (a list, so duplicates
     show)."""
-    verdict = Verdict("set")
-    pairs = completions([e for e in history if e.get("f") == "create" and e.get("key") == key])
+    verdict = Verdict("set" if f == "create" else f"set of {key}")
+    pairs = completions([e for e in history if e.get("f") == f and e.get("key") == key])
     # Retries of one element (same value, same idempotency key) are one create: acknowledged if
     # any attempt was, failed only if every attempt certainly failed.
     outcomes = {}
@@ -246,6 +246,19 @@ def check_register(history, key, initial):
 
 # MARK: - Audit
 
+def check_revoked_tokens(history):
+    """A token whose revocation was acknowledged at revision R is never accepted by a replica
+    asked with `min_revision=R` (one that has applied the revocation): the clients record each
+    such use, and any acceptance."""
+    verdict = Verdict("revoked tokens")
+    uses = [e for e in history if e.get("f") == "use-revoked"]
+    accepted = [e for e in uses if e["type"] == "accepted"]
+    for event in accepted[:5]:
+        verdict.fail(f"revoked token {event['value']} accepted at revision {event.get('revision')}: {event.get('answer')}")
+    verdict.counts = {"uses": len(uses), "refused": sum(1 for e in uses if e["type"] == "refused"), "accepted": len(accepted)}
+    return verdict
+
+
 def check_audit(history, logs):
     """Audit checks. `logs` maps a replica name to its list of audit records (dicts with
     sequence, hash, previous_hash, request_id, outcome), oldest first:
@@ -280,7 +293,7 @@ def check_audit(history, logs):
     # Retries that share an idempotency key are one write: exactly one of their records applies
     # it (the others say "replayed").
     groups = {}
-    for invoke, completion in completions([e for e in history if e.get("f") in ("create", "cas")]).values():
+    for invoke, completion in completions([e for e in history if e.get("f") in ("create", "cas", "revoke")]).values():
         groups.setdefault(invoke.get("idempotency_key") or invoke["request_id"], []).append((invoke, completion))
     acknowledged = unproposed = 0
     for group, attempts in groups.items():

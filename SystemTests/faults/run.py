@@ -5,7 +5,10 @@
 While the nemesis injects its faults, clients on every replica run the workloads: unique creates
 (a set; every other one without an idempotency key, which the server's fast path serves),
 conditional updates of a role's permissions with If-Match and linearizable reads of it (a
-register), idempotent retries after timeouts, and an auditor paging through the audit log.
+register), idempotent retries after timeouts, tokens issued on the client's replica and revoked
+(a set of revocation ids: none acknowledged may be lost), each revoked token then used on its
+replica once it has applied the revocation (it must be refused), and an auditor paging through
+the audit log.
 Then every fault is healed, the replicas must converge (same applied index, state hash and audit
 head), timed-out requests are resolved from the audit log by request id, and the checkers run.
 The history (one JSON object per line) is written for every run. Exit status 0 when every
@@ -29,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "process"))
-from checkers import check_audit, check_register, check_set  # noqa: E402
+from checkers import check_audit, check_register, check_revoked_tokens, check_set  # noqa: E402
 from harness import Cluster, eventually  # noqa: E402
 
 from nemesis import NEEDS_NETNS, SCHEDULES  # noqa: E402
@@ -161,10 +164,42 @@ class Client:
         self.history.add(process=self.number, type=kind, f="cas", key=REGISTER, value=[expected, new_value], request_id=request_id,
                          proposed=proposed, status=status, **extra)
 
+    def revoke(self):
+        """Issues a token on this replica (no write), revokes it (a write, in the history), then
+        uses it on this replica once it has applied the revocation: it must be refused."""
+        status, issued = self.call("POST", "/v1/tokens", {"ttl_seconds": 600})
+        if status != 201:
+            return
+        token, revocation_id = issued["token"], issued["revocation_ids"][-1]
+        request_id = self.request_id()
+        self.history.add(process=self.number, type="invoke", f="revoke", key="revocations", value=revocation_id, request_id=request_id)
+        status, body = self.call("POST", "/v1/tokens/revoke", {"token": token, "reason": request_id}, {"X-Request-ID": request_id})
+        kind, proposed = self.classify(status, body)
+        extra = {"revision": body["revision"]} if kind == "ok" else {}
+        self.history.add(process=self.number, type=kind, f="revoke", key="revocations", value=revocation_id, request_id=request_id,
+                         proposed=proposed, status=status, **extra)
+        if kind != "ok":
+            return
+        question = {"token": token, "permission": "app.tokens.get", "organization": ORGANIZATION}
+        use_id = self.request_id()
+        status, answer = self.call("POST", f"/v1/authorize?consistency=stale&min_revision={body['revision']}", question,
+                                   {"X-Request-ID": use_id})
+        if status == 401 and (answer or {}).get("code") == "token_revoked":
+            outcome = "refused"
+        elif status == 200:
+            outcome = "accepted"
+        else:
+            return  # no answer (a fault): nothing learned
+        self.history.add(process=self.number, type=outcome, f="use-revoked", key="revocations", value=revocation_id,
+                         request_id=use_id, revision=body["revision"], answer=answer)
+
     def run(self):
         rng = random.Random(self.number)
         while not self.stop.is_set():
-            if rng.random() < 0.6:
+            choice = rng.random()
+            if choice < 0.1:
+                self.revoke()
+            elif choice < 0.6:
                 self.create()
             else:
                 seen = self.read_register()
@@ -209,7 +244,7 @@ def resolve_unknowns(history, log):
     invokes = {e["request_id"]: e for e in history if e["type"] == "invoke"}
     counts = {"resolved_ok": 0, "resolved_failed": 0}
     for event in history:
-        if event["type"] == "info" and event["f"] in ("create", "cas"):
+        if event["type"] == "info" and event["f"] in ("create", "cas", "revoke"):
             record = records.get(event["request_id"])
             if record is not None and record["outcome"] == "ok":
                 event = dict(event, type="ok", revision=record["revision"])
@@ -251,6 +286,17 @@ def fetch_all(replica, path, token):
         items += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:
+            return items
+
+
+def fetch_revocations(replica, token):
+    """A replica's whole revocation list, page after page."""
+    items, since = [], 0
+    while True:
+        page = replica.request("GET", f"/v1/revocations?since={since}&limit=1000&consistency=stale", token=token)
+        items += page["items"]
+        since = page["next_since"]
+        if not page["more"]:
             return items
 
 
@@ -317,15 +363,18 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
         events, resolution = resolve_unknowns(history.events, logs["replica-1"])
         final_sets = {f"replica-{r.id}": [p["name"] for p in fetch_all(r, f"/v1/orgs/{ORGANIZATION}/projects?consistency=stale", cluster.token)]
                       for r in cluster.replicas}
+        revoked = {f"replica-{r.id}": [item["revocation_id"] for item in fetch_revocations(r, cluster.token)] for r in cluster.replicas}
         verdicts = [
             check_set([e for e in events if e["f"] == "create"], final_sets, key="projects"),
             check_register(events, REGISTER, initial),
             check_audit(events, logs),
+            check_set([e for e in events if e["f"] == "revoke"], revoked, key="revocations", f="revoke"),
+            check_revoked_tokens(events),
         ]
         if auditor.problems:
             verdicts[2].fail("; ".join(auditor.problems[:3]))
         failures = [] if nemesis_class.fails_replicas else replica_failures(cluster)
-        acknowledged = sum(1 for e in events if e["type"] == "ok" and e["f"] in ("create", "cas"))
+        acknowledged = sum(1 for e in events if e["type"] == "ok" and e["f"] in ("create", "cas", "revoke"))
         print(f"schedule {schedule}: {seconds:.0f} s, {len(history.events)} history events in {history_path}")
         print(f"  acknowledged writes checked: {acknowledged}; lost: {verdicts[0].counts.get('lost', 0)}; divergences: {divergences}; "
               f"timed-out requests resolved from the audit log: {resolution['resolved_ok']} applied, {resolution['resolved_failed']} not")

@@ -3,7 +3,7 @@ bad ones (stale reads, lost writes, duplicates, divergence, audit gaps...) that 
 
 import pytest
 
-from checkers import check_audit, check_register, check_set
+from checkers import check_audit, check_register, check_revoked_tokens, check_set
 
 
 class H:
@@ -311,3 +311,27 @@ def test_there_are_at_least_twenty_bad_histories():
 def test_malformed_histories_are_refused():
     with pytest.raises(ValueError):
         check_set([{"type": "ok", "f": "create", "key": "orgs", "value": "a", "time": 1, "request_id": "x", "process": 1}], {})
+
+
+# MARK: - Token revocations
+
+def test_an_acknowledged_revocation_lost_is_caught_and_a_kept_one_passes():
+    h = H()
+    first = h.invoke(1, "revoke", "revocations", "aa")
+    h.complete(first, "ok", revision=4)
+    second = h.invoke(2, "revoke", "revocations", "bb")
+    h.complete(second, "fail")
+    kept = check_set(h.events, {"r1": ["aa"], "r2": ["aa"]}, key="revocations", f="revoke")
+    assert kept.valid, kept
+    lost = check_set(h.events, {"r1": ["aa"], "r2": []}, key="revocations", f="revoke")
+    assert not lost.valid and "lost 1" in str(lost)
+    unexpected = check_set(h.events, {"r1": ["aa", "bb"], "r2": ["aa", "bb"]}, key="revocations", f="revoke")
+    assert not unexpected.valid, "a refused revocation is in the list"
+
+
+def test_a_revoked_token_accepted_by_a_replica_that_applied_the_revocation_is_caught():
+    uses = [{"f": "use-revoked", "type": "refused", "value": "aa", "revision": 3},
+            {"f": "use-revoked", "type": "accepted", "value": "bb", "revision": 5, "answer": {"allowed": True}}]
+    assert check_revoked_tokens(uses[:1]).valid
+    verdict = check_revoked_tokens(uses)
+    assert not verdict.valid and "bb" in str(verdict) and verdict.counts["accepted"] == 1
