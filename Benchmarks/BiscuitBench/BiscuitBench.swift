@@ -112,22 +112,30 @@ let benchmarks: @Sendable () -> Void = {
     // The microsecond path services take (RampartAuthorizer.ServiceAuthorizer): a token seen
     // before (the verified-token cache), its key and revocations checked, its expiry, its rights.
     Benchmark("rampart: in-process authorize, cached token as issued") { benchmark async in
-        let (authorizer, token, request) = try await rampartFixture(fixtures.root)
-        let text = token.base64
-        _ = try authorizer.authorize(text, request)
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
-        benchmark.stopMeasurement()
+        do {
+            let (authorizer, token, request) = try await rampartFixture(fixtures.root)
+            let text = token.base64
+            _ = try authorizer.authorize(text, request)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
+            benchmark.stopMeasurement()
+        } catch {
+            fatalError("the in-process authorizer refused the fixture: \(error)")
+        }
     }
 
     // The same with an attenuation block (read-only, one project): the checks run as Datalog.
     Benchmark("rampart: in-process authorize, cached attenuated token") { benchmark async in
-        let (authorizer, token, request) = try await rampartFixture(fixtures.root)
-        let text = try token.appending(try Block(code: #"check if operation("read"), resource_project("web");"#)).base64
-        _ = try authorizer.authorize(text, request)
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
-        benchmark.stopMeasurement()
+        do {
+            let (authorizer, token, request) = try await rampartFixture(fixtures.root)
+            let text = try token.appending(try Block(code: #"check if operation("read"), resource_project("web");"#)).base64
+            _ = try authorizer.authorize(text, request)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { blackHole(try authorizer.authorize(text, request)) }
+            benchmark.stopMeasurement()
+        } catch {
+            fatalError("the in-process authorizer refused the fixture: \(error)")
+        }
     }
 
     Benchmark("biscuit: attenuate a token (append a block, base64)") { benchmark in

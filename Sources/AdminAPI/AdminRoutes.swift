@@ -37,6 +37,8 @@ public struct AdminRoutes: Sendable {
     let challenges = BootstrapChallenges()
     /// The tokens verified lately, by the SHA-256 of their text (`acceptedToken`).
     let tokens: TokenCache<AcceptedToken>
+    /// The root keys tokens are verified with, made once each.
+    let rootKeys = RootKeyCache()
     /// Failed authentication, per client address.
     let throttle: AuthenticationThrottle
     /// The requests refused to authenticated principals, recorded in the audit log by

@@ -22,20 +22,42 @@ enum Ed25519Point {
 
     /// Arithmetic modulo p = 2^255 - 19 on four 64-bit limbs, little-endian, kept below p.
     enum Field {
-        typealias Element = [UInt64]
+        /// A number below 2^256 in four 64-bit limbs, least significant first, held inline (no
+        /// heap allocation: a key's check takes about a thousand multiplications).
+        struct Element: Equatable {
+            var limbs: InlineArray<4, UInt64>
 
-        static let zero: Element = [0, 0, 0, 0]
-        static let one: Element = [1, 0, 0, 0]
-        static let p: Element = [0xFFFF_FFFF_FFFF_FFED, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF]
+            init(_ limb0: UInt64, _ limb1: UInt64, _ limb2: UInt64, _ limb3: UInt64) {
+                limbs = InlineArray(repeating: 0)
+                limbs[0] = limb0
+                limbs[1] = limb1
+                limbs[2] = limb2
+                limbs[3] = limb3
+            }
+
+            subscript(index: Int) -> UInt64 {
+                get { limbs[index] }
+                set { limbs[index] = newValue }
+            }
+
+            static func == (lhs: Element, rhs: Element) -> Bool {
+                lhs[0] == rhs[0] && lhs[1] == rhs[1] && lhs[2] == rhs[2] && lhs[3] == rhs[3]
+            }
+        }
+
+        static let zero = Element(0, 0, 0, 0)
+        static let one = Element(1, 0, 0, 0)
+        static let p = Element(0xFFFF_FFFF_FFFF_FFED, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF)
         /// p - 2, for inverses (Fermat).
-        static let inverseExponent: Element = [0xFFFF_FFFF_FFFF_FFEB, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF]
+        static let inverseExponent = Element(0xFFFF_FFFF_FFFF_FFEB, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF)
         /// (p - 1) / 2, for Euler's criterion.
-        static let halfOrder: Element = [0xFFFF_FFFF_FFFF_FFF6, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x3FFF_FFFF_FFFF_FFFF]
+        static let halfOrder = Element(0xFFFF_FFFF_FFFF_FFF6, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF, 0x3FFF_FFFF_FFFF_FFFF)
         /// d = -121665 / 121666.
-        static let d: Element = mul(sub(zero, [121_665, 0, 0, 0]), inverse([121_666, 0, 0, 0]))
+        static let d: Element = mul(sub(zero, Element(121_665, 0, 0, 0)), inverse(Element(121_666, 0, 0, 0)))
 
         static func fromLittleEndian(_ bytes: [UInt8]) -> Element {
-            (0..<4).map { limb in (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[limb * 8 + $1]) << UInt64($1 * 8) } }
+            func limb(_ number: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[number * 8 + $1]) << UInt64($1 * 8) } }
+            return Element(limb(0), limb(1), limb(2), limb(3))
         }
 
         static func isBelowP(_ a: Element) -> Bool {
@@ -92,7 +114,7 @@ enum Ed25519Point {
         }
 
         static func mul(_ a: Element, _ b: Element) -> Element {
-            var wide = [UInt64](repeating: 0, count: 8)
+            var wide = InlineArray<8, UInt64>(repeating: 0)
             for i in 0..<4 {
                 var carry: UInt64 = 0
                 for j in 0..<4 {
@@ -105,7 +127,7 @@ enum Ed25519Point {
                 wide[i + 4] = carry
             }
             // 2^256 = 38 (mod p): fold the high half onto the low half, twice.
-            var folded = [UInt64](repeating: 0, count: 5)
+            var folded = InlineArray<5, UInt64>(repeating: 0)
             var carry: UInt64 = 0
             for index in 0..<4 {
                 let (high, low) = wide[index + 4].multipliedFullWidth(by: 38)
@@ -115,7 +137,7 @@ enum Ed25519Point {
                 carry = high &+ (overflow1 ? 1 : 0) &+ (overflow2 ? 1 : 0)
             }
             folded[4] = carry
-            var result = Array(folded[0..<4])
+            var result = Element(folded[0], folded[1], folded[2], folded[3])
             // The fifth limb is at most a few hundred: times 38, added with its carries; a carry
             // out of the top limb is 2^256 = 38 again.
             var spill = folded[4] &* 38
