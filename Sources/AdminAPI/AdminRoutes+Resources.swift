@@ -20,10 +20,17 @@ extension AdminRoutes {
             return try json(AuthorizeResponse(decision, revision: revision))
         }
         let token = try acceptedToken(text, key: TokenCache<AcceptedToken>.key(text))
-        let checks = try tokenChecks(token, question.permission, on: resource)
+        let checks: TokenRefusal?
+        do {
+            checks = try tokenChecks(token, question.permission, on: resource)
+        } catch {
+            evictIfGone(error, .token(token))
+            throw error
+        }
         let (decision, revision) = try await readState(request) { state in
             Self.decide(token: token, checks: checks, named: question.principal, question.permission, on: resource, for: caller, in: state)
         }
+        if case .failure(let error) = decision { evictIfGone(error, .token(token)) }
         return try json(AuthorizeResponse(try decision.get(), revision: revision))
     }
 

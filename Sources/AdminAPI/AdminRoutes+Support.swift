@@ -92,6 +92,17 @@ extension AdminRoutes {
     /// Without a `min_revision` both checks are made in one read of the state as it is now.
     func check(_ request: Request, permission: Permission?, on scope: Scope) async throws -> PrincipalReference {
         let credential = try resolvedCredential(request)
+        do {
+            return try await check(request, credential, permission: permission, on: scope)
+        } catch let error as APIError {
+            evictIfGone(error, credential)
+            throw error
+        }
+    }
+
+    private func check(_ request: Request, _ credential: ResolvedCredential, permission: Permission?, on scope: Scope) async throws
+        -> PrincipalReference
+    {
         if case .token(let token) = credential {
             // The token's own checks (its attenuation) see the request; they need no state.
             try checkToken(token, permission: permission, on: scope, operation: Self.operation(request))

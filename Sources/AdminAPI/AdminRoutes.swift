@@ -317,6 +317,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 if case .token(let token) = credential, let expiresAt = token.verified.expiresAt,
                     UInt64(max(0, routes.cluster.now().millisecondsSinceEpoch / 1000)) >= expiresAt
                 {
+                    routes.tokens.remove(token.cacheKey)
                     throw APIError.token(.expired(expiresAt: expiresAt))
                 }
                 let verified: Result<PrincipalReference, APIError>
@@ -325,6 +326,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 } catch {
                     throw APIError.cluster(error)
                 }
+                if case .failure(let refusal) = verified { routes.evictIfGone(refusal, credential) }
                 _ = try verified.get()
             } catch {
                 // A cluster that cannot answer is not the client's failure.

@@ -43,7 +43,11 @@ struct AcceptedToken: Sendable {
     /// later, does not verify it).
     let rootPublicKey: [UInt8]
 
-    init(_ verified: VerifiedToken) throws(TokenRefusal) {
+    /// Its key in the cache, to evict it once it no longer stands.
+    let cacheKey: TokenKey
+
+    init(_ verified: VerifiedToken, cacheKey: TokenKey) throws(TokenRefusal) {
+        self.cacheKey = cacheKey
         let parts = verified.holder.principal.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let organization = try? Name(String(parts[0])), let name = try? Name(String(parts[1])),
             organization.value == verified.holder.organization
@@ -129,11 +133,21 @@ extension AdminRoutes {
         }
         do throws(TokenRefusal) {
             let verified = try VerifiedToken(text: text) { id in published[id].flatMap(rootKeys.key) }
-            let accepted = try AcceptedToken(verified)
+            let accepted = try AcceptedToken(verified, cacheKey: key)
             tokens.insert(accepted, for: key)
             return accepted
         } catch {
             throw .token(error)
+        }
+    }
+
+    /// Drops a token from the cache once it can never stand again: its key left the set, or a
+    /// revocation covers it (later uses are refused by the state anyway; this frees the entry).
+    func evictIfGone(_ error: APIError, _ credential: ResolvedCredential) {
+        guard case .token(let token) = credential else { return }
+        switch error {
+        case .token(.revoked), .token(.unknownRootKey), .token(.expired): tokens.remove(token.cacheKey)
+        default: break
         }
     }
 

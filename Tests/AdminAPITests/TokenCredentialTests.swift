@@ -142,7 +142,9 @@ import Testing
         #expect(revoked.status == 200, "\(revoked.body)")
         let entry = try #require((revoked.object["revoked"] as? [[String: Any]])?.first)
         #expect(entry["revocation_id"] as? String == child.ids[1] && entry["reason"] as? String == "leaked")
+        let cached = fixture.client.routes.tokens.statistics.count
         #expect(try await fixture.client.send(.get, "/v1/orgs/alpha/projects", token: child.text).code == "token_revoked")
+        #expect(fixture.client.routes.tokens.statistics.count == cached - 1, "a revoked token leaves the cache")
         #expect(try await fixture.client.send(.get, "/v1/orgs/alpha/projects", token: parent.text).status == 200)
         // The authority id: every token that shares it.
         let sibling = try await Self.token(fixture, dev)
