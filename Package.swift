@@ -41,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         // The HTTP part types of Hummingbird's channel pipeline (the authorize fast path).
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // TLS for the API, and the cluster's certificates (issue 20).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure cores: standard library only. The empty dependency list is the proof.
@@ -132,7 +136,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),
@@ -147,6 +151,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), "ClusterCertificates",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The cluster's certificates: a CA, replica and client certificates, and the checks a
+        // server makes of its own (swift-certificates).
+        .target(
+            name: "ClusterCertificates",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strictSettings
         ),
@@ -157,6 +172,7 @@ let package = Package(
             dependencies: [
                 "APIModels", "AuditVerification", "PolicyModel", "Biscuit", "RampartAuthorizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+                "ClusterCertificates",
             ],
             swiftSettings: strictSettings
         ),
@@ -247,7 +263,7 @@ let package = Package(
         .testTarget(
             name: "ClusterServiceTests",
             dependencies: [
-                "ClusterService", "AdminAPI", "Replica", "RaftCore", .product(name: "Logging", package: "swift-log"),
+                "ClusterService", "ClusterCertificates", "AdminAPI", "Replica", "RaftCore", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -2,6 +2,27 @@ public import HummingbirdCore
 public import Logging
 public import NIOCore
 import NIOHTTPTypesHTTP1
+public import NIOSSL
+import Synchronization
+
+/// The TLS context new API connections are served with, replaceable while the server runs (a
+/// renewed certificate takes effect for the next connection; open ones keep theirs).
+public final class TLSServerContext: Sendable {
+    private let context: Mutex<NIOSSLContext>
+
+    /// Serves with `context` until `replace(with:)`.
+    public init(_ context: NIOSSLContext) {
+        self.context = Mutex(context)
+    }
+
+    /// The context for a new connection.
+    public var current: NIOSSLContext { context.withLock { $0 } }
+
+    /// Serves new connections with `context` from now on.
+    public func replace(with context: NIOSSLContext) {
+        self.context.withLock { $0 = context }
+    }
+}
 
 /// A task executor that runs its jobs on one NIO event loop.
 ///
@@ -52,21 +73,32 @@ public struct EventLoopHTTP1Channel: ServerChildChannel {
     /// The idle and header timeouts each connection is held to (`ConnectionWatch`), and the
     /// counters of what they close; none when nil.
     public let timeouts: (limits: ConnectionLimits, metrics: APIMetrics)?
+    /// TLS, when the API serves HTTPS: the handler goes first in each connection's pipeline,
+    /// so everything behind it, the fast path included, reads and writes plain HTTP.
+    public let tls: TLSServerContext?
 
     /// Wraps `http1`, adding `rawHTTPHandlers` to each connection's pipeline.
     public init(
         _ http1: HTTP1Channel, rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] },
-        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil
+        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil, tls: TLSServerContext? = nil
     ) {
         self.http1 = http1
         self.rawHTTPHandlers = rawHTTPHandlers
         self.timeouts = timeouts
+        self.tls = tls
     }
 
-    /// Sets the connection's pipeline up as `HTTP1Channel` does, with the raw HTTP handlers in
-    /// front of its HTTP types codec, and the connection's timeouts.
+    /// Sets the connection's pipeline up as `HTTP1Channel` does, with TLS first when it is on,
+    /// the raw HTTP handlers in front of its HTTP types codec, and the connection's timeouts.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+        if let tls {
+            do {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        return http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
             var handlers = rawHTTPHandlers()
             if let timeouts {
                 let watch = ConnectionWatch(limits: timeouts.limits, metrics: timeouts.metrics)
@@ -101,13 +133,15 @@ extension HTTPServerBuilder {
     ///   - configuration: the HTTP/1 channel's configuration.
     ///   - rawHTTPHandlers: makes each connection's handlers of NIO's HTTP/1 parts.
     ///   - timeouts: the idle and header timeouts of each connection, and their counters.
+    ///   - tls: the TLS context, when the API serves HTTPS.
     public static func http1OnEventLoops(
         configuration: HTTP1Channel.Configuration = .init(), rawHTTPHandlers: @escaping @Sendable () -> [any ChannelHandler] = { [] },
-        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil
+        timeouts: (limits: ConnectionLimits, metrics: APIMetrics)? = nil, tls: TLSServerContext? = nil
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             EventLoopHTTP1Channel(
-                HTTP1Channel(responder: responder, configuration: configuration), rawHTTPHandlers: rawHTTPHandlers, timeouts: timeouts)
+                HTTP1Channel(responder: responder, configuration: configuration), rawHTTPHandlers: rawHTTPHandlers, timeouts: timeouts,
+                tls: tls)
         }
     }
 }

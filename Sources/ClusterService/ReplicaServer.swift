@@ -11,6 +11,8 @@ import PolicyStore
 import RaftCore
 import Replica
 import ServiceLifecycle
+import ClusterCertificates
+import NIOSSL
 
 /// Wires one replica: secrets, the peer network, the runtime, the HTTP API, and signals.
 public struct ReplicaServer {
@@ -28,6 +30,8 @@ public struct ReplicaServer {
     ///   machine, an unreadable secret, an address it cannot listen on); `ReplicaFailure` when
     ///   its storage failed.
     public func run() async throws {
+        // Checked before anything starts: a bad certificate stops the replica at once.
+        let tls = try Self.tlsContext(settings)
         let budget: (connections: Int, descriptors: Int)
         do {
             budget = try DescriptorBudget.apiConnections(configured: settings.apiMaxConnections)
@@ -110,7 +114,7 @@ public struct ReplicaServer {
         let app = Application(
             router: routes.router(),
             server: .http1OnEventLoops(
-                rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }, timeouts: (connectionLimits, metrics)),
+                rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }, timeouts: (connectionLimits, metrics), tls: tls),
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.apiListen.host, port: settings.apiListen.port),
                 availableConnectionsDelegate: ConnectionCap(maxConnections: connectionLimits.maxConnections, metrics: metrics, logger: apiLogger)),
@@ -118,7 +122,7 @@ public struct ReplicaServer {
         logger.info(
             "replica serving",
             metadata: [
-                "api": "\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)",
+                "api": "\(tls == nil ? "http" : "https")://\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)",
                 "api_max_connections": "\(budget.connections)", "open_files_limit": "\(budget.descriptors)",
             ])
         let replicaService = ReplicaService(
@@ -222,5 +226,42 @@ enum SecretFile {
             logger.warning("secret file is readable by others; chmod 600 it", metadata: ["file": "\(path)"])
         }
         return bytes
+    }
+}
+
+extension ReplicaServer {
+    /// The API's TLS context from the settings' files, checked first (`ClusterCertificates.check`):
+    /// readable, the key the certificate's, valid now, signed by the CA when one is given. Nil
+    /// when TLS is off.
+    /// - Throws: `ServerStartError` naming the file and what is wrong with it.
+    static func tlsContext(_ settings: ServerConfiguration) throws -> TLSServerContext? {
+        guard !settings.tlsCertFile.isEmpty else { return nil }
+        func read(_ path: String, _ setting: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ServerStartError("\(setting) \(path): cannot read it") }
+            return String(decoding: data, as: UTF8.self)
+        }
+        let certificate = try read(settings.tlsCertFile, "tls_cert_file")
+        let key = try read(settings.tlsKeyFile, "tls_key_file")
+        let authority = settings.tlsCAFile.isEmpty ? nil : try read(settings.tlsCAFile, "tls_ca_file")
+        do {
+            _ = try ClusterCertificates.check(certificatePEM: certificate, privateKeyPEM: key, authorityPEM: authority)
+        } catch {
+            let file: String
+            switch error {
+            case .keyMismatch: file = "tls_key_file \(settings.tlsKeyFile)"
+            case .notSignedByAuthority: file = "tls_cert_file \(settings.tlsCertFile) (CA \(settings.tlsCAFile))"
+            default: file = "tls_cert_file \(settings.tlsCertFile)"
+            }
+            throw ServerStartError("\(file): \(error)")
+        }
+        do {
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem)))
+            configuration.minimumTLSVersion = .tlsv12
+            return TLSServerContext(try NIOSSLContext(configuration: configuration))
+        } catch {
+            throw ServerStartError("tls_cert_file \(settings.tlsCertFile): cannot be served: \(error)")
+        }
     }
 }

@@ -46,6 +46,13 @@ public struct ServerConfiguration: Equatable, Sendable {
     var apiIdleTimeoutSeconds = 120
     /// How long a request's head may take to arrive once it began.
     var apiHeaderTimeoutSeconds = 10
+    /// The API's TLS certificate (PEM, the chain after it if any); with `tlsKeyFile`, the API
+    /// serves HTTPS only. Empty: plain HTTP.
+    var tlsCertFile = ""
+    /// The private key of `tlsCertFile` (PEM).
+    var tlsKeyFile = ""
+    /// The cluster CA (PEM) `tlsCertFile` must be signed by; checked at start when given.
+    var tlsCAFile = ""
 
     /// A host and port.
     struct Address: Equatable, CustomStringConvertible {
@@ -93,7 +100,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
         "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
-        "api_header_timeout_seconds",
+        "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -128,6 +135,9 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "data_directory": dataDirectory = absolute(dataDirectory)
         case "cluster_secret_file": clusterSecretFile = absolute(clusterSecretFile)
         case "key_encryption_key_file": keyEncryptionKeyFile = absolute(keyEncryptionKeyFile)
+        case "tls_cert_file": tlsCertFile = absolute(tlsCertFile)
+        case "tls_key_file": tlsKeyFile = absolute(tlsKeyFile)
+        case "tls_ca_file": tlsCAFile = absolute(tlsCAFile)
         default: break
         }
     }
@@ -168,6 +178,9 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "api_max_connections": apiMaxConnections = try integer(1...1_000_000)
         case "api_idle_timeout_seconds": apiIdleTimeoutSeconds = try integer(61...86_400)
         case "api_header_timeout_seconds": apiHeaderTimeoutSeconds = try integer(1...600)
+        case "tls_cert_file": tlsCertFile = value
+        case "tls_key_file": tlsKeyFile = value
+        case "tls_ca_file": tlsCAFile = value
         case "log_level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw .invalid(field, "expected trace, debug, info, notice, warning, error or critical")
@@ -207,6 +220,10 @@ public struct ServerConfiguration: Equatable, Sendable {
             }
             for id in initialCluster where peers[id] == nil { throw .invalid("initial_cluster", "replica \(id) has no peer address") }
         }
+        guard tlsCertFile.isEmpty == tlsKeyFile.isEmpty else {
+            throw .invalid(tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
+        }
+        guard tlsCAFile.isEmpty || !tlsCertFile.isEmpty else { throw .invalid("tls_ca_file", "needs tls_cert_file and tls_key_file") }
         guard keyOverlapSeconds >= tokenMaxTTLSeconds else {
             throw .invalid(
                 "key_overlap_seconds",

@@ -36,6 +36,9 @@ struct ServerCommand: AsyncParsableCommand {
     var apiMaxConnections: String?
     @Option(help: "Seconds an API connection may stay silent before it is closed (default 120).") var apiIdleTimeoutSeconds: String?
     @Option(help: "Seconds a request's head may take to arrive once it began (default 10).") var apiHeaderTimeoutSeconds: String?
+    @Option(help: "The API's TLS certificate (PEM); with --tls-key-file the API serves HTTPS only.") var tlsCertFile: String?
+    @Option(help: "The private key of --tls-cert-file (PEM).") var tlsKeyFile: String?
+    @Option(help: "The cluster CA (PEM) the certificate must be signed by (checked at start).") var tlsCaFile: String?
 
     func run() async throws {
         let settings: ServerConfiguration
@@ -67,6 +70,7 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_overlap_seconds", keyOverlapSeconds), ("key_rotation_interval_seconds", keyRotationIntervalSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
             ("api_max_connections", apiMaxConnections),
             ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
+            ("tls_cert_file", tlsCertFile), ("tls_key_file", tlsKeyFile), ("tls_ca_file", tlsCaFile),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -610,3 +610,55 @@ def test_the_cli_inspects_attenuates_authorizes_revokes_and_follows_tokens(clust
     assert [item["revocation_id"] for item in listed] == [narrowed["revocation_ids"][1]]
     refused = cli(cluster, "tokens", "inspect", "not-a-token", check=False)
     assert refused.returncode != 0 and "token_malformed" in refused.stdout
+
+
+def test_the_api_serves_https_with_the_cluster_ca_and_refuses_what_it_should(make_cluster, tmp_path):
+    """With `tls_cert_file` and `tls_key_file` (certificates from `rampart certs`), every
+    replica serves the API over HTTPS only, the fast path's authorize and creates included; a
+    client trusting another CA, and plain HTTP on the port, are refused; a replica given a key
+    that is not its certificate's refuses to start, naming the file."""
+    import http.client
+    import ssl
+
+    cluster = make_cluster(tls=True)
+    cluster.start()
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "secure"}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/secure/projects", {"name": "web"}, token=cluster.token)
+    leader.request("POST", "/v1/orgs/secure/principals", {"name": "dev", "kind": "user"}, token=cluster.token)
+    bound = leader.request("POST", "/v1/orgs/secure/bindings", {"principal": "dev", "role": "project.admin", "project": "web"},
+                           token=cluster.token)
+    question = {"principal": "secure/dev", "permission": "compute.instances.create", "organization": "secure", "project": "web"}
+    for replica in cluster.replicas:
+        assert replica.endpoint.startswith("https://")
+        replica.request("GET", f"/v1/orgs/secure?consistency=stale&min_revision={bound['revision']}", token=cluster.token)
+        connection = http.client.HTTPSConnection("127.0.0.1", replica.api_port, context=cluster.ssl_context, timeout=10)
+        headers = {"Authorization": f"Bearer {cluster.token}", "Content-Type": "application/json"}
+        for _ in range(3):  # one keep-alive TLS connection, answered by the fast path
+            connection.request("POST", "/v1/authorize?consistency=stale", json.dumps(question), headers)
+            answer = connection.getresponse()
+            assert answer.status == 200 and json.loads(answer.read())["allowed"] is True
+        connection.request("POST", "/v1/orgs/secure/projects", json.dumps({"name": f"p{replica.id}"}), headers)
+        created = connection.getresponse()
+        assert created.status == 201, created.read()
+        created.read()
+        connection.close()
+    # Another CA's trust: the handshake fails.
+    subprocess.run([binary(), "certs", "init", "--dir", str(tmp_path / "other")], check=True, capture_output=True, timeout=60)
+    other = ssl.create_default_context(cafile=str(tmp_path / "other" / "ca.pem"))
+    with pytest.raises(urllib.error.URLError) as untrusted:
+        urllib.request.urlopen(cluster.replicas[0].endpoint + "/healthz", timeout=5, context=other)
+    assert isinstance(untrusted.value.reason, ssl.SSLCertVerificationError), untrusted.value
+    # Plain HTTP on the TLS port: no HTTP answer.
+    plain = http.client.HTTPConnection("127.0.0.1", cluster.replicas[0].api_port, timeout=5)
+    with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+        plain.request("GET", "/healthz")
+        plain.getresponse().read()
+    # A key that is not the certificate's: the replica refuses to start and names the file.
+    config = json.loads(cluster.replicas[0].config_path.read_text())
+    config["tls_key_file"] = str(cluster.certs / "replica-2-key.pem")
+    config["data_directory"] = str(tmp_path / "refused")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config))
+    refused = subprocess.run([binary(), "server", "--config", str(bad)], capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "tls_key_file" in refused.stderr and "does not match" in refused.stderr, refused.stderr[-500:]
