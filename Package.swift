@@ -172,7 +172,8 @@ let package = Package(
             dependencies: [
                 "APIModels", "AuditVerification", "PolicyModel", "Biscuit", "RampartAuthorizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
-                "ClusterCertificates",
+                "ClusterCertificates", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),

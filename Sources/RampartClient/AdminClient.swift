@@ -3,18 +3,19 @@ import ArgumentParser
 import Crypto
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// Connection options shared by the admin commands.
 struct ClientOptions: ParsableArguments {
-    @Option(help: "Comma-separated API endpoints; the next is tried when one is unreachable or unavailable.")
-    var endpoints = "http://127.0.0.1:8001"
+    @Option(help: "Comma-separated API endpoints; the next is tried when one is unreachable or unavailable (default: $RAMPART_ENDPOINTS, else http://127.0.0.1:8001).")
+    var endpoints = ClientOptions.defaultEndpoints
+
+    /// `$RAMPART_ENDPOINTS`, else the first replica of a local cluster.
+    static var defaultEndpoints: String { ProcessInfo.processInfo.environment["RAMPART_ENDPOINTS"] ?? "http://127.0.0.1:8001" }
     @Option(help: "File holding the API key (default: $RAMPART_API_KEY_FILE, or $RAMPART_API_KEY itself).")
     var apiKeyFile: String?
     @Option(help: "Seconds to wait for each request.") var timeout: Double = 15
     @Option(help: "table or json.") var output = "table"
+    @OptionGroup var tls: TLSOptions
 
     /// The bearer token, from the file option, then the environment.
     func token() throws -> String {
@@ -27,8 +28,28 @@ struct ClientOptions: ParsableArguments {
         throw ValidationError("no API key: pass --api-key-file or set RAMPART_API_KEY_FILE")
     }
 
-    func client() -> AdminClient {
-        AdminClient(endpoints: endpoints.split(separator: ",").map { String($0) }, timeout: timeout)
+    func client() throws -> AdminClient {
+        AdminClient(endpoints: endpoints.split(separator: ",").map { String($0) }, timeout: timeout, transport: try tls.transport())
+    }
+}
+
+/// How the CLI trusts `https://` endpoints, and the certificate it presents.
+struct TLSOptions: ParsableArguments {
+    @Option(help: "A PEM file of the CA(s) to trust for https:// endpoints (default: $RAMPART_CACERT, else the system's).") var cacert: String?
+    @Option(help: "A client certificate (PEM) to present over TLS (default: $RAMPART_CERT).") var cert: String?
+    @Option(help: "The client certificate's key (PEM) (default: $RAMPART_KEY).") var key: String?
+
+    /// The transport these settings describe.
+    func transport() throws -> HTTPTransport {
+        let environment = ProcessInfo.processInfo.environment
+        let tls = HTTPTransport.TLS(
+            caFile: cacert ?? environment["RAMPART_CACERT"], certificateFile: cert ?? environment["RAMPART_CERT"],
+            keyFile: key ?? environment["RAMPART_KEY"])
+        do {
+            return try HTTPTransport(tls: tls)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 
@@ -36,6 +57,8 @@ struct ClientOptions: ParsableArguments {
 struct AdminClient {
     let endpoints: [String]
     let timeout: Double
+    /// How requests travel (plain HTTP, or TLS with the given trust).
+    let transport: HTTPTransport
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -49,28 +72,29 @@ struct AdminClient {
         var lastError = "no endpoint"
         for endpoint in endpoints {
             guard let url = URL(string: endpoint + path) else { throw Failure(description: "invalid endpoint \(endpoint)") }
-            var request = URLRequest(url: url, timeoutInterval: timeout)
-            request.httpMethod = method
-            if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
-            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            var fields: [(String, String)] = []
+            if let authorization { fields.append(("Authorization", authorization)) }
+            for (name, value) in headers { fields.append((name, value)) }
+            var data: Data?
             if let body {
-                request.httpBody = try JSONEncoder().encode(body)
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                data = try JSONEncoder().encode(body)
+                fields.append(("Content-Type", "application/json"))
             }
             do {
-                let (data, response) = try await URLSession.shared.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let (status, answer) = try await transport.send(url, method: method, headers: fields, body: data, timeout: timeout)
                 if status == 503 {
-                    lastError = "\(endpoint): \(String(decoding: data, as: UTF8.self))"
+                    lastError = "\(endpoint): \(String(decoding: answer, as: UTF8.self))"
                     continue
                 }
-                return (status, data)
+                return (status, answer)
+            } catch let error as HTTPTransport.NotSent {
+                // Never sent: safe to try the next endpoint.
+                lastError = "\(endpoint): \(error)"
             } catch {
-                lastError = "\(endpoint): \(error.localizedDescription)"
+                lastError = "\(endpoint): \(error)"
                 // A write that may have reached the server is not sent again elsewhere (it
-                // could apply twice); only a connection that never opened is safe to retry.
-                let neverSent = (error as? URLError).map { [.cannotConnectToHost, .cannotFindHost, .badURL].contains($0.code) } ?? false
-                if method != "GET" && !neverSent && headers["Idempotency-Key"] == nil {
+                // could apply twice).
+                if method != "GET" && headers["Idempotency-Key"] == nil {
                     throw Failure(description: "\(lastError); the write's outcome is unknown (retry with --idempotency-key)")
                 }
             }
@@ -145,11 +169,13 @@ struct BootstrapCommand: AsyncParsableCommand {
             are recorded in the audit log.
             """)
 
-    @Option(help: "Comma-separated API endpoints.") var endpoints = "http://127.0.0.1:8001"
+    @Option(help: "Comma-separated API endpoints (default: $RAMPART_ENDPOINTS, else http://127.0.0.1:8001).")
+    var endpoints = ClientOptions.defaultEndpoints
     @Option(help: "The cluster secret file the replicas use.") var clusterSecretFile: String
     @Option(help: "Where to write the admin API key (created with mode 0600; must not exist).") var adminKeyFile: String
     @Option(help: "Seconds to keep trying while the cluster elects its first leader.") var wait: Double = 30
     @Flag(help: "Create another system.admin key in a bootstrapped cluster (every other key lost).") var breakGlass = false
+    @OptionGroup var tls: TLSOptions
 
     func run() async throws {
         guard !FileManager.default.fileExists(atPath: adminKeyFile) else {
@@ -164,10 +190,11 @@ struct BootstrapCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(wait)
         var answer: BootstrapResponse?
         var lastError = "no endpoint"
+        let transport = try tls.transport()
         while answer == nil {
             for endpoint in endpoints.split(separator: ",").map(String.init) {
                 // The challenge and the proof go to the same replica: it alone knows the challenge.
-                let client = AdminClient(endpoints: [endpoint], timeout: 15)
+                let client = AdminClient(endpoints: [endpoint], timeout: 15, transport: transport)
                 do {
                     let challenge: ChallengeResponse = try await client.call(Endpoint.bootstrapChallenge, token: nil)
                     guard let bytes = Hex.decode(challenge.challenge) else { throw AdminClient.Failure(description: "malformed challenge") }

@@ -501,7 +501,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             var heads: [String: String] = [:]
             for endpoint in options.endpoints.split(separator: ",").map(String.init) {
-                let client = AdminClient(endpoints: [endpoint], timeout: options.timeout)
+                let client = AdminClient(endpoints: [endpoint], timeout: options.timeout, transport: try options.tls.transport())
                 let records: [AuditRecordResponse] = try await client.all(
                     Endpoint.audit.path(), token: try options.token(), query: ReadOptions.parse(["--consistency", "stale"]))
                 heads[endpoint] = try Self.verify(records, source: endpoint)

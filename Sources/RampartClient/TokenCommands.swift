@@ -139,7 +139,7 @@ struct RevocationsCommand: AsyncParsableCommand {
         @Flag(help: "Wait for new revocations and print them as they come, until interrupted.") var follow = false
 
         func run() async throws {
-            let client = options.client()
+            let client = try options.client()
             let token = try options.token()
             var since = self.since
             var first = true

@@ -259,15 +259,11 @@ class Cluster:
     def bootstrap(self):
         key_file = self.root / "admin.key"
         endpoints = ",".join(r.endpoint for r in self.replicas)
-        if self.tls:
-            self.token = self.bootstrap_over_https()
-            key_file.write_text(self.token + "\n")
-            os.chmod(key_file, 0o600)
-        else:
-            subprocess.run(
-                [binary(), "bootstrap", "--endpoints", endpoints, "--cluster-secret-file", str(self.secret_path),
-                 "--admin-key-file", str(key_file), "--wait", "60"],
-                check=True, capture_output=True, timeout=90)
+        trust = ["--cacert", str(self.certs / "ca.pem")] if self.tls else []
+        subprocess.run(
+            [binary(), "bootstrap", "--endpoints", endpoints, "--cluster-secret-file", str(self.secret_path),
+             "--admin-key-file", str(key_file), "--wait", "60", *trust],
+            check=True, capture_output=True, timeout=90)
         assert (key_file.stat().st_mode & 0o777) == 0o600
         self.token = key_file.read_text().strip()
         # The bootstrap answered once the replica the CLI reached had applied it; another replica
@@ -275,25 +271,6 @@ class Cluster:
         # any wait, by design). Tests start once every running replica knows the key.
         eventually(lambda: all(self.accepts_key(r) for r in self.replicas if r.running()), timeout=60,
                    message="every running replica knows the admin key")
-
-    def bootstrap_over_https(self):
-        """The bootstrap as `rampart bootstrap` makes it (a challenge, then its HMAC under the
-        cluster secret), from Python: the CLI does not speak HTTPS to a private CA yet."""
-        import hashlib
-        import hmac
-
-        secret = self.secret_path.read_text().strip().encode()
-
-        def attempt():
-            replica = self.replicas[0]
-            challenge = bytes.fromhex(replica.request("POST", "/v1/cluster/bootstrap/challenge", timeout=3)["challenge"])
-            message = b"rampart-cluster-proof-v2\0bootstrap\0" + challenge
-            proof = hmac.new(secret, message, hashlib.sha256).hexdigest()
-            answer = replica.request("POST", "/v1/cluster/bootstrap", headers={"Authorization": f"Bootstrap {challenge.hex()}.{proof}"},
-                                     timeout=10)
-            return answer["token"]
-
-        return eventually(attempt, timeout=60, message="the bootstrap over HTTPS")
 
     def accepts_key(self, replica):
         """Whether `replica` authenticates the admin key (False while it has not applied it)."""

@@ -643,6 +643,19 @@ def test_the_api_serves_https_with_the_cluster_ca_and_refuses_what_it_should(mak
         assert created.status == 201, created.read()
         created.read()
         connection.close()
+    # The CLI over HTTPS: with the cluster's CA it works; trusting only the system's CAs, it is refused.
+    endpoints = ",".join(r.endpoint for r in cluster.replicas)
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "PATH": "/usr/bin:/bin"}
+    listed = subprocess.run([binary(), "projects", "list", "--org", "secure", "--endpoints", endpoints, "--output", "json", "--cacert",
+                             str(cluster.certs / "ca.pem")], capture_output=True, text=True, timeout=60, env=environment)
+    assert listed.returncode == 0 and "web" in listed.stdout, listed.stderr
+    from_environment = subprocess.run([binary(), "projects", "list", "--org", "secure", "--output", "json"], capture_output=True, text=True,
+                                      timeout=60, env=dict(environment, RAMPART_ENDPOINTS=endpoints,
+                                                           RAMPART_CACERT=str(cluster.certs / "ca.pem")))
+    assert from_environment.returncode == 0 and "web" in from_environment.stdout, from_environment.stderr
+    untrusting = subprocess.run([binary(), "projects", "list", "--org", "secure", "--endpoints", endpoints], capture_output=True, text=True,
+                                timeout=60, env=environment)
+    assert untrusting.returncode != 0 and "TLS" in untrusting.stderr, untrusting.stderr
     # Another CA's trust: the handshake fails.
     subprocess.run([binary(), "certs", "init", "--dir", str(tmp_path / "other")], check=True, capture_output=True, timeout=60)
     other = ssl.create_default_context(cafile=str(tmp_path / "other" / "ca.pem"))

@@ -1,0 +1,203 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// One HTTP/1.1 request over its own connection, plain or TLS, on SwiftNIO: what the CLI sends
+/// to a replica. Foundation's URL loading on Linux trusts only the system's CA bundle and sends
+/// no client certificate; this client trusts the cluster's CA (`--cacert`) and can present one
+/// (`--cert`, `--key`).
+struct HTTPTransport: Sendable {
+    /// The TLS settings for `https://` endpoints.
+    struct TLS: Sendable {
+        /// A PEM file of CAs to trust instead of the system's.
+        var caFile: String?
+        /// A client certificate and its key (PEM), for mutual TLS.
+        var certificateFile: String?
+        var keyFile: String?
+    }
+
+    /// A request that failed before a byte of it was sent (so it is safe to send elsewhere).
+    struct NotSent: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A request that may have reached the server (its outcome is unknown).
+    struct Failed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The largest answer read.
+    static let maxResponseBytes = 64 << 20
+
+    let tls: TLS
+    private let context: NIOSSLContext?
+
+    /// A transport; the TLS files are read now.
+    /// - Throws: `NotSent` naming a file that cannot be used.
+    init(tls: TLS) throws {
+        self.tls = tls
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        do {
+            if let caFile = tls.caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+        } catch {
+            throw NotSent(description: "--cacert \(tls.caFile ?? ""): not a PEM certificate file: \(error)")
+        }
+        switch (tls.certificateFile, tls.keyFile) {
+        case (let certificate?, let key?):
+            do {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            } catch {
+                throw NotSent(description: "--cert \(certificate) / --key \(key): \(error)")
+            }
+        case (nil, nil): break
+        default: throw NotSent(description: "--cert and --key go together")
+        }
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw NotSent(description: "the TLS settings cannot be used: \(error)")
+        }
+    }
+
+    /// Sends one request and reads the whole answer.
+    /// - Throws: `NotSent` when the connection (or the TLS handshake) never opened, `Failed`
+    ///   when it broke or timed out after the request may have been sent.
+    func send(_ url: URL, method: String, headers: [(String, String)], body: Data?, timeout: Double) async throws -> (status: Int, body: Data) {
+        guard let scheme = url.scheme, scheme == "http" || scheme == "https", let host = url.host else {
+            throw NotSent(description: "\(url) is not an http:// or https:// URL")
+        }
+        let secure = scheme == "https"
+        let port = url.port ?? (secure ? 443 : 80)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
+        let group = MultiThreadedEventLoopGroup.singleton
+        let context = self.context
+        // In the pipeline from the start, so a failed TLS handshake reaches it.
+        let collector = ResponseCollector(promise: group.any().makePromise(), limit: Self.maxResponseBytes)
+        let answer = collector.promise.futureResult
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.milliseconds(Int64(min(timeout, 10) * 1000)))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if secure, let context {
+                            try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: host.isIPAddress ? nil : host))
+                        }
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(collector)
+                    }
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            // Never in a pipeline: complete its promise here (an unfulfilled promise is a bug).
+            collector.promise.fail(error)
+            throw NotSent(description: "cannot connect to \(host):\(port): \(error)")
+        }
+        do {
+            var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? ""))
+            head.headers.add(name: "Host", value: url.port.map { "\(host):\($0)" } ?? host)
+            head.headers.add(name: "Connection", value: "close")
+            for (name, value) in headers { head.headers.add(name: name, value: value) }
+            if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+            try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        } catch {
+            channel.close(promise: nil)
+            // The connection's own error (a failed TLS handshake: nothing was delivered) says
+            // more than the write's.
+            let reason = await Self.failure(of: answer) ?? error
+            if reason is NIOSSLError || reason is BoringSSLError { throw NotSent(description: "TLS with \(host):\(port) failed: \(reason)") }
+            throw Failed(description: "\(host):\(port): \(reason)")
+        }
+        let timer = channel.eventLoop.scheduleTask(deadline: deadline) { collector.finish(.failure(Failed(description: "no answer from \(host):\(port) in \(timeout) s"))) }
+        defer {
+            timer.cancel()
+            channel.close(promise: nil)
+        }
+        do {
+            return try await answer.get()
+        } catch let error as Failed {
+            throw error
+        } catch let error as NIOSSLError {
+            throw NotSent(description: "TLS with \(host):\(port) failed: \(error)")
+        } catch let error as BoringSSLError {
+            throw NotSent(description: "TLS with \(host):\(port) failed: \(error)")
+        } catch {
+            throw Failed(description: "\(host):\(port): \(error)")
+        }
+    }
+}
+
+extension HTTPTransport {
+    /// The error `answer` failed with, once it is complete; nil when it succeeded.
+    static func failure(of answer: EventLoopFuture<(status: Int, body: Data)>) async -> (any Error)? {
+        do {
+            _ = try await answer.get()
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// Gathers one response; fails on a closed connection, an error, or an answer over the limit.
+private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    let promise: EventLoopPromise<(status: Int, body: Data)>
+    let limit: Int
+    private var status = 0
+    private var body = Data()
+    /// Whether the promise was completed (it is completed once; on the channel's loop).
+    private var finished = false
+
+    /// Completes the promise, once.
+    func finish(_ result: Result<(status: Int, body: Data), any Error>) {
+        guard !finished else { return }
+        finished = true
+        promise.completeWith(result)
+    }
+
+    init(promise: EventLoopPromise<(status: Int, body: Data)>, limit: Int) {
+        self.promise = promise
+        self.limit = limit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): status = Int(head.status.code)
+        case .body(var buffer):
+            guard body.count + buffer.readableBytes <= limit else {
+                finish(.failure(HTTPTransport.Failed(description: "the answer exceeds \(limit) bytes")))
+                context.close(promise: nil)
+                return
+            }
+            body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+        case .end: finish(.success((status, body)))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(HTTPTransport.Failed(description: "the connection closed before the answer ended")))
+        context.fireChannelInactive()
+    }
+}
+
+extension String {
+    /// Whether this is a literal IPv4 or IPv6 address (no server name is sent for those).
+    fileprivate var isIPAddress: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}
