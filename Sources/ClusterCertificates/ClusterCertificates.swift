@@ -159,11 +159,50 @@ public enum ClusterCertificates {
             }
             guard now < authority.notValidAfter else { throw CertificateError.expired("the CA certificate expired at \(authority.notValidAfter)") }
         }
-        let uri = (try? certificate.extensions.subjectAlternativeNames)??.compactMap { name -> String? in
+        return Checked(subject: "\(certificate.subject)", replicaURI: rampartURIs(of: certificate).first, notValidAfter: certificate.notValidAfter)
+    }
+
+    /// The replica a certificate is bound to, read from its `rampart://<cluster>/replicas/<id>`
+    /// URI; nil when it names none, or more than one (`replicaURI`).
+    public static func replicaIdentity(certificatePEM: String) -> (cluster: String, id: UInt64)? {
+        guard let certificate = try? Certificate(pemEncoded: certificatePEM) else { return nil }
+        return replicaIdentity(of: certificate)
+    }
+
+    /// Why the certificate `certificateDER` (a peer's, already verified against the CA) does not
+    /// stand for replica `id` of `cluster`, or nil when it does: it must name exactly that
+    /// replica, and no other.
+    public static func replicaIdentityProblem(certificateDER: [UInt8], cluster: String, id: UInt64) -> String? {
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(derEncoded: certificateDER)
+        } catch {
+            return "the certificate cannot be read: \(error)"
+        }
+        let uris = rampartURIs(of: certificate)
+        let expected = replicaURI(cluster: cluster, id: id)
+        guard !uris.isEmpty else { return "the certificate (\(certificate.subject)) names no replica; it should name \(expected)" }
+        guard uris == [expected] else {
+            return "the certificate (\(certificate.subject)) names \(uris.joined(separator: ", ")), not \(expected)"
+        }
+        return nil
+    }
+
+    private static func replicaIdentity(of certificate: Certificate) -> (cluster: String, id: UInt64)? {
+        let uris = rampartURIs(of: certificate)
+        guard uris.count == 1, let uri = uris.first else { return nil }
+        let rest = uri.dropFirst("rampart://".count)
+        guard let slash = rest.range(of: "/replicas/") else { return nil }
+        let cluster = String(rest[rest.startIndex..<slash.lowerBound])
+        guard !cluster.isEmpty, let id = UInt64(rest[slash.upperBound...]), id > 0, uri == replicaURI(cluster: cluster, id: id) else { return nil }
+        return (cluster, id)
+    }
+
+    private static func rampartURIs(of certificate: Certificate) -> [String] {
+        ((try? certificate.extensions.subjectAlternativeNames) ?? nil)?.compactMap { name -> String? in
             if case .uniformResourceIdentifier(let text) = name, text.hasPrefix("rampart://") { return text }
             return nil
-        }.first
-        return Checked(subject: "\(certificate.subject)", replicaURI: uri, notValidAfter: certificate.notValidAfter)
+        } ?? []
     }
 
     private static func checkDays(_ days: Int) throws {

@@ -58,6 +58,9 @@ enum MetricsText {
         metric(
             "rampart_peer_inbound_refused_total", "counter", "Connections to the peer port closed at once: the most were open.",
             network.inboundRefused)
+        metric(
+            "rampart_peer_identity_refused_total", "counter",
+            "Peer connections refused: the TLS certificate does not name the replica the peer proved to be.", network.identityRefused)
         metric("rampart_peer_unknown_total", "counter", "Authenticated peer connections refused: a replica id with no address.", network.unknownPeers)
         metric(
             "rampart_raft_refused_messages_total", "counter", "Peer messages refused as impossible from a correct member (term out of bounds, non-member).",

@@ -14,6 +14,8 @@ public struct ReplicaCluster: PolicyCluster {
     let network: PeerNetwork
     let clusterSecret: [UInt8]
     let sealer: RootKeySealer
+    /// The TLS certificates' reloader, whose expiries the metrics show; nil without TLS.
+    var certificates: TLSReloader?
 
     /// The API's view of `replica`, whose peers talk over `network`; `clusterSecret` checks
     /// bootstrap proofs, `sealer` seals new root keys.
@@ -44,7 +46,7 @@ public struct ReplicaCluster: PolicyCluster {
     }
 
     public func metricsText() -> String {
-        MetricsText.render(status: replica.status, metrics: replica.metrics, network: network.statistics)
+        MetricsText.render(status: replica.status, metrics: replica.metrics, network: network.statistics) + (certificates?.metricsText() ?? "")
     }
 
     public func submit(_ envelope: CommandEnvelope, timeout: Duration) async throws(ClusterError) -> CommandOutcome {

@@ -31,7 +31,9 @@ public struct ReplicaServer {
     ///   its storage failed.
     public func run() async throws {
         // Checked before anything starts: a bad certificate stops the replica at once.
-        let tls = try Self.tlsContext(settings)
+        let material = try TLSMaterial.load(settings)
+        let tls = material.api.map(TLSServerContext.init)
+        let peerContexts = material.peer.map { PeerTLSContexts(server: $0.server, client: $0.client) }
         let budget: (connections: Int, descriptors: Int)
         do {
             budget = try DescriptorBudget.apiConnections(configured: settings.apiMaxConnections)
@@ -59,6 +61,11 @@ public struct ReplicaServer {
 
         var networkOptions = PeerNetworkOptions(localID: id, clusterSecret: secret)
         networkOptions.logger = Logger(label: "rampart.peers-\(settings.replicaID)")
+        if let peerContexts, let cluster = material.peerCluster {
+            networkOptions.tls = PeerTLS(contexts: peerContexts) { certificate, claimed in
+                ClusterCertificates.replicaIdentityProblem(certificateDER: certificate, cluster: cluster, id: claimed.rawValue)
+            }
+        }
         // Connect from the peer listen address when it is a literal IP, so each replica has one
         // address on the wire (operators' firewall rules, and the partition tests, rely on it).
         if (try? SocketAddress(ipAddress: settings.peerListen.host, port: 0)) != nil {
@@ -94,7 +101,14 @@ public struct ReplicaServer {
         }
         replica.start()
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
-        let cluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
+        var replicaCluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
+        let reloader =
+            tls == nil && peerContexts == nil
+            ? nil
+            : TLSReloader(
+                settings: settings, material: material, api: tls, peers: peerContexts, logger: Logger(label: "rampart.tls-\(settings.replicaID)"))
+        replicaCluster.certificates = reloader
+        let cluster = replicaCluster
         let metrics = APIMetrics()
         var limits = AdminRoutes.Limits()
         limits.tokenMaxTTL = .seconds(settings.tokenMaxTTLSeconds)
@@ -122,7 +136,8 @@ public struct ReplicaServer {
         logger.info(
             "replica serving",
             metadata: [
-                "api": "\(tls == nil ? "http" : "https")://\(settings.apiListen)", "peers": "\(settings.peerListen)", "data": "\(settings.dataDirectory)",
+                "api": "\(tls == nil ? "http" : "https")://\(settings.apiListen)", "peers": "\(settings.peerListen)",
+                "peer_tls": "\(peerContexts == nil ? "off" : "mutual")", "data": "\(settings.dataDirectory)",
                 "api_max_connections": "\(budget.connections)", "open_files_limit": "\(budget.descriptors)",
             ])
         let replicaService = ReplicaService(
@@ -131,11 +146,12 @@ public struct ReplicaServer {
             denials: { await routes.denials.run(cluster: cluster, logger: apiLogger) })
         // When the replica stops by itself (removed, or its disk failed) the whole process shuts
         // down gracefully: the API stops accepting and finishes what it holds, then exits.
-        var configuration = ServiceGroupConfiguration(
-            services: [
-                .init(service: app),
-                .init(service: replicaService, successTerminationBehavior: .gracefullyShutdownGroup),
-            ], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app),
+            .init(service: replicaService, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let reloader { services.append(.init(service: reloader)) }
+        var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
@@ -226,42 +242,5 @@ enum SecretFile {
             logger.warning("secret file is readable by others; chmod 600 it", metadata: ["file": "\(path)"])
         }
         return bytes
-    }
-}
-
-extension ReplicaServer {
-    /// The API's TLS context from the settings' files, checked first (`ClusterCertificates.check`):
-    /// readable, the key the certificate's, valid now, signed by the CA when one is given. Nil
-    /// when TLS is off.
-    /// - Throws: `ServerStartError` naming the file and what is wrong with it.
-    static func tlsContext(_ settings: ServerConfiguration) throws -> TLSServerContext? {
-        guard !settings.tlsCertFile.isEmpty else { return nil }
-        func read(_ path: String, _ setting: String) throws -> String {
-            guard let data = FileManager.default.contents(atPath: path) else { throw ServerStartError("\(setting) \(path): cannot read it") }
-            return String(decoding: data, as: UTF8.self)
-        }
-        let certificate = try read(settings.tlsCertFile, "tls_cert_file")
-        let key = try read(settings.tlsKeyFile, "tls_key_file")
-        let authority = settings.tlsCAFile.isEmpty ? nil : try read(settings.tlsCAFile, "tls_ca_file")
-        do {
-            _ = try ClusterCertificates.check(certificatePEM: certificate, privateKeyPEM: key, authorityPEM: authority)
-        } catch {
-            let file: String
-            switch error {
-            case .keyMismatch: file = "tls_key_file \(settings.tlsKeyFile)"
-            case .notSignedByAuthority: file = "tls_cert_file \(settings.tlsCertFile) (CA \(settings.tlsCAFile))"
-            default: file = "tls_cert_file \(settings.tlsCertFile)"
-            }
-            throw ServerStartError("\(file): \(error)")
-        }
-        do {
-            var configuration = TLSConfiguration.makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) },
-                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem)))
-            configuration.minimumTLSVersion = .tlsv12
-            return TLSServerContext(try NIOSSLContext(configuration: configuration))
-        } catch {
-            throw ServerStartError("tls_cert_file \(settings.tlsCertFile): cannot be served: \(error)")
-        }
     }
 }

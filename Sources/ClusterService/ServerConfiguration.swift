@@ -53,6 +53,39 @@ public struct ServerConfiguration: Equatable, Sendable {
     var tlsKeyFile = ""
     /// The cluster CA (PEM) `tlsCertFile` must be signed by; checked at start when given.
     var tlsCAFile = ""
+    /// Mutual TLS between replicas: `auto` (on when a certificate, its key and a CA are known
+    /// for the peers), `on` (refuse to start without them) or `off` (the HMAC handshake only).
+    var peerTLS = PeerTLSMode.auto
+    /// The certificate this replica presents to its peers (it must name this replica:
+    /// `rampart certs issue --replica`); `tlsCertFile` when empty.
+    var peerCertFile = ""
+    /// The private key of the peer certificate; `tlsKeyFile` when empty.
+    var peerKeyFile = ""
+    /// The CA the peers' certificates must be signed by; `tlsCAFile` when empty.
+    var peerCAFile = ""
+    /// How often the certificate files are read again to pick up renewed ones (SIGHUP reloads
+    /// at once); 0 reloads on SIGHUP only.
+    var tlsReloadIntervalSeconds = 10
+    /// How far ahead of a certificate's expiry the logs warn of it, in days.
+    var tlsExpiryWarningDays = 30
+
+    /// Whether the replicas speak mutual TLS to each other.
+    enum PeerTLSMode: String, Equatable, Sendable {
+        case auto, on, off
+    }
+
+    /// The files of the peers' mutual TLS, each falling back on its `tls_` counterpart; nil
+    /// when peer TLS is off (`peer_tls`).
+    var peerTLSFiles: (certificate: String, key: String, authority: String)? {
+        let certificate = peerCertFile.isEmpty ? tlsCertFile : peerCertFile
+        let key = peerKeyFile.isEmpty ? tlsKeyFile : peerKeyFile
+        let authority = peerCAFile.isEmpty ? tlsCAFile : peerCAFile
+        switch peerTLS {
+        case .off: return nil
+        case .on: return (certificate, key, authority)
+        case .auto: return certificate.isEmpty || key.isEmpty || authority.isEmpty ? nil : (certificate, key, authority)
+        }
+    }
 
     /// A host and port.
     struct Address: Equatable, CustomStringConvertible {
@@ -100,7 +133,8 @@ public struct ServerConfiguration: Equatable, Sendable {
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
         "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
-        "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file",
+        "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file", "peer_tls", "peer_cert_file", "peer_key_file",
+        "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -138,6 +172,9 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "tls_cert_file": tlsCertFile = absolute(tlsCertFile)
         case "tls_key_file": tlsKeyFile = absolute(tlsKeyFile)
         case "tls_ca_file": tlsCAFile = absolute(tlsCAFile)
+        case "peer_cert_file": peerCertFile = absolute(peerCertFile)
+        case "peer_key_file": peerKeyFile = absolute(peerKeyFile)
+        case "peer_ca_file": peerCAFile = absolute(peerCAFile)
         default: break
         }
     }
@@ -181,6 +218,14 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "tls_cert_file": tlsCertFile = value
         case "tls_key_file": tlsKeyFile = value
         case "tls_ca_file": tlsCAFile = value
+        case "peer_tls":
+            guard let mode = PeerTLSMode(rawValue: value) else { throw .invalid(field, "expected auto, on or off, got \"\(value)\"") }
+            peerTLS = mode
+        case "peer_cert_file": peerCertFile = value
+        case "peer_key_file": peerKeyFile = value
+        case "peer_ca_file": peerCAFile = value
+        case "tls_reload_interval_seconds": tlsReloadIntervalSeconds = try integer(0...86_400)
+        case "tls_expiry_warning_days": tlsExpiryWarningDays = try integer(0...3650)
         case "log_level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw .invalid(field, "expected trace, debug, info, notice, warning, error or critical")
@@ -224,6 +269,18 @@ public struct ServerConfiguration: Equatable, Sendable {
             throw .invalid(tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
         }
         guard tlsCAFile.isEmpty || !tlsCertFile.isEmpty else { throw .invalid("tls_ca_file", "needs tls_cert_file and tls_key_file") }
+        guard peerCertFile.isEmpty == peerKeyFile.isEmpty else {
+            throw .invalid(peerCertFile.isEmpty ? "peer_cert_file" : "peer_key_file", "peer_cert_file and peer_key_file go together")
+        }
+        if peerTLS == .off {
+            for (name, value) in [("peer_cert_file", peerCertFile), ("peer_ca_file", peerCAFile)] where !value.isEmpty {
+                throw .invalid(name, "is set but peer_tls is off")
+            }
+        }
+        if peerTLS == .on, let files = peerTLSFiles {
+            guard !files.certificate.isEmpty else { throw .invalid("peer_tls", "on needs peer_cert_file and peer_key_file (or tls_cert_file and tls_key_file)") }
+            guard !files.authority.isEmpty else { throw .invalid("peer_tls", "on needs peer_ca_file (or tls_ca_file) to verify the peers' certificates") }
+        }
         guard keyOverlapSeconds >= tokenMaxTTLSeconds else {
             throw .invalid(
                 "key_overlap_seconds",

@@ -3,6 +3,7 @@ public import Logging
 public import RaftCore
 import NIOConcurrencyHelpers
 import NIOPosix
+import NIOSSL
 
 /// The limits and timings of a replica's peer network.
 public struct PeerNetworkOptions: Sendable {
@@ -30,6 +31,8 @@ public struct PeerNetworkOptions: Sendable {
     /// so that peers, and firewall rules, see one address per replica; the system's choice
     /// when nil.
     public var sourceHost: String?
+    /// Mutual TLS under the peer protocol (`PeerTLS`); plain TCP when nil.
+    public var tls: PeerTLS?
     /// Where refused and failed connections are logged.
     public var logger = Logger(label: "rampart.peers")
 
@@ -59,6 +62,9 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
     public var connectionAttempts = 0
     /// Inbound connections closed at once: `maxInboundConnections` were open.
     public var inboundRefused = 0
+    /// Connections refused after the handshake because the peer's TLS certificate does not
+    /// name the replica it proved to be (`PeerTLS.checkIdentity`).
+    public var identityRefused = 0
 }
 
 /// A replica's connections to its peers: one outbound connection per peer, reconnected with
@@ -245,11 +251,20 @@ public final class PeerNetwork: Sendable {
         }
     }
 
-    func handlers(expectedPeer: ReplicaID?, link: PeerLink?) -> [any ChannelHandler] {
+    func handlers(expectedPeer: ReplicaID?, link: PeerLink?) throws -> [any ChannelHandler] {
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let handshake = PeerHandshake(localID: options.localID, secret: options.clusterSecret, nonce: nonce, expectedPeer: expectedPeer)
-        return PeerPipeline.handlers(handshake: handshake, limits: options.limits) + [PeerEndpointHandler(network: self, link: link)]
+        var tlsHandlers: [any ChannelHandler] = []
+        if let tls = options.tls {
+            // TLS first: every byte of the peer protocol, the handshake included, is encrypted.
+            tlsHandlers.append(
+                link == nil
+                    ? NIOSSLServerHandler(context: tls.contexts.server)
+                    : try NIOSSLClientHandler(context: tls.contexts.client, serverHostname: nil))
+        }
+        return tlsHandlers + PeerPipeline.handlers(handshake: handshake, limits: options.limits)
+            + [PeerEndpointHandler(network: self, link: link)]
     }
 
     func connect(to address: SocketAddress, peer: ReplicaID, link: PeerLink, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
@@ -325,6 +340,16 @@ final class PeerEndpointHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? PeerAuthenticated {
             authenticated = true
+            if let tls = network.options.tls, let reason = Self.identityProblem(context: context, tls: tls, claimed: event.peer) {
+                refused = true
+                network.count { $0.identityRefused += 1 }
+                let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                network.options.logger.warning(
+                    "refused a peer connection: its certificate does not name the replica it claims to be",
+                    metadata: ["remote": "\(remote)", "claimed": "\(event.peer)", "reason": "\(reason)", "outbound": "\(link != nil)"])
+                context.close(promise: nil)
+                return
+            }
             // A peer that proved the cluster secret but names a replica this one has no address
             // for is not a member it knows: nothing it sends is delivered (the outside review
             // saw a made-up id's messages stepped by every replica).
@@ -340,6 +365,22 @@ final class PeerEndpointHandler: ChannelInboundHandler {
             link?.authenticated(context.channel)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Why the peer's TLS certificate does not stand for `claimed`, or nil when it does.
+    private static func identityProblem(context: ChannelHandlerContext, tls: PeerTLS, claimed: ReplicaID) -> String? {
+        let certificate: NIOSSLCertificate
+        do {
+            guard let presented = try context.pipeline.syncOperations.nioSSL_peerCertificate() else { return "no certificate was presented" }
+            certificate = presented
+        } catch {
+            return "the connection has no TLS handler: \(error)"
+        }
+        do {
+            return tls.checkIdentity(try certificate.toDERBytes(), claimed)
+        } catch {
+            return "the certificate cannot be encoded: \(error)"
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -39,6 +39,13 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The API's TLS certificate (PEM); with --tls-key-file the API serves HTTPS only.") var tlsCertFile: String?
     @Option(help: "The private key of --tls-cert-file (PEM).") var tlsKeyFile: String?
     @Option(help: "The cluster CA (PEM) the certificate must be signed by (checked at start).") var tlsCaFile: String?
+    @Option(help: "Mutual TLS between replicas: auto (on when a certificate and a CA are known), on or off.") var peerTls: String?
+    @Option(help: "The certificate presented to peers; it must name this replica (default: --tls-cert-file).") var peerCertFile: String?
+    @Option(help: "The private key of --peer-cert-file (default: --tls-key-file).") var peerKeyFile: String?
+    @Option(help: "The CA the peers' certificates must be signed by (default: --tls-ca-file).") var peerCaFile: String?
+    @Option(help: "Seconds between reads of the certificate files for renewed ones (default 10; 0: on SIGHUP only).")
+    var tlsReloadIntervalSeconds: String?
+    @Option(help: "Days ahead of a certificate's expiry the logs warn of it (default 30).") var tlsExpiryWarningDays: String?
 
     func run() async throws {
         let settings: ServerConfiguration
@@ -70,7 +77,9 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_overlap_seconds", keyOverlapSeconds), ("key_rotation_interval_seconds", keyRotationIntervalSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
             ("api_max_connections", apiMaxConnections),
             ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
-            ("tls_cert_file", tlsCertFile), ("tls_key_file", tlsKeyFile), ("tls_ca_file", tlsCaFile),
+            ("tls_cert_file", tlsCertFile), ("tls_key_file", tlsKeyFile), ("tls_ca_file", tlsCaFile), ("peer_tls", peerTls),
+            ("peer_cert_file", peerCertFile), ("peer_key_file", peerKeyFile), ("peer_ca_file", peerCaFile),
+            ("tls_reload_interval_seconds", tlsReloadIntervalSeconds), ("tls_expiry_warning_days", tlsExpiryWarningDays),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -15,11 +15,15 @@ import time
 
 
 class Link:
-    """One directed link: listens on `port`, forwards to `target`."""
+    """One directed link: listens on `port`, forwards to `target`; with `capture`, it keeps a copy
+    of every byte it relays, both ways (`captured`)."""
 
-    def __init__(self, target, chaos):
+    def __init__(self, target, chaos, capture=False):
         self.target = target
         self.chaos = chaos
+        self.capture = capture
+        self.captured = bytearray()
+        self.capture_lock = threading.Lock()
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind(("127.0.0.1", 0))
@@ -51,6 +55,9 @@ class Link:
                 chunk = source.recv(65536)
                 if not chunk:
                     break
+                if self.capture:
+                    with self.capture_lock:
+                        self.captured += chunk
                 settings = self.chaos.settings
                 if settings["cut"] and rng.random() < settings["cut"]:
                     break
@@ -91,16 +98,24 @@ class Chaos:
 class Proxies:
     """A link for every ordered pair of replicas; `address(i, j)` is where i dials j."""
 
-    def __init__(self, peer_addresses):
+    def __init__(self, peer_addresses, capture=False):
         self.chaos = Chaos()
         self.links = {}
         for i in peer_addresses:
             for j, target in peer_addresses.items():
                 if i != j:
-                    self.links[(i, j)] = Link(target, self.chaos)
+                    self.links[(i, j)] = Link(target, self.chaos, capture)
 
     def address(self, i, j):
         return f"127.0.0.1:{self.links[(i, j)].port}"
+
+    def captured(self):
+        """Every byte relayed so far on every link (with `capture`)."""
+        total = bytearray()
+        for link in self.links.values():
+            with link.capture_lock:
+                total += link.captured
+        return bytes(total)
 
     def close(self):
         for link in self.links.values():

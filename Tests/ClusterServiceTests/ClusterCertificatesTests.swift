@@ -1,5 +1,9 @@
+import AdminAPI
 import ClusterCertificates
 import Foundation
+import Logging
+import NIOSSL
+import PeerTransport
 import Testing
 
 @testable import ClusterService
@@ -83,10 +87,10 @@ import Testing
             if !ca.isEmpty { flags["tls_ca_file"] = "\(folder)/\(ca)" }
             return try ServerConfiguration.load(file: nil, environment: [:], flags: flags)
         }
-        #expect(try ReplicaServer.tlsContext(try settings("cert.pem", "key.pem", "ca.pem")) != nil)
+        #expect(try TLSMaterial.load(try settings("cert.pem", "key.pem", "ca.pem")).api != nil)
         func refusal(_ cert: String, _ key: String, _ ca: String) -> String {
             do {
-                _ = try ReplicaServer.tlsContext(try settings(cert, key, ca))
+                _ = try TLSMaterial.load(try settings(cert, key, ca))
                 return ""
             } catch {
                 return "\(error)"
@@ -100,5 +104,128 @@ import Testing
         #expect(throws: ConfigurationError.invalid("tls_key_file", "tls_cert_file and tls_key_file go together")) {
             try ServerConfiguration.load(file: nil, environment: [:], flags: flags)
         }
+    }
+
+    @Test func aPeerCertificateMustNameExactlyTheReplicaItStandsFor() throws {
+        let authority = try ClusterCertificates.makeAuthority(cluster: "prod", days: 30)
+        func der(_ issued: ClusterCertificates.Issued) throws -> [UInt8] {
+            try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8))[0].toDERBytes()
+        }
+        let two = try der(try ClusterCertificates.issue(.replica(id: 2, cluster: "prod", hosts: ["127.0.0.1"]), by: authority, days: 1))
+        #expect(ClusterCertificates.replicaIdentityProblem(certificateDER: two, cluster: "prod", id: 2) == nil)
+        #expect(ClusterCertificates.replicaIdentityProblem(certificateDER: two, cluster: "prod", id: 3)?.contains("names rampart://prod/replicas/2, not rampart://prod/replicas/3") == true)
+        #expect(ClusterCertificates.replicaIdentityProblem(certificateDER: two, cluster: "staging", id: 2) != nil)
+        let client = try der(try ClusterCertificates.issue(.client(name: "billing"), by: authority, days: 1))
+        #expect(ClusterCertificates.replicaIdentityProblem(certificateDER: client, cluster: "prod", id: 2)?.contains("names no replica") == true)
+        #expect(ClusterCertificates.replicaIdentityProblem(certificateDER: [0x30, 0x03, 0x01], cluster: "prod", id: 2)?.contains("cannot be read") == true)
+        let identity = ClusterCertificates.replicaIdentity(
+            certificatePEM: try ClusterCertificates.issue(.replica(id: 7, cluster: "eu-west", hosts: ["a.example"]), by: authority, days: 1).certificatePEM)
+        #expect(identity?.cluster == "eu-west" && identity?.id == 7)
+    }
+
+    /// A folder of certificate files for replica 1 of cluster `rampart`, removed by `remove`.
+    struct Files {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-tls-\(UUID().uuidString)").path
+        let authority: ClusterCertificates.Issued
+
+        init() throws {
+            authority = try ClusterCertificates.makeAuthority(cluster: "rampart", days: 30)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try write("ca.pem", authority.certificatePEM)
+        }
+
+        func write(_ name: String, _ text: String) throws {
+            try text.write(toFile: "\(folder)/\(name)", atomically: true, encoding: .utf8)
+        }
+
+        /// Writes `holder`'s certificate and key as `name`.pem and `name`-key.pem.
+        func issue(_ holder: ClusterCertificates.Holder, as name: String, days: Int = 10) throws {
+            let issued = try ClusterCertificates.issue(holder, by: authority, days: days)
+            try write("\(name).pem", issued.certificatePEM)
+            try write("\(name)-key.pem", issued.privateKeyPEM)
+        }
+
+        func settings(_ extra: [String: String] = [:]) throws -> ServerConfiguration {
+            var flags = ServerConfigurationTests.minimal
+            flags["tls_cert_file"] = "\(folder)/replica.pem"
+            flags["tls_key_file"] = "\(folder)/replica-key.pem"
+            flags["tls_ca_file"] = "\(folder)/ca.pem"
+            flags.merge(extra) { $1 }
+            return try ServerConfiguration.load(file: nil, environment: [:], flags: flags)
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: folder) }
+    }
+
+    func refusal(_ settings: ServerConfiguration) -> String {
+        do {
+            _ = try TLSMaterial.load(settings)
+            return ""
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func peerTLSIsOnWithACAAndRefusesACertificateOfAnotherReplica() throws {
+        let files = try Files()
+        defer { files.remove() }
+        try files.issue(.replica(id: 1, cluster: "rampart", hosts: ["127.0.0.1"]), as: "replica")
+        try files.issue(.replica(id: 2, cluster: "rampart", hosts: ["127.0.0.1"]), as: "second")
+        try files.issue(.client(name: "ops"), as: "client")
+        let material = try TLSMaterial.load(try files.settings())
+        #expect(material.api != nil && material.peer != nil && material.peerCluster == "rampart")
+        #expect(Set(material.expiries.keys) == ["api", "peer", "ca"])
+        #expect(try TLSMaterial.load(try files.settings(["peer_tls": "off"])).peer == nil)
+        #expect(
+            refusal(try files.settings(["peer_cert_file": "\(files.folder)/second.pem", "peer_key_file": "\(files.folder)/second-key.pem"]))
+                .contains("peer_cert_file \(files.folder)/second.pem: names replica 2 of cluster rampart, but this is replica 1"))
+        #expect(
+            refusal(try files.settings(["peer_cert_file": "\(files.folder)/client.pem", "peer_key_file": "\(files.folder)/client-key.pem"]))
+                .contains("names no replica"))
+        // Without a CA there is nothing to verify peers with: auto leaves the peers on HMAC, on refuses.
+        var flags = ServerConfigurationTests.minimal
+        flags["tls_cert_file"] = "\(files.folder)/replica.pem"
+        flags["tls_key_file"] = "\(files.folder)/replica-key.pem"
+        #expect(try TLSMaterial.load(try ServerConfiguration.load(file: nil, environment: [:], flags: flags)).peer == nil)
+        flags["peer_tls"] = "on"
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: [:], flags: flags) }
+        flags["peer_tls"] = "off"
+        flags["peer_ca_file"] = "\(files.folder)/ca.pem"
+        #expect(throws: ConfigurationError.invalid("peer_ca_file", "is set but peer_tls is off")) {
+            try ServerConfiguration.load(file: nil, environment: [:], flags: flags)
+        }
+        flags["peer_tls"] = "maybe"
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: [:], flags: flags) }
+    }
+
+    @Test func theReloaderPutsRenewedFilesInUseAndKeepsTheOldOnesWhenTheNewAreBad() throws {
+        let files = try Files()
+        defer { files.remove() }
+        try files.issue(.replica(id: 1, cluster: "rampart", hosts: ["127.0.0.1"]), as: "replica", days: 10)
+        let settings = try files.settings()
+        let material = try TLSMaterial.load(settings)
+        let api = TLSServerContext(material.api!)
+        let peers = PeerTLSContexts(server: material.peer!.server, client: material.peer!.client)
+        let reloader = TLSReloader(settings: settings, material: material, api: api, peers: peers, logger: Logger(label: "test"))
+        let first = (api.current, peers.server, peers.client)
+        #expect(!reloader.reload(reason: "test", force: false), "unchanged files are not loaded again")
+        #expect(reloader.metricsText().contains("rampart_tls_reloads_total 0"))
+
+        // Renewed for longer: in use at once, and the expiry metric moves.
+        try files.issue(.replica(id: 1, cluster: "rampart", hosts: ["127.0.0.1"]), as: "replica", days: 20)
+        #expect(reloader.reload(reason: "test", force: false))
+        #expect(api.current !== first.0 && peers.server !== first.1 && peers.client !== first.2)
+        let expiry = Int(Date().addingTimeInterval(20 * 86_400).timeIntervalSince1970)
+        let line = reloader.metricsText().split(separator: "\n").first { $0.hasPrefix("rampart_tls_certificate_expiry_timestamp_seconds{use=\"api\"}") }
+        #expect(line.flatMap { Int($0.split(separator: " ").last ?? "") }.map { abs($0 - expiry) < 120 } == true, "\(line ?? "none")")
+
+        // A key that does not match, then another replica's certificate: refused, the old stay.
+        let second = (api.current, peers.server)
+        try files.write("replica-key.pem", try ClusterCertificates.issue(.client(name: "x"), by: files.authority, days: 1).privateKeyPEM)
+        #expect(!reloader.reload(reason: "test", force: false))
+        try files.issue(.replica(id: 2, cluster: "rampart", hosts: ["127.0.0.1"]), as: "replica")
+        #expect(!reloader.reload(reason: "test", force: true))
+        #expect(api.current === second.0 && peers.server === second.1)
+        #expect(reloader.metricsText().contains("rampart_tls_reloads_total 1") && reloader.metricsText().contains("rampart_tls_reload_failures_total 2"))
     }
 }

@@ -1,0 +1,218 @@
+"""TLS between the replicas and towards clients, on real replicas: encrypted peer links, peers
+refused when their certificate does not name them, and certificates renewed under load."""
+
+import hashlib
+import hmac
+import os
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import HTTPError, binary, eventually
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "faults"))
+from proxy import Proxies  # noqa: E402
+
+
+def frame(kind, payload):
+    """A peer frame: [length u32 big-endian][version 1][kind][payload]."""
+    return struct.pack(">IBB", len(payload) + 2, 1, kind) + payload
+
+
+def read_frame(sock):
+    """The next peer frame's kind and payload; None when the connection closed."""
+    def exactly(count):
+        data = b""
+        while len(data) < count:
+            chunk = sock.recv(count - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    head = exactly(6)
+    if head is None:
+        return None
+    length, _version, kind = struct.unpack(">IBB", head)
+    payload = exactly(length - 2)
+    return None if payload is None else (kind, payload)
+
+
+def handshake_as(replica, claimed_id, secret, certificate, key, authority):
+    """Dials `replica`'s peer port over TLS presenting `certificate`, and runs the peer handshake
+    claiming to be replica `claimed_id` with the real cluster secret. Returns the socket once
+    this side's proof is sent (the replica decides on it next)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(authority)
+    context.load_cert_chain(certificate, key)
+    sock = context.wrap_socket(socket.create_connection((replica.host, replica.peer_port), timeout=5))
+    nonce = os.urandom(32)
+    sock.sendall(frame(1, struct.pack("<Q", claimed_id) + nonce))
+    hello = read_frame(sock)
+    assert hello is not None and hello[0] == 1, "the replica says hello first"
+    their_id, their_nonce = struct.unpack("<Q", hello[1][:8])[0], hello[1][8:]
+    assert their_id == replica.id
+    message = b"rampart-peer-v1" + their_nonce + nonce + struct.pack("<Q", claimed_id) + struct.pack("<Q", their_id)
+    sock.sendall(frame(2, hmac.new(secret, message, hashlib.sha256).digest()))
+    return sock
+
+
+def closed_by_peer(sock, within=5.0):
+    """Whether the other side closes the connection within `within` seconds (a read that times
+    out means it is still open)."""
+    sock.settimeout(within)
+    try:
+        while True:
+            received = read_frame(sock)
+            if received is None:
+                return True
+    except socket.timeout:
+        return False
+    except (ssl.SSLError, ConnectionError):
+        return True
+
+
+def test_a_replica_presenting_another_replicas_certificate_is_refused_and_the_cluster_keeps_committing(make_cluster, tmp_path):
+    cluster = make_cluster(tls=True)
+    cluster.start()
+    one = cluster.replicas[0]
+    secret = cluster.secret_path.read_bytes().strip()
+    certs = cluster.certs
+    authority = str(certs / "ca.pem")
+    replica_2 = (str(certs / "replica-2.pem"), str(certs / "replica-2-key.pem"))
+    assert one.metric("rampart_peer_identity_refused_total") == 0
+
+    # The control: replica 2's certificate, claiming to be replica 2, with the secret, is accepted.
+    honest = handshake_as(one, 2, secret, *replica_2, authority)
+    assert not closed_by_peer(honest, within=1.5), "a peer whose certificate names it stays connected"
+    honest.close()
+
+    # Replica 2's certificate (valid, from the cluster's CA) and the secret, claiming to be
+    # replica 3: refused, and the log says why.
+    impostor = handshake_as(one, 3, secret, *replica_2, authority)
+    assert closed_by_peer(impostor), "the impostor's connection is closed"
+    eventually(lambda: one.metric("rampart_peer_identity_refused_total") >= 1, message="an identity refusal counted")
+    log = one.log_path.read_text(errors="replace")
+    refusals = [line for line in log.splitlines() if "does not name the replica it claims to be" in line]
+    assert refusals and "claimed=3" in refusals[-1] and "rampart://rampart/replicas/2, not rampart://rampart/replicas/3" in refusals[-1], refusals
+
+    # A replica certificate from another CA: the TLS handshake is refused, and logged.
+    subprocess.run([binary(), "certs", "init", "--dir", str(tmp_path / "other")], check=True, capture_output=True, timeout=60)
+    subprocess.run([binary(), "certs", "issue", "--dir", str(tmp_path / "other"), "--replica", "3", "--host", "127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    failures_before = one.metric("rampart_peer_handshake_failures_total")
+    with pytest.raises((ssl.SSLError, ConnectionError, AssertionError)):
+        stranger = handshake_as(one, 3, secret, str(tmp_path / "other" / "replica-3.pem"), str(tmp_path / "other" / "replica-3-key.pem"),
+                                authority)
+        # TLS 1.3 may report the refusal of the client's certificate on the first read only.
+        assert not closed_by_peer(stranger)
+    eventually(lambda: one.metric("rampart_peer_handshake_failures_total") > failures_before, message="a refused TLS handshake")
+    assert "CERTIFICATE_VERIFY_FAILED" in one.log_path.read_text(errors="replace")
+
+    # The cluster kept committing, on every replica.
+    for replica in cluster.replicas:
+        cluster.create_organization(replica)
+    cluster.converged()
+
+
+def test_the_peer_port_carries_no_readable_name(make_cluster):
+    """A capture of everything the peers send each other, relayed through a proxy, during writes
+    with a known name: with TLS it never appears; without (the control) it does."""
+    needle = b"capture-needle-7f3a9c"
+    for tls in (False, True):
+        cluster = make_cluster(tls=tls)
+        proxies = Proxies({r.id: (r.host, r.peer_port) for r in cluster.replicas}, capture=True)
+        try:
+            cluster.route_peers(lambda i, j: proxies.address(i, j))
+            cluster.start()
+            leader = cluster.leader()
+            organization = needle.decode()
+            leader.request("POST", "/v1/orgs", {"name": organization}, token=cluster.token)
+            leader.request("POST", f"/v1/orgs/{organization}/principals", {"name": f"{organization}-svc", "kind": "service_account"},
+                           token=cluster.token)
+            cluster.converged()
+            captured = proxies.captured()
+            assert len(captured) > 2_000, f"the capture holds the peer traffic ({len(captured)} bytes)"
+            if tls:
+                assert needle not in captured, "a name crossed the peer port in the clear"
+            else:
+                assert needle in captured, "the control: without TLS the name is on the wire, so the check can see it"
+        finally:
+            cluster.stop()
+            proxies.close()
+
+
+def test_certificates_renewed_on_every_replica_under_a_write_load_fail_no_request(make_cluster, tmp_path):
+    cluster = make_cluster(tls=True, tls_reload_interval_seconds=1)
+    cluster.start()
+    certs = cluster.certs
+    expiry = 'rampart_tls_certificate_expiry_timestamp_seconds{use="peer"}'
+    before = {r.id: r.metric(expiry) for r in cluster.replicas}
+
+    failures, successes, stop, lock = [], [0], threading.Event(), threading.Lock()
+
+    def write_load(index):
+        # New HTTPS connections (urllib) through every replica in turn, and creates through them.
+        count = 0
+        while not stop.is_set():
+            replica = cluster.replicas[count % len(cluster.replicas)]
+            count += 1
+            try:
+                replica.request("POST", "/v1/orgs", {"name": f"renew-{index}-{count}"}, token=cluster.token, timeout=10)
+                with lock:
+                    successes[0] += 1
+            except Exception as error:  # every failure is a finding
+                with lock:
+                    failures.append(f"replica {replica.id}: {error!r}")
+
+    threads = [threading.Thread(target=write_load, args=(index,), daemon=True) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    eventually(lambda: successes[0] >= 50, timeout=60, message="the write load running")
+
+    # Renew every replica's certificate with the same CA (a longer life, so the metric moves),
+    # then put the files in place: replica 1 is told by SIGHUP, the others notice the change.
+    renew = tmp_path / "renew"
+    renew.mkdir()
+    shutil.copy(certs / "ca.pem", renew / "ca.pem")
+    shutil.copy(certs / "ca-key.pem", renew / "ca-key.pem")
+    for replica in cluster.replicas:
+        subprocess.run([binary(), "certs", "issue", "--dir", str(renew), "--replica", str(replica.id), "--host", replica.host, "--host",
+                        "localhost", "--days", "400"], check=True, capture_output=True, timeout=60)
+        for name in (f"replica-{replica.id}-key.pem", f"replica-{replica.id}.pem"):
+            os.replace(renew / name, certs / name)
+    cluster.replicas[0].process.send_signal(signal.SIGHUP)
+    for replica in cluster.replicas:
+        eventually(lambda replica=replica: replica.metric(expiry) > before[replica.id] + 30 * 86_400, timeout=30,
+                   message=f"replica {replica.id} serving its renewed certificate")
+    # Each replica now serves the renewed certificate to new API connections.
+    for replica in cluster.replicas:
+        with socket.create_connection((replica.host, replica.api_port), timeout=5) as raw:
+            with cluster.ssl_context.wrap_socket(raw, server_hostname=replica.host) as tls:
+                served = tls.getpeercert(binary_form=True)
+        renewed = ssl.PEM_cert_to_DER_cert((certs / f"replica-{replica.id}.pem").read_text())
+        assert served == renewed, f"replica {replica.id} serves its renewed certificate"
+    done = successes[0]
+    eventually(lambda: successes[0] >= done + 100, timeout=60, message="more writes after the renewal")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, f"{len(failures)} failed requests during the renewal, first: {failures[:3]}"
+    hashes = cluster.converged()
+    assert hashes[0]["revision"] >= successes[0]
+    print(f"certificate renewal under load: {successes[0]} writes, 0 failed")
+    # New peer connections, both ways, use the renewed certificates: a restarted replica rejoins
+    # and catches up.
+    cluster.replicas[2].kill()
+    cluster.replicas[2].start()
+    cluster.create_organization(cluster.replicas[0])
+    cluster.converged()
