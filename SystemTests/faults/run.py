@@ -86,7 +86,7 @@ class Client:
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_MS / 1000 + 1) as response:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_MS / 1000 + 1, context=self.replica.cluster.ssl_context) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             try:
@@ -313,9 +313,11 @@ def fetch_logs(cluster, attempts=3):
         cluster.converged(timeout=60)
 
 
-def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2) -> bool:
+def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_per_replica: int = 2, tls: bool = False) -> bool:
     nemesis_class = SCHEDULES[schedule]
     settings = dict(nemesis_class.cluster_settings)
+    # With TLS the clients speak HTTPS with the cluster's CA and the replicas mutual TLS.
+    settings["tls"] = tls
     if "RAMPART_IN_NETNS" in os.environ:
         settings["distinct_hosts"] = True  # in our own namespace every replica gets its own address
     cluster = Cluster(root, **settings)
@@ -415,6 +417,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--history", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the cluster's data and logs here")
+    parser.add_argument("--tls", action="store_true", help="HTTPS for the clients and mutual TLS between the replicas")
     parser.add_argument("--netns", action="store_true",
                         help="run inside a new network namespace, each replica on its own loopback address (partition schedules always do)")
     arguments = parser.parse_args()
@@ -423,7 +426,8 @@ def main() -> None:
     root = arguments.keep or Path(tempfile.mkdtemp(prefix="rampart-faults-"))
     root.mkdir(parents=True, exist_ok=True)
     history_path = arguments.history or root / f"history-{arguments.schedule}.jsonl"
-    valid = run(arguments.schedule, arguments.seconds, history_path, root)
+    print(f"schedule {arguments.schedule}, TLS {'on' if arguments.tls else 'off'}")
+    valid = run(arguments.schedule, arguments.seconds, history_path, root, tls=arguments.tls)
     sys.exit(0 if valid else 1)
 
 

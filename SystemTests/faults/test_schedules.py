@@ -14,14 +14,14 @@ HERE = Path(__file__).resolve().parent
 SECONDS = os.environ.get("RAMPART_FAULT_SECONDS", "8")
 
 
-@pytest.mark.parametrize("schedule", sorted(s for s in SCHEDULES if s != "none"))
-def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
+def run_schedule(schedule, tmp_path, *options):
+    """Runs `schedule` in its short form and checks what every run must show."""
     if schedule in NEEDS_ROOT and os.geteuid() != 0:
         pytest.skip("this schedule needs root: a network namespace and iptables, or a mount (CI runs as root)")
     # As root every schedule runs in a network namespace of its own, replicas on 127.0.0.2-4.
     namespace = ["--netns"] if os.geteuid() == 0 else []
     result = subprocess.run(
-        [sys.executable, str(HERE / "run.py"), "--schedule", schedule, "--seconds", SECONDS, "--keep", str(tmp_path), *namespace],
+        [sys.executable, str(HERE / "run.py"), "--schedule", schedule, "--seconds", SECONDS, "--keep", str(tmp_path), *namespace, *options],
         capture_output=True, text=True, timeout=600)
     print(result.stdout)
     assert result.returncode == 0, f"{schedule} failed:\n{result.stdout}\n{result.stderr[-3000:]}"
@@ -32,3 +32,19 @@ def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_pat
         assert int(installed.rsplit(" ", 1)[1]) > 0, "the cut-off follower caught up by snapshot"
     if schedule == "leader-kill":
         assert "leader kill to first acknowledged write" in result.stdout
+    return result
+
+
+@pytest.mark.parametrize("schedule", sorted(s for s in SCHEDULES if s != "none"))
+def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
+    run_schedule(schedule, tmp_path)
+
+
+@pytest.mark.parametrize("schedule", ["leader-kill", "proxy-chaos", "isolate-leader"])
+def test_schedule_with_tls_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
+    """The same with HTTPS for the clients and mutual TLS between the replicas: a crash, a relay
+    that cuts, delays and duplicates the TLS stream, and a partition."""
+    result = run_schedule(schedule, tmp_path, "--tls")
+    assert "TLS on" in result.stdout
+    logs = [path.read_text(errors="replace") for path in tmp_path.glob("replica-*.log")]
+    assert logs and all("peer_tls=mutual" in log for log in logs), "every replica ran its peers over mutual TLS"
