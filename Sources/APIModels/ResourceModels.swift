@@ -449,20 +449,26 @@ public struct TokenResponse: Codable, Sendable, Hashable {
 /// (`org/name`: every token it was issued up to now) or `organization` (every token of its
 /// principals issued up to now), with an optional reason.
 public struct RevokeTokensRequest: APIRequestBody {
-    public static let fields: Set<String> = ["token", "revocation_ids", "principal", "organization", "reason"]
+    public static let fields: Set<String> = ["token", "revocation_ids", "principal", "organization", "certificate", "reason"]
     public var token: String?
     public var revocationIDs: [String]?
+    /// A client certificate (PEM) to revoke: it no longer authenticates, until it expires.
+    public var certificate: String?
     public var principal: String?
     public var organization: String?
     public var reason: String?
 
     enum CodingKeys: String, CodingKey {
-        case token, principal, organization, reason
+        case token, principal, organization, certificate, reason
         case revocationIDs = "revocation_ids"
     }
 
     /// Creates the request.
-    public init(token: String? = nil, revocationIDs: [String]? = nil, principal: String? = nil, organization: String? = nil, reason: String? = nil) {
+    public init(
+        token: String? = nil, revocationIDs: [String]? = nil, principal: String? = nil, organization: String? = nil, certificate: String? = nil,
+        reason: String? = nil
+    ) {
+        self.certificate = certificate
         self.token = token
         self.revocationIDs = revocationIDs
         self.principal = principal

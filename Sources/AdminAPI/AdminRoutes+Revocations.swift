@@ -1,5 +1,6 @@
 import APIModels
 import Biscuit
+import ClusterCertificates
 import Foundation
 import Hummingbird
 import PolicyModel
@@ -17,20 +18,38 @@ extension AdminRoutes {
     /// 30-second idle timeout common in proxies and HTTP clients, so a long poll is not cut.
     static let maxRevocationsWait = 25
 
+    /// The longest client certificate (PEM) a revocation takes.
+    static let maxCertificateBytes = 16 << 10
+
     func revokeTokensRoute(_ input: RouteInput) async throws -> Response {
         let body = try await decode(RevokeTokensRequest.self, from: input.request)
-        let forms = [body.token != nil, body.revocationIDs != nil, body.principal != nil, body.organization != nil].filter { $0 }.count
-        guard forms == 1 else { throw APIError.badRequest("give exactly one of token, revocation_ids, principal and organization") }
+        let forms = [body.token != nil, body.revocationIDs != nil, body.principal != nil, body.organization != nil, body.certificate != nil]
+            .filter { $0 }.count
+        guard forms == 1 else { throw APIError.badRequest("give exactly one of token, revocation_ids, principal, organization and certificate") }
         let reason = body.reason ?? ""
         guard reason.utf8.count <= TokenRevocation.maxReasonBytes, reason.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
             throw APIError.badRequest("reason must be at most \(TokenRevocation.maxReasonBytes) printable bytes")
         }
         let now = cluster.now()
         // No token a revocation names outlives the longest token life from now.
-        let expiresAt = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + Int64(Self.seconds(limits.tokenMaxTTL)) * 1000)
+        var expiresAt = Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + Int64(Self.seconds(limits.tokenMaxTTL)) * 1000)
         let command: Command
         let scope: PolicyModel.Scope
-        if let text = body.token {
+        if let pem = body.certificate {
+            // A client certificate is revoked by its fingerprint, until it expires (it would be
+            // refused by TLS from then on). One naming a principal is its organization's to revoke.
+            let certificate: (fingerprint: [UInt8], notValidAfter: Date, principal: String?)
+            do {
+                guard pem.utf8.count <= Self.maxCertificateBytes else { throw CertificateError.unreadable("longer than \(Self.maxCertificateBytes) bytes") }
+                certificate = try ClusterCertificates.fingerprint(certificatePEM: pem)
+            } catch {
+                throw APIError.badRequest("certificate: \(error)")
+            }
+            expiresAt = Timestamp(millisecondsSinceEpoch: max(now.millisecondsSinceEpoch, Int64(certificate.notValidAfter.timeIntervalSince1970 * 1000)))
+            let organization = try certificate.principal.map { text throws(APIError) in try parsePrincipal(text).organization }
+            command = .revokeTokens(ids: [certificate.fingerprint], organization: organization, reason: reason, expiresAt: expiresAt)
+            scope = organization.map(PolicyModel.Scope.organization) ?? .cluster
+        } else if let text = body.token {
             guard !text.isEmpty, text.utf8.count <= VerifiedToken.maxTextBytes else {
                 throw APIError.badRequest("token must be 1 to \(VerifiedToken.maxTextBytes) characters")
             }

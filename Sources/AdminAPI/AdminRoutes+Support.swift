@@ -152,6 +152,14 @@ extension AdminRoutes {
                 return .failure(.token(.holderGone("principal \(token.principal) no longer exists")))
             }
             principal = token.principal
+        case .certificate(let certificate):
+            guard state.principal(certificate.principal) != nil else {
+                return .failure(.unauthenticated("the client certificate names principal \(certificate.principal), which does not exist"))
+            }
+            if let revoked = state.revocation(ofID: certificate.fingerprint) {
+                return .failure(.unauthenticated("the client certificate was revoked: \(revoked)"))
+            }
+            principal = certificate.principal
         }
         guard let permission else { return .success(principal) }
         return decide(state, principal, permission, on: scope)

@@ -98,6 +98,8 @@ extension AdminRoutes {
         switch credential {
         case .apiKey(let key): keyID = key.id
         case .token(let token): keyID = token.apiKey
+        case .certificate:
+            return .failure(.forbidden("tokens are issued to API keys (and tokens they issued); a client certificate cannot ask for one"))
         }
         switch verify(credential, nil, on: .cluster, in: state) {
         case .success(let principal): caller = principal

@@ -24,6 +24,10 @@ public struct AdminRoutes: Sendable {
         public var tokenCacheCapacity = 10_000
         /// The root key schedule the leader follows, for the key set's planned retirements.
         public var keySchedule = RootKeySchedule(activationSeconds: 60, overlapSeconds: 86_400, rotationIntervalSeconds: 2_592_000)
+        /// Whether a client certificate naming a principal authenticates a request without an
+        /// `Authorization` header. Only with `ClientCertificateHandler` in every connection's
+        /// pipeline: it alone sets the field this trusts.
+        public var clientCertificates = false
 
         /// The default limits.
         public init() {}

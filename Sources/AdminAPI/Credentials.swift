@@ -1,6 +1,7 @@
 import APIModels
 import Biscuit
 import Hummingbird
+import HTTPTypes
 import PolicyModel
 import RampartAuthorizer
 import Synchronization
@@ -24,10 +25,12 @@ enum Credential: Sendable {
     }
 }
 
-/// A credential ready for the state: an API key, or a token whose signatures are verified.
+/// A credential ready for the state: an API key, a token whose signatures are verified, or a
+/// client certificate TLS verified (`ClientCertificateHandler`).
 enum ResolvedCredential: Sendable {
     case apiKey(BearerKey)
     case token(AcceptedToken)
+    case certificate(CertificateCredential)
 }
 
 /// A verified Rampart token as a replica decides with it: the token and its holder, parsed
@@ -105,12 +108,22 @@ extension AdminRoutes {
     /// - Throws: `APIError.unauthenticated` for a missing or malformed header,
     ///   `APIError.token` for a token that does not verify.
     func resolvedCredential(_ request: Request) throws(APIError) -> ResolvedCredential {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let header = request.headers[.authorization] else {
+            // Without a bearer credential, a client certificate naming a principal, where the
+            // replica accepts them (its field is set by `ClientCertificateHandler` alone).
+            if limits.clientCertificates {
+                if let field = request.headers[Self.clientCertificateField] { return .certificate(try CertificateCredential(field: field)) }
+                throw .unauthenticated("missing `Authorization: Bearer <api key or token>`, or a client certificate naming a principal")
+            }
             throw .unauthenticated("missing `Authorization: Bearer <api key or token>`")
         }
+        guard header.hasPrefix("Bearer ") else { throw .unauthenticated("missing `Authorization: Bearer <api key or token>`") }
         guard let credential = Credential.parse(header) else { throw .unauthenticated("malformed API key or token") }
         return try resolve(credential)
     }
+
+    /// The request field `ClientCertificateHandler` sets.
+    static let clientCertificateField = HTTPField.Name(ClientCertificateHandler.fieldName)!
 
     /// `credential`, with a token's signatures verified (or found verified in the cache).
     func resolve(_ credential: Credential) throws(APIError) -> ResolvedCredential {

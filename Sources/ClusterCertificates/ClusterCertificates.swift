@@ -27,12 +27,18 @@ public enum ClusterCertificates {
     public enum Holder: Sendable, Equatable {
         /// Replica `id` of `cluster`, reached at `hosts` (DNS names or IP addresses).
         case replica(id: UInt64, cluster: String, hosts: [String])
-        /// A client (a service or an operator), named `name`.
-        case client(name: String)
+        /// A client (a service or an operator), named `name`. With `principal` (`org/name`), the
+        /// certificate also names that principal of `cluster`
+        /// (`rampart://<cluster>/principals/<org>/<name>`): a replica that accepts client
+        /// certificates authenticates its holder as the principal.
+        case client(name: String, principal: String? = nil, cluster: String = "rampart")
     }
 
     /// The longest life a certificate may be given.
     public static let maxValidityDays = 3650 * 2
+
+    /// The URI that binds a client certificate to principal `principal` (`org/name`) of `cluster`.
+    public static func principalURI(cluster: String, principal: String) -> String { "rampart://\(cluster)/principals/\(principal)" }
 
     /// The URI that binds a certificate to replica `id` of `cluster`.
     public static func replicaURI(cluster: String, id: UInt64) -> String { "rampart://\(cluster)/replicas/\(id)" }
@@ -88,9 +94,16 @@ public enum ClusterCertificates {
             }
             // A replica serves clients and peers, and dials peers.
             usage = try ExtendedKeyUsage([.serverAuth, .clientAuth])
-        case .client(let name):
+        case .client(let name, let principal, let cluster):
             guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw CertificateError.invalid("a client name is 1 to 64 letters, digits, '-', '_' or '.'")
+            }
+            if let principal {
+                let parts = principal.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2,
+                    parts.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 && $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") } })
+                else { throw CertificateError.invalid("a principal is organization/name, each 1 to 63 lowercase letters, digits or '-'") }
+                names.append(.uniformResourceIdentifier(principalURI(cluster: cluster, principal: principal)))
             }
             subject = try DistinguishedName {
                 OrganizationName("Rampart")
@@ -179,7 +192,7 @@ public enum ClusterCertificates {
         } catch {
             return "the certificate cannot be read: \(error)"
         }
-        let uris = rampartURIs(of: certificate)
+        let uris = rampartURIs(of: certificate).filter { $0.contains("/replicas/") }
         let expected = replicaURI(cluster: cluster, id: id)
         guard !uris.isEmpty else { return "the certificate (\(certificate.subject)) names no replica; it should name \(expected)" }
         guard uris == [expected] else {
@@ -188,8 +201,62 @@ public enum ClusterCertificates {
         return nil
     }
 
+    /// The principal a client certificate (a peer's, already verified against the CA) names for
+    /// `cluster`, as written in it (`org/name`), with what a replica checks besides: when it
+    /// became valid and its SHA-256 fingerprint (what revoking it names).
+    public struct ClientIdentity: Sendable, Equatable {
+        public var principal: String
+        public var notValidBefore: Date
+        public var notValidAfter: Date
+        public var fingerprint: [UInt8]
+    }
+
+    /// The principal the certificate `certificateDER` names for `cluster`.
+    /// - Returns: the identity, or why there is none (unreadable, no principal of this cluster,
+    ///   or more than one).
+    public static func clientIdentity(certificateDER: [UInt8], cluster: String) -> Result<ClientIdentity, CertificateError> {
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(derEncoded: certificateDER)
+        } catch {
+            return .failure(.unreadable("the client certificate cannot be read: \(error)"))
+        }
+        let prefix = principalURI(cluster: cluster, principal: "")
+        let principals = rampartURIs(of: certificate).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        guard principals.count == 1, let principal = principals.first else {
+            return .failure(
+                .invalid(
+                    principals.isEmpty
+                        ? "the client certificate (\(certificate.subject)) names no principal of cluster \(cluster)"
+                        : "the client certificate (\(certificate.subject)) names more than one principal"))
+        }
+        return .success(
+            ClientIdentity(
+                principal: principal, notValidBefore: certificate.notValidBefore, notValidAfter: certificate.notValidAfter,
+                fingerprint: Array(SHA256.hash(data: certificateDER))))
+    }
+
+    /// The SHA-256 fingerprint of a PEM certificate (what `POST /v1/tokens/revoke` takes to
+    /// revoke a client certificate), and when it expires.
+    public static func fingerprint(certificatePEM: String) throws(CertificateError) -> (fingerprint: [UInt8], notValidAfter: Date, principal: String?) {
+        let certificate: Certificate
+        let der: [UInt8]
+        do {
+            certificate = try Certificate(pemEncoded: certificatePEM)
+            var serializer = DER.Serializer()
+            try serializer.serialize(certificate)
+            der = serializer.serializedBytes
+        } catch {
+            throw .unreadable("not a PEM certificate: \(error)")
+        }
+        let principal = rampartURIs(of: certificate).first { $0.contains("/principals/") }.flatMap { uri in
+            uri.range(of: "/principals/").map { String(uri[$0.upperBound...]) }
+        }
+        return (Array(SHA256.hash(data: der)), certificate.notValidAfter, principal)
+    }
+
     private static func replicaIdentity(of certificate: Certificate) -> (cluster: String, id: UInt64)? {
-        let uris = rampartURIs(of: certificate)
+        let uris = rampartURIs(of: certificate).filter { $0.contains("/replicas/") }
         guard uris.count == 1, let uri = uris.first else { return nil }
         let rest = uri.dropFirst("rampart://".count)
         guard let slash = rest.range(of: "/replicas/") else { return nil }

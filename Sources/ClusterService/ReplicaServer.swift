@@ -116,6 +116,8 @@ public struct ReplicaServer {
             activationSeconds: settings.keyActivationSeconds, overlapSeconds: settings.keyOverlapSeconds,
             rotationIntervalSeconds: settings.keyRotationIntervalSeconds)
         limits.keySchedule = schedule
+        let clientCertificateCluster = settings.apiClientCertificates == .off ? nil : material.apiCluster
+        limits.clientCertificates = clientCertificateCluster != nil
         let routes = AdminRoutes(cluster: cluster, limits: limits, metrics: metrics)
         let apiLogger = Logger(label: "rampart.api-\(settings.replicaID)")
         var connectionLimits = ConnectionLimits()
@@ -128,7 +130,11 @@ public struct ReplicaServer {
         let app = Application(
             router: routes.router(),
             server: .http1OnEventLoops(
-                rawHTTPHandlers: { [FastPath(routes: routes, logger: apiLogger)] }, timeouts: (connectionLimits, metrics), tls: tls),
+                rawHTTPHandlers: {
+                    // The client-certificate handler first: it alone sets the field the routes
+                    // trust, removing what a client sent in its name.
+                    (clientCertificateCluster.map { [ClientCertificateHandler(cluster: $0)] } ?? []) + [FastPath(routes: routes, logger: apiLogger)]
+                }, timeouts: (connectionLimits, metrics), tls: tls),
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.apiListen.host, port: settings.apiListen.port),
                 availableConnectionsDelegate: ConnectionCap(maxConnections: connectionLimits.maxConnections, metrics: metrics, logger: apiLogger)),

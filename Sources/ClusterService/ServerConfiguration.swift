@@ -69,6 +69,16 @@ public struct ServerConfiguration: Equatable, Sendable {
     /// How far ahead of a certificate's expiry the logs warn of it, in days.
     var tlsExpiryWarningDays = 30
 
+    /// Client certificates on the API: `off`, `optional` (a client may present one from the
+    /// CA; one that names a principal authenticates requests without an `Authorization`
+    /// header) or `required` (every connection must present one from the CA).
+    var apiClientCertificates = ClientCertificateMode.off
+
+    /// Whether the API asks clients for certificates.
+    enum ClientCertificateMode: String, Equatable, Sendable {
+        case off, optional, required
+    }
+
     /// Whether the replicas speak mutual TLS to each other.
     enum PeerTLSMode: String, Equatable, Sendable {
         case auto, on, off
@@ -134,7 +144,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
         "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
         "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file", "peer_tls", "peer_cert_file", "peer_key_file",
-        "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days",
+        "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days", "api_client_certificates",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -221,6 +231,11 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "peer_tls":
             guard let mode = PeerTLSMode(rawValue: value) else { throw .invalid(field, "expected auto, on or off, got \"\(value)\"") }
             peerTLS = mode
+        case "api_client_certificates":
+            guard let mode = ClientCertificateMode(rawValue: value) else {
+                throw .invalid(field, "expected off, optional or required, got \"\(value)\"")
+            }
+            apiClientCertificates = mode
         case "peer_cert_file": peerCertFile = value
         case "peer_key_file": peerKeyFile = value
         case "peer_ca_file": peerCAFile = value
@@ -269,6 +284,9 @@ public struct ServerConfiguration: Equatable, Sendable {
             throw .invalid(tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
         }
         guard tlsCAFile.isEmpty || !tlsCertFile.isEmpty else { throw .invalid("tls_ca_file", "needs tls_cert_file and tls_key_file") }
+        guard apiClientCertificates == .off || !tlsCAFile.isEmpty else {
+            throw .invalid("api_client_certificates", "needs tls_ca_file (and tls_cert_file), the CA client certificates are verified with")
+        }
         guard peerCertFile.isEmpty == peerKeyFile.isEmpty else {
             throw .invalid(peerCertFile.isEmpty ? "peer_cert_file" : "peer_key_file", "peer_cert_file and peer_key_file go together")
         }

@@ -24,6 +24,8 @@ struct TLSMaterial {
     /// The cluster the peer certificate names (`rampart://<cluster>/replicas/<id>`): peers must
     /// present certificates of the same cluster.
     var peerCluster: String?
+    /// The cluster the API certificate names: client certificates must name principals of it.
+    var apiCluster: String?
     /// When each certificate in use expires, by what it is used for (`api`, `peer`, `ca`).
     var expiries: [String: Date] = [:]
 
@@ -37,10 +39,25 @@ struct TLSMaterial {
                 authority: settings.tlsCAFile.isEmpty ? nil : ("tls_ca_file", settings.tlsCAFile), now: now)
             material.expiries["api"] = loaded.checked.notValidAfter
             if let authority = loaded.authorityExpiry { material.expiries["ca"] = authority }
+            material.apiCluster = ClusterCertificates.replicaIdentity(certificatePEM: loaded.certificatePEM)?.cluster
+            if settings.apiClientCertificates != .off && material.apiCluster == nil {
+                throw ServerStartError(
+                    "tls_cert_file \(settings.tlsCertFile): names no replica of a cluster, so client certificates (api_client_certificates) "
+                        + "cannot be matched to it; use a replica certificate (rampart certs issue --replica)")
+            }
             do {
                 var configuration = TLSConfiguration.makeServerConfiguration(
                     certificateChain: loaded.chain.map { .certificate($0) }, privateKey: .privateKey(loaded.key))
                 configuration.minimumTLSVersion = .tlsv12
+                switch settings.apiClientCertificates {
+                case .off: break
+                case .optional:
+                    configuration.trustRoots = .certificates(loaded.authorityChain)
+                    configuration.certificateVerification = .optionalVerification
+                case .required:
+                    configuration.trustRoots = .certificates(loaded.authorityChain)
+                    configuration.certificateVerification = .noHostnameVerification
+                }
                 material.api = try NIOSSLContext(configuration: configuration)
             } catch {
                 throw ServerStartError("tls_cert_file \(settings.tlsCertFile): cannot be served: \(error)")

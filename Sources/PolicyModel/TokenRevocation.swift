@@ -72,6 +72,13 @@ extension String {
 }
 
 extension PolicyState {
+    /// Why the revocation id `id` is revoked (a client certificate's fingerprint, say); nil when
+    /// it is not. Revocations by principal or organization do not cover it.
+    public func revocation(ofID id: [UInt8]) -> String? {
+        guard !revocations.isEmpty, let revoked = revocations[.id(id)] else { return nil }
+        return "revoked at revision \(revoked.revision): \(revoked.reason)"
+    }
+
     /// Why a token with these revocation ids, of `principal`, issued at `issuedAt`, is revoked;
     /// nil when it is not. A revocation by principal or organization covers tokens issued up to
     /// the second it was made (a token carries its issue time in whole seconds).

@@ -17,7 +17,10 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "table or json.") var output = "table"
     @OptionGroup var tls: TLSOptions
 
-    /// The bearer token, from the file option, then the environment.
+    /// The bearer token, from the file option, then the environment. With none, but a client
+    /// certificate to present (`--cert`), the empty string: requests then carry no
+    /// `Authorization` header, and the certificate authenticates them on replicas that accept
+    /// client certificates naming a principal.
     func token() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let path = apiKeyFile ?? environment["RAMPART_API_KEY_FILE"] {
@@ -25,7 +28,8 @@ struct ClientOptions: ParsableArguments {
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if let key = environment["RAMPART_API_KEY"] { return key }
-        throw ValidationError("no API key: pass --api-key-file or set RAMPART_API_KEY_FILE")
+        if (tls.cert ?? environment["RAMPART_CERT"]) != nil { return "" }
+        throw ValidationError("no API key: pass --api-key-file or set RAMPART_API_KEY_FILE (or present a client certificate: --cert, --key)")
     }
 
     func client() throws -> AdminClient {
@@ -106,7 +110,7 @@ struct AdminClient {
     func call<Answer: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = nil as String?, token: String?) async throws
         -> Answer
     {
-        let (status, data) = try await send(method, path, body: body, authorization: token.map { "Bearer \($0)" })
+        let (status, data) = try await send(method, path, body: body, authorization: token.flatMap { $0.isEmpty ? nil : "Bearer \($0)" })
         return try decode(status, data)
     }
 

@@ -34,6 +34,9 @@ struct CertsCommand: ParsableCommand {
         @Option(help: "The replica's id: its certificate names it (rampart://CLUSTER/replicas/N).") var replica: UInt64?
         @Option(help: "A DNS name or IP address the replica is reached at; repeat for several.") var host: [String] = []
         @Option(help: "A client's name (a service or an operator).") var client: String?
+        @Option(
+            help: "With --client: the principal (ORG/NAME) the certificate authenticates as, on replicas that accept client certificates.")
+        var principal: String?
         @Option(help: "The cluster's name (as given to `certs init`).") var cluster = "rampart"
         @Option(help: "Days the certificate is valid.") var days = 365
 
@@ -43,11 +46,12 @@ struct CertsCommand: ParsableCommand {
             switch (replica, client) {
             case (let id?, nil):
                 guard !host.isEmpty else { throw ValidationError("a replica's certificate needs at least one --host") }
+                guard principal == nil else { throw ValidationError("--principal is for clients") }
                 holder = .replica(id: id, cluster: cluster, hosts: host)
                 name = "replica-\(id)"
             case (nil, let client?):
                 guard host.isEmpty else { throw ValidationError("--host is for replicas") }
-                holder = .client(name: client)
+                holder = .client(name: client, principal: principal, cluster: cluster)
                 name = "client-\(client)"
             default:
                 throw ValidationError("give --replica N (with --host) or --client NAME")

@@ -38,7 +38,7 @@ extension AdminClient {
     func call<Answer: Decodable>(
         _ method: String, _ path: String, body: (some Encodable)? = nil as String?, token: String, headers: [String: String]
     ) async throws -> Answer {
-        let (status, data) = try await send(method, path, body: body, authorization: "Bearer \(token)", headers: headers)
+        let (status, data) = try await send(method, path, body: body, authorization: token.isEmpty ? nil : "Bearer \(token)", headers: headers)
         return try decode(status, data)
     }
 

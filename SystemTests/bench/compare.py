@@ -1,7 +1,7 @@
 """Rampart and etcd side by side on this machine: a 3-replica Rampart cluster and a 3-member
 etcd cluster (Debian's etcd-server, fsync on), both on loopback, driven by the same wrk loads.
 
-    python3 SystemTests/bench/compare.py [--seconds 10] [--markdown docs/BENCHMARKS.md]
+    python3 SystemTests/bench/compare.py [--seconds 10] [--markdown docs/BENCHMARKS.md] [--tls off|on|both]
 
 Cases: writes at 1, 16 and 64 connections (Rampart: create a unique principal through the
 leader; etcd: kv/put of a unique key with a 100-byte value through the gateway), linearizable
@@ -9,6 +9,11 @@ reads at 16 connections (Rampart: GET an organization; etcd: kv/range), and for 
 stale reads and `authorize` on a follower. The clusters run one after the other, so each has
 the machine's two cores to itself while measured. Prints one table: req/s and p50/p99/p99.9
 per system, the ratio, the CPU seconds each cluster used, and its replicas' peak RSS.
+
+With `--tls on` both systems run with TLS: clients over HTTPS (connections kept alive) and the
+members over mutual TLS (Rampart with its certificates from `rampart certs`; etcd with
+`--cert-file`, `--peer-cert-file` and their CA from the same tool). `--tls both` runs every case
+plain and then over TLS, in the same run, so the table shows what TLS costs.
 """
 
 import argparse
@@ -16,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -99,24 +105,50 @@ def measure(pids, run_case):
 
 
 class Etcd:
-    """A 3-member etcd cluster on loopback."""
+    """A 3-member etcd cluster on loopback; with `tls`, clients over HTTPS and members over
+    mutual TLS, with certificates made by `rampart certs` (a CA, one certificate per member)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tls=False):
         self.root = root
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
         self.members = []
         for number in range(1, 4):
             self.members.append({"name": f"e{number}", "client": free_port(), "peer": free_port(), "data": root / f"etcd-{number}"})
         self.processes = []
+        self.context = None
+        if tls:
+            from harness import binary
+            certs = root / "etcd-certs"
+            subprocess.run([binary(), "certs", "init", "--dir", str(certs), "--cluster", "etcd-bench"], check=True, capture_output=True)
+            for number in range(1, 4):
+                subprocess.run([binary(), "certs", "issue", "--dir", str(certs), "--cluster", "etcd-bench", "--replica", str(number),
+                                "--host", "127.0.0.1", "--host", "localhost"], check=True, capture_output=True)
+            self.certs = certs
+            self.context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+
+    def tls_flags(self, number):
+        if not self.tls:
+            return []
+        certificate, key, ca = (str(self.certs / f"replica-{number}.pem"), str(self.certs / f"replica-{number}-key.pem"),
+                                str(self.certs / "ca.pem"))
+        # Clients are not asked for certificates (as with Rampart's API): no --trusted-ca-file.
+        return ["--cert-file", certificate, "--key-file", key,
+                "--peer-cert-file", certificate, "--peer-key-file", key, "--peer-trusted-ca-file", ca, "--peer-client-cert-auth"]
 
     def start(self):
-        cluster = ",".join(f"{m['name']}=http://127.0.0.1:{m['peer']}" for m in self.members)
-        for member in self.members:
+        scheme = self.scheme
+        cluster = ",".join(f"{m['name']}={scheme}://127.0.0.1:{m['peer']}" for m in self.members)
+        for number, member in enumerate(self.members, start=1):
             log = open(self.root / f"{member['name']}.log", "wb")
             self.processes.append(subprocess.Popen([
                 "etcd", "--name", member["name"], "--data-dir", str(member["data"]),
-                "--listen-client-urls", f"http://127.0.0.1:{member['client']}", "--advertise-client-urls", f"http://127.0.0.1:{member['client']}",
-                "--listen-peer-urls", f"http://127.0.0.1:{member['peer']}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{member['peer']}",
+                "--listen-client-urls", f"{scheme}://127.0.0.1:{member['client']}",
+                "--advertise-client-urls", f"{scheme}://127.0.0.1:{member['client']}",
+                "--listen-peer-urls", f"{scheme}://127.0.0.1:{member['peer']}",
+                "--initial-advertise-peer-urls", f"{scheme}://127.0.0.1:{member['peer']}",
                 "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "rampart-bench",
+                *self.tls_flags(number),
             ], stdout=log, stderr=log))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -128,19 +160,20 @@ class Etcd:
         raise RuntimeError("etcd did not start; see its logs in " + str(self.root))
 
     def url(self, number=0):
-        return f"http://127.0.0.1:{self.members[number]['client']}"
+        return f"{self.scheme}://127.0.0.1:{self.members[number]['client']}"
 
     def put(self, key, value):
         request = urllib.request.Request(self.url() + "/v3/kv/put", data=json.dumps({"key": key, "value": value}).encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=self.context) as response:
             response.read()
 
     def leader_url(self):
-        with urllib.request.urlopen(urllib.request.Request(self.url() + "/v3/maintenance/status", data=b"{}", method="POST"), timeout=5) as r:
+        with urllib.request.urlopen(urllib.request.Request(self.url() + "/v3/maintenance/status", data=b"{}", method="POST"), timeout=5,
+                                    context=self.context) as r:
             leader = int(json.loads(r.read())["leader"])
         for number in range(3):
             with urllib.request.urlopen(urllib.request.Request(self.url(number) + "/v3/maintenance/status", data=b"{}", method="POST"),
-                                        timeout=5) as r:
+                                        timeout=5, context=self.context) as r:
                 if int(json.loads(r.read())["header"]["member_id"]) == leader:
                     return self.url(number)
         return self.url()
@@ -203,13 +236,13 @@ def profiled(run_case, pid, directory, label):
         recorder.wait()
 
 
-def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory=None):
+def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory=None, tls=False):
     results = {}
     with tempfile.TemporaryDirectory() as root:
         root = Path(root)
         if "rampart" in systems:
             (root / "rampart").mkdir()
-            cluster = Cluster(root / "rampart", tick_milliseconds=50, snapshot_interval=100_000)
+            cluster = Cluster(root / "rampart", tick_milliseconds=50, snapshot_interval=100_000, tls=tls)
             cluster.start()
             try:
                 leader = cluster.leader()
@@ -243,7 +276,7 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
             finally:
                 cluster.stop()
         if "etcd" in systems:
-            etcd = Etcd(root)
+            etcd = Etcd(root, tls=tls)
             etcd.start()
             try:
                 url = etcd.leader_url()
@@ -304,9 +337,14 @@ def main():
                         help="run only this case (repeatable), e.g. 'writes/64' or 'authorize on a follower'")
     parser.add_argument("--perf", type=Path, metavar="DIR",
                         help="record a perf profile of the measured Rampart replica per case into DIR")
+    parser.add_argument("--tls", choices=["off", "on", "both"], default="off",
+                        help="HTTPS clients and mutual TLS between members for both systems; both: every case plain, then over TLS")
     arguments = parser.parse_args()
     systems = (arguments.only,) if arguments.only else ("rampart", "etcd")
-    results = run(arguments.seconds, systems, tuple(arguments.case), arguments.perf)
+    results = {}
+    for tls in {"off": [False], "on": [True], "both": [False, True]}[arguments.tls]:
+        for (name, connections, system), result in run(arguments.seconds, systems, tuple(arguments.case), arguments.perf, tls).items():
+            results[(f"{name} (TLS)" if tls else name, connections, system)] = result
     text = table(results, arguments.seconds)
     facts = machine()
     print(facts)

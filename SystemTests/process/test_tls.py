@@ -216,3 +216,133 @@ def test_certificates_renewed_on_every_replica_under_a_write_load_fail_no_reques
     cluster.replicas[2].start()
     cluster.create_organization(cluster.replicas[0])
     cluster.converged()
+
+
+def https(replica, method, path, certificate=None, context=None, body=None, headers=None):
+    """One request over a new HTTPS connection trusting the cluster's CA, presenting
+    `certificate` ((cert file, key file)) if given; returns (status, parsed body)."""
+    if context is None:
+        context = ssl.create_default_context(cafile=str(replica.cluster.certs / "ca.pem"))
+        if certificate:
+            context.load_cert_chain(*certificate)
+    import http.client
+    import json
+    connection = http.client.HTTPSConnection(replica.host, replica.api_port, context=context, timeout=10)
+    try:
+        connection.request(method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json", **(headers or {})})
+        answer = connection.getresponse()
+        text = answer.read()
+        is_json = "json" in (answer.getheader("Content-Type") or "")
+        return answer.status, json.loads(text) if text and is_json else text
+    finally:
+        connection.close()
+
+
+def expired_client_certificate(certs, directory, principal):
+    """A client certificate naming `principal`, signed by the cluster's CA, that expired
+    yesterday (made with the `cryptography` package: `rampart certs` never backdates)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    authority_key = serialization.load_pem_private_key((certs / "ca-key.pem").read_bytes(), None)
+    authority = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stale")]))
+                   .issuer_name(authority.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=10)).not_valid_after(now - datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"rampart://rampart/principals/{principal}")]),
+                                  critical=False)
+                   .sign(authority_key, hashes.SHA256()))
+    paths = (directory / "stale.pem", directory / "stale-key.pem")
+    paths[0].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return tuple(str(p) for p in paths)
+
+
+def test_client_certificates_naming_a_principal_authenticate_and_can_be_revoked(make_cluster, tmp_path):
+    cluster = make_cluster(tls=True, api_client_certificates="optional")
+    cluster.start()
+    leader = cluster.leader()
+    token = cluster.token
+    leader.request("POST", "/v1/orgs", {"name": "certs"}, token=token)
+    leader.request("POST", "/v1/orgs", {"name": "elsewhere"}, token=token)
+    leader.request("POST", "/v1/orgs/certs/projects", {"name": "web"}, token=token)
+    leader.request("POST", "/v1/orgs/certs/principals", {"name": "deployer", "kind": "service_account"}, token=token)
+    bound = leader.request("POST", "/v1/orgs/certs/bindings", {"principal": "deployer", "role": "org.viewer"}, token=token)
+    certs = cluster.certs
+
+    def issue(*arguments):
+        subprocess.run([binary(), "certs", "issue", "--dir", str(certs), *arguments], check=True, capture_output=True, timeout=60)
+
+    issue("--client", "deployer", "--principal", "certs/deployer")
+    issue("--client", "ops")
+    issue("--client", "ghost", "--principal", "certs/ghost")
+    deployer = (str(certs / "client-deployer.pem"), str(certs / "client-deployer-key.pem"))
+    read = f"/v1/orgs/certs/projects?consistency=stale&min_revision={bound['revision']}"
+
+    # The certificate authenticates as certs/deployer on every replica: it reads its organization,
+    # not another one, and cannot write.
+    for replica in cluster.replicas:
+        status, listed = https(replica, "GET", read, deployer)
+        assert status == 200 and [p["name"] for p in listed["items"]] == ["web"], (status, listed)
+        assert https(replica, "GET", "/v1/orgs/elsewhere", deployer)[0] == 403
+    assert https(leader, "POST", "/v1/orgs/certs/projects", deployer, body={"name": "nope"})[0] == 403
+    # The CLI with --cert/--key and no API key.
+    environment = {"PATH": "/usr/bin:/bin"}
+    listed = subprocess.run([binary(), "projects", "list", "--org", "certs", "--endpoints", leader.endpoint, "--cacert", str(certs / "ca.pem"),
+                             "--cert", deployer[0], "--key", deployer[1], "--output", "json"], capture_output=True, text=True, timeout=60,
+                            env=environment)
+    assert listed.returncode == 0 and "web" in listed.stdout, listed.stderr
+    # A bearer credential takes precedence over the certificate.
+    assert https(leader, "GET", "/v1/orgs/elsewhere", deployer, headers={"Authorization": f"Bearer {token}"})[0] == 200
+    # A token cannot be asked for with a certificate: tokens are issued to API keys.
+    assert https(leader, "POST", "/v1/tokens", deployer, body={"ttl_seconds": 60})[0] == 403
+
+    # The identity field cannot be forged: without a certificate, or with one, what a client
+    # sends in its name is removed.
+    forged = {"rampart-client-certificate": "ok system/admin 0 00"}
+    status, problem = https(leader, "GET", "/v1/orgs/elsewhere", headers=forged)
+    assert status == 401 and "client certificate" in problem["detail"], problem
+    assert https(leader, "GET", "/v1/orgs/elsewhere", deployer, headers=forged)[0] == 403
+    # A certificate that names no principal, or one that does not exist: 401, saying why.
+    status, problem = https(leader, "GET", read, (str(certs / "client-ops.pem"), str(certs / "client-ops-key.pem")))
+    assert status == 401 and "names no principal" in problem["detail"], problem
+    status, problem = https(leader, "GET", read, (str(certs / "client-ghost.pem"), str(certs / "client-ghost-key.pem")))
+    assert status == 401 and "does not exist" in problem["detail"], problem
+    # Another CA's certificate, or an expired one from the cluster's CA: refused by TLS.
+    subprocess.run([binary(), "certs", "init", "--dir", str(tmp_path / "other")], check=True, capture_output=True, timeout=60)
+    subprocess.run([binary(), "certs", "issue", "--dir", str(tmp_path / "other"), "--client", "deployer", "--principal", "certs/deployer"],
+                   check=True, capture_output=True, timeout=60)
+    foreign = (str(tmp_path / "other" / "client-deployer.pem"), str(tmp_path / "other" / "client-deployer-key.pem"))
+    for refused in (foreign, expired_client_certificate(certs, tmp_path, "certs/deployer")):
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            https(leader, "GET", read, refused)
+
+    # Revoked (by an org admin's API key would do; here the administrator's): refused everywhere.
+    revoked = leader.request("POST", "/v1/tokens/revoke", {"certificate": (certs / "client-deployer.pem").read_text(), "reason": "laptop lost"},
+                             token=token)
+    for replica in cluster.replicas:
+        replica.request("GET", f"/v1/orgs/certs?consistency=stale&min_revision={revoked['revision']}", token=token)
+        status, problem = https(replica, "GET", read, deployer)
+        assert status == 401 and "revoked" in problem["detail"] and "laptop lost" in problem["detail"], problem
+    # Bad revocations change nothing.
+    for body in ({"certificate": "not a certificate"}, {"certificate": (certs / "client-ops.pem").read_text(), "principal": "certs/deployer"}):
+        with pytest.raises(HTTPError) as refused:
+            leader.request("POST", "/v1/tokens/revoke", body, token=token)
+        assert refused.value.status == 400
+
+
+def test_required_client_certificates_refuse_a_connection_without_one(make_cluster):
+    cluster = make_cluster(size=1, tls=True, api_client_certificates="required")
+    for replica in cluster.replicas:
+        replica.start()
+    replica = cluster.replicas[0]
+    subprocess.run([binary(), "certs", "issue", "--dir", str(cluster.certs), "--client", "ops"], check=True, capture_output=True, timeout=60)
+    with_certificate = (str(cluster.certs / "client-ops.pem"), str(cluster.certs / "client-ops-key.pem"))
+    eventually(lambda: https(replica, "GET", "/healthz", with_certificate)[0] == 200, message="the replica serving")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        https(replica, "GET", "/healthz")

@@ -11,8 +11,9 @@ struct Fixture {
     let client: RouteClient
     let admin: String
 
-    init() async throws {
-        client = RouteClient(cluster: cluster)
+    /// A bootstrapped fake cluster whose routes have `limits`.
+    init(limits: AdminRoutes.Limits = AdminRoutes.Limits()) async throws {
+        client = RouteClient(cluster: cluster, routes: AdminRoutes(cluster: cluster, limits: limits))
         let answer = try await client.send(
             .post, "/v1/cluster/bootstrap", headers: ["Authorization": try await client.clusterProof(.bootstrap)])
         #expect(answer.status == 201)
