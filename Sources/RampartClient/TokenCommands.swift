@@ -102,19 +102,25 @@ extension TokensCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a token (and what was made from it), revocation ids, or every token of a principal or an organization.")
+            abstract:
+                "Revoke a token (and what was made from it), revocation ids, every token of a principal or an organization, or a client certificate.")
         @OptionGroup var options: ClientOptions
         @Option(help: "The token to revoke, or a file holding it.") var token: String?
         @Option(name: .customLong("revocation-id"), help: "A revocation id (hex); repeat for several.") var revocationIDs: [String] = []
         @Option(help: "Every token of this principal (organization/name) issued up to now.") var principal: String?
         @Option(help: "Every token of this organization's principals issued up to now.") var organization: String?
+        @Option(help: "A client certificate (PEM file) that must no longer authenticate, until it expires.") var certificate: String?
         @Option(help: "Why (recorded in the revocation list and the audit log).") var reason: String?
 
         func run() async throws {
             let tokenText = try token.map { try TokenArgument.parse([$0]).text() }
+            let certificatePEM = try certificate.map { path in
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the certificate \(path)") }
+                return String(decoding: data, as: UTF8.self)
+            }
             let request = RevokeTokensRequest(
                 token: tokenText, revocationIDs: revocationIDs.isEmpty ? nil : revocationIDs, principal: principal, organization: organization,
-                reason: reason)
+                certificate: certificatePEM, reason: reason)
             let answer: RevokeTokensResponse = try await options.client().call(Endpoint.revokeTokens, body: request, token: try options.token())
             if options.output == "json" {
                 try printOutput(answer, format: "json")

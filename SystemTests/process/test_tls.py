@@ -322,9 +322,13 @@ def test_client_certificates_naming_a_principal_authenticate_and_can_be_revoked(
         with pytest.raises((ssl.SSLError, ConnectionError)):
             https(leader, "GET", read, refused)
 
-    # Revoked (by an org admin's API key would do; here the administrator's): refused everywhere.
-    revoked = leader.request("POST", "/v1/tokens/revoke", {"certificate": (certs / "client-deployer.pem").read_text(), "reason": "laptop lost"},
-                             token=token)
+    # Revoked with the CLI (an org admin's API key would do; here the administrator's): refused everywhere.
+    import json
+    revoking = subprocess.run([binary(), "tokens", "revoke", "--certificate", deployer[0], "--reason", "laptop lost", "--endpoints",
+                               leader.endpoint, "--cacert", str(certs / "ca.pem"), "--output", "json"], capture_output=True, text=True,
+                              timeout=60, env={"PATH": "/usr/bin:/bin", "RAMPART_API_KEY_FILE": str(cluster.root / "admin.key")})
+    assert revoking.returncode == 0, revoking.stderr
+    revoked = json.loads(revoking.stdout)
     for replica in cluster.replicas:
         replica.request("GET", f"/v1/orgs/certs?consistency=stale&min_revision={revoked['revision']}", token=token)
         status, problem = https(replica, "GET", read, deployer)
