@@ -1,4 +1,6 @@
 import APIModels
+public import HTTPTypes
+public import NIOHTTPTypes
 import ClusterCertificates
 import Foundation
 public import NIOCore
@@ -40,15 +42,16 @@ public final class ClientCertificateHandler: ChannelInboundHandler, RemovableCha
             return
         }
         head.headers.remove(name: Self.fieldName)
-        if field == nil { field = Self.field(of: context, cluster: cluster) }
+        if field == nil { field = Self.field(of: context.pipeline, cluster: cluster) }
         if let field, !field.isEmpty { head.headers.add(name: Self.fieldName, value: field) }
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
-    /// The field for the connection's certificate: `ok <principal> <not before, Unix seconds>
-    /// <SHA-256 fingerprint, hex>`, or `refused <reason>`; empty without a certificate.
-    static func field(of context: ChannelHandlerContext, cluster: String) -> String {
-        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate() else { return "" }
+    /// The field for the certificate of the connection `pipeline` belongs to: `ok <principal>
+    /// <not before, Unix seconds> <SHA-256 fingerprint, hex>`, or `refused <reason>`; empty
+    /// without a certificate. Call on the pipeline's event loop.
+    static func field(of pipeline: ChannelPipeline, cluster: String) -> String {
+        guard let certificate = try? pipeline.syncOperations.nioSSL_peerCertificate() else { return "" }
         guard let der = try? certificate.toDERBytes() else { return "refused the client certificate cannot be encoded" }
         switch ClusterCertificates.clientIdentity(certificateDER: der, cluster: cluster) {
         case .success(let identity):
@@ -56,6 +59,36 @@ public final class ClientCertificateHandler: ChannelInboundHandler, RemovableCha
         case .failure(let reason):
             return "refused \(reason)"
         }
+    }
+}
+
+/// `ClientCertificateHandler` for the streams of an HTTP/2 connection: it removes the field
+/// from every request a stream carries and sets it from the certificate of the stream's
+/// connection (its parent channel, where TLS is).
+public final class ClientCertificateStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias InboundOut = HTTPRequestPart
+
+    private let cluster: String
+
+    /// Reads certificates naming principals of `cluster`.
+    public init(cluster: String) {
+        self.cluster = cluster
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var request) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        let name = HTTPField.Name(ClientCertificateHandler.fieldName)!
+        request.headerFields[name] = nil
+        // A stream shares its connection's event loop, so the parent's pipeline may be read here.
+        if let parent = context.channel.parent {
+            let field = ClientCertificateHandler.field(of: parent.pipeline, cluster: cluster)
+            if !field.isEmpty { request.headerFields[name] = field }
+        }
+        context.fireChannelRead(wrapInboundOut(.head(request)))
     }
 }
 

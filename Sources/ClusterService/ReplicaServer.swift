@@ -3,6 +3,7 @@ import AdminAPI
 import APIModels
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import NIOCore
 import NIOPosix
 import PeerTransport
@@ -127,14 +128,23 @@ public struct ReplicaServer {
         if let problem = connectionLimits.problem() { throw ServerStartError("configuration: \(problem)") }
         // Each connection's requests are served on its own event loop (not on Swift's global
         // pool): a write crosses threads only to reach the runtime and to come back.
+        // The client-certificate handlers first: they alone set the field the routes trust,
+        // removing what a client sent in its name.
+        let rawHTTPHandlers: @Sendable () -> [any ChannelHandler] = {
+            (clientCertificateCluster.map { [ClientCertificateHandler(cluster: $0)] } ?? []) + [FastPath(routes: routes, logger: apiLogger)]
+        }
+        let server: HTTPServerBuilder
+        if settings.apiHTTP2, let tls {
+            server = .negotiatingHTTP(
+                rawHTTPHandlers: rawHTTPHandlers,
+                streamHandlers: { clientCertificateCluster.map { [ClientCertificateStreamHandler(cluster: $0)] } ?? [] },
+                timeouts: (connectionLimits, metrics), tls: tls)
+        } else {
+            server = .http1OnEventLoops(rawHTTPHandlers: rawHTTPHandlers, timeouts: (connectionLimits, metrics), tls: tls)
+        }
         let app = Application(
             router: routes.router(),
-            server: .http1OnEventLoops(
-                rawHTTPHandlers: {
-                    // The client-certificate handler first: it alone sets the field the routes
-                    // trust, removing what a client sent in its name.
-                    (clientCertificateCluster.map { [ClientCertificateHandler(cluster: $0)] } ?? []) + [FastPath(routes: routes, logger: apiLogger)]
-                }, timeouts: (connectionLimits, metrics), tls: tls),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.apiListen.host, port: settings.apiListen.port),
                 availableConnectionsDelegate: ConnectionCap(maxConnections: connectionLimits.maxConnections, metrics: metrics, logger: apiLogger)),
@@ -142,7 +152,7 @@ public struct ReplicaServer {
         logger.info(
             "replica serving",
             metadata: [
-                "api": "\(tls == nil ? "http" : "https")://\(settings.apiListen)", "peers": "\(settings.peerListen)",
+                "api": "\(tls == nil ? "http" : "https")://\(settings.apiListen)\(settings.apiHTTP2 ? " (HTTP/2 and HTTP/1.1)" : "")", "peers": "\(settings.peerListen)",
                 "peer_tls": "\(peerContexts == nil ? "off" : "mutual")", "data": "\(settings.dataDirectory)",
                 "api_max_connections": "\(budget.connections)", "open_files_limit": "\(budget.descriptors)",
             ])

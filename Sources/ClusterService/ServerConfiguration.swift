@@ -74,6 +74,9 @@ public struct ServerConfiguration: Equatable, Sendable {
     /// header) or `required` (every connection must present one from the CA).
     var apiClientCertificates = ClientCertificateMode.off
 
+    /// Whether the API offers HTTP/2 (by ALPN, next to HTTP/1.1); HTTPS only.
+    var apiHTTP2 = false
+
     /// Whether the API asks clients for certificates.
     enum ClientCertificateMode: String, Equatable, Sendable {
         case off, optional, required
@@ -144,7 +147,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
         "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
         "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file", "peer_tls", "peer_cert_file", "peer_key_file",
-        "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days", "api_client_certificates",
+        "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days", "api_client_certificates", "api_http2",
     ]
 
     private mutating func apply(file: String) throws(ConfigurationError) {
@@ -231,6 +234,12 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "peer_tls":
             guard let mode = PeerTLSMode(rawValue: value) else { throw .invalid(field, "expected auto, on or off, got \"\(value)\"") }
             peerTLS = mode
+        case "api_http2":
+            switch value {
+            case "true", "1", "on": apiHTTP2 = true
+            case "false", "0", "off": apiHTTP2 = false
+            default: throw .invalid(field, "expected true or false, got \"\(value)\"")
+            }
         case "api_client_certificates":
             guard let mode = ClientCertificateMode(rawValue: value) else {
                 throw .invalid(field, "expected off, optional or required, got \"\(value)\"")
@@ -284,6 +293,7 @@ public struct ServerConfiguration: Equatable, Sendable {
             throw .invalid(tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
         }
         guard tlsCAFile.isEmpty || !tlsCertFile.isEmpty else { throw .invalid("tls_ca_file", "needs tls_cert_file and tls_key_file") }
+        guard !apiHTTP2 || !tlsCertFile.isEmpty else { throw .invalid("api_http2", "HTTP/2 is offered over HTTPS only: needs tls_cert_file") }
         guard apiClientCertificates == .off || !tlsCAFile.isEmpty else {
             throw .invalid("api_client_certificates", "needs tls_ca_file (and tls_cert_file), the CA client certificates are verified with")
         }

@@ -49,6 +49,8 @@ struct TLSMaterial {
                 var configuration = TLSConfiguration.makeServerConfiguration(
                     certificateChain: loaded.chain.map { .certificate($0) }, privateKey: .privateKey(loaded.key))
                 configuration.minimumTLSVersion = .tlsv12
+                // HTTP/2 when the client asks for it by ALPN (api_http2); HTTP/1.1 otherwise.
+                if settings.apiHTTP2 { configuration.applicationProtocols = ["h2", "http/1.1"] }
                 switch settings.apiClientCertificates {
                 case .off: break
                 case .optional:

@@ -39,6 +39,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The API's TLS certificate (PEM); with --tls-key-file the API serves HTTPS only.") var tlsCertFile: String?
     @Option(help: "The private key of --tls-cert-file (PEM).") var tlsKeyFile: String?
     @Option(help: "The cluster CA (PEM) the certificate must be signed by (checked at start).") var tlsCaFile: String?
+    @Option(help: "Offer HTTP/2 by ALPN next to HTTP/1.1 (true or false; HTTPS only; default false).") var apiHttp2: String?
     @Option(help: "Client certificates on the API: off, optional (one naming a principal authenticates) or required.")
     var apiClientCertificates: String?
     @Option(help: "Mutual TLS between replicas: auto (on when a certificate and a CA are known), on or off.") var peerTls: String?
@@ -82,7 +83,7 @@ struct ServerCommand: AsyncParsableCommand {
             ("tls_cert_file", tlsCertFile), ("tls_key_file", tlsKeyFile), ("tls_ca_file", tlsCaFile), ("peer_tls", peerTls),
             ("peer_cert_file", peerCertFile), ("peer_key_file", peerKeyFile), ("peer_ca_file", peerCaFile),
             ("tls_reload_interval_seconds", tlsReloadIntervalSeconds), ("tls_expiry_warning_days", tlsExpiryWarningDays),
-            ("api_client_certificates", apiClientCertificates),
+            ("api_client_certificates", apiClientCertificates), ("api_http2", apiHttp2),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -46,6 +46,30 @@ def wrk(script, url, connections, seconds, environment):
     }
 
 
+def h2load(url, path, connections, streams, seconds, token, body):
+    """An HTTP/2 load (nghttp2's h2load): `connections` connections with `streams` concurrent
+    streams each, POSTing `body` for `seconds`. h2load reports no percentiles: p50 is its mean
+    latency, p99 and p99.9 its maximum."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as data:
+        data.write(body)
+        data.flush()
+        command = ["h2load", "-t", str(min(connections, 2)), "-c", str(connections), "-m", str(streams), "-D", str(seconds),
+                   "-d", data.name, "-H", f"authorization: Bearer {token}", "-H", "content-type: application/json", url + path]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finished = next(line for line in output.splitlines() if line.startswith("finished in"))
+    requests = next(line for line in output.splitlines() if line.startswith("requests:"))
+    timing = next(line for line in output.splitlines() if line.strip().startswith("time for request:"))
+    rate = float(finished.split(",")[1].split()[0])
+    counts = {word: int(number) for number, word in (pair.split()[:2] for pair in requests.split(":", 1)[1].split(","))}
+
+    def milliseconds(text):
+        value = float(text.rstrip("usm"))
+        return value / 1000 if text.endswith("us") else value * 1000 if text.endswith("s") and not text.endswith("ms") else value
+    fields = timing.split(":", 1)[1].split()
+    return {"rate": rate, "p50": milliseconds(fields[2]), "p99": milliseconds(fields[1]), "p999": milliseconds(fields[1]),
+            "failed": counts.get("failed", 0) + counts.get("errored", 0)}
+
+
 def cpu_seconds(pids):
     total = 0.0
     ticks = os.sysconf("SC_CLK_TCK")
@@ -201,6 +225,14 @@ RAMPART_CASES = [
     ("token authorize on a follower (distinct tokens)", 16, "rampart-authorize-tokens.lua", "follower", {}),
     ("token issuance on a follower", 16, "rampart-issue.lua", "follower", {}),
 ]
+#: Over TLS the API also offers HTTP/2 (`api_http2`); these cases load it with h2load
+#: (connections, concurrent streams per connection). HTTP/2 requests are served by the router,
+#: not the HTTP/1 fast path.
+HTTP2_CASES = [
+    ("authorize on a follower (HTTP/2)", 16, 1),
+    ("authorize on a follower (HTTP/2, 8 streams a connection)", 2, 8),
+]
+AUTHORIZE_BODY = '{"principal":"bench/dev","permission":"compute.instances.create","organization":"bench","project":"web"}'
 #: Distinct tokens for the cache-miss case: more than a replica's verified-token cache holds.
 DISTINCT_TOKENS = 12_000
 ETCD_CASES = [
@@ -242,7 +274,8 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
         root = Path(root)
         if "rampart" in systems:
             (root / "rampart").mkdir()
-            cluster = Cluster(root / "rampart", tick_milliseconds=50, snapshot_interval=100_000, tls=tls)
+            http2 = {"api_http2": True} if tls else {}
+            cluster = Cluster(root / "rampart", tick_milliseconds=50, snapshot_interval=100_000, tls=tls, **http2)
             cluster.start()
             try:
                 leader = cluster.leader()
@@ -273,6 +306,11 @@ def run(seconds: int, systems=("rampart", "etcd"), only_cases=(), perf_directory
                     # A new leader during a case explains a stall in its tail; the table says so.
                     result["leader_changes"] = leader_changes(cluster) - elections
                     results[(name, connections, "rampart")] = result
+                for name, connections, streams in (HTTP2_CASES if tls else []):
+                    if not selected(name, connections, only_cases):
+                        continue
+                    results[(name, connections, "rampart")] = measure(pids, lambda: h2load(
+                        follower.endpoint, "/v1/authorize?consistency=stale", connections, streams, seconds, token, AUTHORIZE_BODY))
             finally:
                 cluster.stop()
         if "etcd" in systems:

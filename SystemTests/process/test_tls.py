@@ -350,3 +350,57 @@ def test_required_client_certificates_refuse_a_connection_without_one(make_clust
     eventually(lambda: https(replica, "GET", "/healthz", with_certificate)[0] == 200, message="the replica serving")
     with pytest.raises((ssl.SSLError, ConnectionError)):
         https(replica, "GET", "/healthz")
+
+
+def curl(replica, method, path, *options, body=None):
+    """A request with curl over HTTPS trusting the cluster's CA; returns (HTTP version, status,
+    body text). curl is part of the test tools (scripts/test installs it)."""
+    import json
+    command = ["curl", "-sS", "--cacert", str(replica.cluster.certs / "ca.pem"), "-X", method, "-o", "-", "-w", "\n%{http_version} %{http_code}",
+               *options, f"https://{replica.host}:{replica.api_port}{path}"]
+    if body is not None:
+        command += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    text, _, tail = result.stdout.rpartition("\n")
+    version, status = tail.split()
+    return version, int(status), text
+
+
+def test_http2_by_alpn_serves_the_api_and_http1_still_takes_the_fast_path(make_cluster):
+    cluster = make_cluster(tls=True, api_http2=True, api_client_certificates="optional")
+    cluster.start()
+    leader = cluster.leader()
+    token = cluster.token
+    bearer = ["-H", f"Authorization: Bearer {token}"]
+    leader.request("POST", "/v1/orgs", {"name": "h2"}, token=token)
+    leader.request("POST", "/v1/orgs/h2/projects", {"name": "web"}, token=token)
+    leader.request("POST", "/v1/orgs/h2/principals", {"name": "dev", "kind": "user"}, token=token)
+    bound = leader.request("POST", "/v1/orgs/h2/bindings", {"principal": "dev", "role": "project.admin", "project": "web"}, token=token)
+    question = {"principal": "h2/dev", "permission": "compute.instances.create", "organization": "h2", "project": "web"}
+    for replica in cluster.replicas:
+        version, status, text = curl(replica, "POST", f"/v1/authorize?consistency=stale&min_revision={bound['revision']}", "--http2", *bearer,
+                                     body=question)
+        assert (version, status) == ("2", 200) and '"allowed":true' in text, (version, status, text)
+        version, status, _ = curl(replica, "POST", "/v1/orgs/h2/projects", "--http2", *bearer, body={"name": f"over-h2-{replica.id}"})
+        assert (version, status) == ("2", 201)
+        # HTTP/1.1 clients are served as before (the fast path answers authorize).
+        version, status, text = curl(replica, "POST", "/v1/authorize?consistency=stale", "--http1.1", *bearer, body=question)
+        assert (version, status) == ("1.1", 200) and '"allowed":true' in text
+    # Client certificates over HTTP/2: the certificate authenticates, a forged field does not.
+    subprocess.run([binary(), "certs", "issue", "--dir", str(cluster.certs), "--client", "dev", "--principal", "h2/dev"], check=True,
+                   capture_output=True, timeout=60)
+    certificate = ["--cert", str(cluster.certs / "client-dev.pem"), "--key", str(cluster.certs / "client-dev-key.pem")]
+    version, status, text = curl(leader, "GET", "/v1/orgs/h2/projects/web", "--http2", *certificate)
+    assert (version, status) == ("2", 200) and "web" in text, text
+    version, status, text = curl(leader, "GET", "/v1/orgs/h2/projects", "--http2", *certificate)
+    assert (version, status) == ("2", 403), "dev is an admin of one project, not of the organization"
+    version, status, text = curl(leader, "GET", "/v1/orgs/h2/projects", "--http2", *certificate, "-H",
+                                 "rampart-client-certificate: ok system/admin 0 00")
+    assert (version, status) == ("2", 403), "a forged field next to a certificate changes nothing"
+    version, status, text = curl(leader, "GET", "/v1/orgs/h2/projects/web", "--http2", "-H", "rampart-client-certificate: ok system/admin 0 00")
+    assert (version, status) == ("2", 401), text
+    # Bad input over HTTP/2 gets the same clear errors.
+    version, status, text = curl(leader, "POST", "/v1/orgs", "--http2", *bearer, "-H", "Content-Type: application/json", "--data", "{not json")
+    assert (version, status) == ("2", 400) and '"code"' in text, text
+    cluster.converged()
