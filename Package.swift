@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "RampartClient", targets: ["RampartClient"]),
         .library(name: "Biscuit", targets: ["Biscuit"]),
         .library(name: "RampartAuthorizer", targets: ["RampartAuthorizer"]),
+        .library(name: "RampartHTTPClient", targets: ["RampartHTTPClient"]),
         .executable(name: "rampart", targets: ["Rampart"]),
         .executable(name: "raft-sim", targets: ["RaftSim"]),
         .executable(name: "rampart-bench", targets: ["RampartBench"]),
@@ -168,12 +169,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // An HTTP/1.1 client on SwiftNIO that trusts a private CA and presents client
+        // certificates: the CLI's transport, and a `RampartTransport` for services that follow an
+        // HTTPS cluster with `ServiceAuthorizer`.
+        .target(
+            name: "RampartHTTPClient",
+            dependencies: [
+                "RampartAuthorizer", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The client: the HTTP client and every command but `server` (admin, bootstrap, audit
         // verification, the offline Biscuit verbs). It links no server code: the proof is this list.
         .target(
             name: "RampartClient",
             dependencies: [
-                "APIModels", "AuditVerification", "PolicyModel", "Biscuit", "RampartAuthorizer",
+                "APIModels", "AuditVerification", "PolicyModel", "Biscuit", "RampartAuthorizer", "RampartHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 "ClusterCertificates", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -193,7 +205,7 @@ let package = Package(
         .executableTarget(
             name: "ExampleService",
             dependencies: [
-                "RampartAuthorizer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RampartAuthorizer", "RampartHTTPClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import RampartAuthorizer
+import RampartHTTPClient
 
 /// An example of a service that authorizes with Rampart's tokens in process
 /// (`RampartAuthorizer.ServiceAuthorizer`): it follows the cluster's key set and revocation feed,
@@ -22,6 +23,10 @@ struct ExampleService: AsyncParsableCommand {
     @Option(help: "Comma-separated Rampart API endpoints to follow.") var endpoints = "http://127.0.0.1:8001"
     @Option(help: "A file holding the service's own API key or token (to read the revocation feed).") var credentialFile: String
     @Option(help: "host:port to listen on.") var listen = "127.0.0.1:9100"
+    @Option(help: "A PEM file of the CA(s) to trust for https:// endpoints: the cluster's CA (default: $RAMPART_CACERT, else the system's).")
+    var cacert: String?
+    @Option(help: "A client certificate (PEM) to present to the replicas (default: $RAMPART_CERT).") var cert: String?
+    @Option(help: "The client certificate's key (PEM) (default: $RAMPART_KEY).") var key: String?
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: credentialFile) else {
@@ -35,7 +40,19 @@ struct ExampleService: AsyncParsableCommand {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be host:port")
         }
-        let authorizer = ServiceAuthorizer(endpoints: urls, credential: credential)
+        // The replicas are reached over SwiftNIO, which trusts the cluster's CA (Foundation's URL
+        // loading on Linux trusts the system's CAs only).
+        let environment = ProcessInfo.processInfo.environment
+        let transport: HTTPTransport
+        do {
+            transport = try HTTPTransport(
+                tls: .init(
+                    caFile: cacert ?? environment["RAMPART_CACERT"], certificateFile: cert ?? environment["RAMPART_CERT"],
+                    keyFile: key ?? environment["RAMPART_KEY"]))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let authorizer = ServiceAuthorizer(endpoints: urls, credential: credential, transport: transport)
         try await authorizer.refresh()
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }

@@ -2,6 +2,7 @@ import APIModels
 import ArgumentParser
 import Crypto
 import Foundation
+import RampartHTTPClient
 
 
 /// Connection options shared by the admin commands.

@@ -502,10 +502,12 @@ def test_tokens_issued_while_keys_rotate_on_a_schedule_all_verify_until_they_exp
         assert refused.value.status == 401 and json.loads(refused.value.body)["code"] == "token_unknown_key"
 
 
-def test_a_service_authorizes_in_process_and_follows_revocations(cluster, tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_service_authorizes_in_process_and_follows_revocations(make_cluster, tmp_path, tls):
     """The example service (RampartAuthorizer in process) follows the cluster's keys and
     revocation feed and decides with tokens alone: a token's rights and attenuation hold, and a
-    revocation committed on any replica reaches it through the long-polled feed."""
+    revocation committed on any replica reaches it through the long-polled feed. Over HTTPS it
+    trusts the cluster's CA (its SwiftNIO transport, `--cacert`)."""
     import pathlib
     import time
 
@@ -513,6 +515,8 @@ def test_a_service_authorizes_in_process_and_follows_revocations(cluster, tmp_pa
 
     from harness import free_port
 
+    cluster = make_cluster(tls=tls)
+    cluster.start()
     leader = cluster.leader()
     leader.request("POST", "/v1/orgs", {"name": "shop"}, token=cluster.token)
     for project in ("web", "api"):
@@ -527,7 +531,8 @@ def test_a_service_authorizes_in_process_and_follows_revocations(cluster, tmp_pa
     assert executable.exists(), f"{executable} is missing: run `swift build --product rampart-example-service` first"
     service = subprocess.Popen(
         [str(executable), "--endpoints", ",".join(r.endpoint for r in cluster.replicas), "--credential-file", str(cluster.root / "admin.key"),
-         "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         "--listen", f"127.0.0.1:{port}", *(["--cacert", str(cluster.certs / "ca.pem")] if tls else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         def call(method, path, token=None):
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None)

@@ -1,42 +1,53 @@
-import Foundation
+public import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+public import RampartAuthorizer
 
 /// One HTTP/1.1 request over its own connection, plain or TLS, on SwiftNIO: what the CLI sends
-/// to a replica. Foundation's URL loading on Linux trusts only the system's CA bundle and sends
-/// no client certificate; this client trusts the cluster's CA (`--cacert`) and can present one
-/// (`--cert`, `--key`).
-struct HTTPTransport: Sendable {
+/// to a replica, and how a service's `ServiceAuthorizer` can follow a cluster served over HTTPS
+/// (it is a `RampartTransport`). Foundation's URL loading on Linux trusts only the system's CA
+/// bundle and sends no client certificate; this client trusts the cluster's CA (`--cacert`)
+/// and can present one (`--cert`, `--key`).
+public struct HTTPTransport: Sendable {
     /// The TLS settings for `https://` endpoints.
-    struct TLS: Sendable {
+    public struct TLS: Sendable {
         /// A PEM file of CAs to trust instead of the system's.
-        var caFile: String?
+        public var caFile: String?
         /// A client certificate and its key (PEM), for mutual TLS.
-        var certificateFile: String?
-        var keyFile: String?
+        public var certificateFile: String?
+        public var keyFile: String?
+
+        /// TLS trusting `caFile` (the system's CAs when nil), presenting `certificateFile` with
+        /// `keyFile` when given.
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
     }
 
     /// A request that failed before a byte of it was sent (so it is safe to send elsewhere).
-    struct NotSent: Error, CustomStringConvertible {
-        let description: String
+    public struct NotSent: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// A request that may have reached the server (its outcome is unknown).
-    struct Failed: Error, CustomStringConvertible {
-        let description: String
+    public struct Failed: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// The largest answer read.
-    static let maxResponseBytes = 64 << 20
+    public static let maxResponseBytes = 64 << 20
 
-    let tls: TLS
+    /// The TLS settings in force.
+    public let tls: TLS
     private let context: NIOSSLContext?
 
     /// A transport; the TLS files are read now.
     /// - Throws: `NotSent` naming a file that cannot be used.
-    init(tls: TLS) throws {
+    public init(tls: TLS = TLS()) throws {
         self.tls = tls
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
@@ -66,7 +77,9 @@ struct HTTPTransport: Sendable {
     /// Sends one request and reads the whole answer.
     /// - Throws: `NotSent` when the connection (or the TLS handshake) never opened, `Failed`
     ///   when it broke or timed out after the request may have been sent.
-    func send(_ url: URL, method: String, headers: [(String, String)], body: Data?, timeout: Double) async throws -> (status: Int, body: Data) {
+    public func send(_ url: URL, method: String, headers: [(String, String)], body: Data?, timeout: Double) async throws
+        -> (status: Int, body: Data)
+    {
         guard let scheme = url.scheme, scheme == "http" || scheme == "https", let host = url.host else {
             throw NotSent(description: "\(url) is not an http:// or https:// URL")
         }
@@ -199,5 +212,13 @@ extension String {
         var v4 = in_addr()
         var v6 = in6_addr()
         return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}
+
+extension HTTPTransport: RampartTransport {
+    /// GETs `url` for a `ServiceAuthorizer` (the key set, the revocation feed).
+    public func get(_ url: URL, bearer: String?, timeout: Duration) async throws -> (status: Int, body: Data) {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        return try await send(url, method: "GET", headers: bearer.map { [("Authorization", "Bearer \($0)")] } ?? [], body: nil, timeout: seconds + 1)
     }
 }
