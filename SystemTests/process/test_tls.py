@@ -241,6 +241,12 @@ def https(replica, method, path, certificate=None, context=None, body=None, head
 def expired_client_certificate(certs, directory, principal):
     """A client certificate naming `principal`, signed by the cluster's CA, that expired
     yesterday (made with the `cryptography` package: `rampart certs` never backdates)."""
+    return dated_certificate(certs, directory, f"rampart://rampart/principals/{principal}", days_from=-10, days_to=-1, name="stale")
+
+
+def dated_certificate(certs, directory, uri, days_from, days_to, name, hosts=()):
+    """A certificate naming `uri` (and `hosts`), signed by the cluster's CA, valid from `days_from`
+    to `days_to` days from now; returns (certificate file, key file)."""
     import datetime
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -250,14 +256,15 @@ def expired_client_certificate(certs, directory, principal):
     authority = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
+    import ipaddress
+    names = [x509.UniformResourceIdentifier(uri), *(x509.IPAddress(ipaddress.ip_address(host)) for host in hosts)]
     certificate = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stale")]))
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                    .issuer_name(authority.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(days=10)).not_valid_after(now - datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"rampart://rampart/principals/{principal}")]),
-                                  critical=False)
+                   .not_valid_before(now + datetime.timedelta(days=days_from)).not_valid_after(now + datetime.timedelta(days=days_to))
+                   .add_extension(x509.SubjectAlternativeName(names), critical=False)
                    .sign(authority_key, hashes.SHA256()))
-    paths = (directory / "stale.pem", directory / "stale-key.pem")
+    paths = (directory / f"{name}.pem", directory / f"{name}-key.pem")
     paths[0].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return tuple(str(p) for p in paths)
@@ -404,3 +411,19 @@ def test_http2_by_alpn_serves_the_api_and_http1_still_takes_the_fast_path(make_c
     version, status, text = curl(leader, "POST", "/v1/orgs", "--http2", *bearer, "-H", "Content-Type: application/json", "--data", "{not json")
     assert (version, status) == ("2", 400) and '"code"' in text, text
     cluster.converged()
+
+
+def test_a_replica_with_an_expired_or_not_yet_valid_certificate_refuses_to_start_naming_the_file(make_cluster, tmp_path):
+    import json
+    cluster = make_cluster(tls=True)
+    replica = cluster.replicas[0]
+    for name, days_from, days_to, expected in (("expired", -10, -1, "expired"), ("future", 1, 10, "valid from")):
+        certificate, key = dated_certificate(cluster.certs, tmp_path, "rampart://rampart/replicas/1", days_from, days_to, name,
+                                             hosts=["127.0.0.1"])
+        config = json.loads(replica.config_path.read_text())
+        config.update(tls_cert_file=certificate, tls_key_file=key, data_directory=str(tmp_path / f"data-{name}"))
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(config))
+        refused = subprocess.run([binary(), "server", "--config", str(path)], capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and f"tls_cert_file {certificate}" in refused.stderr and expected in refused.stderr, refused.stderr[-500:]
+        assert not (tmp_path / f"data-{name}").exists(), "nothing was created"
