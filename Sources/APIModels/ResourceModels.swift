@@ -446,8 +446,9 @@ public struct TokenResponse: Codable, Sendable, Hashable {
 
 /// `POST /v1/tokens/revoke`: exactly one of `token` (its last block's revocation id is
 /// revoked: that token and what was made from it), `revocation_ids` (hex), `principal`
-/// (`org/name`: every token it was issued up to now) or `organization` (every token of its
-/// principals issued up to now), with an optional reason.
+/// (`org/name`: every token it was issued up to now), `organization` (every token of its
+/// principals issued up to now) or `certificate` (a client certificate, PEM, until it
+/// expires), with an optional reason.
 public struct RevokeTokensRequest: APIRequestBody {
     public static let fields: Set<String> = ["token", "revocation_ids", "principal", "organization", "certificate", "reason"]
     public var token: String?

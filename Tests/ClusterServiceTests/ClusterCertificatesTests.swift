@@ -228,4 +228,58 @@ import Testing
         #expect(api.current === second.0 && peers.server === second.1)
         #expect(reloader.metricsText().contains("rampart_tls_reloads_total 1") && reloader.metricsText().contains("rampart_tls_reload_failures_total 2"))
     }
+
+    @Test func theLogsWarnOfACertificateNearItsExpiryAtMostHourly() throws {
+        let files = try Files()
+        defer { files.remove() }
+        try files.issue(.replica(id: 1, cluster: "rampart", hosts: ["127.0.0.1"]), as: "replica", days: 10)
+        // The replica's certificate lives 10 days, the CA 30: all three are within 31 days.
+        let settings = try files.settings(["tls_expiry_warning_days": "31"])
+        let material = try TLSMaterial.load(settings)
+        let recorder = RecordingLogHandler()
+        let reloader = TLSReloader(
+            settings: settings, material: material, api: nil, peers: nil, logger: Logger(label: "test") { _ in recorder })
+        let now = Date()
+        reloader.warnOfExpiry(now: now)
+        let warnings = recorder.messages.filter { $0.level == .warning }
+        #expect(warnings.count == 3, "the API, peer and CA certificates all expire within 31 days: \(recorder.messages)")
+        #expect(warnings.contains { $0.text.contains("expires soon") && $0.metadata.contains("use=api") && ($0.metadata.contains("days_left=9") || $0.metadata.contains("days_left=10")) })
+        reloader.warnOfExpiry(now: now.addingTimeInterval(600))
+        #expect(recorder.messages.filter { $0.level == .warning }.count == 3, "not again within the hour")
+        reloader.warnOfExpiry(now: now.addingTimeInterval(3700))
+        #expect(recorder.messages.filter { $0.level == .warning }.count == 6, "again after an hour")
+        // Far from expiry: no warning.
+        let quiet = RecordingLogHandler()
+        let distant = TLSReloader(
+            settings: try files.settings(["tls_expiry_warning_days": "1"]), material: material, api: nil, peers: nil,
+            logger: Logger(label: "test") { _ in quiet })
+        distant.warnOfExpiry(now: now)
+        #expect(quiet.messages.isEmpty)
+    }
+}
+
+/// Keeps what is logged, for tests.
+final class RecordingLogHandler: LogHandler, @unchecked Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var text: String
+        var metadata: String
+    }
+
+    private let lock = NSLock()
+    private var entries: [Entry] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var messages: [Entry] { lock.withLock { entries } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let text = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+        lock.withLock { entries.append(Entry(level: event.level, text: "\(event.message)", metadata: text)) }
+    }
 }
