@@ -166,7 +166,12 @@ public struct ReplicaServer {
             .init(service: app),
             .init(service: replicaService, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
-        if let reloader { services.append(.init(service: reloader)) }
+        if let reloader {
+            services.append(.init(service: reloader))
+        } else {
+            // Nothing to reload without TLS: SIGHUP (`systemctl reload`) must not end the replica.
+            signal(SIGHUP, SIG_IGN)
+        }
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)
         configuration.gracefulShutdownSignals = [.sigterm, .sigint]
         let group = ServiceGroup(configuration: configuration)

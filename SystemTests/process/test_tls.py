@@ -427,3 +427,19 @@ def test_a_replica_with_an_expired_or_not_yet_valid_certificate_refuses_to_start
         refused = subprocess.run([binary(), "server", "--config", str(path)], capture_output=True, text=True, timeout=30)
         assert refused.returncode != 0 and f"tls_cert_file {certificate}" in refused.stderr and expected in refused.stderr, refused.stderr[-500:]
         assert not (tmp_path / f"data-{name}").exists(), "nothing was created"
+
+
+def test_sighup_reloads_the_certificates_and_never_ends_a_replica(make_cluster):
+    """With tls_reload_interval_seconds 0 only SIGHUP reloads; without TLS, SIGHUP is ignored."""
+    secure = make_cluster(tls=True, tls_reload_interval_seconds=0)
+    secure.start()
+    plain = make_cluster()
+    plain.start()
+    for replica in (secure.replicas[0], plain.replicas[0]):
+        replica.process.send_signal(signal.SIGHUP)
+    eventually(lambda: secure.replicas[0].metric("rampart_tls_reloads_total") == 1, message="the reload on SIGHUP")
+    assert "reloaded the TLS certificates" in secure.replicas[0].log_path.read_text() and "SIGHUP" in secure.replicas[0].log_path.read_text()
+    assert all(r.metric("rampart_tls_reloads_total") == 0 for r in secure.replicas[1:]), "only the signalled replica reloaded"
+    for cluster in (secure, plain):
+        assert all(r.running() for r in cluster.replicas), "SIGHUP ended no replica"
+        cluster.create_organization(cluster.replicas[0])
