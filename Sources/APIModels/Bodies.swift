@@ -190,15 +190,54 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     public var auditSequence: UInt64
     /// The audit log's head hash (hex).
     public var auditHead: String
+    /// How many voters may fail with the cluster still committing: (voters − 1) / 2.
+    public var failureTolerance: Int?
+    /// The build of the replica answering (`RampartVersion.current`).
+    public var version: String?
+    /// Each other member's progress, as the leader sees it (on the leader only).
+    public var progress: [MemberProgress]?
+    /// How long ago, in milliseconds, this replica last heard from each peer, by id.
+    public var lastContactMilliseconds: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
-        case id, role, term, leader, voters, learners
+        case id, role, term, leader, voters, learners, version, progress
         case commitIndex = "commit_index"
         case appliedIndex = "applied_index"
         case lastIndex = "last_index"
         case snapshotIndex = "snapshot_index"
         case auditSequence = "audit_sequence"
         case auditHead = "audit_head"
+        case failureTolerance = "failure_tolerance"
+        case lastContactMilliseconds = "last_contact_ms"
+    }
+
+    /// A member's replication progress on the leader.
+    public struct MemberProgress: Codable, Sendable, Hashable {
+        /// The member.
+        public var id: UInt64
+        /// Whether it votes (else it is a learner).
+        public var voter: Bool
+        /// The highest log index it is known to hold.
+        public var matchIndex: UInt64
+        /// Entries it lacks: the leader's last index minus its match index.
+        public var lag: UInt64
+        /// How long ago, in milliseconds, the leader last heard from it; nil if never.
+        public var lastContactMilliseconds: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case id, voter, lag
+            case matchIndex = "match_index"
+            case lastContactMilliseconds = "last_contact_ms"
+        }
+
+        /// A member's progress.
+        public init(id: UInt64, voter: Bool, matchIndex: UInt64, lag: UInt64, lastContactMilliseconds: Int?) {
+            self.id = id
+            self.voter = voter
+            self.matchIndex = matchIndex
+            self.lag = lag
+            self.lastContactMilliseconds = lastContactMilliseconds
+        }
     }
 
     /// Creates a status.

@@ -136,3 +136,9 @@ extension Endpoint {
         authorize, listKeys, rotateKeys, revokeRootKey, biscuitWebKeys, issueToken, revokeTokens, revocations, audit,
     ]
 }
+
+/// The release this build belongs to, shown by `GET /v1/cluster` and `rampart --version`.
+public enum RampartVersion {
+    /// The version of this build.
+    public static let current = "0.20.0"
+}

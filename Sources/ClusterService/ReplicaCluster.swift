@@ -28,11 +28,32 @@ public struct ReplicaCluster: PolicyCluster {
 
     public func status() -> ClusterStatus {
         let status = replica.status
-        return ClusterStatus(
+        var answer = ClusterStatus(
             id: status.id.rawValue, role: status.role.rawValue, term: status.term, leader: status.leader?.rawValue,
             commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, lastIndex: status.lastIndex,
             snapshotIndex: status.snapshotIndex, voters: status.membership.voters.map(\.rawValue),
             learners: status.membership.learners.map(\.rawValue), auditSequence: status.auditSequence, auditHead: status.auditHead)
+        let voters = status.membership.voters.count
+        answer.failureTolerance = voters == 0 ? 0 : (voters - 1) / 2
+        answer.version = RampartVersion.current
+        let now = ContinuousClock.now
+        func ago(_ instant: ContinuousClock.Instant?) -> Int? {
+            instant.map { instant in
+                let elapsed = instant.duration(to: now).components
+                return Int(elapsed.seconds) * 1000 + Int(elapsed.attoseconds / 1_000_000_000_000_000)
+            }
+        }
+        answer.lastContactMilliseconds = Dictionary(
+            uniqueKeysWithValues: status.lastContact.compactMap { peer, instant in ago(instant).map { ("\(peer.rawValue)", $0) } })
+        if status.role == .leader {
+            answer.progress = status.membership.allMembers.filter { $0 != status.id }.sorted().map { member in
+                let match = status.matchIndexes[member] ?? 0
+                return ClusterStatus.MemberProgress(
+                    id: member.rawValue, voter: status.membership.voters.contains(member), matchIndex: match,
+                    lag: status.lastIndex > match ? status.lastIndex - match : 0, lastContactMilliseconds: ago(status.lastContact[member]))
+            }
+        }
+        return answer
     }
 
     public func isHealthy() -> Bool {

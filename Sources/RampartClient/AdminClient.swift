@@ -245,16 +245,7 @@ enum SecureFile {
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster", abstract: "Inspect and change the cluster.",
-        subcommands: [Status.self, Hash.self, Add.self, Promote.self, Remove.self, Transfer.self])
-
-    struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a replica's view of the cluster.")
-        @OptionGroup var options: ClientOptions
-        func run() async throws {
-            let status: ClusterStatus = try await options.client().call(Endpoint.clusterStatus, token: try options.token())
-            try printOutput(status, format: options.output)
-        }
-    }
+        subcommands: [Status.self, Health.self, Hash.self, Add.self, Promote.self, Remove.self, Transfer.self])
 
     struct Hash: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a replica's state hash and audit head.")

@@ -45,6 +45,10 @@ final class ReplicaRuntime {
     /// The audit head in hex, cached by sequence: `publishNow` runs every turn, the head changes
     /// only when commands are applied.
     private var auditHeadText: (sequence: UInt64, hex: String) = (.max, "")
+    /// When the current turn began (read once a turn).
+    private var turnStarted = ContinuousClock.now
+    /// When a packet from each peer was last handled (`ReplicaStatus.lastContact`).
+    private var lastContact: [ReplicaID: ContinuousClock.Instant] = [:]
 
     // MARK: Snapshots
 
@@ -163,6 +167,7 @@ final class ReplicaRuntime {
     ///   `finish(cancelling:)` and take no more turns.
     func turn(_ events: [ReplicaEvent]) -> Bool {
         guard failure == nil, !removed else { return false }
+        turnStarted = ContinuousClock.now
         var ticked = false
         for event in events {
             handle(event)
@@ -199,6 +204,7 @@ final class ReplicaRuntime {
             instance.tick()
             retryWaiting()
         case .delivery(let delivery):
+            lastContact[delivery.from] = turnStarted
             receive(delivery)
         case .write(let request, let deadline, let completion):
             waiters.admit()
@@ -347,6 +353,7 @@ final class ReplicaRuntime {
         if soft.role == .leader {
             for member in instance.membership.allMembers { status.matchIndexes[member] = instance.matchIndex(of: member) ?? 0 }
         }
+        status.lastContact = lastContact
         status.removed = removed
         status.failure = failure
         metrics.failedRequests = waiters.failedWrites

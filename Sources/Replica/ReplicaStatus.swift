@@ -26,6 +26,9 @@ public struct ReplicaStatus: Hashable, Sendable {
     public var auditHead: String = ""
     /// How far each member has replicated (leader only).
     public var matchIndexes: [ReplicaID: LogIndex] = [:]
+    /// When the runtime last handled a packet from each peer (the start of that turn), for the
+    /// operators' view of the cluster; a peer never heard from is absent.
+    public var lastContact: [ReplicaID: ContinuousClock.Instant] = [:]
     /// Whether the replica was removed from the cluster.
     public var removed = false
     /// Whether the runtime stopped (gracefully, removed, or after a failure).

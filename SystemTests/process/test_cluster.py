@@ -248,3 +248,45 @@ def test_api_connection_limits_keep_the_replica_responsive(make_cluster):
     assert b"200 OK" in waiting.recv(1000), "accepted once connections closed"
     for sock in held[5:] + [waiting, slow]:
         sock.close()
+
+
+def test_cluster_status_and_health_show_every_endpoint(cluster):
+    """`rampart cluster status` asks each endpoint on its own: one row per replica, the leader's
+    view of each follower, failure tolerance, whether the state hashes agree; a replica that is
+    down is its own row and the exit status says so. `cluster health` likewise."""
+    import json
+
+    endpoints = ",".join(r.endpoint for r in cluster.replicas)
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "RAMPART_ENDPOINTS": endpoints, "PATH": "/usr/bin:/bin"}
+
+    def rampart(*arguments):
+        return subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=environment)
+
+    leader = cluster.leader()
+    cluster.create_organization(leader)
+    cluster.converged()
+    shown = rampart("cluster", "status")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ENDPOINT", "ID", "ROLE", "TERM"] and len(lines) == 5, shown.stdout
+    assert all(len(line) <= 100 for line in lines[:4]), "the table fits 100 columns"
+    assert sorted(line.split()[1] for line in lines[1:4]) == ["1", "2", "3"]
+    assert f"leader {leader.id}" in lines[-1] and "3 voters (tolerates 1 failure)" in lines[-1] and "state hashes agree" in lines[-1], lines[-1]
+    as_json = json.loads(rampart("cluster", "status", "--output", "json").stdout)
+    leader_row = next(row for row in as_json if row["status"]["role"] == "leader")
+    progress = leader_row["status"]["progress"]
+    assert sorted(p["id"] for p in progress) == sorted(r.id for r in cluster.replicas if r.id != leader.id)
+    assert all(p["voter"] and p["lag"] >= 0 and 0 <= p["last_contact_ms"] < 5000 for p in progress), progress
+    assert leader_row["status"]["failure_tolerance"] == 1 and leader_row["state"]["state_hash"]
+    healthy = rampart("cluster", "health")
+    assert healthy.returncode == 0 and healthy.stdout.count("healthy, ready") == 3, healthy.stdout
+
+    # A replica down: its row says so, the others still answer, and the exit status is 1.
+    down = next(r for r in cluster.replicas if r.id != leader.id)
+    down.kill()
+    shown = rampart("cluster", "status")
+    assert shown.returncode == 1
+    assert any(line.startswith(down.endpoint) and "unreachable" in line for line in shown.stdout.splitlines()), shown.stdout
+    assert f"leader {leader.id}" in shown.stdout.splitlines()[-1]
+    health = rampart("cluster", "health")
+    assert health.returncode == 1 and health.stdout.count("healthy, ready") == 2 and f"{down.endpoint}: unreachable" in health.stdout
