@@ -196,7 +196,7 @@ let package = Package(
         .executableTarget(
             name: "Rampart",
             dependencies: [
-                "ClusterService", "RampartClient",
+                "ClusterService", "RampartClient", "APIModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -15,7 +15,12 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "File holding the API key (default: $RAMPART_API_KEY_FILE, or $RAMPART_API_KEY itself).")
     var apiKeyFile: String?
     @Option(help: "Seconds to wait for each request.") var timeout: Double = 15
-    @Option(help: "table or json.") var output = "table"
+    @Option(name: [.customShort("o"), .long], help: "table or json (json: errors too, as problem JSON on standard error).")
+    var output = "table"
+
+    func validate() throws {
+        guard ["table", "json"].contains(output) else { throw ValidationError("--output is table or json, not \"\(output)\"") }
+    }
     @OptionGroup var tls: TLSOptions
 
     /// The bearer token, from the file option, then the environment. With none, but a client
@@ -25,7 +30,7 @@ struct ClientOptions: ParsableArguments {
     func token() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let path = apiKeyFile ?? environment["RAMPART_API_KEY_FILE"] {
-            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the API key file \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read the API key file \(path)") }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if let key = environment["RAMPART_API_KEY"] { return key }
@@ -53,7 +58,7 @@ struct TLSOptions: ParsableArguments {
         do {
             return try HTTPTransport(tls: tls)
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }
@@ -65,8 +70,12 @@ struct AdminClient {
     /// How requests travel (plain HTTP, or TLS with the given trust).
     let transport: HTTPTransport
 
+    /// A request that did not succeed: its kind decides the exit status (`ExitStatus`).
     struct Failure: Error, CustomStringConvertible {
         let description: String
+        var kind = ExitStatus.failed
+        /// The problem the cluster answered with, when it answered with one.
+        var problem: Problem?
     }
 
     /// Sends a request to the first endpoint that answers (not 503: no leader, nothing applied);
@@ -100,11 +109,11 @@ struct AdminClient {
                 // A write that may have reached the server is not sent again elsewhere (it
                 // could apply twice).
                 if method != "GET" && headers["Idempotency-Key"] == nil {
-                    throw Failure(description: "\(lastError); the write's outcome is unknown (retry with --idempotency-key)")
+                    throw Failure(description: "\(lastError); the write's outcome is unknown (retry with --idempotency-key)", kind: .unknownOutcome)
                 }
             }
         }
-        throw Failure(description: "no endpoint could serve the request (last: \(lastError))")
+        throw Failure(description: "no endpoint could serve the request (last: \(lastError))", kind: .unavailable)
     }
 
     /// Sends a request and decodes a successful answer; a problem answer becomes an error.
@@ -125,7 +134,7 @@ struct AdminClient {
     func decode<Answer: Decodable>(_ status: Int, _ data: Data) throws -> Answer {
         guard (200..<300).contains(status) else {
             if let problem = try? JSONDecoder().decode(Problem.self, from: data) {
-                throw Failure(description: "\(problem.status) \(problem.code): \(problem.detail)")
+                throw Failure(description: "\(problem.status) \(problem.code): \(problem.detail)", kind: .failed, problem: problem)
             }
             throw Failure(description: "HTTP \(status): \(String(decoding: data, as: UTF8.self))")
         }
@@ -184,10 +193,10 @@ struct BootstrapCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard !FileManager.default.fileExists(atPath: adminKeyFile) else {
-            throw ValidationError("\(adminKeyFile) exists; refusing to overwrite an admin key")
+            throw CommandFailure("\(adminKeyFile) exists; refusing to overwrite an admin key")
         }
         guard var secret = FileManager.default.contents(atPath: clusterSecretFile).map(Array.init) else {
-            throw ValidationError("cannot read \(clusterSecretFile)")
+            throw CommandFailure("cannot read \(clusterSecretFile)")
         }
         while let last = secret.last, last == 0x0A || last == 0x0D { secret.removeLast() }
         let purpose: ClusterProof.Purpose = breakGlass ? .breakGlass : .bootstrap
@@ -232,11 +241,11 @@ struct BootstrapCommand: AsyncParsableCommand {
 enum SecureFile {
     static func create(_ path: String, contents: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw ValidationError("cannot create \(path): errno \(errno)") }
+        guard descriptor >= 0 else { throw CommandFailure("cannot create \(path): errno \(errno)") }
         defer { close(descriptor) }
         let bytes = Array(contents.utf8)
         guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
-            throw ValidationError("cannot write \(path): errno \(errno)")
+            throw CommandFailure("cannot write \(path): errno \(errno)")
         }
     }
 }

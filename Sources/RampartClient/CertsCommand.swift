@@ -18,7 +18,7 @@ struct CertsCommand: ParsableCommand {
         func run() throws {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for file in ["ca.pem", "ca-key.pem"] where FileManager.default.fileExists(atPath: "\(dir)/\(file)") {
-                throw ValidationError("\(dir)/\(file) exists: not overwritten")
+                throw CommandFailure("\(dir)/\(file) exists: not overwritten")
             }
             let authority = try ClusterCertificates.makeAuthority(cluster: cluster, days: days)
             try SecureFile.create(dir + "/ca-key.pem", contents: authority.privateKeyPEM)
@@ -58,11 +58,11 @@ struct CertsCommand: ParsableCommand {
             }
             guard let certificate = FileManager.default.contents(atPath: dir + "/ca.pem"),
                 let key = FileManager.default.contents(atPath: dir + "/ca-key.pem")
-            else { throw ValidationError("cannot read \(dir)/ca.pem and \(dir)/ca-key.pem (make them with `rampart certs init`)") }
+            else { throw CommandFailure("cannot read \(dir)/ca.pem and \(dir)/ca-key.pem (make them with `rampart certs init`)") }
             let authority = ClusterCertificates.Issued(
                 certificatePEM: String(decoding: certificate, as: UTF8.self), privateKeyPEM: String(decoding: key, as: UTF8.self))
             for file in ["\(name).pem", "\(name)-key.pem"] where FileManager.default.fileExists(atPath: "\(dir)/\(file)") {
-                throw ValidationError("\(dir)/\(file) exists: not overwritten")
+                throw CommandFailure("\(dir)/\(file) exists: not overwritten")
             }
             let issued: ClusterCertificates.Issued
             do {
@@ -79,8 +79,8 @@ struct CertsCommand: ParsableCommand {
 
 /// Writes a new, public file (never overwriting one).
 private func write(_ path: String, _ contents: String) throws {
-    guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists: not overwritten") }
+    guard !FileManager.default.fileExists(atPath: path) else { throw CommandFailure("\(path) exists: not overwritten") }
     guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o644]) else {
-        throw ValidationError("cannot write \(path)")
+        throw CommandFailure("cannot write \(path)")
     }
 }

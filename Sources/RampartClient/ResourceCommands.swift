@@ -476,7 +476,7 @@ struct AuditCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             let lines = try items.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
             if let file {
-                guard FileManager.default.createFile(atPath: file, contents: Data(lines.utf8)) else { throw ValidationError("cannot write \(file)") }
+                guard FileManager.default.createFile(atPath: file, contents: Data(lines.utf8)) else { throw CommandFailure("cannot write \(file)") }
                 print("\(items.count) records written to \(file)")
             } else {
                 print(lines, terminator: "")
@@ -492,7 +492,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             if let file {
-                guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+                guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
                 let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
                 let records = try lines.map { try JSONDecoder().decode(AuditRecordResponse.self, from: Data($0.utf8)) }
                 let head = try Self.verify(records, source: file)
@@ -508,7 +508,7 @@ struct AuditCommand: AsyncParsableCommand {
                 print("\(endpoint): \(records.count) records, chain intact, head \(heads[endpoint]!)")
             }
             guard Set(heads.values).count <= 1 else {
-                throw ValidationError("the replicas' audit heads differ: \(heads) (a replica behind shows an older head; retry, then investigate)")
+                throw CommandFailure("the replicas' audit heads differ: \(heads) (a replica behind shows an older head; retry, then investigate)")
             }
         }
 
@@ -517,12 +517,12 @@ struct AuditCommand: AsyncParsableCommand {
         /// - Returns: the head hash (hex).
         static func verify(_ records: [AuditRecordResponse], source: String) throws -> String {
             guard records.first.map({ $0.sequence == 1 }) ?? true else {
-                throw ValidationError("\(source): the log does not start at sequence 1 (records were deleted)")
+                throw CommandFailure("\(source): the log does not start at sequence 1 (records were deleted)")
             }
             var converted: [AuditRecord] = []
             for record in records {
                 guard let previous = Hex.decode(record.previousHash), let hash = Hex.decode(record.hash) else {
-                    throw ValidationError("\(source): record \(record.sequence) has malformed hashes")
+                    throw CommandFailure("\(source): record \(record.sequence) has malformed hashes")
                 }
                 converted.append(
                     AuditRecord(
@@ -532,7 +532,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             switch AuditChain.verify(converted) {
             case .intact(let head, _): return Hex.encode(head)
-            case .broken(let sequence, let reason): throw ValidationError("\(source): the chain is broken at record \(sequence): \(reason)")
+            case .broken(let sequence, let reason): throw CommandFailure("\(source): the chain is broken at record \(sequence): \(reason)")
             }
         }
     }

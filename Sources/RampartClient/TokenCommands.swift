@@ -11,7 +11,7 @@ struct TokenArgument: ParsableArguments {
     /// The token's text (a file's contents when the argument names a file).
     func text() throws -> String {
         if FileManager.default.fileExists(atPath: token) {
-            guard let data = FileManager.default.contents(atPath: token) else { throw ValidationError("cannot read \(token)") }
+            guard let data = FileManager.default.contents(atPath: token) else { throw CommandFailure("cannot read \(token)") }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return token.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -88,7 +88,7 @@ extension TokensCommand {
                 do {
                     token = try token.appending(try Block(code: code))
                 } catch {
-                    throw ValidationError("cannot append \(code): \(error)")
+                    throw CommandFailure("cannot append \(code): \(error)")
                 }
             }
             if let tokenFile {
@@ -115,7 +115,7 @@ extension TokensCommand {
         func run() async throws {
             let tokenText = try token.map { try TokenArgument.parse([$0]).text() }
             let certificatePEM = try certificate.map { path in
-                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the certificate \(path)") }
+                guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read the certificate \(path)") }
                 return String(decoding: data, as: UTF8.self)
             }
             let request = RevokeTokensRequest(

@@ -680,3 +680,30 @@ def test_the_api_serves_https_with_the_cluster_ca_and_refuses_what_it_should(mak
     bad.write_text(json.dumps(config))
     refused = subprocess.run([binary(), "server", "--config", str(bad)], capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0 and "tls_key_file" in refused.stderr and "does not match" in refused.stderr, refused.stderr[-500:]
+
+
+def test_the_cli_exit_statuses_and_errors_follow_the_conventions(cluster, tmp_path):
+    """Exit 64 with the usage for a wrong command line (an unknown --output included), 1 for a
+    request the cluster refused (under -o json, its problem as JSON on standard error), 69 when
+    no endpoint answers; `--version` and `rampart version`."""
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "PATH": "/usr/bin:/bin",
+                   "RAMPART_ENDPOINTS": ",".join(r.endpoint for r in cluster.replicas)}
+
+    def rampart(*arguments, env=environment):
+        return subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=env)
+
+    version = rampart("--version")
+    assert version.returncode == 0 and version.stdout.startswith("rampart ") and rampart("version").stdout == version.stdout
+    wrong = rampart("orgs", "list", "--output", "yaml")
+    assert wrong.returncode == 64 and "--output is table or json" in wrong.stderr and "Usage:" in wrong.stderr
+    assert rampart("orgs", "list", "-o", "json").returncode == 0, "-o is --output"
+    missing = rampart("orgs", "get", "no-such-org", "-o", "json")
+    assert missing.returncode == 1 and missing.stdout == "", missing
+    problem = json.loads(missing.stderr)
+    assert problem["code"] == "not_found" and problem["status"] == 404 and problem["exit_status"] == 1, problem
+    refused = rampart("orgs", "get", "no-such-org")
+    assert refused.returncode == 1 and refused.stderr.startswith("rampart: 404 not_found") and "Usage" not in refused.stderr
+    unreachable = rampart("orgs", "list", "-o", "json", env=dict(environment, RAMPART_ENDPOINTS="http://127.0.0.1:1"))
+    assert unreachable.returncode == 69 and json.loads(unreachable.stderr)["code"] == "unavailable"
+    unreadable = rampart("orgs", "list", "--api-key-file", str(tmp_path / "absent"))
+    assert unreadable.returncode == 1 and "cannot read the API key file" in unreadable.stderr and "Usage" not in unreadable.stderr
