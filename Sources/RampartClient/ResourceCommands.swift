@@ -446,22 +446,50 @@ struct AuditCommand: AsyncParsableCommand {
         @Option var organization: String?
         @Option var actor: String?
         @Option var action: String?
-        @Option(help: "Milliseconds since the epoch.") var since: Int64?
-        @Option(help: "Milliseconds since the epoch.") var until: Int64?
+        @Option(help: "Records from this time: RFC 3339 (2026-12-07T10:00:00Z), a time ago (30m, 1h, 2d, 1w) or milliseconds since 1970.")
+        var since: TimeArgument?
+        @Option(help: "Records before this time (the same forms as --since).") var until: TimeArgument?
 
         var parameters: [String: String?] {
-            ["organization": organization, "actor": actor, "action": action, "since": since.map(String.init), "until": until.map(String.init)]
+            [
+                "organization": organization, "actor": actor, "action": action, "since": since.map { String($0.milliseconds) },
+                "until": until.map { String($0.milliseconds) },
+            ]
         }
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List audit records: a table of 100 columns at most (hashes and long targets cut; -o json has them whole).")
         @OptionGroup var options: ClientOptions
         @OptionGroup var read: ReadOptions
         @OptionGroup var filters: Filters
         func run() async throws {
             let items: [AuditRecordResponse] = try await options.client().all(
                 Endpoint.audit.path(), token: try options.token(), query: read, extra: filters.parameters)
-            try printList(items, format: options.output)
+            if options.output == "json" {
+                try printList(items, format: "json")
+                return
+            }
+            for line in Self.table(items) { print(line) }
+        }
+
+        /// SEQ, TIME (RFC 3339, to the second), ACTOR, ACTION, TARGET, OUTCOME and HASH (8
+        /// digits); actor and target are cut with "…" to keep a row within 100 columns.
+        static func table(_ items: [AuditRecordResponse]) -> [String] {
+            func cut(_ text: String, _ width: Int) -> String { text.count <= width ? text : String(text.prefix(width - 1)) + "…" }
+            var rows = [["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "HASH"]]
+            for item in items {
+                rows.append([
+                    "\(item.sequence)", RFC3339.text(UInt64(max(0, item.timeMilliseconds / 1000))), cut(item.actor, 16), cut(item.action, 22),
+                    cut(item.target, 14), cut(item.outcome, 7), String(item.hash.prefix(8)),
+                ])
+            }
+            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+            return rows.map { row in
+                zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                    .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            }
         }
     }
 

@@ -707,3 +707,30 @@ def test_the_cli_exit_statuses_and_errors_follow_the_conventions(cluster, tmp_pa
     assert unreachable.returncode == 69 and json.loads(unreachable.stderr)["code"] == "unavailable"
     unreadable = rampart("orgs", "list", "--api-key-file", str(tmp_path / "absent"))
     assert unreadable.returncode == 1 and "cannot read the API key file" in unreadable.stderr and "Usage" not in unreadable.stderr
+
+
+def test_audit_list_takes_rfc3339_and_relative_times_and_fits_100_columns(cluster):
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "PATH": "/usr/bin:/bin",
+                   "RAMPART_ENDPOINTS": ",".join(r.endpoint for r in cluster.replicas)}
+
+    def rampart(*arguments):
+        return subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=environment)
+
+    leader = cluster.leader()
+    leader.request("POST", "/v1/orgs", {"name": "a-rather-long-organization-name-for-the-table"}, token=cluster.token)
+    recent = rampart("audit", "list", "--since", "1h")
+    assert recent.returncode == 0, recent.stderr
+    lines = recent.stdout.splitlines()
+    assert lines[0].split() == ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "HASH"] and len(lines) >= 3
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    created = next(line for line in lines[1:] if "organization.create" in line)
+    assert "orgs/a-rather" in created and "…" in created and "table" not in created, "a long target is cut, with an ellipsis"
+    assert lines[1].split()[1].endswith("Z") and "T" in lines[1].split()[1], "times print as RFC 3339"
+    future = rampart("audit", "list", "--since", "2999-01-01T00:00:00Z", "-o", "json")
+    assert future.returncode == 0 and json.loads(future.stdout) == []
+    whole = json.loads(rampart("audit", "list", "--until", "1w", "-o", "json").stdout)
+    assert whole == [], "nothing is older than a week"
+    as_json = json.loads(rampart("audit", "list", "-o", "json").stdout)
+    assert len(as_json[-1]["hash"]) == 64, "JSON keeps every field whole"
+    wrong = rampart("audit", "list", "--since", "yesterday")
+    assert wrong.returncode == 64 and "--since" in wrong.stderr

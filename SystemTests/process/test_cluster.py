@@ -104,6 +104,8 @@ def test_peer_with_another_cluster_secret_is_refused(make_cluster, tmp_path):
     intruder.start()
     healthy = [r for r in cluster.replicas if r.id != intruder.id]
     eventually(lambda: sum(r.metric("rampart_peer_handshake_failures_total") for r in healthy) >= 1, message="a refused handshake")
+    # Its peers can refuse it before its API listens: wait for the API, not for a fixed time.
+    eventually(lambda: intruder.request("GET", "/healthz", timeout=2), message="the intruder's API serving")
     assert intruder.status()["role"] != "leader"
     assert any("refused a peer connection" in r.log_path.read_text() for r in healthy), "refusals are logged"
     cluster.create_organization(healthy[0])  # the majority still serves
