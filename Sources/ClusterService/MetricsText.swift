@@ -1,3 +1,5 @@
+import APIModels
+import Foundation
 import PeerTransport
 import Replica
 
@@ -70,6 +72,50 @@ enum MetricsText {
         histogram(
             "rampart_proposal_commit_seconds", "On the leader, each command from its proposal to its application.", metrics.proposalCommit)
         histogram("rampart_apply_batch_seconds", "Applying one batch of committed entries, in memory then to the database.", metrics.applyBatch)
+        lines += processLines()
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The process's own gauges, in the names Prometheus client libraries use: resident and
+    /// virtual memory, open and allowed descriptors, start time; and the build
+    /// (`rampart_build_info`). Read from /proc at each scrape; absent where /proc is not.
+    static func processLines() -> [String] {
+        var lines = [
+            "# HELP rampart_build_info The build of this replica (the value is always 1).", "# TYPE rampart_build_info gauge",
+            "rampart_build_info{version=\"\(RampartVersion.current)\"} 1",
+        ]
+        func gauge(_ name: String, _ help: String, _ value: Double) {
+            lines += ["# HELP \(name) \(help)", "# TYPE \(name) gauge", "\(name) \(value)"]
+        }
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") {
+                let fields = line.split(whereSeparator: \.isWhitespace)
+                guard fields.count >= 2, let kibibytes = Double(fields[1]) else { continue }
+                if fields[0] == "VmRSS:" { gauge("process_resident_memory_bytes", "Resident memory size in bytes.", kibibytes * 1024) }
+                if fields[0] == "VmSize:" { gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", kibibytes * 1024) }
+            }
+        }
+        if let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            gauge("process_open_fds", "Open file descriptors.", Double(descriptors.count))
+        }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            gauge("process_max_fds", "The most file descriptors the process may open.", Double(limit.rlim_cur))
+        }
+        gauge("process_start_time_seconds", "When the process started, in seconds since 1970.", startTime)
+        return lines
+    }
+
+    /// When this process started (the first time the metrics were asked for, at the latest).
+    static let startTime: Double = {
+        // /proc/self/stat field 22 is the start time in clock ticks after boot.
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
+            let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+            let secondsSinceBoot = Double(uptime.split(separator: " ").first ?? "")
+        else { return Date().timeIntervalSince1970 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return Date().timeIntervalSince1970 }
+        let boot = Date().timeIntervalSince1970 - secondsSinceBoot
+        return (boot + ticks / Double(sysconf(Int32(_SC_CLK_TCK)))).rounded()
+    }()
 }

@@ -292,3 +292,16 @@ def test_cluster_status_and_health_show_every_endpoint(cluster):
     assert f"leader {leader.id}" in shown.stdout.splitlines()[-1]
     health = rampart("cluster", "health")
     assert health.returncode == 1 and health.stdout.count("healthy, ready") == 2 and f"{down.endpoint}: unreachable" in health.stdout
+
+
+def test_metrics_include_the_process_and_the_build(cluster):
+    import time as clock
+    replica = cluster.replicas[0]
+    text = replica.request("GET", "/metrics")
+    assert 'rampart_build_info{version="' in text
+    rss = replica.metric("process_resident_memory_bytes")
+    assert 1 << 20 < rss < 4 << 30, rss
+    assert abs(rss / 1024 - replica.rss_kib()) / (rss / 1024) < 0.5, "about what /proc says of the process"
+    assert 10 < replica.metric("process_open_fds") < replica.metric("process_max_fds")
+    started = replica.metric("process_start_time_seconds")
+    assert clock.time() - 600 < started <= clock.time() + 1, started
