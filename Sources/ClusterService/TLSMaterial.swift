@@ -33,10 +33,13 @@ struct TLSMaterial {
     /// - Throws: `ServerStartError` naming the setting, the file and what is wrong with it.
     static func load(_ settings: ServerConfiguration, now: Date = Date()) throws(ServerStartError) -> TLSMaterial {
         var material = TLSMaterial()
+        // The API's files, once read and checked: the peers use the same files by default.
+        var apiLoaded: (files: [String], loaded: Loaded)?
         if !settings.tlsCertFile.isEmpty {
             let loaded = try checked(
                 certificate: ("tls_cert_file", settings.tlsCertFile), key: ("tls_key_file", settings.tlsKeyFile),
                 authority: settings.tlsCAFile.isEmpty ? nil : ("tls_ca_file", settings.tlsCAFile), now: now)
+            apiLoaded = ([settings.tlsCertFile, settings.tlsKeyFile, settings.tlsCAFile], loaded)
             material.expiries["api"] = loaded.checked.notValidAfter
             if let authority = loaded.authorityExpiry { material.expiries["ca"] = authority }
             material.apiCluster = ClusterCertificates.replicaIdentity(certificatePEM: loaded.certificatePEM)?.cluster
@@ -70,9 +73,14 @@ struct TLSMaterial {
                 certificate: settings.peerCertFile.isEmpty ? "tls_cert_file" : "peer_cert_file",
                 key: settings.peerKeyFile.isEmpty ? "tls_key_file" : "peer_key_file",
                 authority: settings.peerCAFile.isEmpty ? "tls_ca_file" : "peer_ca_file")
-            let loaded = try checked(
-                certificate: (names.certificate, files.certificate), key: (names.key, files.key), authority: (names.authority, files.authority),
-                now: now)
+            let loaded: Loaded
+            if let apiLoaded, apiLoaded.files == [files.certificate, files.key, files.authority] {
+                loaded = apiLoaded.loaded
+            } else {
+                loaded = try checked(
+                    certificate: (names.certificate, files.certificate), key: (names.key, files.key),
+                    authority: (names.authority, files.authority), now: now)
+            }
             guard let identity = ClusterCertificates.replicaIdentity(certificatePEM: loaded.certificatePEM) else {
                 throw ServerStartError(
                     "\(names.certificate) \(files.certificate): names no replica (rampart://<cluster>/replicas/<id>); "
@@ -101,7 +109,10 @@ struct TLSMaterial {
     static func fingerprint(_ settings: ServerConfiguration) -> [UInt8] {
         var hash = SHA256()
         var paths = [settings.tlsCertFile, settings.tlsKeyFile, settings.tlsCAFile]
-        if let files = settings.peerTLSFiles { paths += [files.certificate, files.key, files.authority] }
+        if let files = settings.peerTLSFiles {
+            // Usually the same files as the API's: each is read once.
+            paths += [files.certificate, files.key, files.authority].filter { !paths.contains($0) }
+        }
         for path in paths where !path.isEmpty {
             hash.update(data: Data(path.utf8))
             hash.update(data: FileManager.default.contents(atPath: path) ?? Data())
