@@ -80,6 +80,17 @@ import Testing
         (["api_idle_timeout_seconds": "60"], .invalid("api_idle_timeout_seconds (flag --api-idle-timeout-seconds)", "expected an integer in 61...86400, got \"60\"")),
         (["log_level": "verbose"], .invalid("log_level (flag --log-level)", "expected trace, debug, info, notice, warning, error or critical")),
         (["colour": "blue"], .invalid("colour (flag --colour)", "unknown setting")),
+        (["api_http2": "maybe"], .invalid("api_http2 (flag --api-http2)", "expected true or false, got \"maybe\"")),
+        (["api_http2": "true"], .invalid("api_http2", "HTTP/2 is offered over HTTPS only: needs tls_cert_file")),
+        (["api_client_certificates": "sometimes"], .invalid(
+            "api_client_certificates (flag --api-client-certificates)", "expected off, optional or required, got \"sometimes\"")),
+        (["api_client_certificates": "optional"], .invalid(
+            "api_client_certificates", "needs tls_ca_file (and tls_cert_file), the CA client certificates are verified with")),
+        (["tls_reload_interval_seconds": "-1"], .invalid(
+            "tls_reload_interval_seconds (flag --tls-reload-interval-seconds)", "expected an integer in 0...86400, got \"-1\"")),
+        (["tls_expiry_warning_days": "99999"], .invalid(
+            "tls_expiry_warning_days (flag --tls-expiry-warning-days)", "expected an integer in 0...3650, got \"99999\"")),
+        (["peer_cert_file": "/etc/rampart/peer.pem"], .invalid("peer_key_file", "peer_cert_file and peer_key_file go together")),
         (
             ["key_overlap_seconds": "3599"],
             .invalid(
