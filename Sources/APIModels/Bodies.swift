@@ -194,6 +194,8 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     public var failureTolerance: Int?
     /// The build of the replica answering (`RampartVersion.current`).
     public var version: String?
+    /// The cluster's id (`ClusterIdentity`): a snapshot's header names the cluster it came from.
+    public var clusterID: String?
     /// Each other member's progress, as the leader sees it (on the leader only).
     public var progress: [MemberProgress]?
     /// How long ago, in milliseconds, this replica last heard from each peer, by id.
@@ -201,6 +203,7 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case id, role, term, leader, voters, learners, version, progress
+        case clusterID = "cluster_id"
         case commitIndex = "commit_index"
         case appliedIndex = "applied_index"
         case lastIndex = "last_index"

@@ -84,6 +84,7 @@ extension Endpoint {
     public static let bootstrapChallenge = Endpoint("POST", "/v1/cluster/bootstrap/challenge")
     public static let bootstrap = Endpoint("POST", "/v1/cluster/bootstrap")
     public static let breakGlass = Endpoint("POST", "/v1/cluster/break-glass")
+    public static let snapshot = Endpoint("GET", "/v1/snapshot")
     // Organizations.
     public static let listOrganizations = Endpoint("GET", "/v1/orgs")
     public static let createOrganization = Endpoint("POST", "/v1/orgs")
@@ -127,7 +128,7 @@ extension Endpoint {
 
     /// Every operation, in the order the API reference lists them.
     public static let all: [Endpoint] = [
-        health, readiness, metrics, clusterStatus, clusterHash, clusterMembers, clusterLeader, bootstrapChallenge, bootstrap, breakGlass,
+        health, readiness, metrics, clusterStatus, clusterHash, clusterMembers, clusterLeader, bootstrapChallenge, bootstrap, breakGlass, snapshot,
         listOrganizations, createOrganization, getOrganization, updateOrganization, deleteOrganization,
         listProjects, createProject, getProject, deleteProject,
         listPrincipals, createPrincipal, getPrincipal, deletePrincipal, listAPIKeys, createAPIKey, deleteAPIKey,

@@ -81,6 +81,9 @@ extension AdminRoutes {
         RouteDeclaration(.breakGlass, .clusterProof, .write, answer: BootstrapResponse.self) { routes, input in
             try await routes.administratorKey(.breakGlass, input.request, input.context)
         },
+        RouteDeclaration(.snapshot, .permission(RampartPermission.snapshotsSave, on: .cluster), .read, answer: nil) { routes, input in
+            try await routes.snapshotRoute(input.request)
+        },
     ]
 
     // MARK: - Organizations

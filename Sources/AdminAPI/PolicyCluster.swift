@@ -4,7 +4,36 @@ public import PolicyModel
 /// What the HTTP API needs from the cluster: the narrow view a replica offers, in four concerns
 /// a consumer can take one at a time (`ReplicaCluster` in ClusterService wires the real replica
 /// in; route tests use a fake). The API never sees Raft types.
-public protocol PolicyCluster: ClusterHealth, ClusterWriter, ClusterReader, ReplicaResources {}
+public protocol PolicyCluster: ClusterHealth, ClusterWriter, ClusterReader, ReplicaResources, ClusterBackups {}
+
+/// Backups: the replicated state at one revision, as a snapshot file (`SnapshotArchive`).
+public protocol ClusterBackups: Sendable {
+    /// Copies this replica's database at one revision, at least as new as `consistency` asks
+    /// (linearizable: every write acknowledged before the call), and describes it in a
+    /// snapshot header. Writes go on meanwhile.
+    /// - Throws: `.overloaded` while another copy is being made, or why the copy failed.
+    func exportSnapshot(consistency: ReadConsistency, timeout: Duration) async throws(ClusterError) -> SnapshotExport
+}
+
+/// A snapshot ready to be sent: the header line, then the database file's bytes.
+public struct SnapshotExport: Sendable {
+    /// What the snapshot holds.
+    public var header: SnapshotHeader
+    /// The magic and header lines (`SnapshotArchive.encode`).
+    public var headerBytes: [UInt8]
+    /// The database copy, `header.databaseBytes` long.
+    public var databasePath: String
+    /// Removes the copy: called once it was sent, or could not be.
+    public var remove: @Sendable () -> Void
+
+    /// Creates an export.
+    public init(header: SnapshotHeader, headerBytes: [UInt8], databasePath: String, remove: @escaping @Sendable () -> Void) {
+        self.header = header
+        self.headerBytes = headerBytes
+        self.databasePath = databasePath
+        self.remove = remove
+    }
+}
 
 /// How the replica is: for operators and probes.
 public protocol ClusterHealth: Sendable {

@@ -36,6 +36,7 @@ public struct ReplicaCluster: PolicyCluster {
         let voters = status.membership.voters.count
         answer.failureTolerance = voters == 0 ? 0 : (voters - 1) / 2
         answer.version = RampartVersion.current
+        answer.clusterID = clusterID
         let now = ContinuousClock.now
         func ago(_ instant: ContinuousClock.Instant?) -> Int? {
             instant.map { instant in
@@ -173,12 +174,11 @@ public struct ReplicaCluster: PolicyCluster {
     }
 
     public func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
-        do {
-            return try await replica.query { store in (Hex.encode(try store.stateHash()), store.appliedIndex) }
-        } catch let error as ReplicaError {
-            throw ClusterError(error)
+        do throws(ReplicaError) {
+            let (hash, applied) = try await replica.stateHash()
+            return (Hex.encode(hash), applied)
         } catch {
-            throw .internalFailure("\(error)")
+            throw ClusterError(error)
         }
     }
 

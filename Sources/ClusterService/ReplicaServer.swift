@@ -42,16 +42,7 @@ public struct ReplicaServer {
             throw ServerStartError("configuration: \(error)")
         }
         let secret = try SecretFile.read(settings.clusterSecretFile, name: "cluster secret", minimumBytes: 32, logger: logger)
-        let keyEncryptionKey = try SecretFile.read(settings.keyEncryptionKeyFile, name: "key-encryption key", minimumBytes: 32, logger: logger)
-        let sealer: RootKeySealer
-        do {
-            // The file holds the 32-byte key as 64 hexadecimal digits, or as 32 raw bytes.
-            let hexText = String(decoding: keyEncryptionKey, as: UTF8.self)
-            let key = keyEncryptionKey.count == 64 ? (Hex.decode(hexText) ?? keyEncryptionKey) : keyEncryptionKey
-            sealer = try RootKeySealer(keyEncryptionKey: key)
-        } catch {
-            throw ServerStartError("the key-encryption key in \(settings.keyEncryptionKeyFile) cannot be used: \(error)")
-        }
+        let sealer = try SecretFile.sealer(settings.keyEncryptionKeyFile, logger: logger)
         let id = ReplicaID(rawValue: settings.replicaID)
         var options = ReplicaConfiguration(
             id: id, dataDirectory: settings.dataDirectory, initialVoters: settings.initialCluster.map { ReplicaID(rawValue: $0) },
@@ -263,5 +254,18 @@ enum SecretFile {
             logger.warning("secret file is readable by others; chmod 600 it", metadata: ["file": "\(path)"])
         }
         return bytes
+    }
+
+    /// The root-key sealer of the key-encryption key in the file at `path`: the 32-byte key as
+    /// 64 hexadecimal digits, or as 32 raw bytes.
+    static func sealer(_ path: String, logger: Logger) throws -> RootKeySealer {
+        let keyEncryptionKey = try read(path, name: "key-encryption key", minimumBytes: 32, logger: logger)
+        do {
+            let hexText = String(decoding: keyEncryptionKey, as: UTF8.self)
+            let key = keyEncryptionKey.count == 64 ? (Hex.decode(hexText) ?? keyEncryptionKey) : keyEncryptionKey
+            return try RootKeySealer(keyEncryptionKey: key)
+        } catch {
+            throw ServerStartError("the key-encryption key in \(path) cannot be used: \(error)")
+        }
     }
 }

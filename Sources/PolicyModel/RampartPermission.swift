@@ -5,6 +5,8 @@ public enum RampartPermission {
     public static let clusterGet = Permission(trusted: "rampart.cluster.get")
     public static let clusterUpdate = Permission(trusted: "rampart.cluster.update")
     public static let keysRotate = Permission(trusted: "rampart.keys.rotate")
+    /// Saving a snapshot (`GET /v1/snapshot`): a copy of everything, sealed root keys included.
+    public static let snapshotsSave = Permission(trusted: "rampart.snapshots.save")
     public static let organizationsCreate = Permission(trusted: "iam.organizations.create")
     public static let organizationsGet = Permission(trusted: "iam.organizations.get")
     public static let organizationsUpdate = Permission(trusted: "iam.organizations.update")
@@ -34,7 +36,7 @@ public enum RampartPermission {
 
     /// All of them.
     public static let all: [Permission] = [
-        clusterGet, clusterUpdate, keysRotate, organizationsCreate, organizationsGet, organizationsUpdate, organizationsDelete,
+        clusterGet, clusterUpdate, keysRotate, snapshotsSave, organizationsCreate, organizationsGet, organizationsUpdate, organizationsDelete,
         projectsCreate, projectsGet, projectsList, projectsDelete, principalsCreate, principalsGet, principalsList, principalsDelete,
         apiKeysCreate, apiKeysList, apiKeysDelete, rolesCreate, rolesGet, rolesList, rolesUpdate, rolesDelete, bindingsCreate,
         bindingsList, bindingsDelete, decisionsCheck, auditRead, tokensRevoke,

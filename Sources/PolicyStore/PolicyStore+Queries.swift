@@ -114,7 +114,7 @@ extension PolicyStore {
         if let requestID = filter.requestID { conditions.append("request_id = ?"); values.append(.text(requestID)) }
         values.append(.integer(Int64(limit + 1)))
         let sql = """
-            SELECT sequence, revision, time, actor, action, target, organization, request_id, outcome, previous_hash, hash
+            SELECT \(Rows.auditColumns)
             FROM audit WHERE \(conditions.joined(separator: " AND ")) ORDER BY sequence LIMIT ?
             """
         let rows: [[SQLValue]]
@@ -124,14 +124,7 @@ extension PolicyStore {
             throw .database(error)
         }
         var records: [AuditRecord] = []
-        for row in rows {
-            records.append(
-                AuditRecord(
-                    sequence: try Rows.revision(row[0].integer), revision: try Rows.revision(row[1].integer),
-                    time: Timestamp(millisecondsSinceEpoch: row[2].integer), actor: row[3].text, action: row[4].text,
-                    target: row[5].text, organization: row[6].text, requestID: row[7].text, outcome: row[8].text,
-                    previousHash: row[9].blob, hash: row[10].blob))
-        }
+        for row in rows { records.append(try Rows.auditRecord(row)) }
         let items = Array(records.prefix(limit))
         return Page(items: items, nextCursor: records.count > limit ? items.last.map { String($0.sequence) } : nil)
     }

@@ -8,13 +8,24 @@ internal import Crypto
 
 extension PolicyStore {
     /// SHA-256 over every table, rows in primary-key order, each value with its type: equal on
-    /// every replica that applied the same commands, whatever the batching.
+    /// every replica that applied the same commands, whatever the batching. The applied index is
+    /// left out: it is reported beside the hash, and entries that carry no command (a leader's
+    /// no-op, a membership change) move it without changing the policy. So a cluster restored
+    /// from a snapshot has the snapshot's hash until its first command, although its first
+    /// leader's no-op moved the revision on.
     public func stateHash() throws(PolicyStoreError) -> [UInt8] {
+        try Self.stateHash(of: database)
+    }
+
+    /// The state hash of the database behind `database` (see `stateHash()`).
+    static func stateHash(of database: SQLiteDatabase) throws(PolicyStoreError) -> [UInt8] {
         var hasher = SHA256()
         do {
             for (table, orderBy) in Schema.hashedTables {
                 hasher.update(data: Array(table.utf8) + [0])
-                for row in try database.rows("SELECT * FROM \(table) ORDER BY \(orderBy)") {
+                let rows = try database.rows(
+                    table == "meta" ? "SELECT * FROM meta WHERE key <> 'applied_index' ORDER BY key" : "SELECT * FROM \(table) ORDER BY \(orderBy)")
+                for row in rows {
                     for value in row { Self.feed(value, into: &hasher) }
                     hasher.update(data: [0xFF])
                 }
@@ -23,6 +34,41 @@ extension PolicyStore {
             throw .database(error)
         }
         return Array(hasher.finalize())
+    }
+
+    /// The state hash and applied index of the database at `databasePath`, read in one
+    /// transaction through a read-only connection of its own, while the store's owner goes on
+    /// committing. The owner interrupts it through `control` (`cancelAndWait()`) before it
+    /// replaces or closes the files.
+    /// - Throws: `.cancelled` when interrupted; `.database` when SQLite fails.
+    public static func stateHash(ofDatabaseAt databasePath: String, control: SnapshotCopyControl) throws(PolicyStoreError)
+        -> (hash: [UInt8], appliedIndex: UInt64)
+    {
+        defer { control.finish() }
+        do throws(DatabaseError) {
+            let source = try SQLiteDatabase(path: databasePath, readOnly: true)
+            defer { source.close() }
+            guard control.begin(source) else { throw DatabaseError(code: 9, message: "cancelled", context: "state hash") }
+            defer { control.end() }
+            try source.execute("PRAGMA busy_timeout = \(snapshotBusyTimeoutMilliseconds)")
+            try source.execute("BEGIN")
+            defer { try? source.execute("ROLLBACK") }
+            var applied: Int64 = -1
+            try source.query("SELECT value FROM meta WHERE key = 'applied_index'") { (row) throws(DatabaseError) in applied = row.integer(0) }
+            guard applied >= 0 else { throw DatabaseError(code: 1, message: "no applied index", context: "state hash of \(databasePath)") }
+            let hash: [UInt8]
+            do {
+                hash = try stateHash(of: source)
+            } catch .database(let error) {
+                throw error
+            } catch {
+                throw DatabaseError(code: 1, message: "\(error)", context: "state hash of \(databasePath)")
+            }
+            return (hash, UInt64(applied))
+        } catch {
+            if control.isCancelled { throw .cancelled }
+            throw .database(error)
+        }
     }
 
     private static func feed(_ value: SQLValue, into hasher: inout SHA256) {
@@ -259,8 +305,9 @@ public final class SnapshotCopyControl: @unchecked Sendable {
         database = nil
     }
 
-    /// The copy has ended, whatever its outcome.
-    func finish() {
+    /// The copy has ended, whatever its outcome (calling it again does nothing more): its
+    /// runner calls it last, so that `cancelAndWait()` returns.
+    public func finish() {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         finished = true

@@ -94,4 +94,16 @@ enum Rows {
         default: throw .corrupted("revocation kind \(kind)")
         }
     }
+
+    /// The columns `auditRecord` reads, in its order.
+    static let auditColumns = "sequence, revision, time, actor, action, target, organization, request_id, outcome, previous_hash, hash"
+
+    /// An audit record from a row of `auditColumns`.
+    static func auditRecord(_ row: [SQLValue]) throws(PolicyStoreError) -> AuditRecord {
+        AuditRecord(
+            sequence: try revision(row[0].integer), revision: try revision(row[1].integer),
+            time: Timestamp(millisecondsSinceEpoch: row[2].integer), actor: row[3].text, action: row[4].text,
+            target: row[5].text, organization: row[6].text, requestID: row[7].text, outcome: row[8].text,
+            previousHash: row[9].blob, hash: row[10].blob)
+    }
 }

@@ -41,11 +41,13 @@ final class SQLiteDatabase {
     /// log is. SQLite gives the files it creates beside a database the database file's mode.
     static let fileMode: mode_t = 0o600
 
-    init(path: String) throws(DatabaseError) {
+    /// Opens (creating when absent) the database at `path`; with `readOnly`, opens an existing
+    /// one that this connection will not write (a copy being checked).
+    init(path: String, readOnly: Bool = false) throws(DatabaseError) {
         self.path = path
-        try Self.restrictFiles(of: path)
+        if !readOnly { try Self.restrictFiles(of: path) }
         var connection: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = readOnly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite3_open_v2(path, &connection, flags, nil)
         guard result == SQLITE_OK, let connection else {
             let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"

@@ -12,7 +12,7 @@ import RampartClient
 struct RampartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rampart", abstract: "Rampart: a replicated IAM policy store.", version: "rampart \(RampartVersion.current)",
-        subcommands: [ServerCommand.self, VersionCommand.self] + ClientCommands.all)
+        subcommands: [ServerCommand.self, VersionCommand.self, SnapshotCommand.self] + ClientCommands.all)
 
     static func main() async {
         do {

@@ -32,11 +32,12 @@ public enum ExitStatus: Int32, Sendable {
 
 /// A command's failure that is not a usage error: a file that cannot be read or written, a
 /// check that fails. Exit status 1 (`ExitStatus.failed`), no usage text.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let description: String
     var kind = ExitStatus.failed
 
-    init(_ description: String, kind: ExitStatus = .failed) {
+    /// A failure with its reason; `kind` decides the exit status.
+    public init(_ description: String, kind: ExitStatus = .failed) {
         self.description = description
         self.kind = kind
     }

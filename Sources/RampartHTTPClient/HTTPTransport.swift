@@ -80,17 +80,46 @@ public struct HTTPTransport: Sendable {
     public func send(_ url: URL, method: String, headers: [(String, String)], body: Data?, timeout: Double) async throws
         -> (status: Int, body: Data)
     {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let collector = ResponseCollector(promise: group.any().makePromise(), limit: Self.maxResponseBytes)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
+        return try await exchange(url, method: method, headers: headers, body: body, timeout: timeout, receiver: collector) { now in
+            now > deadline ? "no answer from \(url.host ?? "") in \(timeout) s" : nil
+        }
+    }
+
+    /// Sends a GET and writes a successful answer's body to a new file at `path` as it arrives,
+    /// for answers too large to hold (a snapshot). `progress` is called on an event loop with
+    /// the bytes written so far and the announced length, if any.
+    /// - Parameter idleTimeout: the longest wait for the next bytes (not for the whole answer).
+    /// - Returns: the status; the body when the status is not 200 (nothing is written then).
+    public func download(
+        _ url: URL, headers: [(String, String)], to path: String, idleTimeout: Double,
+        progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64?) -> Void
+    ) async throws -> (status: Int, body: Data) {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let sink = FileSink(promise: group.any().makePromise(), path: path, progress: progress)
+        return try await exchange(url, method: "GET", headers: headers, body: nil, timeout: idleTimeout, receiver: sink) { now in
+            now - sink.lastActivity > .milliseconds(Int64(idleTimeout * 1000)) ? "\(url.host ?? "") sent nothing for \(idleTimeout) s" : nil
+        }
+    }
+
+    /// Connects, sends one request and waits for `receiver` to complete its promise, checking
+    /// `expired` every 100 ms: a non-nil reason ends the exchange with that reason.
+    private func exchange(
+        _ url: URL, method: String, headers: [(String, String)], body: Data?, timeout: Double, receiver: some ResponseReceiver,
+        expired: @escaping @Sendable (NIODeadline) -> String?
+    ) async throws -> (status: Int, body: Data) {
         guard let scheme = url.scheme, scheme == "http" || scheme == "https", let host = url.host else {
+            receiver.finish(.failure(NotSent(description: "\(url) is not an http:// or https:// URL")))
             throw NotSent(description: "\(url) is not an http:// or https:// URL")
         }
         let secure = scheme == "https"
         let port = url.port ?? (secure ? 443 : 80)
-        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
         let group = MultiThreadedEventLoopGroup.singleton
         let context = self.context
         // In the pipeline from the start, so a failed TLS handshake reaches it.
-        let collector = ResponseCollector(promise: group.any().makePromise(), limit: Self.maxResponseBytes)
-        let answer = collector.promise.futureResult
+        let answer = receiver.promise.futureResult
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -101,13 +130,13 @@ public struct HTTPTransport: Sendable {
                             try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: host.isIPAddress ? nil : host))
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(collector)
+                        try channel.pipeline.syncOperations.addHandler(receiver)
                     }
                 }
                 .connect(host: host, port: port).get()
         } catch {
             // Never in a pipeline: complete its promise here (an unfulfilled promise is a bug).
-            collector.promise.fail(error)
+            receiver.finish(.failure(error))
             throw NotSent(description: "cannot connect to \(host):\(port): \(error)")
         }
         do {
@@ -127,7 +156,9 @@ public struct HTTPTransport: Sendable {
             if reason is NIOSSLError || reason is BoringSSLError { throw NotSent(description: "TLS with \(host):\(port) failed: \(reason)") }
             throw Failed(description: "\(host):\(port): \(reason)")
         }
-        let timer = channel.eventLoop.scheduleTask(deadline: deadline) { collector.finish(.failure(Failed(description: "no answer from \(host):\(port) in \(timeout) s"))) }
+        let timer = channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            if let reason = expired(.now()) { receiver.finish(.failure(Failed(description: reason))) }
+        }
         defer {
             timer.cancel()
             channel.close(promise: nil)
@@ -159,7 +190,24 @@ extension HTTPTransport {
 }
 
 /// Gathers one response; fails on a closed connection, an error, or an answer over the limit.
-private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+/// A handler that completes `promise` once with the answer (`finish` may be called from any
+/// thread: it hops to the promise's loop).
+private protocol ResponseReceiver: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    var promise: EventLoopPromise<(status: Int, body: Data)> { get }
+    func finish(_ result: Result<(status: Int, body: Data), any Error>)
+}
+
+extension ResponseReceiver {
+    /// Whether this runs on the promise's loop; if not, `again` is run there instead.
+    func onPromiseLoop(_ again: @escaping @Sendable () -> Void) -> Bool {
+        let loop = promise.futureResult.eventLoop
+        if loop.inEventLoop { return true }
+        loop.execute(again)
+        return false
+    }
+}
+
+private final class ResponseCollector: ResponseReceiver, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
 
     let promise: EventLoopPromise<(status: Int, body: Data)>
@@ -169,9 +217,9 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
     /// Whether the promise was completed (it is completed once; on the channel's loop).
     private var finished = false
 
-    /// Completes the promise, once.
+    /// Completes the promise, once (on the promise's loop).
     func finish(_ result: Result<(status: Int, body: Data), any Error>) {
-        guard !finished else { return }
+        guard onPromiseLoop({ self.finish(result) }), !finished else { return }
         finished = true
         promise.completeWith(result)
     }
@@ -202,6 +250,99 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
 
     func channelInactive(context: ChannelHandlerContext) {
         finish(.failure(HTTPTransport.Failed(description: "the connection closed before the answer ended")))
+        context.fireChannelInactive()
+    }
+}
+
+/// Writes a 200 answer's body to a new file as it arrives; gathers any other answer's body (a
+/// problem) up to 64 KiB. The file is created on the answer's head, owner-only.
+private final class FileSink: ResponseReceiver, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    let promise: EventLoopPromise<(status: Int, body: Data)>
+    let path: String
+    let progress: @Sendable (UInt64, UInt64?) -> Void
+    /// When bytes last arrived (read by the idle timer, on the channel's loop).
+    private(set) var lastActivity = NIODeadline.now()
+    private var status = 0
+    private var descriptor: Int32 = -1
+    private var written: UInt64 = 0
+    private var total: UInt64?
+    private var problem = Data()
+    private var finished = false
+
+    init(promise: EventLoopPromise<(status: Int, body: Data)>, path: String, progress: @escaping @Sendable (UInt64, UInt64?) -> Void) {
+        self.promise = promise
+        self.path = path
+        self.progress = progress
+    }
+
+    func finish(_ result: Result<(status: Int, body: Data), any Error>) {
+        guard onPromiseLoop({ self.finish(result) }), !finished else { return }
+        finished = true
+        if descriptor >= 0 {
+            var failed = false
+            if case .success = result { failed = fsync(descriptor) != 0 }
+            close(descriptor)
+            descriptor = -1
+            if failed {
+                promise.fail(HTTPTransport.Failed(description: "cannot sync \(path): errno \(errno)"))
+                return
+            }
+        }
+        promise.completeWith(result)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+            total = head.headers.first(name: "Content-Length").flatMap { UInt64($0) }
+            guard status == 200 else { return }
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if descriptor < 0 {
+                finish(.failure(HTTPTransport.Failed(description: "cannot create \(path): errno \(errno)")))
+                context.close(promise: nil)
+            }
+        case .body(let buffer):
+            guard !finished else { return }
+            guard status == 200 else {
+                if problem.count < 64 << 10 { problem.append(contentsOf: buffer.readableBytesView.prefix((64 << 10) - problem.count)) }
+                return
+            }
+            var offset = buffer.readerIndex
+            while offset < buffer.writerIndex {
+                let result = buffer.withUnsafeReadableBytes { bytes in
+                    write(descriptor, bytes.baseAddress! + (offset - buffer.readerIndex), buffer.writerIndex - offset)
+                }
+                if result < 0 && errno == EINTR { continue }
+                guard result > 0 else {
+                    finish(.failure(HTTPTransport.Failed(description: "cannot write \(path): errno \(errno)")))
+                    context.close(promise: nil)
+                    return
+                }
+                offset += result
+            }
+            written += UInt64(buffer.readableBytes)
+            progress(written, total)
+        case .end:
+            if status == 200, let total, written != total {
+                finish(.failure(HTTPTransport.Failed(description: "the answer ended after \(written) of its \(total) bytes")))
+                return
+            }
+            finish(.success((status, problem)))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let announced = total.map { " (\(written) of \($0) bytes)" } ?? ""
+        finish(.failure(HTTPTransport.Failed(description: "the connection closed before the answer ended\(announced)")))
         context.fireChannelInactive()
     }
 }

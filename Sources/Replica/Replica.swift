@@ -216,6 +216,56 @@ public final class Replica: Sendable {
         return try result.get()
     }
 
+    /// Copies the policy database aside, consistent at one applied index, for a backup: on a
+    /// thread of its own, through its own connection, so the runtime goes on writing meanwhile
+    /// (as a snapshot is taken). The copy is at least as new as the applied index when this was
+    /// called; for every write acknowledged before, call `linearizableRead` first. One copy at
+    /// a time (`.overloaded` otherwise); installing a received snapshot or stopping interrupts
+    /// it (`.stopped`). The caller removes the file when done (`DatabaseExport.remove()`).
+    public func exportDatabase() async throws(ReplicaError) -> DatabaseExport {
+        try await readInBackground(.export) { ticket throws(ReplicaError) in
+            do throws(PolicyStoreError) {
+                let path = ticket.exportPath
+                let index = try PolicyStore.writeSnapshot(of: ticket.databasePath, aside: path + ".partial", control: ticket.control) { _ in path }
+                return DatabaseExport(path: path, appliedIndex: index)
+            } catch .cancelled {
+                throw .stopped
+            } catch {
+                throw .storage("copying the database for a backup: \(error)")
+            }
+        }
+    }
+
+    /// The state hash of the database and the applied index it is at, read in one transaction
+    /// on a thread of its own, through its own connection: hashing a large state takes long
+    /// enough to stall every write and heartbeat if the runtime did it (`query` would). Up to
+    /// `BackgroundRead.stateHash.limit` at once (`.overloaded` beyond).
+    public func stateHash() async throws(ReplicaError) -> (hash: [UInt8], appliedIndex: UInt64) {
+        try await readInBackground(.stateHash) { ticket throws(ReplicaError) in
+            do throws(PolicyStoreError) {
+                return try PolicyStore.stateHash(ofDatabaseAt: ticket.databasePath, control: ticket.control)
+            } catch .cancelled {
+                throw .stopped
+            } catch {
+                throw .storage("hashing the state: \(error)")
+            }
+        }
+    }
+
+    /// Runs `body` on a thread the runtime starts for a background read of `kind`, and returns
+    /// what it returns.
+    private func readInBackground<Value: Sendable>(
+        _ kind: BackgroundRead, _ body: @escaping @Sendable (BackgroundReadTicket) throws(ReplicaError) -> Value
+    ) async throws(ReplicaError) -> Value {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, ReplicaError>, Never>) in
+            let event = ReplicaEvent.backgroundRead(kind) { ticket in
+                continuation.resume(returning: ticket.flatMap { ticket in Result { () throws(ReplicaError) -> Value in try body(ticket) } })
+            }
+            if !mailbox.post(event) { continuation.resume(returning: .failure(.overloaded)) }
+        }
+        return try result.get()
+    }
+
     /// Reads the policy state as of the last applied batch, on the caller's thread: no turn of
     /// the runtime, no suspension. `body` gets the state and its applied index; keep it short,
     /// and do not keep the state (see `SharedPolicyState`). For a linearizable read, call
@@ -276,12 +326,18 @@ enum ReplicaEvent: Sendable {
     /// A snapshot copy ended (the control tells which copy).
     case snapshotWritten(SnapshotCopyControl, SnapshotCopyOutcome)
     case forwardDropped(requestID: UInt64)
+    /// Read the database on a thread of its own (`BackgroundRead`): the body gets the
+    /// database's path and the read's control, or why the read cannot start.
+    case backgroundRead(BackgroundRead, @Sendable (Result<BackgroundReadTicket, ReplicaError>) -> Void)
+    /// A background read ended (the runtime forgets its control).
+    case backgroundReadEnded(SnapshotCopyControl)
     case stop(transferLeadership: Bool, Completion<Void>)
 
     /// Answers the event's caller, if any, with `.stopped` (the mailbox closed under it).
     func cancel() {
         switch self {
-        case .tick, .delivery, .snapshotSent, .snapshotWritten, .forwardDropped: break
+        case .tick, .delivery, .snapshotSent, .snapshotWritten, .forwardDropped, .backgroundReadEnded: break
+        case .backgroundRead(_, let body): body(.failure(.stopped))
         case .write(_, _, let completion): completion(.failure(.stopped))
         case .read(_, _, let completion): completion(.failure(.stopped))
         case .waitApplied(_, _, let completion): completion(.failure(.stopped))

@@ -31,11 +31,32 @@ extension ReplicaRuntime {
         }
     }
 
-    /// Stops the snapshot copy in progress, if any, and waits until it has let go of the
-    /// database's files: before they are replaced (installing a received snapshot) or closed.
+    /// Stops the snapshot copy and the background reads in progress, if any, and waits until
+    /// they have let go of the database's files: before they are replaced (installing a received
+    /// snapshot) or closed.
     func abandonSnapshotCopy() {
         snapshotCopy?.cancelAndWait()
         snapshotCopy = nil
+        for read in backgroundReads.values { read.control.cancelAndWait() }
+        backgroundReads = [:]
+    }
+
+    /// Starts a background read of the database (`BackgroundRead`) on a thread of its own: the
+    /// body runs there with the read's ticket, then the runtime forgets the read. Refused with
+    /// `.overloaded` beyond the kind's limit, `.stopped` once stopping.
+    func startBackgroundRead(_ kind: BackgroundRead, _ body: @escaping @Sendable (Result<BackgroundReadTicket, ReplicaError>) -> Void) {
+        guard stopping == nil, failure == nil, let mailbox else { return body(.failure(.stopped)) }
+        guard backgroundReads.values.filter({ $0.kind == kind }).count < kind.limit else { return body(.failure(.overloaded)) }
+        let control = SnapshotCopyControl()
+        backgroundReads[ObjectIdentifier(control)] = (control, kind)
+        let ticket = BackgroundReadTicket(databasePath: files.databasePath, exportPath: files.exportPath(number: nextExport), control: control)
+        nextExport += 1
+        Thread.detachNewThread {
+            body(.success(ticket))
+            // Whatever the body did, the read has ended: a cancelAndWait() must not wait for it.
+            control.finish()
+            _ = mailbox.postAlways(.backgroundReadEnded(control))
+        }
     }
 
     /// A snapshot copy ended. A copy in place (written aside, synced, renamed) lets the log
@@ -196,6 +217,36 @@ struct SnapshotSender: Sendable {
             offset += UInt64(count)
         } while offset < size
     }
+}
+
+/// A read of the database that runs on a thread of its own, through a connection of its own,
+/// while the runtime goes on: a backup copy, or a state hash. The runtime interrupts it, and
+/// waits for it to let go of the files, before it replaces or closes them.
+enum BackgroundRead: Sendable, Hashable {
+    /// A whole copy of the database, for a backup (`Replica.exportDatabase`).
+    case export
+    /// The state hash (`Replica.stateHash`).
+    case stateHash
+
+    /// The most reads of the kind at once: a copy takes as much disk as the database.
+    var limit: Int {
+        switch self {
+        case .export: return 1
+        case .stateHash: return 4
+        }
+    }
+}
+
+/// What a background read's body gets: where the database is, a file name it may write a copy
+/// to, and the control it reads under (`SnapshotCopyControl`: it must call `begin` before
+/// reading and `end` after, so that the runtime can interrupt it).
+struct BackgroundReadTicket: Sendable {
+    /// The database file.
+    let databasePath: String
+    /// A file name for a copy, unique to this read, in the replica's snapshot directory.
+    let exportPath: String
+    /// The read's control.
+    let control: SnapshotCopyControl
 }
 
 /// How a snapshot copy ended.

@@ -61,6 +61,11 @@ final class ReplicaRuntime {
     var incoming: IncomingSnapshot?
     /// The snapshot copy running on its own thread, if any (one at a time).
     var snapshotCopy: SnapshotCopyControl?
+    /// The reads of the database running on their own threads, through their own connections
+    /// (`BackgroundRead`): each one's control and kind, by control.
+    var backgroundReads: [ObjectIdentifier: (control: SnapshotCopyControl, kind: BackgroundRead)] = [:]
+    /// The number of the next backup copy's file.
+    var nextExport: UInt64 = 1
 
     struct Stopping {
         var completion: Completion<Void>
@@ -231,6 +236,10 @@ final class ReplicaRuntime {
             }
         case .forwardDropped(let requestID):
             forwardDropped(requestID: requestID)
+        case .backgroundRead(let kind, let body):
+            startBackgroundRead(kind, body)
+        case .backgroundReadEnded(let control):
+            backgroundReads[ObjectIdentifier(control)] = nil
         case .stop(let transfer, let completion):
             beginStop(transferLeadership: transfer, completion: completion)
         }

@@ -17,6 +17,8 @@ import PeerTransport
 ///   are too far behind, and a crash between installing a received snapshot in the log and in
 ///   the database is finished from it at start-up;
 /// - `snapshots/incoming.partial`: a snapshot being received;
+/// - `snapshots/export-<n>.db`: a copy of the database being served as a backup
+///   (`Replica.exportDatabase()`), removed once served (and any left over, at start-up);
 /// - `LOCK`: held (`flock`) by the one process that has the directory open.
 struct SnapshotFiles: Sendable {
     let dataDirectory: String
@@ -27,6 +29,11 @@ struct SnapshotFiles: Sendable {
     var lockPath: String { dataDirectory + "/LOCK" }
     /// A snapshot being taken, before it is renamed to the index it holds.
     var takingPath: String { snapshotDirectory + "/taking.partial" }
+
+    /// The `number`th backup copy (`Replica.exportDatabase()`); `.partial` while written.
+    func exportPath(number: UInt64) -> String {
+        snapshotDirectory + "/export-\(number).db"
+    }
 
     func snapshotPath(index: UInt64) -> String {
         snapshotDirectory + "/snapshot-" + String(index, radix: 16).leftPadded(to: 16) + ".db"
@@ -55,6 +62,8 @@ struct SnapshotFiles: Sendable {
         }
         _ = unlink(incomingPath)
         _ = unlink(takingPath)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: snapshotDirectory)) ?? []
+        for name in names where name.hasPrefix("export-") { _ = unlink(snapshotDirectory + "/" + name) }
         return lock
     }
 
@@ -210,5 +219,20 @@ struct SnapshotReader: @unchecked Sendable {
 
     func close() {
         _ = Glibc.close(descriptor)
+    }
+}
+
+/// A consistent copy of a replica's policy database, made for a backup
+/// (`Replica.exportDatabase()`).
+public struct DatabaseExport: Sendable, Hashable {
+    /// The copy: a SQLite database file in the replica's snapshot directory.
+    public let path: String
+    /// The applied index (revision) it holds.
+    public let appliedIndex: UInt64
+
+    /// Removes the copy (its owner calls this once done with it; a replica that restarts first
+    /// removes leftovers itself).
+    public func remove() {
+        _ = unlink(path)
     }
 }

@@ -171,6 +171,40 @@ final class FakeCluster: PolicyCluster {
         guard reached else { throw .timedOut }
     }
 
+    /// The database bytes `exportSnapshot` serves: 2.5 chunks, so a copy spans several.
+    static let snapshotBytes: [UInt8] = (0..<(SnapshotArchive.chunkBytes * 5 / 2)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+    /// The snapshot copies handed out and not removed yet.
+    let liveSnapshotCopies = NIOLockedValueBox<Set<String>>([])
+
+    func exportSnapshot(consistency: ReadConsistency, timeout: Duration) async throws(ClusterError) -> SnapshotExport {
+        let unavailable = state.withLockedValue { $0.unavailable }
+        if unavailable { throw .unavailable("no leader") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fake-snapshot-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: Data(Self.snapshotBytes)) else { throw .internalFailure("cannot write \(path)") }
+        let digest: (sha256: String, chunks: [String], bytes: UInt64)
+        do {
+            digest = try SnapshotArchive.digest(ofFileAt: path)
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+        let header = SnapshotHeader(
+            clusterID: ClusterIdentity.id(secret: Self.secret), replicaID: 1, revision: revision, stateHash: "00", auditSequence: 0,
+            auditHead: "00", createdAt: "2026-12-07T00:00:00Z", version: RampartVersion.current, databaseBytes: digest.bytes,
+            sha256: digest.sha256, chunkSHA256: digest.chunks)
+        let copies = liveSnapshotCopies
+        copies.withLockedValue { _ = $0.insert(path) }
+        let headerBytes: [UInt8]
+        do {
+            headerBytes = try SnapshotArchive.encode(header)
+        } catch {
+            throw .internalFailure("\(error)")
+        }
+        return SnapshotExport(header: header, headerBytes: headerBytes, databasePath: path) {
+            try? FileManager.default.removeItem(atPath: path)
+            copies.withLockedValue { _ = $0.remove(path) }
+        }
+    }
+
     func stateHash() async throws(ClusterError) -> (hash: String, revision: UInt64) {
         (String(fingerprint.hashValue), revision)
     }

@@ -28,6 +28,8 @@ struct RouteClient {
         var status: Int
         var body: String
         var headers: HTTPFields
+        /// The body's bytes (for answers that are not text).
+        var bytes: [UInt8] = []
 
         /// The body as a JSON object.
         var object: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
@@ -59,7 +61,9 @@ struct RouteClient {
         let response = try await responder.respond(to: request, context: context)
         let collector = Collector()
         try await response.body.write(CollectingWriter(collector: collector))
-        return Answer(status: Int(response.status.code), body: String(buffer: collector.buffer), headers: response.headers)
+        return Answer(
+            status: Int(response.status.code), body: String(buffer: collector.buffer), headers: response.headers,
+            bytes: Array(collector.buffer.readableBytesView))
     }
 
     final class Collector: @unchecked Sendable {

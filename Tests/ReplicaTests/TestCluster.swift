@@ -26,6 +26,14 @@ final class TestCluster {
         for id in voters { try start(id, initialVoters: voters) }
     }
 
+    /// A cluster of the replicas whose data directories are already in `root` (seeded by a
+    /// restore, say), started as they are.
+    init(existingRoot root: String, voters: [ReplicaID], snapshotInterval: Int = 10_000) throws {
+        self.root = root
+        self.snapshotInterval = snapshotInterval
+        for id in voters { try start(id, initialVoters: []) }
+    }
+
     deinit {
         try? FileManager.default.removeItem(atPath: root)
     }
