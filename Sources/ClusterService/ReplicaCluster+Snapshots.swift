@@ -1,6 +1,7 @@
 public import AdminAPI
 import APIModels
 import Foundation
+import PolicyStore
 import Replica
 
 extension ReplicaCluster {
@@ -24,6 +25,7 @@ extension ReplicaCluster {
         // Reading and hashing the copy takes as long as the copy: off the cooperative pool.
         let described: Result<SnapshotHeader, ClusterError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
+                BackgroundThread.lowerPriority()
                 continuation.resume(returning: Result { () throws(ClusterError) -> SnapshotHeader in
                     do {
                         return try SnapshotOffline.header(ofDatabaseAt: export.path, clusterID: clusterID, replicaID: replicaID)

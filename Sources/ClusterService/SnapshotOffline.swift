@@ -130,13 +130,14 @@ public enum SnapshotOffline {
     }
 
     /// The header of a snapshot of the database copy at `path`: what it holds (revision, state
-    /// hash and audit head, read back from the copy itself, whose audit chain is verified on the
-    /// way) and its checksums.
+    /// hash and audit head, read back from the copy itself) and its checksums. The copy is not
+    /// checked (no integrity check, no audit chain verification): the replica that made it
+    /// trusts its own database, and `inspect` and `restore` check the file.
     public static func header(ofDatabaseAt path: String, clusterID: String, replicaID: UInt64, createdAt: Date = Date()) throws(Refusal)
         -> SnapshotHeader
     {
         do {
-            let description = try PolicyStore.describeCopy(at: path)
+            let description = try PolicyStore.describeCopy(at: path, checking: false)
             let digest = try SnapshotArchive.digest(ofFileAt: path)
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime]

@@ -1,4 +1,5 @@
 internal import Crypto
+internal import CSQLite
 
 #if canImport(Glibc)
     import Glibc
@@ -107,9 +108,13 @@ extension PolicyStore {
     /// The owner must not replace or remove the database's files while a copy reads them: it
     /// calls `control.cancelAndWait()` first, which stops the copy (`.cancelled`, nothing
     /// renamed into place) and returns once the copy has let go of the files.
+    ///
+    /// With `durable` off the copy is neither synced nor its directory: for a copy that is read
+    /// once and removed (a backup being sent), whose syncing would only make the writer's own
+    /// syncs wait behind it.
     /// - Returns: the applied index of the copy.
     public static func writeSnapshot(
-        of databasePath: String, aside: String, control: SnapshotCopyControl? = nil, destination: (UInt64) -> String
+        of databasePath: String, aside: String, control: SnapshotCopyControl? = nil, durable: Bool = true, destination: (UInt64) -> String
     ) throws(PolicyStoreError) -> UInt64 {
         defer { control?.finish() }
         try removeIfPresent(aside)
@@ -138,8 +143,12 @@ extension PolicyStore {
             try? removeIfPresent(aside)
             throw .cancelled
         }
-        try syncFile(aside)
-        try rename(aside, to: destination(index))
+        if durable {
+            try syncFile(aside)
+            try rename(aside, to: destination(index))
+        } else if renameFile(aside, destination(index)) != 0 {
+            throw .io(operation: "rename", path: aside, errno: errno)
+        }
         return index
     }
 
@@ -234,6 +243,20 @@ extension PolicyStore {
                 written += result
             }
         }
+    }
+}
+
+/// The thread a background copy runs on (a snapshot, a backup, a state hash).
+public enum BackgroundThread {
+    /// How much lower than the replica's other threads a background copy runs (nice value).
+    public static let niceIncrement: Int32 = 10
+
+    /// Lowers the calling thread's CPU priority by `niceIncrement` (Linux: the nice value of
+    /// this thread alone), so that a copy of a large database yields the CPU to the runtime
+    /// and the request threads instead of slowing writes down. Call it first on a thread made
+    /// for the copy, never on a shared one.
+    public static func lowerPriority() {
+        _ = rampart_lower_thread_priority(niceIncrement)
     }
 }
 

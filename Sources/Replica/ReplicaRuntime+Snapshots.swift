@@ -17,6 +17,7 @@ extension ReplicaRuntime {
         snapshotCopy = control
         let files = files
         Thread.detachNewThread {
+            BackgroundThread.lowerPriority()
             let outcome: SnapshotCopyOutcome
             do throws(PolicyStoreError) {
                 outcome = .written(
@@ -52,6 +53,7 @@ extension ReplicaRuntime {
         let ticket = BackgroundReadTicket(databasePath: files.databasePath, exportPath: files.exportPath(number: nextExport), control: control)
         nextExport += 1
         Thread.detachNewThread {
+            BackgroundThread.lowerPriority()
             body(.success(ticket))
             // Whatever the body did, the read has ended: a cancelAndWait() must not wait for it.
             control.finish()
