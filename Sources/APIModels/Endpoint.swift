@@ -125,6 +125,7 @@ extension Endpoint {
     public static let revokeTokens = Endpoint("POST", "/v1/tokens/revoke")
     public static let revocations = Endpoint("GET", "/v1/revocations")
     public static let audit = Endpoint("GET", "/v1/audit")
+    public static let watch = Endpoint("GET", "/v1/watch")
 
     /// Every operation, in the order the API reference lists them.
     public static let all: [Endpoint] = [
@@ -134,7 +135,7 @@ extension Endpoint {
         listPrincipals, createPrincipal, getPrincipal, deletePrincipal, listAPIKeys, createAPIKey, deleteAPIKey,
         listBuiltInRoles, listRoles, createRole, getRole, updateRole, deleteRole,
         listBindings, createBinding, deleteBinding,
-        authorize, listKeys, rotateKeys, revokeRootKey, biscuitWebKeys, issueToken, revokeTokens, revocations, audit,
+        authorize, listKeys, rotateKeys, revokeRootKey, biscuitWebKeys, issueToken, revokeTokens, revocations, audit, watch,
     ]
 }
 

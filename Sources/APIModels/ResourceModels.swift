@@ -562,3 +562,51 @@ public struct RevokeTokensResponse: Codable, Sendable, Hashable {
         self.revision = revision
     }
 }
+
+/// One line of the change stream (`GET /v1/watch`, JSON lines): a committed change, or, when
+/// nothing changed for a while, how far the replica has applied.
+public struct WatchEvent: Codable, Sendable, Hashable {
+    /// `change` or `progress`.
+    public var type: String
+    /// The change's revision; for `progress`, the revision the replica has applied (every change
+    /// up to it was sent).
+    public var revision: UInt64
+    /// The change's audit sequence number.
+    public var sequence: UInt64?
+    /// When the change was made (RFC 3339, milliseconds, UTC).
+    public var time: String?
+    /// Who made it (`org/name`).
+    public var actor: String?
+    /// What it was (`organization.create`, `binding.delete`...: the audit log's actions).
+    public var action: String?
+    /// What it changed (`orgs/acme/principals/alice`...).
+    public var target: String?
+    /// The organization it belongs to.
+    public var organization: String?
+    /// The request that made it.
+    public var requestID: String?
+
+    /// A change.
+    public init(_ record: AuditRecord, time: String) {
+        type = "change"
+        revision = record.revision
+        sequence = record.sequence
+        self.time = time
+        actor = record.actor
+        action = record.action
+        target = record.target
+        organization = record.organization
+        requestID = record.requestID
+    }
+
+    /// A progress line.
+    public init(progress revision: UInt64) {
+        type = "progress"
+        self.revision = revision
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, revision, sequence, time, actor, action, target, organization
+        case requestID = "request_id"
+    }
+}

@@ -374,6 +374,9 @@ extension AdminRoutes {
             .audit, .permissionInRequest(RampartPermission.auditRead, "on the organization filter, or the cluster"), .read,
             answer: ListResponse<AuditRecordResponse>.self
         ) { routes, input in try await routes.auditRoute(input.request) },
+        RouteDeclaration(.watch, .permissionInRequest(RampartPermission.auditRead, "on the organization filter, or the cluster"), .read, answer: nil) {
+            routes, input in try await routes.watchRoute(input.request)
+        },
     ]
 
     /// The declaration of a create route (`CreateRoute`): served by the router as declared here,

@@ -2,6 +2,7 @@ import APIModels
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Saving a snapshot (`GET /v1/snapshot`): the replica copies its database at one revision,
 /// aside and through a connection of its own so that writes go on, then streams it behind a
@@ -26,9 +27,11 @@ extension AdminRoutes {
         let header = export.header
         let headerBytes = export.headerBytes
         let path = export.databasePath
-        let remove = export.remove
+        // Removed once sent, and in any case once the answer is dropped (a body never written,
+        // for a client gone before it began, still lets go of the copy).
+        let copy = CopyRemoval(export.remove)
         let body = ResponseBody(contentLength: headerBytes.count + Int(header.databaseBytes)) { writer in
-            defer { remove() }
+            defer { copy.remove() }
             guard let handle = FileHandle(forReadingAtPath: path) else { throw APIError.cluster(.internalFailure("the snapshot copy disappeared")) }
             defer { try? handle.close() }
             try await writer.write(ByteBuffer(bytes: headerBytes))
@@ -48,4 +51,24 @@ extension AdminRoutes {
         headers[.init("X-Rampart-Revision")!] = String(header.revision)
         return Response(status: .ok, headers: headers, body: body)
     }
+}
+
+/// Removes a snapshot copy once: when asked, or when dropped.
+final class CopyRemoval: Sendable {
+    private let action: @Sendable () -> Void
+    private let done = Mutex(false)
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        self.action = action
+    }
+
+    func remove() {
+        let first = done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { action() }
+    }
+
+    deinit { remove() }
 }

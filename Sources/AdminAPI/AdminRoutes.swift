@@ -28,6 +28,11 @@ public struct AdminRoutes: Sendable {
         /// `Authorization` header. Only with `ClientCertificateHandler` in every connection's
         /// pipeline: it alone sets the field this trusts.
         public var clientCertificates = false
+        /// The most change streams (`GET /v1/watch`) a replica serves at once.
+        public var maxWatches = 256
+        /// How often a quiet change stream says how far it is (a `progress` line), which also
+        /// keeps the connection from being closed as idle.
+        public var watchProgressInterval: Duration = .seconds(10)
 
         /// The default limits.
         public init() {}
@@ -43,6 +48,8 @@ public struct AdminRoutes: Sendable {
     let tokens: TokenCache<AcceptedToken>
     /// The root keys tokens are verified with, made once each.
     let rootKeys = RootKeyCache()
+    /// The change streams being served.
+    let watches = WatchSlots()
     /// Failed authentication, per client address.
     let throttle: AuthenticationThrottle
     /// The requests refused to authenticated principals, recorded in the audit log by

@@ -119,6 +119,8 @@ public struct AuditQuery: Sendable, Hashable {
     /// not those of an earlier one deleted before the name was created again (what a tenant's
     /// auditors read).
     public var currentOrganizationOnly = false
+    /// Only records of this revision or later (`GET /v1/watch?from_revision=`).
+    public var fromRevision: UInt64?
 
     /// A query with no filter.
     public init(

@@ -148,6 +148,7 @@ public struct ReplicaCluster: PolicyCluster {
             since: filter.sinceMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) },
             until: filter.untilMilliseconds.map { Timestamp(millisecondsSinceEpoch: $0) }, requestID: filter.requestID)
         filtered.currentOrganizationOnly = filter.currentOrganizationOnly
+        filtered.fromRevision = filter.fromRevision
         let storeFilter = filtered
         do {
             if consistency != .stale { _ = try await replica.linearizableRead(timeout: timeout) }

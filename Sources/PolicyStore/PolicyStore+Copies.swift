@@ -57,11 +57,12 @@ extension PolicyStore {
             guard integrity == ["ok"] else { throw PolicyStoreError.corrupted("SQLite's integrity check fails: \(integrity.joined(separator: "; "))") }
             var version: Int64 = -1
             try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { (row) throws(DatabaseError) in version = row.integer(0) }
-            guard version == Int64(Schema.migrations.count) else {
+            // An older schema is brought up to date when a replica opens the database.
+            guard version >= 1 && version <= Int64(Schema.migrations.count) else {
                 throw PolicyStoreError.corrupted(
                     version > Int64(Schema.migrations.count)
                         ? "the database's schema (version \(version)) is newer than this build's (\(Schema.migrations.count)): use a newer rampart"
-                        : "the database's schema is at version \(version), not \(Schema.migrations.count)")
+                        : "the database has no schema version")
             }
             var applied: Int64 = -1
             try database.query("SELECT value FROM meta WHERE key = 'applied_index'") { (row) throws(DatabaseError) in applied = row.integer(0) }

@@ -28,6 +28,8 @@ public struct AuditFilter: Hashable, Sendable {
     /// organization deleted before the name was created again. A tenant's auditors read with
     /// it; cluster-wide auditors may read an old tenant's history by name.
     public var currentOrganizationOnly = false
+    /// Only records of this revision or later (a change stream resuming).
+    public var fromRevision: UInt64?
 
     /// Creates a filter; every criterion is optional.
     public init(
@@ -112,6 +114,12 @@ extension PolicyStore {
         if let since = filter.since { conditions.append("time >= ?"); values.append(.integer(since.millisecondsSinceEpoch)) }
         if let until = filter.until { conditions.append("time < ?"); values.append(.integer(until.millisecondsSinceEpoch)) }
         if let requestID = filter.requestID { conditions.append("request_id = ?"); values.append(.text(requestID)) }
+        if let fromRevision = filter.fromRevision {
+            // Revisions grow with sequences: the first record at or after the revision, found by
+            // its index, bounds the sequence (a scan of the revision column would read them all).
+            conditions.append("sequence >= (SELECT COALESCE(MIN(sequence), 9223372036854775807) FROM audit WHERE revision >= ?)")
+            values.append(.integer(Int64(clamping: fromRevision)))
+        }
         values.append(.integer(Int64(limit + 1)))
         let sql = """
             SELECT \(Rows.auditColumns)

@@ -58,6 +58,10 @@ enum Schema {
             expires_at INTEGER NOT NULL, revision INTEGER NOT NULL, PRIMARY KEY (kind, value)
         ) WITHOUT ROWID;
         """,
+        // Where a change stream that resumes from a revision starts (`AuditFilter.fromRevision`).
+        """
+        CREATE INDEX audit_by_revision ON audit (revision);
+        """,
     ]
 
     /// Every table, in the order the state hash covers them, with the columns that order rows.

@@ -7,6 +7,6 @@ public enum ClientCommands {
     /// Every client command.
     public static let all: [any ParsableCommand.Type] = [
         BootstrapCommand.self, ClusterCommand.self, OrganizationsCommand.self, ProjectsCommand.self, PrincipalsCommand.self,
-        RolesCommand.self, BindingsCommand.self, AuthorizeCommand.self, KeysCommand.self, TokensCommand.self, RevocationsCommand.self, AuditCommand.self, BiscuitCommand.self, CertsCommand.self,
+        RolesCommand.self, BindingsCommand.self, AuthorizeCommand.self, KeysCommand.self, TokensCommand.self, RevocationsCommand.self, AuditCommand.self, WatchCommand.self, BiscuitCommand.self, CertsCommand.self,
     ]
 }

@@ -97,8 +97,62 @@ public struct HTTPTransport: Sendable {
         _ url: URL, headers: [(String, String)], to path: String, idleTimeout: Double,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64?) -> Void
     ) async throws -> (status: Int, body: Data) {
+        // Used on the channel's loop only.
+        final class File: @unchecked Sendable { var descriptor: Int32 = -1 }
+        let file = File()
+        let consumer = StreamingSink.Consumer(
+            begin: {
+                file.descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                return file.descriptor < 0 ? "cannot create \(path): errno \(errno)" : nil
+            },
+            consume: { buffer in
+                var offset = 0
+                while offset < buffer.readableBytes {
+                    let result = buffer.withUnsafeReadableBytes { write(file.descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                    if result < 0 && errno == EINTR { continue }
+                    guard result > 0 else { return "cannot write \(path): errno \(errno)" }
+                    offset += result
+                }
+                return nil
+            },
+            end: { whole in
+                defer { close(file.descriptor) }
+                return whole && fsync(file.descriptor) != 0 ? "cannot sync \(path): errno \(errno)" : nil
+            })
+        return try await streaming(url, headers: headers, idleTimeout: idleTimeout, consumer: consumer, progress: progress)
+    }
+
+    /// Sends a GET and hands each line of a 200 answer's body (without its newline) to `line`
+    /// as it arrives, on an event loop: for a change stream, whose answer does not end. It
+    /// returns once the server ends the answer or the connection breaks (`Failed`).
+    /// - Parameter idleTimeout: the longest wait for the next bytes.
+    /// - Returns: the status; the body when the status is not 200.
+    public func lines(
+        _ url: URL, headers: [(String, String)], idleTimeout: Double, maxLineBytes: Int = 1 << 20, line: @escaping @Sendable (Data) -> Void
+    ) async throws -> (status: Int, body: Data) {
+        // Used on the channel's loop only.
+        final class Pending: @unchecked Sendable { var bytes = Data() }
+        let pending = Pending()
+        let consumer = StreamingSink.Consumer(
+            begin: { nil },
+            consume: { buffer in
+                pending.bytes.append(contentsOf: buffer.readableBytesView)
+                while let newline = pending.bytes.firstIndex(of: UInt8(ascii: "\n")) {
+                    line(pending.bytes[pending.bytes.startIndex..<newline])
+                    pending.bytes.removeSubrange(pending.bytes.startIndex...newline)
+                }
+                return pending.bytes.count > maxLineBytes ? "a line of the answer is longer than \(maxLineBytes) bytes" : nil
+            },
+            end: { _ in nil })
+        return try await streaming(url, headers: headers, idleTimeout: idleTimeout, consumer: consumer) { _, _ in }
+    }
+
+    private func streaming(
+        _ url: URL, headers: [(String, String)], idleTimeout: Double, consumer: StreamingSink.Consumer,
+        progress: @escaping @Sendable (UInt64, UInt64?) -> Void
+    ) async throws -> (status: Int, body: Data) {
         let group = MultiThreadedEventLoopGroup.singleton
-        let sink = FileSink(promise: group.any().makePromise(), path: path, progress: progress)
+        let sink = StreamingSink(promise: group.any().makePromise(), consumer: consumer, progress: progress)
         return try await exchange(url, method: "GET", headers: headers, body: nil, timeout: idleTimeout, receiver: sink) { now in
             now - sink.lastActivity > .milliseconds(Int64(idleTimeout * 1000)) ? "\(url.host ?? "") sent nothing for \(idleTimeout) s" : nil
         }
@@ -254,43 +308,54 @@ private final class ResponseCollector: ResponseReceiver, @unchecked Sendable {
     }
 }
 
-/// Writes a 200 answer's body to a new file as it arrives; gathers any other answer's body (a
-/// problem) up to 64 KiB. The file is created on the answer's head, owner-only.
-private final class FileSink: ResponseReceiver, @unchecked Sendable {
+/// Hands a 200 answer's body to a consumer as it arrives; gathers any other answer's body (a
+/// problem) up to 64 KiB.
+private final class StreamingSink: ResponseReceiver, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
 
+    /// What takes the body of a 200 answer. Each returns nil, or why the exchange must end.
+    struct Consumer {
+        /// The answer is a 200; the body follows.
+        var begin: () -> String?
+        /// The next bytes of the body.
+        var consume: (ByteBuffer) -> String?
+        /// The exchange ended, whole (true) or not.
+        var end: (Bool) -> String?
+    }
+
     let promise: EventLoopPromise<(status: Int, body: Data)>
-    let path: String
+    private let consumer: Consumer
     let progress: @Sendable (UInt64, UInt64?) -> Void
     /// When bytes last arrived (read by the idle timer, on the channel's loop).
     private(set) var lastActivity = NIODeadline.now()
     private var status = 0
-    private var descriptor: Int32 = -1
-    private var written: UInt64 = 0
+    private var begun = false
+    private var received: UInt64 = 0
     private var total: UInt64?
     private var problem = Data()
     private var finished = false
 
-    init(promise: EventLoopPromise<(status: Int, body: Data)>, path: String, progress: @escaping @Sendable (UInt64, UInt64?) -> Void) {
+    init(promise: EventLoopPromise<(status: Int, body: Data)>, consumer: Consumer, progress: @escaping @Sendable (UInt64, UInt64?) -> Void) {
         self.promise = promise
-        self.path = path
+        self.consumer = consumer
         self.progress = progress
     }
 
     func finish(_ result: Result<(status: Int, body: Data), any Error>) {
         guard onPromiseLoop({ self.finish(result) }), !finished else { return }
         finished = true
-        if descriptor >= 0 {
-            var failed = false
-            if case .success = result { failed = fsync(descriptor) != 0 }
-            close(descriptor)
-            descriptor = -1
-            if failed {
-                promise.fail(HTTPTransport.Failed(description: "cannot sync \(path): errno \(errno)"))
+        if begun, let reason = consumer.end({ if case .success = result { return true } else { return false } }()) {
+            if case .success = result {
+                promise.fail(HTTPTransport.Failed(description: reason))
                 return
             }
         }
         promise.completeWith(result)
+    }
+
+    private func fail(_ reason: String, _ context: ChannelHandlerContext) {
+        finish(.failure(HTTPTransport.Failed(description: reason)))
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -300,35 +365,20 @@ private final class FileSink: ResponseReceiver, @unchecked Sendable {
             status = Int(head.status.code)
             total = head.headers.first(name: "Content-Length").flatMap { UInt64($0) }
             guard status == 200 else { return }
-            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if descriptor < 0 {
-                finish(.failure(HTTPTransport.Failed(description: "cannot create \(path): errno \(errno)")))
-                context.close(promise: nil)
-            }
+            begun = true
+            if let reason = consumer.begin() { fail(reason, context) }
         case .body(let buffer):
             guard !finished else { return }
             guard status == 200 else {
                 if problem.count < 64 << 10 { problem.append(contentsOf: buffer.readableBytesView.prefix((64 << 10) - problem.count)) }
                 return
             }
-            var offset = buffer.readerIndex
-            while offset < buffer.writerIndex {
-                let result = buffer.withUnsafeReadableBytes { bytes in
-                    write(descriptor, bytes.baseAddress! + (offset - buffer.readerIndex), buffer.writerIndex - offset)
-                }
-                if result < 0 && errno == EINTR { continue }
-                guard result > 0 else {
-                    finish(.failure(HTTPTransport.Failed(description: "cannot write \(path): errno \(errno)")))
-                    context.close(promise: nil)
-                    return
-                }
-                offset += result
-            }
-            written += UInt64(buffer.readableBytes)
-            progress(written, total)
+            if let reason = consumer.consume(buffer) { return fail(reason, context) }
+            received += UInt64(buffer.readableBytes)
+            progress(received, total)
         case .end:
-            if status == 200, let total, written != total {
-                finish(.failure(HTTPTransport.Failed(description: "the answer ended after \(written) of its \(total) bytes")))
+            if status == 200, let total, received != total {
+                finish(.failure(HTTPTransport.Failed(description: "the answer ended after \(received) of its \(total) bytes")))
                 return
             }
             finish(.success((status, problem)))
@@ -341,7 +391,7 @@ private final class FileSink: ResponseReceiver, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let announced = total.map { " (\(written) of \($0) bytes)" } ?? ""
+        let announced = total.map { " (\(received) of \($0) bytes)" } ?? ""
         finish(.failure(HTTPTransport.Failed(description: "the connection closed before the answer ended\(announced)")))
         context.fireChannelInactive()
     }

@@ -524,6 +524,10 @@ struct Fixture {
         _ = try await call(.get, "/v1/cluster", "/v1/cluster", expect: 200)
         _ = try await call(.get, "/v1/cluster/hash", "/v1/cluster/hash", expect: 200)
         _ = try await call(.get, "/v1/snapshot", "/v1/snapshot", expect: 200)
+        // The change stream's answer does not end: its head only (WatchRouteTests reads lines).
+        let watch = try await client.head(.get, "/v1/watch", token: admin)
+        #expect(watch.status == 200 && watch.headers[.contentType] == "application/x-ndjson")
+        seen.insert("GET /v1/watch")
         _ = try await call(.post, "/v1/cluster/members", "/v1/cluster/members", #"{"action":"add_learner","replica":4}"#, expect: 409)
         _ = try await call(.post, "/v1/cluster/leader", "/v1/cluster/leader", #"{"replica":2}"#, expect: 409)
         seen.insert("POST /v1/cluster/bootstrap")  // the fixture's bootstrap

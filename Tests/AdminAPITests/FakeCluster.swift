@@ -156,6 +156,7 @@ final class FakeCluster: PolicyCluster {
             let matching = state.audit.filter { record in
                 record.sequence > after && (filter.organization.map { $0 == record.organization } ?? true)
                     && (filter.action.map { $0 == record.action } ?? true) && (filter.actor.map { $0 == record.actor } ?? true)
+                    && (filter.fromRevision.map { record.revision >= $0 } ?? true)
             }
             let page = Array(matching.prefix(limit))
             return (page, matching.count > limit ? page.last.map { "\($0.sequence)" } : nil, state.revision)

@@ -34,6 +34,11 @@ import Testing
             let path = operation.path.replacingOccurrences(of: "{key}", with: "0000000000000000000000000000abcd")
                 .replacingOccurrences(of: "{binding}", with: "0000000000000000000000000000abcd")
                 .replacingOccurrences(of: #"\{[a-z]+\}"#, with: "ghost", options: .regularExpression)
+            if operation.path == Endpoint.watch.template {
+                // A change stream does not end: its head says it is routed.
+                #expect(try await fixture.client.head(.get, path, token: fixture.admin).status == 200)
+                continue
+            }
             let answer = try await fixture.client.send(HTTPRequest.Method(operation.method)!, path, body: "{}", token: fixture.admin)
             #expect(answer.code != "no_such_route", "\(operation.method) \(operation.path) is not routed")
         }

@@ -66,6 +66,17 @@ struct RouteClient {
             bytes: Array(collector.buffer.readableBytesView))
     }
 
+    /// Sends a request and answers its status and headers without reading its body: for a
+    /// change stream, whose body does not end.
+    func head(_ method: HTTPRequest.Method, _ path: String, token: String? = nil) async throws -> (status: Int, headers: HTTPFields) {
+        var head = HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path)
+        if let token { head.headerFields[.authorization] = "Bearer \(token)" }
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+        let context = APIRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: logger))
+        let response = try await responder.respond(to: request, context: context)
+        return (Int(response.status.code), response.headers)
+    }
+
     final class Collector: @unchecked Sendable {
         // `@unchecked Sendable`: written by one response body writer, read after it finished.
         var buffer = ByteBuffer()
