@@ -10,6 +10,8 @@ filled with `--principals` principals. Then writes (a unique principal each, thr
 leader, at each number of connections) run for `--seconds`, in pairs: once alone and once while
 a follower saves snapshots back to back, the order alternating between pairs so that drift hits
 both sides. The saving client runs on this machine too, so it takes its share of the two cores.
+With `--isolate` the saving follower (replica 3) runs on a core and a disk (a tmpfs) of its own,
+as on a host of its own, which is how a production cluster is laid out.
 Prints the write rate and p50/p99/p99.9 of each run, the p99 ratio of each pair, then the size
 and time of one save at rest, of `rampart snapshot inspect` and of restoring three replicas of
 a new cluster until they serve the same state hash.
@@ -98,7 +100,8 @@ def main():
     parser.add_argument("--pairs", type=int, default=3, help="0: only the save, inspection and restore at rest")
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--client", choices=["rampart", "curl"], default="rampart")
-    parser.add_argument("--isolate", action="store_true", help="pin the saving follower to one core, the rest to the other")
+    parser.add_argument("--isolate", action="store_true",
+                        help="the saving follower on a core and a disk (tmpfs) of its own, as on a host of its own")
     arguments = parser.parse_args()
     global CLIENT, PIN
     CLIENT = arguments.client
@@ -107,14 +110,23 @@ def main():
         root = Path(directory)
         (root / "old").mkdir()
         cluster = Cluster(root / "old", tick_milliseconds=50, snapshot_interval=100_000_000)
+        saver = cluster.replicas[2]
+        if arguments.isolate:
+            # The saving replica on a disk of its own (a tmpfs: as on a host of its own, the
+            # copy's writes do not queue before the other replicas' fsyncs; needs root).
+            saver.data.mkdir(parents=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8g,mode=0700", "tmpfs", str(saver.data)], check=True)
         cluster.start()
         try:
             leader = cluster.leader()
-            follower = next(r for r in cluster.replicas if r.id != leader.id)
+            if leader is saver:
+                other = cluster.replicas[0]
+                leader.request("POST", "/v1/cluster/leader", {"replica": other.id}, token=cluster.token)
+                leader = eventually(lambda: cluster.leader() if cluster.leader() is other else None, message="the transfer")
+            follower = saver
             if arguments.isolate:
-                # As on hosts of their own, for the CPU at least: the saving follower (and the
-                # saving client) on the second core, the leader, the other follower and wrk on
-                # the first. The disk is still shared.
+                # And on a core of its own, with the saving client: the leader, the other
+                # follower and wrk on the first core, the saving follower on the second.
                 for replica in cluster.replicas:
                     subprocess.run(["taskset", "-a", "-p", "-c", "1" if replica is follower else "0", str(replica.process.pid)],
                                    check=True, capture_output=True)
@@ -172,6 +184,8 @@ def main():
             restored.stop()
         finally:
             cluster.stop()
+            if arguments.isolate:
+                subprocess.run(["umount", str(saver.data)], check=False)
 
 
 if __name__ == "__main__":

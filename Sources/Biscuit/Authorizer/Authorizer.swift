@@ -78,11 +78,10 @@ public struct Authorizer: Sendable {
     /// - Throws: `.failedLogic(.unauthorized)` (a deny policy, or an allow one with failed
     ///   checks), `.failedLogic(.noMatchingPolicy)`, a run limit, or an expression's error.
     public mutating func authorize() throws(BiscuitError) -> Int {
-        let started = ContinuousClock.now
-        let deadline = started.advanced(by: builder.limits.maxTime)
+        var deadline = RunDeadline(after: builder.limits.maxTime)
         var evaluator = ExpressionEvaluator(symbols: symbols, externs: builder.externs)
-        try runRules(&evaluator, deadline: deadline)
-        if ContinuousClock.now >= deadline { throw .runLimit(.timeout) }
+        try runRules(&evaluator, deadline: &deadline)
+        if deadline.passed() { throw .runLimit(.timeout) }
         var failed: [FailedCheck] = []
         func evaluate(_ check: CompiledCheck, _ evaluator: inout ExpressionEvaluator) throws(BiscuitError) -> Bool {
             for query in check.queries {
@@ -96,7 +95,7 @@ public struct Authorizer: Sendable {
                 } catch {
                     throw .execution(error)
                 }
-                if ContinuousClock.now >= deadline { throw .runLimit(.timeout) }
+                if deadline.passed() { throw .runLimit(.timeout) }
                 if holds { return true }
             }
             return false
@@ -118,7 +117,7 @@ public struct Authorizer: Sendable {
                 } catch {
                     throw .execution(error)
                 }
-                if ContinuousClock.now >= deadline { throw .runLimit(.timeout) }
+                if deadline.passed() { throw .runLimit(.timeout) }
                 if matches {
                     matched = policy.kind == .allow ? .allow(index) : .deny(index)
                     break policies
@@ -137,9 +136,9 @@ public struct Authorizer: Sendable {
         }
     }
 
-    private mutating func runRules(_ evaluator: inout ExpressionEvaluator, deadline: ContinuousClock.Instant) throws(BiscuitError) {
+    private mutating func runRules(_ evaluator: inout ExpressionEvaluator, deadline: inout RunDeadline) throws(BiscuitError) {
         guard !ranRules else { return }
-        iterations = try world.run(rules, evaluator: &evaluator, limits: builder.limits, deadline: deadline)
+        iterations = try world.run(rules, evaluator: &evaluator, limits: builder.limits, deadline: &deadline)
         ranRules = true
     }
 
@@ -157,7 +156,8 @@ public struct Authorizer: Sendable {
             rule, trusted: trusted(rule.scopes, default: BlockSet.block(0).union(.authorizer)), origin: .authorizer)
         symbols = compiler.symbols
         var evaluator = ExpressionEvaluator(symbols: symbols, externs: builder.externs)
-        try runRules(&evaluator, deadline: ContinuousClock.now.advanced(by: builder.limits.maxTime))
+        var deadline = RunDeadline(after: builder.limits.maxTime)
+        try runRules(&evaluator, deadline: &deadline)
         do {
             return try world.results(compiled, evaluator: &evaluator).map { terms throws(ExecutionError) in
                 Fact(rule.head.name, try terms.map { value throws(ExecutionError) in try evaluator.term(value) })
@@ -173,7 +173,8 @@ public struct Authorizer: Sendable {
     /// comes from (nil for the authorizer), every rule and check with where it is, the policies.
     public mutating func snapshot() throws(BiscuitError) -> AuthorizerWorld {
         var evaluator = ExpressionEvaluator(symbols: symbols, externs: builder.externs)
-        try runRules(&evaluator, deadline: ContinuousClock.now.advanced(by: builder.limits.maxTime))
+        var deadline = RunDeadline(after: builder.limits.maxTime)
+        try runRules(&evaluator, deadline: &deadline)
         var facts: [AuthorizerWorld.FactGroup] = []
         var byOrigin: [[Int?]: [Fact]] = [:]
         do throws(ExecutionError) {

@@ -1,10 +1,17 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The limits of one authorization.
 public struct RunLimits: Hashable, Sendable {
     /// The most facts the world may hold (each origin of a fact counts).
     public var maxFacts: Int
     /// The most rounds of rule application.
     public var maxIterations: Int
-    /// The longest the whole authorization may take.
+    /// The longest the whole authorization may take: counted in the work done, not in time
+    /// spent waiting for the CPU (`RunDeadline`).
     public var maxTime: Duration
 
     /// The reference implementation's defaults: 1,000 facts, 100 iterations, 1 ms.
@@ -16,6 +23,53 @@ public struct RunLimits: Hashable, Sendable {
         self.maxIterations = maxIterations
         self.maxTime = maxTime
     }
+}
+
+/// When a run's time limit (`RunLimits.maxTime`) is reached. The limit bounds the work a token
+/// can make a verifier do; measured in wall-clock time alone, it would also refuse a cheap token
+/// whenever the verifying thread was descheduled for longer than the limit (a loaded machine),
+/// and a verifier must not refuse valid tokens because it is busy.
+///
+/// So the wall clock is read at each check (cheap), and only when it has passed the limit is the
+/// thread's CPU time read (a system call: about half a microsecond here, too dear for every
+/// run). The first time, that reading is a mark and the wall limit is renewed; from then on the
+/// limit is reached once the thread has used `maxTime` of CPU time since the mark. A run that
+/// works all the time is refused after two to three times `maxTime`; one that was only waiting
+/// goes on.
+struct RunDeadline {
+    private var wall: ContinuousClock.Instant
+    private var cpuMark: Duration?
+    private let limit: Duration
+
+    /// A deadline `limit` from now.
+    init(after limit: Duration) {
+        self.limit = limit
+        wall = ContinuousClock.now.advanced(by: limit)
+    }
+
+    /// Whether the limit is reached (see the type's description).
+    mutating func passed() -> Bool {
+        let now = ContinuousClock.now
+        guard now >= wall else { return false }
+        let cpu = Self.threadCPUTime()
+        if let cpuMark, cpu - cpuMark >= limit { return true }
+        if cpuMark == nil { cpuMark = cpu }
+        wall = now.advanced(by: limit)
+        return false
+    }
+
+    /// The CPU time the calling thread has used; where it cannot be read, one that grows with
+    /// the wall clock (which then decides alone).
+    private static func threadCPUTime() -> Duration {
+        var time = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) == 0 else { return ContinuousClock.now - ContinuousClock.Instant.zeroish }
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
+    }
+}
+
+extension ContinuousClock.Instant {
+    /// A fixed instant to measure a clock reading from.
+    fileprivate static let zeroish = ContinuousClock.now
 }
 
 /// One fact of the world, with the blocks it comes from.
@@ -74,7 +128,7 @@ struct World {
     /// Applies every rule until no new fact comes.
     /// - Returns: the number of rounds that added facts.
     /// - Throws: a run limit (`.runLimit`), or an expression's error (`.execution`).
-    mutating func run(_ rules: [CompiledRule], evaluator: inout ExpressionEvaluator, limits: RunLimits, deadline: ContinuousClock.Instant)
+    mutating func run(_ rules: [CompiledRule], evaluator: inout ExpressionEvaluator, limits: RunLimits, deadline: inout RunDeadline)
         throws(BiscuitError) -> Int
     {
         var iterations = 0
@@ -107,7 +161,7 @@ struct World {
             iterations += 1
             if iterations >= limits.maxIterations { throw .runLimit(.tooManyIterations) }
             if count >= limits.maxFacts { throw .runLimit(.tooManyFacts) }
-            if ContinuousClock.now >= deadline { throw .runLimit(.timeout) }
+            if deadline.passed() { throw .runLimit(.timeout) }
         }
     }
 
