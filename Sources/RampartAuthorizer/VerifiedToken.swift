@@ -87,8 +87,9 @@ public struct VerifiedToken: Sendable {
     public let rights: [TokenRight]
 
     /// The run limits of a token's checks when they must run: the reference's fact and
-    /// iteration limits, and 5 ms rather than its 1 ms, so a loaded replica does not refuse a
-    /// token for a scheduling delay (the checks of Rampart's tokens take microseconds).
+    /// iteration limits, and 5 ms rather than its 1 ms (the checks of Rampart's tokens take
+    /// microseconds). The time limit counts work, not scheduling delays (`RunLimits.maxTime`):
+    /// a loaded replica does not refuse a token because its thread waited for the CPU.
     public static let runLimits = RunLimits(maxFacts: 1000, maxIterations: 100, maxTime: .milliseconds(5))
 
     /// Verifies a token in URL-safe base64 against the key set.
