@@ -109,7 +109,9 @@ public enum SnapshotArchive {
             throw .unreadable(path, "\(error)")
         }
         let (header, offset) = try readHeader(handle, path: path, fileSize: fileSize)
-        let end = offset + header.databaseBytes
+        // A header read from the file: its length may be anything (checked arithmetic).
+        let (end, overflow) = offset.addingReportingOverflow(header.databaseBytes)
+        guard !overflow else { throw .invalidHeader("a database of \(header.databaseBytes) bytes cannot follow offset \(offset)") }
         guard fileSize >= end else {
             throw .truncated(
                 "the file ends at offset \(fileSize), but its header promises \(header.databaseBytes) database bytes from offset \(offset) (to \(end))")

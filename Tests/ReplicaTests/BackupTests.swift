@@ -153,6 +153,12 @@ import Testing
         try Data("SQLite format 3\0".utf8).write(to: URL(fileURLWithPath: file))
         #expect(Self.refusal { _ = try SnapshotArchive.verify(fileAt: file) }?.contains("not a Rampart snapshot") == true)
 
+        // A header with an extreme length: refused, not an overflow.
+        var huge = header
+        huge.databaseBytes = .max
+        try Data(try SnapshotArchive.encode(huge) + Array(original.suffix(Int(header.databaseBytes)))).write(to: URL(fileURLWithPath: file))
+        #expect(Self.refusal { _ = try SnapshotArchive.verify(fileAt: file) }?.contains("cannot follow offset") == true)
+
         // A header that lies about the database (checksums intact): caught by recomputing.
         var lying = header
         lying.revision += 7
