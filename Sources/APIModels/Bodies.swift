@@ -79,19 +79,35 @@ public struct BootstrapResponse: Codable, Sendable {
 
 /// `POST /v1/cluster/members`.
 public struct MembershipRequest: Codable, Sendable {
-    /// `add_learner`, `promote` or `remove`.
+    /// `add_learner`, `promote`, `remove` or `set_address`.
     public var action: String
     /// The replica id.
     public var replica: UInt64
     /// For `promote`: promote even a learner that has not caught up. Without it, a learner
     /// that has acknowledged nothing, or lags more than the leader allows, is refused (409).
     public var force: Bool?
+    /// For `add_learner` and `set_address`: the replica's peer address (`host:port`), written
+    /// to the replicated address book so that every replica reaches it with no restart. The
+    /// replica must already run there: the serving replica proves it holds the cluster secret
+    /// first. Without it, `add_learner` needs the address in every replica's configuration.
+    public var peerAddress: String?
+    /// For `add_learner` with `peer_address`: whether the leader promotes the learner once it
+    /// has stayed caught up (the `auto_promote_seconds` setting); default true.
+    public var autoPromote: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case action, replica, force
+        case peerAddress = "peer_address"
+        case autoPromote = "auto_promote"
+    }
 
     /// Creates the request.
-    public init(action: String, replica: UInt64, force: Bool? = nil) {
+    public init(action: String, replica: UInt64, force: Bool? = nil, peerAddress: String? = nil, autoPromote: Bool? = nil) {
         self.force = force
         self.action = action
         self.replica = replica
+        self.peerAddress = peerAddress
+        self.autoPromote = autoPromote
     }
 }
 
@@ -200,9 +216,11 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
     public var progress: [MemberProgress]?
     /// How long ago, in milliseconds, this replica last heard from each peer, by id.
     public var lastContactMilliseconds: [String: Int]?
+    /// Every member with its peer address, as this replica knows them.
+    public var members: [Member]?
 
     enum CodingKeys: String, CodingKey {
-        case id, role, term, leader, voters, learners, version, progress
+        case id, role, term, leader, voters, learners, version, progress, members
         case clusterID = "cluster_id"
         case commitIndex = "commit_index"
         case appliedIndex = "applied_index"
@@ -212,6 +230,38 @@ public struct ClusterStatus: Codable, Sendable, Hashable {
         case auditHead = "audit_head"
         case failureTolerance = "failure_tolerance"
         case lastContactMilliseconds = "last_contact_ms"
+    }
+
+    /// A member and where its peers reach it.
+    public struct Member: Codable, Sendable, Hashable {
+        /// The member.
+        public var id: UInt64
+        /// Whether it votes (else it is a learner).
+        public var voter: Bool
+        /// Its peer address (`host:port`); nil when this replica knows none.
+        public var peerAddress: String?
+        /// `replicated` (the address book, `cluster add --peer-address`) or `configured` (the
+        /// `peers` setting).
+        public var addressSource: String
+        /// Whether the leader promotes it on its own once it has caught up (learners added by
+        /// address).
+        public var autoPromote: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case id, voter
+            case peerAddress = "peer_address"
+            case addressSource = "address_source"
+            case autoPromote = "auto_promote"
+        }
+
+        /// A member.
+        public init(id: UInt64, voter: Bool, peerAddress: String?, addressSource: String, autoPromote: Bool) {
+            self.id = id
+            self.voter = voter
+            self.peerAddress = peerAddress
+            self.addressSource = addressSource
+            self.autoPromote = autoPromote
+        }
     }
 
     /// A member's replication progress on the leader.

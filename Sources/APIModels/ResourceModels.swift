@@ -12,7 +12,7 @@ extension CreateOrganizationRequest: APIRequestBody {
 }
 
 extension MembershipRequest: APIRequestBody {
-    public static let fields: Set<String> = ["action", "replica", "force"]
+    public static let fields: Set<String> = ["action", "replica", "force", "peer_address", "auto_promote"]
 }
 
 extension TransferRequest: APIRequestBody {

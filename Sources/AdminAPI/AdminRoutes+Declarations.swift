@@ -44,20 +44,7 @@ extension AdminRoutes {
             .clusterMembers, .permission(RampartPermission.clusterUpdate, on: .cluster), .write, body: MembershipRequest.self,
             answer: RevisionResponse.self
         ) { routes, input in
-            let body = try await routes.decode(MembershipRequest.self, from: input.request)
-            let operation: MembershipOperation
-            switch body.action {
-            case "add_learner": operation = .addLearner(body.replica)
-            case "promote": operation = .promote(body.replica, force: body.force ?? false)
-            case "remove": operation = .remove(body.replica)
-            default: throw APIError.badRequest("action must be add_learner, promote or remove")
-            }
-            if body.force != nil, body.action != "promote" { throw APIError.badRequest("force applies to promote only") }
-            guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
-            let revision = try await routes.wrap { () async throws(ClusterError) in
-                try await routes.cluster.changeMembership(operation, timeout: routes.deadline(input.request))
-            }
-            return try routes.json(RevisionResponse(revision: revision))
+            try await routes.membershipRoute(input)
         },
         RouteDeclaration(
             .clusterLeader, .permission(RampartPermission.clusterUpdate, on: .cluster), .write, body: TransferRequest.self,

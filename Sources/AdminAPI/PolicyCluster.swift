@@ -59,6 +59,11 @@ public protocol ClusterWriter: Sendable {
     func submit(_ envelope: CommandEnvelope, timeout: Duration, completion: @escaping @Sendable (Result<CommandOutcome, ClusterError>) -> Void)
     /// Changes the membership through the leader.
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64
+    /// Proves that replica `replica` runs at `address` (`host:port`): a peer connection to it
+    /// completes the handshake (it holds the cluster secret, and with peer TLS, a certificate
+    /// naming it) within `timeout`, and is closed.
+    /// - Throws: `.invalidArgument` naming the address and why it could not be reached.
+    func probePeer(_ replica: UInt64, at address: String, timeout: Duration) async throws(ClusterError)
     /// Hands leadership to `replica`.
     func transferLeadership(to replica: UInt64, timeout: Duration) async throws(ClusterError)
 }

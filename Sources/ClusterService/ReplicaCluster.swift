@@ -3,6 +3,7 @@ public import APIModels
 import Crypto
 import Foundation
 public import PeerTransport
+import NIOCore
 public import PolicyModel
 public import PolicyStore
 import RaftCore
@@ -16,6 +17,8 @@ public struct ReplicaCluster: PolicyCluster {
     let sealer: RootKeySealer
     /// The TLS certificates' reloader, whose expiries the metrics show; nil without TLS.
     var certificates: TLSReloader?
+    /// The configured (founding) peer addresses, this replica's own included, by id.
+    var configuredPeers: [UInt64: String] = [:]
 
     /// The API's view of `replica`, whose peers talk over `network`; `clusterSecret` checks
     /// bootstrap proofs, `sealer` seals new root keys.
@@ -43,6 +46,14 @@ public struct ReplicaCluster: PolicyCluster {
                 let elapsed = instant.duration(to: now).components
                 return Int(elapsed.seconds) * 1000 + Int(elapsed.attoseconds / 1_000_000_000_000_000)
             }
+        }
+        let book = (try? readNow { $0.peerAddressBook }.value) ?? [:]
+        answer.members = status.membership.allMembers.map { member in
+            let entry = book[member.rawValue]
+            return ClusterStatus.Member(
+                id: member.rawValue, voter: status.membership.isVoter(member),
+                peerAddress: entry?.address ?? configuredPeers[member.rawValue], addressSource: entry != nil ? "replicated" : "configured",
+                autoPromote: entry?.autoPromote ?? false)
         }
         answer.lastContactMilliseconds = Dictionary(
             uniqueKeysWithValues: status.lastContact.compactMap { peer, instant in ago(instant).map { ("\(peer.rawValue)", $0) } })
@@ -91,11 +102,13 @@ public struct ReplicaCluster: PolicyCluster {
         let request: WriteRequest
         switch change {
         case .addLearner(let id):
-            // A learner nobody can reach never catches up: its address must be configured.
-            // Every replica has the same `peers`, so the one serving the request can tell.
-            guard network.knowsPeer(ReplicaID(rawValue: id)) else {
+            // A learner nobody can reach never catches up: its address must be in the
+            // replicated address book (`add_learner` with `peer_address` writes it first) or in
+            // the configuration of every replica (the one serving the request can tell).
+            let inBook = try readNow { $0.peerAddressBook[id] != nil }.value
+            guard inBook || network.knowsPeer(ReplicaID(rawValue: id)) else {
                 throw .invalidArgument(
-                    "replica \(id) has no peer address: add it to the peers of every replica's configuration, restart them, then add it")
+                    "replica \(id) has no peer address: give its peer_address (rampart cluster add --id \(id) --peer-address HOST:PORT)")
             }
             request = .membership(.addLearner(ReplicaID(rawValue: id)))
         case .promote(let id, force: false): request = .membership(.promote(ReplicaID(rawValue: id)))
@@ -103,6 +116,21 @@ public struct ReplicaCluster: PolicyCluster {
         case .remove(let id): request = .membership(.remove(ReplicaID(rawValue: id)))
         }
         return try await write(request, timeout: timeout).revision
+    }
+
+    public func probePeer(_ replica: UInt64, at address: String, timeout: Duration) async throws(ClusterError) {
+        guard replica != self.replica.status.id.rawValue else { throw .invalidArgument("replica \(replica) is this replica") }
+        let resolved: SocketAddress
+        do {
+            resolved = try await PeerMaintenance.resolve(address)
+        } catch {
+            throw .invalidArgument("cannot resolve peer address \(address): \(error)")
+        }
+        do {
+            try await network.probe(ReplicaID(rawValue: replica), at: resolved, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        } catch {
+            throw .invalidArgument("cannot reach replica \(replica) at \(address) (\(error)): start it there first, with the cluster secret")
+        }
     }
 
     public func transferLeadership(to replicaID: UInt64, timeout: Duration) async throws(ClusterError) {

@@ -68,6 +68,7 @@ public struct ReplicaServer {
         let runtimeLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { runtimeLoop.shutdownGracefully { _ in } }
         let network = PeerNetwork(options: networkOptions, group: runtimeLoop)
+        var configuredPeers: [ReplicaID: SocketAddress] = [:]
         for (peer, address) in settings.peers where peer != settings.replicaID {
             let resolved: SocketAddress
             do {
@@ -76,6 +77,7 @@ public struct ReplicaServer {
                 throw ServerStartError("cannot resolve the address of replica \(peer) (\(address)): \(error)")
             }
             network.setPeer(ReplicaID(rawValue: peer), address: resolved)
+            configuredPeers[ReplicaID(rawValue: peer)] = resolved
         }
         let replica: Replica
         do {
@@ -94,6 +96,7 @@ public struct ReplicaServer {
         replica.start()
         replica.startTicking(every: .milliseconds(settings.tickMilliseconds))
         var replicaCluster = ReplicaCluster(replica: replica, network: network, clusterSecret: secret, sealer: sealer)
+        replicaCluster.configuredPeers = settings.peers.mapValues(\.description)
         let reloader =
             tls == nil && peerContexts == nil
             ? nil
@@ -150,6 +153,10 @@ public struct ReplicaServer {
         let replicaService = ReplicaService(
             replica: replica, network: network,
             keys: KeyMaintenance(replica: replica, cluster: cluster, schedule: schedule, logger: logger),
+            peers: PeerMaintenance(
+                replica: replica, network: network, configured: configuredPeers,
+                autoPromoteAfter: settings.autoPromoteSeconds == 0 ? nil : .seconds(settings.autoPromoteSeconds),
+                logger: Logger(label: "rampart.peers-\(settings.replicaID)")),
             denials: { await routes.denials.run(cluster: cluster, logger: apiLogger) })
         // When the replica stops by itself (removed, or its disk failed) the whole process shuts
         // down gracefully: the API stops accepting and finishes what it holds, then exits.
@@ -178,6 +185,8 @@ struct ReplicaService: Service {
     let replica: Replica
     let network: PeerNetwork
     let keys: KeyMaintenance
+    /// Applies the replicated peer address book and promotes learners (`PeerMaintenance`).
+    let peers: PeerMaintenance
     /// Records refused requests in the audit log until cancelled (`DenialLog.run`).
     let denials: @Sendable () async -> Void
 
@@ -185,6 +194,8 @@ struct ReplicaService: Service {
         let replica = self.replica
         let keys = self.keys
         let maintenance = Task { await keys.run() }
+        let peers = self.peers
+        let peerMaintenance = Task { await peers.run() }
         let denialRecording = Task(operation: denials)
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -204,6 +215,7 @@ struct ReplicaService: Service {
             Self.exitAfter(.seconds(10), reason: failure)
         }
         maintenance.cancel()
+        peerMaintenance.cancel()
         denialRecording.cancel()
         await network.shutdown()
     }

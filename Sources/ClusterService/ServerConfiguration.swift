@@ -37,6 +37,9 @@ public struct ServerConfiguration: Equatable, Sendable {
     var keyRotationIntervalSeconds = 2_592_000
     /// The longest life of a token `POST /v1/tokens` issues.
     var tokenMaxTTLSeconds = 3600
+    /// How long a learner added by address (`PeerAddress.autoPromote`) must have stayed caught
+    /// up before the leader promotes it to a voter; 0 never promotes on its own.
+    var autoPromoteSeconds = 10
     /// The log level: trace, debug, info, notice, warning, error or critical.
     public var logLevel = "info"
     /// The most API connections open at once; nil for the most the descriptor limit allows
@@ -145,7 +148,7 @@ public struct ServerConfiguration: Equatable, Sendable {
     static let settingNames: Set<String> = [
         "replica_id", "data_directory", "peer_listen", "api_listen", "peers", "initial_cluster", "cluster_secret_file",
         "key_encryption_key_file", "tick_milliseconds", "election_timeout_ticks", "heartbeat_ticks", "snapshot_interval_entries",
-        "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
+        "key_activation_seconds", "key_overlap_seconds", "key_rotation_interval_seconds", "token_max_ttl_seconds", "auto_promote_seconds", "log_level", "api_max_connections", "api_idle_timeout_seconds",
         "api_header_timeout_seconds", "tls_cert_file", "tls_key_file", "tls_ca_file", "peer_tls", "peer_cert_file", "peer_key_file",
         "peer_ca_file", "tls_reload_interval_seconds", "tls_expiry_warning_days", "api_client_certificates", "api_http2",
     ]
@@ -225,6 +228,7 @@ public struct ServerConfiguration: Equatable, Sendable {
         case "key_overlap_seconds": keyOverlapSeconds = try integer(0...31_536_000)
         case "key_rotation_interval_seconds": keyRotationIntervalSeconds = try integer(0...31_536_000)
         case "token_max_ttl_seconds": tokenMaxTTLSeconds = try integer(1...2_592_000)
+        case "auto_promote_seconds": autoPromoteSeconds = try integer(0...86_400)
         case "api_max_connections": apiMaxConnections = try integer(1...1_000_000)
         case "api_idle_timeout_seconds": apiIdleTimeoutSeconds = try integer(61...86_400)
         case "api_header_timeout_seconds": apiHeaderTimeoutSeconds = try integer(1...600)

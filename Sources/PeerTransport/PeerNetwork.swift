@@ -79,7 +79,7 @@ public final class PeerNetwork: Sendable {
     public typealias DeliveryHandler = @Sendable (PeerDelivery) -> Bool
 
     private let deliveryTarget = DeliveryTarget()
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
     private let counters = NIOLockedValueBox(PeerNetworkStatistics())
     private let state = NIOLockedValueBox(State())
     /// When the inbound connection limit was last logged (at most once per 10 s).

@@ -67,6 +67,12 @@ public enum Command: Hashable, Sendable {
     /// Drops the revocations that expired at the command's time from the list. Only the
     /// cluster itself (the leader's maintenance) proposes it.
     case expireRevocations
+    /// Writes a replica's entry in the peer address book (`PeerAddress`): where its peers
+    /// reach it, and whether the leader promotes it once it has caught up. Written before the
+    /// replica is added as a learner, so that every replica can reach it when it joins.
+    case setPeerAddress(replica: UInt64, address: String, autoPromote: Bool)
+    /// Removes a replica's entry from the peer address book (after the replica left).
+    case removePeerAddress(replica: UInt64)
 
     /// The action name recorded in the audit log.
     public var action: String {
@@ -94,6 +100,8 @@ public enum Command: Hashable, Sendable {
         case .recordDenial: return "access.denied"
         case .revokeTokens, .revokeTokenEpoch: return "tokens.revoke"
         case .expireRevocations: return "tokens.revocations-expire"
+        case .setPeerAddress: return "cluster.peer-address.set"
+        case .removePeerAddress: return "cluster.peer-address.remove"
         }
     }
 
@@ -126,6 +134,10 @@ public enum Command: Hashable, Sendable {
             return target.description
         case .expireRevocations:
             return "tokens/revocations"
+        case .setPeerAddress(let replica, let address, _):
+            return "replicas/\(replica) at \(address)"
+        case .removePeerAddress(let replica):
+            return "replicas/\(replica)"
         }
     }
 
@@ -154,6 +166,8 @@ public enum Command: Hashable, Sendable {
             return nil
         case .deleteBinding, .revokeAPIKey, .addRootKey, .activateRootKey, .retireRootKey, .revokeRootKey:
             return nil
+        case .setPeerAddress, .removePeerAddress:
+            return nil
         }
     }
 
@@ -178,6 +192,8 @@ public enum Command: Hashable, Sendable {
         case .createOrganization, .createProject, .createPrincipal, .createRole, .createBinding, .createAPIKey, .addRootKey, .bootstrap,
             .breakGlass, .recordDenial, .revokeTokens, .revokeTokenEpoch, .expireRevocations:
             return true
+        case .setPeerAddress, .removePeerAddress:
+            return false
         case .setOrganizationSuspended, .deleteOrganization, .deleteProject, .deletePrincipal, .updateRole, .deleteRole, .deleteBinding,
             .revokeAPIKey, .activateRootKey, .retireRootKey, .revokeRootKey:
             return false

@@ -84,6 +84,7 @@ enum CommandTag: UInt64 {
     case createAPIKey, revokeAPIKey, addRootKey, activateRootKey, retireRootKey
     case bootstrap, breakGlass, recordDenial
     case revokeTokens, revokeTokenEpoch, expireRevocations, revokeRootKey
+    case setPeerAddress, removePeerAddress
 }
 
 struct ByteWriter {
@@ -281,6 +282,14 @@ struct ByteWriter {
         case .revokeRootKey(let id):
             varint(CommandTag.revokeRootKey.rawValue)
             self.id(id)
+        case .setPeerAddress(let replica, let address, let autoPromote):
+            varint(CommandTag.setPeerAddress.rawValue)
+            varint(replica)
+            string(address)
+            bool(autoPromote)
+        case .removePeerAddress(let replica):
+            varint(CommandTag.removePeerAddress.rawValue)
+            varint(replica)
         }
     }
 
@@ -502,6 +511,12 @@ struct ByteReader {
             return .expireRevocations
         case .revokeRootKey:
             return .revokeRootKey(id: try id("id"))
+        case .setPeerAddress:
+            return .setPeerAddress(
+                replica: try varint("replica"), address: try string("peer address", maxBytes: PeerAddress.maxBytes),
+                autoPromote: try bool("auto promote"))
+        case .removePeerAddress:
+            return .removePeerAddress(replica: try varint("replica"))
         }
     }
 

@@ -80,6 +80,7 @@ extension PolicyState {
         case .revokeTokenEpoch(.principal(let principal), _, _): return [(CommandPermission.tokensRevoke, .organization(principal.organization))]
         case .revokeTokenEpoch(.organization(let name), _, _): return [(CommandPermission.tokensRevoke, .organization(name))]
         case .revokeTokenEpoch(.id, _, _): return [(CommandPermission.tokensRevoke, .cluster)]
+        case .setPeerAddress, .removePeerAddress: return [(CommandPermission.clusterUpdate, .cluster)]
         // Refused with any actor before access is checked (`Command.isClusterOnly`).
         case .bootstrap, .breakGlass, .recordDenial, .expireRevocations: return []
         }

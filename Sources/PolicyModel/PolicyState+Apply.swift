@@ -201,6 +201,18 @@ extension PolicyState {
         case .expireRevocations:
             try requireNoExpectedRevision(expectedRevision)
             expireRevocations(at: time)
+        case .setPeerAddress(let replica, let address, let autoPromote):
+            guard replica > 0 else { throw .invalidArgument("replica ids start at 1") }
+            if case .failure(let error) = PeerAddress.parse(address) { throw error }
+            if let existing = peerAddresses[replica] { try checkRevision(expectedRevision, existing.revision) }
+            if let holder = peerAddresses.values.first(where: { $0.address == address && $0.replica != replica }) {
+                throw .alreadyExists("peer address \(address) (it is replica \(holder.replica)'s)")
+            }
+            setPeerAddress(replica, PeerAddress(replica: replica, address: address, autoPromote: autoPromote, revision: revision))
+        case .removePeerAddress(let replica):
+            guard let existing = peerAddresses[replica] else { throw .notFound("peer address of replica \(replica)") }
+            try checkRevision(expectedRevision, existing.revision)
+            setPeerAddress(replica, nil)
         }
     }
 

@@ -21,6 +21,7 @@ public struct PolicyState: Sendable {
     var apiKeys: [EntityID: APIKey] = [:]
     var rootKeys: [EntityID: RootKey] = [:]
     var revocations: [TokenRevocation.Target: TokenRevocation] = [:]
+    var peerAddresses: [UInt64: PeerAddress] = [:]
     /// The newest revision of a revocation that expired from the list (0: none has): a
     /// follower of the revocation feed that last saw an older revision may have missed one.
     public internal(set) var revocationFloor: UInt64 = 0
@@ -137,6 +138,9 @@ public struct PolicyState: Sendable {
     public func apiKey(_ id: EntityID) -> APIKey? { apiKeys[id] }
 
     /// Every root key, sorted by id.
+    /// The peer address book (`PeerAddress`), by replica id.
+    public var peerAddressBook: [UInt64: PeerAddress] { peerAddresses }
+
     public var allRootKeys: [RootKey] { rootKeys.values.sorted { $0.id < $1.id } }
 
     /// The keys services verify with: pending, active and retiring keys, sorted by id.
@@ -208,6 +212,11 @@ public struct PolicyState: Sendable {
         journal.append(.revocation(target, value))
     }
 
+    mutating func setPeerAddress(_ replica: UInt64, _ value: PeerAddress?) {
+        peerAddresses[replica] = value
+        journal.append(.peerAddress(replica, value))
+    }
+
     mutating func setRootKey(_ id: EntityID, _ value: RootKey?) {
         rootKeys[id] = value
         journal.append(.rootKey(id, value))
@@ -246,6 +255,8 @@ public enum StateChange: Hashable, Sendable {
     case revocation(TokenRevocation.Target, TokenRevocation?)
     /// The revocation feed's floor rose (`PolicyState.revocationFloor`).
     case revocationFloor(UInt64)
+    /// A replica's peer address was written, or removed (nil).
+    case peerAddress(UInt64, PeerAddress?)
 }
 
 /// Remembers the outcome of commands that carried an idempotency key, for a bounded number of

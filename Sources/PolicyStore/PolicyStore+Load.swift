@@ -53,6 +53,16 @@ extension PolicyStore {
                 projects: projects, principals: principals, roles: roles, bindings: bindings, apiKeys: apiKeys,
                 rootKeys: rootKeys, idempotency: idempotency, bootstrapRevision: try Rows.revision(meta["bootstrap_revision"] ?? 0))
             state.restoreRevocations(revocations, floor: try Rows.revision(meta["revocation_floor"] ?? 0))
+            var peers: [PeerAddress] = []
+            for row in try database.rows("SELECT replica, address, auto_promote, revision FROM peer_addresses ORDER BY replica") {
+                let replica = UInt64(bitPattern: row[0].integer)
+                guard replica > 0, case .success = PeerAddress.parse(row[1].text) else {
+                    throw PolicyStoreError.corrupted("peer_addresses has an invalid row for replica \(replica)")
+                }
+                peers.append(
+                    PeerAddress(replica: replica, address: row[1].text, autoPromote: row[2].integer != 0, revision: try Rows.revision(row[3].integer)))
+            }
+            state.restorePeerAddresses(peers)
             var auditHead: (UInt64, [UInt8]) = (0, AuditRecord.genesisHash)
             if let last = head.first { auditHead = (try Rows.revision(last[0].integer), last[1].blob) }
             return Loaded(state: state, auditHead: auditHead, idempotencyPosition: meta["idempotency_position"] ?? 0)

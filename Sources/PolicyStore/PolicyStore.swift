@@ -337,6 +337,15 @@ public final class PolicyStore {
             }
         case .revocationFloor(let revision):
             try database.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('revocation_floor', ?)", [.integer(Int64(revision))])
+        case .peerAddress(let replica, let entry):
+            if let entry {
+                try database.run(
+                    "INSERT OR REPLACE INTO peer_addresses (replica, address, auto_promote, revision) VALUES (?, ?, ?, ?)",
+                    [.integer(Int64(bitPattern: replica)), .text(entry.address), .integer(entry.autoPromote ? 1 : 0),
+                     .integer(Int64(entry.revision))])
+            } else {
+                try database.run("DELETE FROM peer_addresses WHERE replica = ?", [.integer(Int64(bitPattern: replica))])
+            }
         }
     }
 

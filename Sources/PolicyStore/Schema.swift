@@ -62,6 +62,12 @@ enum Schema {
         """
         CREATE INDEX audit_by_revision ON audit (revision);
         """,
+        // The replicated peer address book (`PeerAddress`).
+        """
+        CREATE TABLE peer_addresses (
+            replica INTEGER PRIMARY KEY, address TEXT NOT NULL, auto_promote INTEGER NOT NULL, revision INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Every table, in the order the state hash covers them, with the columns that order rows.
@@ -69,5 +75,6 @@ enum Schema {
         ("meta", "key"), ("organizations", "name"), ("projects", "organization, name"),
         ("principals", "organization, name"), ("roles", "organization, name"), ("bindings", "id"), ("api_keys", "id"),
         ("root_keys", "id"), ("idempotency", "actor, key"), ("audit", "sequence"), ("token_revocations", "kind, value"),
+        ("peer_addresses", "replica"),
     ]
 }

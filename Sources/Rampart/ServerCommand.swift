@@ -31,6 +31,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a root key signs before the leader publishes its successor (0: rotate only on request).")
     var keyRotationIntervalSeconds: String?
     @Option(help: "The longest life of an issued token, in seconds (default 3600).") var tokenMaxTtlSeconds: String?
+    @Option(help: "Seconds a learner added by address must stay caught up before the leader promotes it (0: never; default 10).")
+    var autoPromoteSeconds: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "The most API connections open at once (default: what the descriptor limit allows, at most 4096).")
     var apiMaxConnections: String?
@@ -77,7 +79,8 @@ struct ServerCommand: AsyncParsableCommand {
             ("key_encryption_key_file", keyEncryptionKeyFile), ("tick_milliseconds", tickMilliseconds),
             ("election_timeout_ticks", electionTimeoutTicks), ("heartbeat_ticks", heartbeatTicks),
             ("snapshot_interval_entries", snapshotIntervalEntries), ("key_activation_seconds", keyActivationSeconds),
-            ("key_overlap_seconds", keyOverlapSeconds), ("key_rotation_interval_seconds", keyRotationIntervalSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds), ("log_level", logLevel),
+            ("key_overlap_seconds", keyOverlapSeconds), ("key_rotation_interval_seconds", keyRotationIntervalSeconds), ("token_max_ttl_seconds", tokenMaxTtlSeconds),
+            ("auto_promote_seconds", autoPromoteSeconds), ("log_level", logLevel),
             ("api_max_connections", apiMaxConnections),
             ("api_idle_timeout_seconds", apiIdleTimeoutSeconds), ("api_header_timeout_seconds", apiHeaderTimeoutSeconds),
             ("tls_cert_file", tlsCertFile), ("tls_key_file", tlsKeyFile), ("tls_ca_file", tlsCaFile), ("peer_tls", peerTls),

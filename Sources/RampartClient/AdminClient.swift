@@ -254,7 +254,7 @@ enum SecureFile {
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster", abstract: "Inspect and change the cluster.",
-        subcommands: [Status.self, Health.self, Hash.self, Add.self, Promote.self, Remove.self, Transfer.self])
+        subcommands: [Status.self, Health.self, Hash.self, Add.self, Promote.self, Remove.self, SetAddress.self, Transfer.self])
 
     struct Hash: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a replica's state hash and audit head.")
@@ -266,10 +266,31 @@ struct ClusterCommand: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a replica as a learner.")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a replica as a learner, by its peer address.",
+            discussion: """
+                Start the new replica first (no initial_cluster; its peers may list just itself and one \
+                member), then: rampart cluster add --id 4 --peer-address 10.0.0.14:7001. The replica \
+                serving the request proves that replica 4 runs there with the cluster secret, writes the \
+                address to the replicated address book (every replica reaches it with no restart), and \
+                adds it as a learner. The leader promotes it to a voter once it has stayed caught up \
+                (the auto_promote_seconds setting), unless --no-auto-promote is given. Without \
+                --peer-address the address must be in every replica's configured peers.
+                """)
         @OptionGroup var options: ClientOptions
-        @Argument(help: "The replica id.") var replica: UInt64
-        func run() async throws { try await member("add_learner", replica, options) }
+        @OptionGroup var target: ReplicaArgument
+        @Option(help: "The replica's peer address, host:port (an IPv6 host in brackets).") var peerAddress: String?
+        @Flag(help: "Keep it a learner until promoted by hand (rampart cluster promote).") var noAutoPromote = false
+
+        func validate() throws {
+            if noAutoPromote && peerAddress == nil { throw ValidationError("--no-auto-promote applies with --peer-address only") }
+        }
+
+        func run() async throws {
+            try await member(
+                "add_learner", target.replica, options, peerAddress: peerAddress,
+                autoPromote: peerAddress == nil ? nil : !noAutoPromote)
+        }
     }
 
     struct Promote: AsyncParsableCommand {
@@ -277,32 +298,66 @@ struct ClusterCommand: AsyncParsableCommand {
             abstract: "Make a caught-up learner a voter.",
             discussion: "A learner that has acknowledged nothing, or lags the leader, is refused unless --force is given.")
         @OptionGroup var options: ClientOptions
-        @Argument(help: "The replica id.") var replica: UInt64
+        @OptionGroup var target: ReplicaArgument
         @Flag(help: "Promote even a learner that has not caught up (it may cost the cluster its majority).") var force = false
-        func run() async throws { try await member("promote", replica, options, force: force ? true : nil) }
+        func run() async throws { try await member("promote", target.replica, options, force: force ? true : nil) }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a replica.")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a replica (then its entry in the address book).",
+            discussion: "A removed replica stops by itself; never start it again under the same id with an empty data directory.")
         @OptionGroup var options: ClientOptions
-        @Argument(help: "The replica id.") var replica: UInt64
-        func run() async throws { try await member("remove", replica, options) }
+        @OptionGroup var target: ReplicaArgument
+        func run() async throws { try await member("remove", target.replica, options) }
+    }
+
+    struct SetAddress: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-address", abstract: "Move a member to another peer address, with no restart.",
+            discussion: """
+                Start the replica at its new address first (same id, same data directory); the replica \
+                serving the request proves it runs there, then every replica reconnects to it there.
+                """)
+        @OptionGroup var options: ClientOptions
+        @OptionGroup var target: ReplicaArgument
+        @Option(help: "The new peer address, host:port.") var peerAddress: String
+        func run() async throws { try await member("set_address", target.replica, options, peerAddress: peerAddress) }
     }
 
     struct Transfer: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Hand leadership to a voter.")
         @OptionGroup var options: ClientOptions
-        @Argument(help: "The replica id.") var replica: UInt64
+        @OptionGroup var target: ReplicaArgument
         func run() async throws {
             let status: ClusterStatus = try await options.client().call(
-                Endpoint.clusterLeader, body: TransferRequest(replica: replica), token: try options.token())
+                Endpoint.clusterLeader, body: TransferRequest(replica: target.replica), token: try options.token())
             try printOutput(status, format: options.output)
         }
     }
 }
 
-private func member(_ action: String, _ replica: UInt64, _ options: ClientOptions, force: Bool? = nil) async throws {
-    let answer: RevisionResponse = try await options.client().call(
-        Endpoint.clusterMembers, body: MembershipRequest(action: action, replica: replica, force: force), token: try options.token())
+private func member(
+    _ action: String, _ replica: UInt64, _ options: ClientOptions, force: Bool? = nil, peerAddress: String? = nil, autoPromote: Bool? = nil
+) async throws {
+    let request = MembershipRequest(action: action, replica: replica, force: force, peerAddress: peerAddress, autoPromote: autoPromote)
+    let answer: RevisionResponse = try await options.client().call(Endpoint.clusterMembers, body: request, token: try options.token())
     try printOutput(answer, format: options.output)
+}
+
+/// The replica a membership command is about: `--id N`, or N as the argument.
+struct ReplicaArgument: ParsableArguments {
+    @Argument(help: "The replica id (or give --id).") var positional: UInt64?
+    @Option(name: .customLong("id"), help: "The replica id.") var id: UInt64?
+
+    func validate() throws {
+        switch (positional, id) {
+        case (nil, nil): throw ValidationError("name the replica: --id N")
+        case (let a?, let b?) where a != b: throw ValidationError("two different replica ids: \(a) and --id \(b)")
+        default: break
+        }
+    }
+
+    /// The replica id (validated).
+    var replica: UInt64 { id ?? positional ?? 0 }
 }

@@ -105,10 +105,35 @@ struct ClusterView {
             lines.append(
                 "leader \(leader.id), term \(leader.term); \(voters) voters (tolerates \(tolerance) failure\(tolerance == 1 ? "" : "s")), "
                     + "\(leader.learners.count) learners; \(agreement); version \(leader.version ?? "?")")
+            lines += memberLines(leader)
         } else {
             lines.append("no endpoint reached is the leader")
         }
         return lines
+    }
+}
+
+extension ClusterView {
+    /// One line per member, as the leader knows it: its role, peer address (and whether it
+    /// comes from the replicated address book or the configuration), and its progress.
+    static func memberLines(_ leader: ClusterStatus) -> [String] {
+        guard let members = leader.members, !members.isEmpty else { return [] }
+        var cells: [[String]] = [["MEMBER", "ROLE", "PEER ADDRESS", "FROM", "MATCH", "LAG", "CONTACT"]]
+        for member in members {
+            let progress = leader.progress?.first { $0.id == member.id }
+            let role = member.voter ? "voter" : member.autoPromote ? "learner (auto-promote)" : "learner"
+            cells.append([
+                "\(member.id)", member.id == leader.id ? "voter (leader)" : role, member.peerAddress ?? "unknown", member.addressSource,
+                member.id == leader.id ? "\(leader.lastIndex)" : progress.map { "\($0.matchIndex)" } ?? "?",
+                member.id == leader.id ? "0" : progress.map { "\($0.lag)" } ?? "?",
+                member.id == leader.id ? "-" : progress?.lastContactMilliseconds.map { "\($0)ms" } ?? "never",
+            ])
+        }
+        let widths = cells[0].indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
+        return cells.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
     }
 }
 
@@ -121,7 +146,8 @@ extension ClusterCommand {
                 knows, commit and applied index, LAG (entries it has not applied of the newest commit index seen), CONTACT \
                 (how long ago the leader last heard from it), STATE (its state hash at its revision) and AUDIT (its audit \
                 head and sequence). A summary line follows: the leader, the voters and how many may fail, and whether the \
-                state hashes agree. --output json gives every field whole. Exits 1 when an endpoint cannot be reached.
+                state hashes agree; then the leader's table of members: role, peer address (from the replicated address \
+                book or the configuration), match index, lag and last contact. --output json gives every field whole. Exits 1 when an endpoint cannot be reached.
                 """)
         @OptionGroup var options: ClientOptions
         func run() async throws {

@@ -4,6 +4,7 @@ did and measured."""
 
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -18,6 +19,8 @@ class Nemesis:
     #: Whether the schedule makes replicas fail on purpose (a full disk); otherwise a replica
     #: that stops itself with a failure is a finding.
     fails_replicas = False
+    #: The shortest run that shows the schedule's faults under load (the run lasts at least this).
+    minimum_seconds = 0
 
     def __init__(self, cluster, history, stop):
         self.cluster = cluster
@@ -384,6 +387,144 @@ class LossyLinks(Partition):
             self.note("healed the network")
 
 
+class GrowShrink(Nemesis):
+    """Membership by address under load: starts replicas 4 and 5 (no `initial_cluster`; their
+    `peers` name the founders and themselves, the founders' configurations are never touched),
+    adds each with `rampart cluster add --id N --peer-address`, waits for the leader to promote
+    it on its own (`auto_promote_seconds`), then removes both with `rampart cluster remove`: 3
+    voters to 5 and back to 3, again while the run lasts. Every step goes through the CLI on a
+    founder's endpoint; the removed replicas must stop by themselves."""
+
+    cluster_settings = {"auto_promote_seconds": 1}
+    minimum_seconds = 25
+    JOINERS = (4, 5)
+
+    def __init__(self, cluster, history, stop):
+        super().__init__(cluster, history, stop)
+        self.joiners = {}
+        self.cycles = 0
+        self.grow_times = []
+        self.shrink_times = []
+        self.problems = []
+
+    def rampart(self, *arguments):
+        environment = {"RAMPART_API_KEY": self.cluster.token, "PATH": "/usr/bin:/bin",
+                       "RAMPART_ENDPOINTS": ",".join(r.endpoint for r in self.cluster.replicas)}
+        if self.cluster.tls:
+            environment["RAMPART_CACERT"] = str(self.cluster.certs / "ca.pem")
+        from harness import binary
+        result = subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=environment)
+        if result.returncode != 0:
+            raise RuntimeError(f"rampart {' '.join(arguments)} exited {result.returncode}: {result.stderr.strip()[-500:]}")
+        return result.stdout
+
+    def start_joiner(self, replica_id):
+        """Starts replica `replica_id` as a new member would be: its own data directory and
+        addresses, the founders' peer addresses and its own, no initial cluster."""
+        import json
+        from harness import Replica
+        replica = Replica(self.cluster, replica_id)
+        if self.cluster.tls and not (self.cluster.certs / f"replica-{replica_id}.pem").exists():
+            from harness import binary
+            subprocess.run([binary(), "certs", "issue", "--dir", str(self.cluster.certs), "--replica", str(replica_id), "--host", replica.host,
+                            "--host", "localhost"], check=True, capture_output=True, timeout=60)
+        replica.write_config()
+        config = json.loads(replica.config_path.read_text())
+        del config["initial_cluster"]
+        config["peers"] = {**{str(r.id): f"{r.host}:{r.peer_port}" for r in self.cluster.replicas}, str(replica_id): f"{replica.host}:{replica.peer_port}"}
+        replica.config_path.write_text(json.dumps(config, indent=2))
+        if replica.data.exists():
+            shutil.rmtree(replica.data)
+        replica.start()
+        self.joiners[replica_id] = replica
+        deadline = time.monotonic() + 20
+        while not self.healthy(replica):
+            if not replica.running() or time.monotonic() > deadline:
+                raise RuntimeError(f"joiner {replica_id} did not start: {replica.log_path.read_text(errors='replace')[-1500:]}")
+            time.sleep(0.05)
+        return replica
+
+    def members(self):
+        leader = self.cluster.leader(timeout=20)
+        status = leader.status()
+        return sorted(status["voters"]), sorted(status["learners"])
+
+    def await_members(self, voters, learners, timeout=40):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.members() == (sorted(voters), sorted(learners)):
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"members never became voters {voters} learners {learners}: {self.members()}")
+
+    def grow(self):
+        started = time.monotonic()
+        for replica_id in self.JOINERS:
+            replica = self.start_joiner(replica_id)
+            self.rampart("cluster", "add", "--id", str(replica_id), "--peer-address", f"{replica.host}:{replica.peer_port}")
+            self.note(f"added replica {replica_id} at {replica.host}:{replica.peer_port} as a learner")
+            voters = [1, 2, 3] + [j for j in self.JOINERS if j <= replica_id]
+            self.await_members(voters, [])
+            self.note(f"replica {replica_id} promoted on its own: {len(voters)} voters")
+        self.grow_times.append(time.monotonic() - started)
+
+    def shrink(self):
+        started = time.monotonic()
+        for replica_id in reversed(self.JOINERS):
+            self.rampart("cluster", "remove", "--id", str(replica_id))
+            self.note(f"removed replica {replica_id}")
+            voters = [1, 2, 3] + [j for j in self.JOINERS if j < replica_id]
+            self.await_members(voters, [])
+            replica = self.joiners.pop(replica_id)
+            try:
+                replica.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.problems.append(f"removed replica {replica_id} did not stop by itself")
+                replica.kill()
+        self.shrink_times.append(time.monotonic() - started)
+        book = self.cluster.leader(timeout=20).status()["members"]
+        if sorted(m["id"] for m in book) != [1, 2, 3] or any(m["address_source"] != "configured" for m in book):
+            self.problems.append(f"the address book kept removed members: {book}")
+
+    def run(self):
+        # A cycle once begun runs to its end (3 voters again); the run's end only stops the next.
+        while self.wait(1.0):
+            self.grow()
+            self.stop.wait(1.0)  # writes against five voters
+            self.shrink()
+            self.cycles += 1
+
+    def heal(self):
+        # A cycle cut short: remove what joined, then make sure nothing of it runs.
+        for replica_id in sorted(self.joiners, reverse=True):
+            try:
+                self.rampart("cluster", "remove", "--id", str(replica_id))
+            except RuntimeError as error:
+                self.note(f"heal: {error}")
+        for replica in self.joiners.values():
+            if replica.running():
+                try:
+                    replica.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    replica.kill()
+        self.joiners = {}
+        super().heal()
+
+    def report(self):
+        lines = super().report()
+        if self.grow_times:
+            lines.append(f"membership cycles: {self.cycles} (3 -> 5 voters in {max(self.grow_times):.1f} s at worst, "
+                         f"5 -> 3 in {max(self.shrink_times):.1f} s at worst)")
+        else:
+            lines.append("membership cycles: 0")
+        for problem in self.problems:
+            lines.append(f"membership problem: {problem}")
+        return lines
+
+
 SCHEDULES = {
     "none": Nemesis,
     "leader-kill": LeaderKill,
@@ -397,6 +538,7 @@ SCHEDULES = {
     "random-halves": RandomHalves,
     "one-way-leader": OneWayLeader,
     "lossy-links": LossyLinks,
+    "grow-shrink": GrowShrink,
 }
 
 #: Schedules that need `run.py --netns`.

@@ -346,6 +346,7 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
                                                                        threading.Thread(target=run_nemesis)]
         for thread in threads:
             thread.start()
+        seconds = max(seconds, nemesis_class.minimum_seconds)
         time.sleep(seconds)
         stop.set()
         for thread in threads:
@@ -389,7 +390,8 @@ def run(schedule: str, seconds: float, history_path: Path, root: Path, clients_p
             print(f"  nemesis failed: {problem}")
         for failure in failures:
             print(f"  replica failed by itself: {failure}")
-        return all(v.valid for v in verdicts) and divergences == 0 and not nemesis_errors and not failures
+        nemesis_problems = getattr(nemesis, "problems", [])
+        return all(v.valid for v in verdicts) and divergences == 0 and not nemesis_errors and not failures and not nemesis_problems
     finally:
         stop.set()
         history.close()

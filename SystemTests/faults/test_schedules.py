@@ -32,6 +32,10 @@ def run_schedule(schedule, tmp_path, *options):
         assert int(installed.rsplit(" ", 1)[1]) > 0, "the cut-off follower caught up by snapshot"
     if schedule == "leader-kill":
         assert "leader kill to first acknowledged write" in result.stdout
+    if schedule == "grow-shrink":
+        cycles = next(line for line in result.stdout.splitlines() if "membership cycles:" in line)
+        assert int(cycles.split("membership cycles:")[1].split()[0]) >= 1, cycles
+        assert "membership problem" not in result.stdout
     return result
 
 
@@ -40,10 +44,11 @@ def test_schedule_keeps_every_acknowledged_write_and_converges(schedule, tmp_pat
     run_schedule(schedule, tmp_path)
 
 
-@pytest.mark.parametrize("schedule", ["leader-kill", "proxy-chaos", "isolate-leader"])
+@pytest.mark.parametrize("schedule", ["leader-kill", "proxy-chaos", "isolate-leader", "grow-shrink"])
 def test_schedule_with_tls_keeps_every_acknowledged_write_and_converges(schedule, tmp_path):
     """The same with HTTPS for the clients and mutual TLS between the replicas: a crash, a relay
-    that cuts, delays and duplicates the TLS stream, and a partition."""
+    that cuts, delays and duplicates the TLS stream, a partition, and members added by address
+    (each proved by its certificate) and removed."""
     result = run_schedule(schedule, tmp_path, "--tls")
     assert "TLS on" in result.stdout
     logs = [path.read_text(errors="replace") for path in tmp_path.glob("replica-*.log")]

@@ -269,9 +269,13 @@ def test_cluster_status_and_health_show_every_endpoint(cluster):
     cluster.converged()
     shown = rampart("cluster", "status")
     assert shown.returncode == 0, shown.stderr
-    lines = shown.stdout.splitlines()
+    table, _, members = shown.stdout.partition("\nMEMBER ")
+    lines = table.splitlines()
     assert lines[0].split()[:4] == ["ENDPOINT", "ID", "ROLE", "TERM"] and len(lines) == 5, shown.stdout
-    assert all(len(line) <= 100 for line in lines[:4]), "the table fits 100 columns"
+    assert all(len(line) <= 100 for line in lines[:4] + members.splitlines()), "the tables fit 100 columns"
+    # Then the leader's members: each with its configured peer address.
+    assert [line.split()[0] for line in members.splitlines()[1:]] == ["1", "2", "3"], shown.stdout
+    assert all("configured" in line for line in members.splitlines()[1:]), shown.stdout
     assert sorted(line.split()[1] for line in lines[1:4]) == ["1", "2", "3"]
     assert f"leader {leader.id}" in lines[-1] and "3 voters (tolerates 1 failure)" in lines[-1] and "state hashes agree" in lines[-1], lines[-1]
     as_json = json.loads(rampart("cluster", "status", "--output", "json").stdout)
@@ -289,7 +293,7 @@ def test_cluster_status_and_health_show_every_endpoint(cluster):
     shown = rampart("cluster", "status")
     assert shown.returncode == 1
     assert any(line.startswith(down.endpoint) and "unreachable" in line for line in shown.stdout.splitlines()), shown.stdout
-    assert f"leader {leader.id}" in shown.stdout.splitlines()[-1]
+    assert any(line.startswith(f"leader {leader.id},") for line in shown.stdout.splitlines()), shown.stdout
     health = rampart("cluster", "health")
     assert health.returncode == 1 and health.stdout.count("healthy, ready") == 2 and f"{down.endpoint}: unreachable" in health.stdout
 
@@ -305,3 +309,68 @@ def test_metrics_include_the_process_and_the_build(cluster):
     assert 10 < replica.metric("process_open_fds") < replica.metric("process_max_fds")
     started = replica.metric("process_start_time_seconds")
     assert clock.time() - 600 < started <= clock.time() + 1, started
+
+
+def test_cluster_add_by_address_proves_the_replica_first(cluster):
+    """`rampart cluster add --id N --peer-address` refuses, naming the address, a replica that
+    does not run there, and changes nothing; given a running replica it joins with no restart,
+    is promoted by the leader once caught up, shows in the members table, and `cluster remove`
+    takes it and its address out again (it stops by itself)."""
+    import json
+    from harness import Replica, free_port
+
+    endpoints = ",".join(r.endpoint for r in cluster.replicas)
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "RAMPART_ENDPOINTS": endpoints, "PATH": "/usr/bin:/bin"}
+
+    def rampart(*arguments):
+        return subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=environment)
+
+    leader = cluster.leader()
+    before = leader.status()
+    audit_before = leader.request("GET", "/v1/audit?limit=1000", token=cluster.token)["items"]
+    nowhere = f"127.0.0.1:{free_port()}"
+    refused = rampart("cluster", "add", "--id", "4", "--peer-address", nowhere)
+    assert refused.returncode == 1, refused
+    assert f"cannot reach replica 4 at {nowhere}" in refused.stderr, refused.stderr
+    for arguments, message in [(["--id", "4", "--peer-address", "not-an-address"], "peer address"),
+                               (["--id", "4", "--peer-address", "127.0.0.1:99999"], "port"),
+                               (["--id", "4", "--no-auto-promote"], "--no-auto-promote applies"),
+                               (["4", "--id", "5", "--peer-address", nowhere], "two different replica ids"),
+                               ([], "--id")]:
+        answer = rampart("cluster", "add", *arguments)
+        assert answer.returncode in (1, 64) and message in answer.stderr, (arguments, answer.stderr)
+    after = leader.status()
+    assert (after["voters"], after["learners"]) == (before["voters"], before["learners"])
+    assert leader.request("GET", "/v1/audit?limit=1000", token=cluster.token)["items"] == audit_before, "nothing was written"
+
+    # Replica 4 runs (its peers: the founders and itself; no initial cluster): it joins.
+    joiner = Replica(cluster, 4)
+    joiner.write_config()
+    config = json.loads(joiner.config_path.read_text())
+    del config["initial_cluster"]
+    config["peers"] = {**{str(r.id): f"{r.host}:{r.peer_port}" for r in cluster.replicas}, "4": f"{joiner.host}:{joiner.peer_port}"}
+    joiner.config_path.write_text(json.dumps(config))
+    joiner.start()
+    try:
+        eventually(lambda: joiner.request("GET", "/healthz", timeout=2), message="replica 4 serving")
+        added = rampart("cluster", "add", "--id", "4", "--peer-address", f"{joiner.host}:{joiner.peer_port}")
+        assert added.returncode == 0, added.stderr
+        # The founders were started with auto_promote_seconds at its default (10 s).
+        eventually(lambda: sorted(cluster.leader().status()["voters"]) == [1, 2, 3, 4], timeout=40, message="replica 4 promoted")
+        cluster.create_organization(joiner)
+        shown = rampart("cluster", "status")
+        members = shown.stdout[shown.stdout.index("MEMBER"):].splitlines()
+        assert any(line.split()[:2] == ["4", "voter"] and f"{joiner.host}:{joiner.peer_port}" in line and "replicated" in line
+                   for line in members), shown.stdout
+        assert "4 voters (tolerates 1 failure)" in shown.stdout
+        assert all(len(line) <= 100 for line in members)
+        removed = rampart("cluster", "remove", "--id", "4")
+        assert removed.returncode == 0, removed.stderr
+        joiner.process.wait(timeout=30)
+        status = cluster.leader().status()
+        assert sorted(status["voters"]) == [1, 2, 3] and [m["address_source"] for m in status["members"]] == ["configured"] * 3
+        actions = [r["action"] for r in cluster.leader().request("GET", "/v1/audit?limit=1000", token=cluster.token)["items"]]
+        assert "cluster.peer-address.set" in actions and "cluster.peer-address.remove" in actions
+    finally:
+        if joiner.running():
+            joiner.kill()

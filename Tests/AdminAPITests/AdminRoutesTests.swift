@@ -528,7 +528,10 @@ struct Fixture {
         let watch = try await client.head(.get, "/v1/watch", token: admin)
         #expect(watch.status == 200 && watch.headers[.contentType] == "application/x-ndjson")
         seen.insert("GET /v1/watch")
-        _ = try await call(.post, "/v1/cluster/members", "/v1/cluster/members", #"{"action":"add_learner","replica":4}"#, expect: 409)
+        fixture.cluster.run(replica: 4, at: "127.0.0.1:7004")
+        _ = try await call(
+            .post, "/v1/cluster/members", "/v1/cluster/members", #"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:7004"}"#,
+            expect: 200)
         _ = try await call(.post, "/v1/cluster/leader", "/v1/cluster/leader", #"{"replica":2}"#, expect: 409)
         seen.insert("POST /v1/cluster/bootstrap")  // the fixture's bootstrap
         seen.insert("POST /v1/cluster/bootstrap/challenge")  // asked for by the fixture's bootstrap

@@ -23,6 +23,12 @@ final class FakeCluster: PolicyCluster {
         var held: [(CommandEnvelope, @Sendable (Result<CommandOutcome, ClusterError>) -> Void)] = []
         /// How far the clock was moved on (`advanceClock`).
         var clockOffset: Int64 = 0
+        /// The learners (the fake replica 1 is the one voter).
+        var learners: [UInt64] = []
+        /// Where `probePeer` finds a replica running, as (replica, address).
+        var reachablePeers: Set<String> = []
+        /// Every probe asked, as "replica@address".
+        var probes: [String] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -41,6 +47,8 @@ final class FakeCluster: PolicyCluster {
 
     var revision: UInt64 { state.withLockedValue { $0.revision } }
     var auditCount: Int { state.withLockedValue { $0.audit.count } }
+    /// Every audit record so far.
+    var auditLog: [AuditRecord] { state.withLockedValue { $0.audit } }
     /// Every audit query the routes asked, in order.
     var auditQueries: [AuditQuery] { state.withLockedValue { $0.auditQueries } }
 
@@ -65,7 +73,23 @@ final class FakeCluster: PolicyCluster {
         let revision = self.revision
         return ClusterStatus(
             id: 1, role: "leader", term: 1, leader: 1, commitIndex: revision, appliedIndex: revision, lastIndex: revision, snapshotIndex: 0,
-            voters: [1], learners: [], auditSequence: UInt64(auditCount), auditHead: "")
+            voters: [1], learners: state.withLockedValue { $0.learners }, auditSequence: UInt64(auditCount), auditHead: "")
+    }
+
+    /// Makes `probePeer` find `replica` running at `address`.
+    func run(replica: UInt64, at address: String) {
+        state.withLockedValue { _ = $0.reachablePeers.insert("\(replica)@\(address)") }
+    }
+
+    /// Every probe asked so far, as "replica@address".
+    var probes: [String] { state.withLockedValue { $0.probes } }
+
+    func probePeer(_ replica: UInt64, at address: String, timeout: Duration) async throws(ClusterError) {
+        let reachable = state.withLockedValue { state in
+            state.probes.append("\(replica)@\(address)")
+            return state.reachablePeers.contains("\(replica)@\(address)")
+        }
+        guard reachable else { throw .invalidArgument("cannot reach replica \(replica) at \(address) (no connection: refused)") }
     }
 
     func isHealthy() -> Bool { true }
@@ -120,8 +144,24 @@ final class FakeCluster: PolicyCluster {
         }
     }
 
+    /// Learners come and go; the one voter stays (promotion and its removal are refused).
     func changeMembership(_ change: MembershipOperation, timeout: Duration) async throws(ClusterError) -> UInt64 {
-        throw .refused("a fake cluster has one member")
+        try state.withLockedValue { state -> Result<UInt64, ClusterError> in
+            switch change {
+            case .addLearner(let id):
+                guard id != 1, !state.learners.contains(id) else { return .failure(.refused("replica \(id) is already a member")) }
+                // As a real replica: a learner nobody can reach is refused.
+                guard state.policy.peerAddressBook[id] != nil else { return .failure(.invalidArgument("replica \(id) has no peer address")) }
+                state.learners.append(id)
+            case .remove(let id):
+                guard let index = state.learners.firstIndex(of: id) else { return .failure(.refused("replica \(id) is not a learner of the fake")) }
+                state.learners.remove(at: index)
+            case .promote:
+                return .failure(.refused("a fake cluster has one voter"))
+            }
+            state.revision += 1
+            return .success(state.revision)
+        }.get()
     }
 
     func transferLeadership(to replica: UInt64, timeout: Duration) async throws(ClusterError) {

@@ -36,6 +36,9 @@ import Testing
         .revokeTokenEpoch(.organization(name("acme")), reason: "compromised", expiresAt: Timestamp(millisecondsSinceEpoch: 8)),
         .revokeTokenEpoch(.id([3, 4]), reason: "", expiresAt: Timestamp(millisecondsSinceEpoch: 9)),
         .expireRevocations,
+        .setPeerAddress(replica: 4, address: "[fd00::4]:7001", autoPromote: true),
+        .setPeerAddress(replica: UInt64.max, address: "rampart-5.internal:7001", autoPromote: false),
+        .removePeerAddress(replica: 4),
     ]
 
     static func envelope(_ command: Command) -> CommandEnvelope {

@@ -85,6 +85,17 @@ func workload() throws -> [AppliedEntry] {
     return entries
 }
 
+/// Runs `statement` on the database at `path` with the sqlite3 shell (scripts/test-deps installs
+/// it), as an outside hand damaging a row would.
+func editWithSQLite(_ path: String, _ statement: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    process.arguments = [path, statement]
+    try process.run()
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "sqlite3 failed on \(statement)")
+}
+
 @Suite struct PolicyStoreTests {
     // The same commands on two fresh databases, in different batch splits, give the same state
     // hash and the same audit head.
@@ -362,6 +373,38 @@ func workload() throws -> [AppliedEntry] {
         #expect(reopened.state.tokenRevocation(ids: [], principal: principal("acme", "alice"), issuedAt: Timestamp(millisecondsSinceEpoch: 0)) != nil)
     }
 
+    /// The peer address book is stored, counted in the state hash, restored, and a damaged row
+    /// stops the store from opening rather than handing a bad address to the network.
+    @Test func peerAddressBookSurvivesARestart() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(try workload()[0..<10]))
+        var index = store.appliedIndex
+        func next(_ command: Command) -> AppliedEntry {
+            index += 1
+            return entry(index, command)
+        }
+        let hashBefore = try store.stateHash()
+        try store.apply([
+            next(.setPeerAddress(replica: 4, address: "127.0.0.1:7004", autoPromote: true)),
+            next(.setPeerAddress(replica: 5, address: "[::1]:7005", autoPromote: false)),
+            next(.setPeerAddress(replica: 6, address: "rampart-6.internal:7001", autoPromote: true)),
+            next(.removePeerAddress(replica: 6)),
+        ])
+        #expect(try store.stateHash() != hashBefore, "the address book is part of the state")
+        let book = store.state.peerAddressBook
+        let hash = try store.stateHash()
+        #expect(book.keys.sorted() == [4, 5] && book[5]?.autoPromote == false)
+        store.close()
+        let reopened = try PolicyStore(path: directory.database())
+        #expect(reopened.state.peerAddressBook == book)
+        #expect(try reopened.stateHash() == hash)
+        reopened.close()
+
+        try editWithSQLite(directory.database(), "UPDATE peer_addresses SET address = 'no port' WHERE replica = 4")
+        #expect(throws: PolicyStoreError.self) { _ = try PolicyStore(path: directory.database()) }
+    }
+
     @Test func reopeningRestoresAuthorizationAndIdempotency() throws {
         let directory = try StoreDirectory()
         let entries = try workload()
@@ -519,12 +562,7 @@ func workload() throws -> [AppliedEntry] {
             try store.apply([entry(1, .createOrganization(name: name("acme")))])
             store.close()
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [directory.database(), "UPDATE organizations SET name = 'NOT A NAME' WHERE name = 'acme'"]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
+        try editWithSQLite(directory.database(), "UPDATE organizations SET name = 'NOT A NAME' WHERE name = 'acme'")
         #expect(throws: PolicyStoreError.self) { _ = try PolicyStore(path: directory.database()) }
     }
 }

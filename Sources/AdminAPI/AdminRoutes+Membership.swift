@@ -1,0 +1,73 @@
+import APIModels
+import Hummingbird
+import PolicyModel
+
+/// `POST /v1/cluster/members`: membership changes, and the replicated peer address book they
+/// rest on (`PeerAddress`).
+///
+/// Adding by address is two replicated steps, each committed before the next: the address
+/// (an audited command, so auditors see who added which replica where), then the learner. The
+/// address first, so that when the learner joins, every replica can already reach it; an
+/// address left behind by a failure between the two is harmless (nothing is sent to a replica
+/// that is not a member), and the retry overwrites it. Removal is the reverse: the member, then
+/// its address.
+extension AdminRoutes {
+    /// The longest wait for a replica to answer the proof of reachability.
+    static let peerProbeTimeout: Duration = .seconds(3)
+
+    func membershipRoute(_ input: RouteInput) async throws -> Response {
+        let body = try await decode(MembershipRequest.self, from: input.request)
+        guard body.replica > 0 else { throw APIError.badRequest("replica ids start at 1") }
+        if body.force != nil, body.action != "promote" { throw APIError.badRequest("force applies to promote only") }
+        if body.peerAddress != nil, body.action != "add_learner", body.action != "set_address" {
+            throw APIError.badRequest("peer_address applies to add_learner and set_address only")
+        }
+        if body.autoPromote != nil, body.action != "add_learner" || body.peerAddress == nil {
+            throw APIError.badRequest("auto_promote applies to add_learner with a peer_address only")
+        }
+        let deadline = deadline(input.request)
+        switch body.action {
+        case "add_learner":
+            if let address = body.peerAddress {
+                let status = cluster.status()
+                guard !status.voters.contains(body.replica), !status.learners.contains(body.replica) else {
+                    throw APIError.cluster(.refused("replica \(body.replica) is already a member"))
+                }
+                try await recordPeerAddress(body.replica, address, autoPromote: body.autoPromote ?? true, input)
+            }
+            return try await membershipChange(.addLearner(body.replica), deadline: deadline)
+        case "set_address":
+            guard let address = body.peerAddress else { throw APIError.badRequest("set_address needs peer_address") }
+            let entry = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.peerAddressBook[body.replica] } }.value
+            let status = cluster.status()
+            guard entry != nil || status.voters.contains(body.replica) || status.learners.contains(body.replica) else {
+                throw APIError.rejected(.notFound("replica \(body.replica) (neither a member nor in the address book)"))
+            }
+            let outcome = try await recordPeerAddress(body.replica, address, autoPromote: entry?.autoPromote ?? false, input)
+            return try json(RevisionResponse(revision: outcome.revision))
+        case "promote":
+            return try await membershipChange(.promote(body.replica, force: body.force ?? false), deadline: deadline)
+        case "remove":
+            let response = try await membershipChange(.remove(body.replica), deadline: deadline)
+            let hasEntry = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.peerAddressBook[body.replica] != nil } }.value
+            guard hasEntry else { return response }
+            let outcome = try await submit(.removePeerAddress(replica: body.replica), actor: input.actor, request: input.request)
+            return try json(RevisionResponse(revision: outcome.revision))
+        default:
+            throw APIError.badRequest("action must be add_learner, promote, remove or set_address")
+        }
+    }
+
+    /// Checks `address`, proves the replica runs there, and commits it to the address book.
+    @discardableResult
+    private func recordPeerAddress(_ replica: UInt64, _ address: String, autoPromote: Bool, _ input: RouteInput) async throws -> CommandOutcome {
+        if case .failure(let error) = PeerAddress.parse(address) { throw APIError.rejected(error) }
+        try await wrap { () async throws(ClusterError) in try await cluster.probePeer(replica, at: address, timeout: Self.peerProbeTimeout) }
+        return try await submit(.setPeerAddress(replica: replica, address: address, autoPromote: autoPromote), actor: input.actor, request: input.request)
+    }
+
+    private func membershipChange(_ operation: MembershipOperation, deadline: Duration) async throws -> Response {
+        let revision = try await wrap { () async throws(ClusterError) in try await cluster.changeMembership(operation, timeout: deadline) }
+        return try json(RevisionResponse(revision: revision))
+    }
+}

@@ -1,0 +1,94 @@
+import AdminAPI
+import APIModels
+import Foundation
+import PolicyModel
+import Testing
+
+/// `POST /v1/cluster/members` with peer addresses: a learner added by address is written to
+/// the replicated address book (audited) after the replica proved it runs there, then joins;
+/// bad requests are refused and change nothing.
+@Suite struct MembershipRouteTests {
+    static let path = "/v1/cluster/members"
+
+    @Test func aLearnerAddedByAddressIsInTheBookThenAMember() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.run(replica: 4, at: "127.0.0.1:7004")
+        let added = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:7004"}"#, token: fixture.admin)
+        #expect(added.status == 200, "\(added.body)")
+        #expect(fixture.cluster.probes == ["4@127.0.0.1:7004"])
+        let book = try fixture.cluster.readNow { $0.peerAddressBook }.value
+        #expect(book[4]?.address == "127.0.0.1:7004" && book[4]?.autoPromote == true)
+        #expect(fixture.cluster.status().learners == [4])
+        let record = try #require(fixture.cluster.auditLog.last)
+        #expect(record.action == "cluster.peer-address.set" && record.target == "replicas/4 at 127.0.0.1:7004" && record.actor == "system/admin")
+
+        // Moved: proved at the new address, then written; the member stays.
+        fixture.cluster.run(replica: 4, at: "127.0.0.1:7014")
+        let moved = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"set_address","replica":4,"peer_address":"127.0.0.1:7014"}"#, token: fixture.admin)
+        #expect(moved.status == 200, "\(moved.body)")
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook[4]?.address }.value == "127.0.0.1:7014")
+
+        // Removed: the member, then its address.
+        let removed = try await fixture.client.send(.post, Self.path, body: #"{"action":"remove","replica":4}"#, token: fixture.admin)
+        #expect(removed.status == 200, "\(removed.body)")
+        #expect(fixture.cluster.status().learners.isEmpty)
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook }.value.isEmpty)
+        #expect(fixture.cluster.auditLog.last?.action == "cluster.peer-address.remove")
+    }
+
+    @Test func aLearnerCanBeKeptFromAutomaticPromotion() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.run(replica: 5, at: "[::1]:7005")
+        let added = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"add_learner","replica":5,"peer_address":"[::1]:7005","auto_promote":false}"#,
+            token: fixture.admin)
+        #expect(added.status == 200, "\(added.body)")
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook[5]?.autoPromote }.value == false)
+    }
+
+    @Test func badMembershipRequestsAreRefusedAndChangeNothing() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.run(replica: 4, at: "127.0.0.1:7004")
+        let auditBefore = fixture.cluster.auditCount
+        let cases: [(body: String, status: Int, detail: String)] = [
+            // Nothing listens there (or not replica 4): refused before anything is written.
+            (#"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:7999"}"#, 400, "cannot reach replica 4 at 127.0.0.1:7999"),
+            (#"{"action":"add_learner","replica":5,"peer_address":"127.0.0.1:7004"}"#, 400, "cannot reach replica 5"),
+            (#"{"action":"add_learner","replica":4,"peer_address":"not an address"}"#, 400, "peer address"),
+            (#"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:0"}"#, 400, "port"),
+            (#"{"action":"add_learner","replica":4}"#, 400, "no peer address"),
+            (#"{"action":"add_learner","replica":1,"peer_address":"127.0.0.1:7004"}"#, 409, "already a member"),
+            (#"{"action":"add_learner","replica":0,"peer_address":"127.0.0.1:7004"}"#, 400, "start at 1"),
+            (#"{"action":"add_learner","replica":4,"auto_promote":true}"#, 400, "auto_promote applies"),
+            (#"{"action":"promote","replica":4,"peer_address":"127.0.0.1:7004"}"#, 400, "peer_address applies"),
+            (#"{"action":"set_address","replica":4}"#, 400, "needs peer_address"),
+            (#"{"action":"set_address","replica":9,"peer_address":"127.0.0.1:7004"}"#, 404, "neither a member"),
+            (#"{"action":"join","replica":4}"#, 400, "action must be"),
+            (#"{"action":"add_learner","replica":4,"peer_address":7004}"#, 400, ""),
+            (#"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:7004","auto_promote":"yes"}"#, 400, ""),
+        ]
+        for (body, status, detail) in cases {
+            let answer = try await fixture.client.send(.post, Self.path, body: body, token: fixture.admin)
+            #expect(answer.status == status, "\(body): \(answer.status) \(answer.body)")
+            #expect(answer.headers[.contentType] == "application/problem+json", "\(body)")
+            #expect(detail.isEmpty || answer.body.contains(detail), "\(body): \(answer.body)")
+        }
+        #expect(fixture.cluster.auditCount == auditBefore, "nothing was written")
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook }.value.isEmpty)
+        #expect(fixture.cluster.status().learners.isEmpty)
+    }
+
+    @Test func onlyWhoMayChangeTheClusterMayAddAReplica() async throws {
+        let fixture = try await Fixture()
+        try await fixture.organization("acme")
+        let orgAdmin = try await fixture.member("acme", "ops", role: "org.admin")
+        fixture.cluster.run(replica: 4, at: "127.0.0.1:7004")
+        let answer = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"add_learner","replica":4,"peer_address":"127.0.0.1:7004"}"#, token: orgAdmin)
+        #expect(answer.status == 403)
+        #expect(fixture.cluster.probes.isEmpty, "nothing was probed for a refused caller")
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook }.value.isEmpty)
+    }
+}
