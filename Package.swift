@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "ClusterService",
             dependencies: [
-                "AdminAPI", "APIModels", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore",
+                "AdminAPI", "APIModels", "Replica", "PeerTransport", "PolicyModel", "PolicyStore", "RaftCore", "BuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,10 +193,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The one binary: `rampart server` and the client's commands.
+        // The git revision and date of the build, generated before each build (scripts/build-info).
+        .target(name: "BuildInfo", swiftSettings: strictSettings, plugins: ["BuildInfoPlugin"]),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "Rampart",
             dependencies: [
-                "ClusterService", "RampartClient", "APIModels",
+                "ClusterService", "RampartClient", "APIModels", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

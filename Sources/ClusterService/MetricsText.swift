@@ -1,3 +1,4 @@
+import BuildInfo
 import APIModels
 import Foundation
 import PeerTransport
@@ -82,7 +83,7 @@ enum MetricsText {
     static func processLines() -> [String] {
         var lines = [
             "# HELP rampart_build_info The build of this replica (the value is always 1).", "# TYPE rampart_build_info gauge",
-            "rampart_build_info{version=\"\(RampartVersion.current)\"} 1",
+            "rampart_build_info{version=\"\(RampartVersion.current)\",revision=\"\(BuildInfo.revision)\",build_date=\"\(BuildInfo.date)\"} 1",
         ]
         func gauge(_ name: String, _ help: String, _ value: Double) {
             lines += ["# HELP \(name) \(help)", "# TYPE \(name) gauge", "\(name) \(value)"]

@@ -1,5 +1,6 @@
 import APIModels
 import ArgumentParser
+import BuildInfo
 import Foundation
 import RampartClient
 
@@ -11,7 +12,7 @@ import RampartClient
 @main
 struct RampartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rampart", abstract: "Rampart: a replicated IAM policy store.", version: "rampart \(RampartVersion.current)",
+        commandName: "rampart", abstract: "Rampart: a replicated IAM policy store.", version: VersionCommand.line,
         subcommands: [ServerCommand.self, VersionCommand.self, SnapshotCommand.self] + ClientCommands.all)
 
     static func main() async {
@@ -32,11 +33,30 @@ struct RampartCommand: AsyncParsableCommand {
     }
 }
 
-/// `rampart version`: this build's version (as `rampart --version`).
+/// `rampart version`: this build's version, git revision and build date (as `rampart
+/// --version`; `--output json` for scripts, which `scripts/sbom` reads).
 struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print this build's version.")
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print this build's version, git revision and build date.")
 
-    func run() {
-        print("rampart \(RampartVersion.current)")
+    @Option(name: [.short, .long], help: "table (one line) or json.") var output = "table"
+
+    /// The one-line form: `rampart 0.20.0 (revision 0123456789ab, built 2026-12-07T18:00:00Z)`.
+    static var line: String {
+        "rampart \(RampartVersion.current) (revision \(BuildInfo.shortRevision), built \(BuildInfo.date))"
+    }
+
+    func validate() throws {
+        guard ["table", "json"].contains(output) else { throw ValidationError("--output must be table or json, not \(output)") }
+    }
+
+    func run() throws {
+        if output == "json" {
+            let fields = ["version": RampartVersion.current, "revision": BuildInfo.revision, "build_date": BuildInfo.date]
+            let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(Self.line)
+        }
     }
 }

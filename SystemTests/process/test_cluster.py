@@ -302,7 +302,12 @@ def test_metrics_include_the_process_and_the_build(cluster):
     import time as clock
     replica = cluster.replicas[0]
     text = replica.request("GET", "/metrics")
-    assert 'rampart_build_info{version="' in text
+    import json
+    built = json.loads(subprocess.run([binary(), "version", "--output", "json"], capture_output=True, text=True, check=True).stdout)
+    assert f'rampart_build_info{{version="{built["version"]}",revision="{built["revision"]}",build_date="{built["build_date"]}"}} 1' in text
+    assert len(built["revision"].removesuffix("-dirty")) == 40 and built["build_date"].endswith("Z"), built
+    one_line = subprocess.run([binary(), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    assert one_line == f'rampart {built["version"]} (revision {built["revision"][:12]}{"-dirty" if built["revision"].endswith("-dirty") else ""}, built {built["build_date"]})'
     rss = replica.metric("process_resident_memory_bytes")
     assert 1 << 20 < rss < 4 << 30, rss
     assert abs(rss / 1024 - replica.rss_kib()) / (rss / 1024) < 0.5, "about what /proc says of the process"

@@ -34,6 +34,17 @@ def test_document_validates_against_the_cyclonedx_1_5_schema(sbom):
     assert error is None, f"the SBOM does not validate: {error}"
 
 
+def test_the_application_is_the_binary_as_it_describes_its_own_build(sbom):
+    """The SBOM's application component says what `rampart version` says (and so what
+    `rampart --version` and the rampart_build_info metric say): version, revision, build date."""
+    built = json.loads(subprocess.run([str(binary_under_test()), "version", "--output", "json"], capture_output=True, text=True,
+                                      check=True).stdout)
+    application = sbom["metadata"]["component"]
+    assert application["name"] == "rampart" and application["version"] == built["version"]
+    assert properties(application)["rampart:revision"] == built["revision"]
+    assert properties(application)["rampart:build-date"] == built["build_date"]
+
+
 def test_swift_packages_carry_their_resolved_version_revision_and_source(sbom):
     pins = resolved_pins()
     packages = swift_packages(sbom)
