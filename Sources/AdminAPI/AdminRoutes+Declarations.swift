@@ -26,7 +26,7 @@ extension AdminRoutes {
         RouteDeclaration(.readiness, .open, .read, answer: nil) { routes, _ in try routes.health(routes.cluster.isReady()) },
         RouteDeclaration(.metrics, .open, .read, answer: nil) { routes, _ in
             let text = routes.cluster.metricsText() + routes.metrics.prometheusText() + routes.throttle.prometheusText()
-                + routes.denials.prometheusText()
+                + routes.denials.prometheusText() + routes.requestMetrics.prometheusText()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         },

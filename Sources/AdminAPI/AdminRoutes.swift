@@ -55,6 +55,8 @@ public struct AdminRoutes: Sendable {
     /// The requests refused to authenticated principals, recorded in the audit log by
     /// `DenialLog.run` (which the executable runs).
     public let denials: DenialLog
+    /// Requests by route and status with latency histograms, both paths (router and fast path).
+    public let requestMetrics = RequestMetrics()
 
     /// Creates the routes over `cluster`.
     public init(
@@ -72,7 +74,7 @@ public struct AdminRoutes: Sendable {
     /// A router with every route and the error mapping.
     public func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.middlewares.add(RequestLogMiddleware())
+        router.middlewares.add(RequestLogMiddleware(metrics: requestMetrics))
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(RequestShapeMiddleware(table: Self.routeTable, maxBodyBytes: limits.maxBodyBytes))
         router.middlewares.add(AuthenticationMiddleware(routes: self))
@@ -365,6 +367,9 @@ func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
 /// the response, and logs every request, allowed or refused, with its id, method, path, status
 /// and duration. The same id is recorded in the audit log for the request's command.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Where each request is counted by route and status.
+    let metrics: RequestMetrics
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var request = request
@@ -404,9 +409,11 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func log(_ request: Request, _ response: Response, started: ContinuousClock.Instant, requestID: String, context: Context) {
+        let elapsed = ContinuousClock.now - started
+        metrics.record(method: request.method.rawValue, path: request.uri.path, status: response.status.code, elapsed: elapsed)
         RequestLog.log(
             context.logger, requestID: requestID, method: "\(request.method)", path: request.uri.path, status: response.status.code,
-            elapsed: ContinuousClock.now - started)
+            elapsed: elapsed)
     }
 }
 

@@ -246,8 +246,9 @@ public final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             status, contentType: contentType, retryAfter: retryAfter, body: body, requestID: requestID, date: date.now(),
             allocator: socket.channel.allocator)
         socket.writeAndFlush(NIOAny(response), promise: nil)
-        RequestLog.log(
-            logger, requestID: requestID, method: "POST", path: path, status: Int(status.code), elapsed: ContinuousClock.now - started)
+        let elapsed = ContinuousClock.now - started
+        routes.requestMetrics.record(method: "POST", path: path, status: Int(status.code), elapsed: elapsed)
+        RequestLog.log(logger, requestID: requestID, method: "POST", path: path, status: Int(status.code), elapsed: elapsed)
     }
 }
 

@@ -62,9 +62,14 @@ struct RouteTable: Sendable {
     /// Each template's segments (nil for a parameter, which matches any one segment) and the
     /// methods served there.
     private let templates: [(segments: [String?], methods: [String])]
+    /// Each operation's segments and method, in the order given.
+    private let operations: [(segments: [String?], method: String)]
 
     init(_ operations: [(method: String, path: String)]) {
         var templates: [(segments: [String?], methods: [String])] = []
+        self.operations = operations.map { operation in
+            (operation.path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }, operation.method)
+        }
         for operation in operations {
             let segments: [String?] = operation.path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }
             if let index = templates.firstIndex(where: { $0.segments == segments }) {
@@ -74,6 +79,20 @@ struct RouteTable: Sendable {
             }
         }
         self.templates = templates
+    }
+
+    /// The index of the operation `method` and `path` are (the one with the fewest parameters
+    /// when several templates match), or nil when none is.
+    func operation(method: String, path: String) -> Int? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path.hasPrefix("/"), !segments.contains(where: \.isEmpty) else { return nil }
+        var best: (index: Int, parameters: Int)?
+        for (index, operation) in operations.enumerated() where operation.method == method && operation.segments.count == segments.count {
+            guard zip(operation.segments, segments).allSatisfy({ expected, actual in expected.map { $0 == actual } ?? true }) else { continue }
+            let parameters = operation.segments.filter { $0 == nil }.count
+            if best.map({ parameters < $0.parameters }) ?? true { best = (index, parameters) }
+        }
+        return best?.index
     }
 
     /// The methods `path` is served with, or nil when no template matches it.

@@ -2,28 +2,14 @@ import Biscuit
 public import Foundation
 import Synchronization
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// How `ServiceAuthorizer` reaches a Rampart replica: one GET, answered with the status and
-/// the body. `URLSessionTransport` is the default; tests give their own.
+/// the body. `HTTPTransport` (RampartHTTPClient: HTTPS trusting the cluster's CA, connections
+/// kept alive) is the one to use; tests give their own. There is no transport over Foundation's
+/// URL loading: on Linux it trusts only the system's CAs, and it would link libcurl into every
+/// binary that verifies tokens (a static build could not).
 public protocol RampartTransport: Sendable {
     /// GETs `url`, with `Authorization: Bearer <bearer>` when given.
     func get(_ url: URL, bearer: String?, timeout: Duration) async throws -> (status: Int, body: Data)
-}
-
-/// `RampartTransport` over Foundation's URL loading.
-public struct URLSessionTransport: RampartTransport {
-    /// The transport.
-    public init() {}
-
-    public func get(_ url: URL, bearer: String?, timeout: Duration) async throws -> (status: Int, body: Data) {
-        var request = URLRequest(url: url, timeoutInterval: Double(timeout.components.seconds) + 1)
-        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
-    }
 }
 
 /// A service's in-process authorizer: it follows a Rampart cluster's key set
@@ -77,8 +63,8 @@ public final class ServiceAuthorizer: Sendable {
     public typealias Request = TokenRequest
 
     /// An authorizer following the cluster at `endpoints`, with `credential` (an API key or a
-    /// token of a principal allowed to read the revocation feed).
-    public init(endpoints: [URL], credential: String, transport: any RampartTransport = URLSessionTransport(), cacheCapacity: Int = 10_000) {
+    /// token of a principal allowed to read the revocation feed), over `transport` (`HTTPTransport`).
+    public init(endpoints: [URL], credential: String, transport: any RampartTransport, cacheCapacity: Int = 10_000) {
         precondition(!endpoints.isEmpty, "a ServiceAuthorizer needs at least one endpoint")
         self.endpoints = endpoints
         self.credential = credential

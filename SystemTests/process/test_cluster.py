@@ -379,3 +379,28 @@ def test_cluster_add_by_address_proves_the_replica_first(cluster):
     finally:
         if joiner.running():
             joiner.kill()
+
+
+def test_the_grafana_dashboard_reads_only_metrics_a_replica_exports(make_cluster):
+    """cluster/grafana-dashboard.json: every series a panel queries is one a replica (with TLS,
+    for the certificate panel) exports, so the dashboard cannot go stale silently; and the
+    requests by route and status count what was served."""
+    import json
+    import re
+    from pathlib import Path
+
+    cluster = make_cluster(tls=True)
+    cluster.start()
+    replica = cluster.leader()
+    cluster.create_organization(replica)
+    with pytest.raises(HTTPError):
+        replica.request("GET", "/v1/orgs/no-such-org", token=cluster.token)
+    text = replica.request("GET", "/metrics")
+    exported = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "cluster" / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    queried = {re.sub(r"_(bucket|sum|count)$", "", name) for expr in expressions for name in re.findall(r"\b((?:rampart|process)_[a-z_]+)", expr)}
+    assert len(queried) >= 15, queried
+    assert queried <= exported, f"queried but not exported: {sorted(queried - exported)}"
+    assert re.search(r'^rampart_http_requests_total\{route="POST /v1/orgs",status="201"\} [1-9]', text, re.MULTILINE), text
+    assert re.search(r'^rampart_http_requests_total\{route="GET /v1/orgs/\{org\}",status="404"\} 1$', text, re.MULTILINE)

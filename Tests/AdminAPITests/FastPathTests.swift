@@ -194,6 +194,19 @@ import APIModels
         #expect(fast.allowed && fast.binding != nil && fast.revision == fixture.cluster.revision)
     }
 
+    @Test func fastPathRequestsAreCountedByRouteAndStatus() async throws {
+        let fixture = try await fixture()
+        let routes = AdminRoutes(cluster: fixture.cluster)
+        let channel = try channel(fixture, routes: routes)
+        for _ in 0..<3 {
+            try send(channel, head(fixture.admin), body: Self.question)
+            #expect(try response(channel)?.status == 200)
+        }
+        let text = routes.requestMetrics.prometheusText()
+        #expect(text.contains(#"rampart_http_requests_total{route="POST /v1/authorize",status="200"} 3"#), "\(text)")
+        #expect(text.contains(#"rampart_http_request_duration_seconds_count{route="POST /v1/authorize",status="200"} 3"#))
+    }
+
     @Test func answersDenialsAndEchoesTheRequestID() async throws {
         let fixture = try await fixture()
         let channel = try channel(fixture)
