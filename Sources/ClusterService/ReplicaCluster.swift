@@ -256,6 +256,12 @@ public struct ReplicaCluster: PolicyCluster {
     }
 }
 
+extension ReplicaCluster: CustomStringConvertible, CustomReflectable {
+    /// Never the cluster secret (a service's description is logged at debug level).
+    public var description: String { "ReplicaCluster(replica \(replica.status.id), secrets redacted)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
 extension ClusterError {
     /// The one mapping of the runtime's conditions to the API's, the same whether the write
     /// was refused here or by the leader it was forwarded to (refusals travel by case).

@@ -221,6 +221,12 @@ struct ReplicaService: Service {
     }
 }
 
+extension ReplicaService: CustomStringConvertible, CustomReflectable {
+    /// What ServiceLifecycle logs of the service: never its parts (they hold the secrets).
+    var description: String { "ReplicaService(replica \(replica.status.id))" }
+    var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
 extension ReplicaService {
     /// Ends the process with status 1 after `delay`, unless it has ended by then.
     static func exitAfter(_ delay: Duration, reason: String) {

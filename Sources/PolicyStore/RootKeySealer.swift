@@ -65,3 +65,11 @@ public struct RootKeySealer: Sendable {
         return key.isValidSignature(signature, for: message)
     }
 }
+
+extension RootKeySealer: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// Never the key: a sealer printed (a service's description in a debug log) says only
+    /// what it is.
+    public var description: String { "RootKeySealer(key redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}

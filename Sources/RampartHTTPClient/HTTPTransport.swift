@@ -43,7 +43,10 @@ public struct HTTPTransport: Sendable {
 
     /// The TLS settings in force.
     public let tls: TLS
-    private let context: NIOSSLContext?
+    /// The TLS context for https:// endpoints, or why there is none: without `caFile` it trusts
+    /// the system's CAs, and a system with none (a minimal container image) can still reach
+    /// http:// endpoints.
+    private let context: Result<NIOSSLContext, NotSent>
 
     /// A transport; the TLS files are read now.
     /// - Throws: `NotSent` naming a file that cannot be used.
@@ -68,9 +71,13 @@ public struct HTTPTransport: Sendable {
         default: throw NotSent(description: "--cert and --key go together")
         }
         do {
-            context = try NIOSSLContext(configuration: configuration)
+            context = .success(try NIOSSLContext(configuration: configuration))
         } catch {
-            throw NotSent(description: "the TLS settings cannot be used: \(error)")
+            let refusal = NotSent(description: "the TLS settings cannot be used: \(error)")
+            // The system's trust store alone may be missing; anything the caller gave must work.
+            guard tls.caFile == nil, tls.certificateFile == nil else { throw refusal }
+            context = .failure(
+                NotSent(description: "no CA to verify an https:// endpoint with: this system has no trust store (\(error)); give --cacert"))
         }
     }
 
@@ -171,7 +178,13 @@ public struct HTTPTransport: Sendable {
         let secure = scheme == "https"
         let port = url.port ?? (secure ? 443 : 80)
         let group = MultiThreadedEventLoopGroup.singleton
-        let context = self.context
+        let context: NIOSSLContext?
+        do {
+            context = secure ? try self.context.get() : nil
+        } catch {
+            receiver.finish(.failure(error))
+            throw error
+        }
         // In the pipeline from the start, so a failed TLS handshake reaches it.
         let answer = receiver.promise.futureResult
         let channel: any Channel

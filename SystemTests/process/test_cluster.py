@@ -404,3 +404,19 @@ def test_the_grafana_dashboard_reads_only_metrics_a_replica_exports(make_cluster
     assert queried <= exported, f"queried but not exported: {sorted(queried - exported)}"
     assert re.search(r'^rampart_http_requests_total\{route="POST /v1/orgs",status="201"\} [1-9]', text, re.MULTILINE), text
     assert re.search(r'^rampart_http_requests_total\{route="GET /v1/orgs/\{org\}",status="404"\} 1$', text, re.MULTILINE)
+
+
+def test_debug_logs_never_hold_the_secrets(make_cluster):
+    """At the debug level the service lifecycle logs each service's description: a replica's
+    must not carry the cluster secret or the key-encryption key (it once printed both)."""
+    cluster = make_cluster(log_level="debug")
+    cluster.start()
+    cluster.create_organization(cluster.leader())
+    secret = cluster.secret_path.read_text().strip()
+    kek = cluster.kek_path.read_text().strip()
+    as_bytes = lambda text: ", ".join(str(b) for b in text.encode()[:8])
+    for replica in cluster.replicas:
+        log = replica.log_path.read_text(errors="replace")
+        assert "Starting service" in log, "the debug level was on"
+        for needle in (secret, kek, as_bytes(secret), "clusterSecret", "keyEncryptionKeyBytes"):
+            assert needle not in log, f"replica {replica.id}'s debug log holds {needle[:12]}..."
