@@ -65,7 +65,8 @@ extension AdminClient {
     }
 }
 
-/// Prints a list as a table (or JSON).
+/// Prints a list as a table that fits `TableLayout.maxWidth` columns (or JSON, every value
+/// whole).
 func printList<Item: Encodable>(_ items: [Item], format: String) throws {
     if format == "json" {
         try printOutput(items, format: "json")
@@ -79,12 +80,44 @@ func printList<Item: Encodable>(_ items: [Item], format: String) throws {
         let order = ["name", "id", "sequence", "organization", "principal", "role", "scope"]
         return (order.firstIndex(of: lhs) ?? 99, lhs) < (order.firstIndex(of: rhs) ?? 99, rhs)
     }
-    let widths = columns.map { column in max(column.count, rows.map { ($0[column] ?? "").count }.max() ?? 0) }
-    func line(_ cells: [String]) -> String {
-        zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+    let table = [columns.map { $0.uppercased() }] + rows.map { row in columns.map { row[$0] ?? "" } }
+    for line in TableLayout.lines(table) { print(line) }
+}
+
+/// Tables for a terminal: at most `maxWidth` columns. Long hexadecimal values (ids, keys,
+/// hashes) are shown by their first 8 digits; then the widest columns are cut, with "…", until
+/// the table fits. `--output json` has every value whole.
+enum TableLayout {
+    /// The widest a table's line may be.
+    static let maxWidth = 100
+    /// The narrowest a column is cut to.
+    static let minimumColumn = 6
+
+    /// The lines of `rows` (the first is the header), columns separated by two spaces.
+    static func lines(_ rows: [[String]]) -> [String] {
+        guard let header = rows.first else { return [] }
+        var cells = rows.enumerated().map { index, row in index == 0 ? row : row.map(abbreviated) }
+        var widths = header.indices.map { column in cells.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        let separators = 2 * max(0, widths.count - 1)
+        while widths.reduce(0, +) + separators > maxWidth, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }),
+            widths[widest] > max(minimumColumn, header[widest].count)
+        {
+            widths[widest] -= 1
+        }
+        cells = cells.map { row in
+            row.enumerated().map { column, text in text.count <= widths[column] ? text : String(text.prefix(widths[column] - 1)) + "…" }
+        }
+        return cells.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
     }
-    print(line(columns.map { $0.uppercased() }))
-    for row in rows { print(line(columns.map { row[$0] ?? "" })) }
+
+    /// A long hexadecimal value by its first 8 digits; anything else as it is.
+    static func abbreviated(_ text: String) -> String {
+        guard text.count > 12, text.allSatisfy(\.isHexDigit) else { return text }
+        return String(text.prefix(8)) + "…"
+    }
 }
 
 // MARK: - Organizations
@@ -576,11 +609,12 @@ struct TokensCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Get a token for the caller's API key: who it is and what it holds, signed by the active root key.")
         @OptionGroup var options: ClientOptions
-        @Option(help: "Seconds the token lives (at most the server's token_max_ttl_seconds, also the default).") var ttl: Int?
+        @Option(help: "How long the token lives: seconds, or 90s, 15m, 1h, 2d (at most the server's token_max_ttl_seconds, also the default).")
+        var ttl: DurationArgument?
         @Option(name: .customLong("attenuate"), help: "A Datalog block appended at issue; repeat for several.") var attenuation: [String] = []
         @Option(help: "Write the token to this new file (mode 0600) instead of printing it.") var tokenFile: String?
         func run() async throws {
-            let request = IssueTokenRequest(ttlSeconds: ttl, attenuation: attenuation.isEmpty ? nil : attenuation)
+            let request = IssueTokenRequest(ttlSeconds: ttl?.seconds, attenuation: attenuation.isEmpty ? nil : attenuation)
             let issued: TokenResponse = try await options.client().call(Endpoint.issueToken, body: request, token: try options.token())
             if let tokenFile {
                 try SecureFile.create(tokenFile, contents: issued.token + "\n")

@@ -34,3 +34,36 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
         return Int64(now.timeIntervalSince1970 * 1000) - seconds * 1000
     }
 }
+
+/// A length of time on the command line: seconds (`900`), or an amount and a unit (`90s`,
+/// `15m`, `1h`, `2d`, `1w`).
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    /// Whole seconds.
+    let seconds: Int
+
+    init?(argument: String) {
+        guard let seconds = Self.seconds(argument) else { return nil }
+        self.seconds = seconds
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+
+    /// The seconds `text` names; nil when it is neither form, or longer than 100 years.
+    static func seconds(_ text: String) -> Int? {
+        if !text.isEmpty, text.allSatisfy(\.isNumber) { return Int(text).flatMap { $0 <= 100 * 365 * 86_400 ? $0 : nil } }
+        guard let unit = text.last, !text.dropLast().isEmpty, text.dropLast().allSatisfy(\.isNumber), let amount = Int(text.dropLast()) else {
+            return nil
+        }
+        let unitSeconds: Int
+        switch unit {
+        case "s": unitSeconds = 1
+        case "m": unitSeconds = 60
+        case "h": unitSeconds = 3600
+        case "d": unitSeconds = 86_400
+        case "w": unitSeconds = 604_800
+        default: return nil
+        }
+        let (seconds, overflow) = amount.multipliedReportingOverflow(by: unitSeconds)
+        return overflow || seconds > 100 * 365 * 86_400 ? nil : seconds
+    }
+}

@@ -734,3 +734,45 @@ def test_audit_list_takes_rfc3339_and_relative_times_and_fits_100_columns(cluste
     assert len(as_json[-1]["hash"]) == 64, "JSON keeps every field whole"
     wrong = rampart("audit", "list", "--since", "yesterday")
     assert wrong.returncode == 64 and "--since" in wrong.stderr
+
+
+def test_cli_tables_fit_100_columns_durations_and_completion(cluster):
+    """Lists print as tables of 100 columns at most, long hexadecimal ids by their first 8
+    digits (whole under -o json); `tokens issue --ttl` takes a duration (15m); the completion
+    scripts come from `--generate-completion-script`."""
+    import datetime
+    import re
+
+    environment = {"RAMPART_API_KEY_FILE": str(cluster.root / "admin.key"), "PATH": "/usr/bin:/bin",
+                   "RAMPART_ENDPOINTS": ",".join(r.endpoint for r in cluster.replicas)}
+
+    def rampart(*arguments):
+        result = subprocess.run([binary(), *arguments], capture_output=True, text=True, timeout=60, env=environment)
+        assert result.returncode == 0, f"{arguments}: {result.stderr}"
+        return result.stdout
+
+    admin = cluster.replicas[0]
+    admin.request("POST", "/v1/orgs", {"name": "tables"}, token=cluster.token)
+    for n in range(3):
+        name = f"a-rather-long-principal-name-for-the-table-{n}"
+        admin.request("POST", "/v1/orgs/tables/principals", {"name": name, "kind": "service_account"}, token=cluster.token)
+        admin.request("POST", "/v1/orgs/tables/bindings", {"principal": name, "role": "org.viewer"}, token=cluster.token)
+    table = rampart("bindings", "list", "--org", "tables").splitlines()
+    assert table[0].split()[0] == "ID" and len(table) == 4, table
+    assert all(len(line) <= 100 for line in table), table
+    whole = json.loads(rampart("bindings", "list", "--org", "tables", "-o", "json"))
+    assert all(re.fullmatch(r"[0-9a-f]{32}", binding["id"]) for binding in whole)
+    assert {line.split()[0] for line in table[1:]} == {binding["id"][:8] + "…" for binding in whole}
+    for listing in (["principals", "list", "--org", "tables"], ["keys", "list"], ["orgs", "list"], ["roles", "list", "--org", "tables"]):
+        assert all(len(line) <= 100 for line in rampart(*listing).splitlines()), listing
+
+    issued = json.loads(rampart("tokens", "issue", "--ttl", "15m", "-o", "json"))
+    expires = datetime.datetime.fromisoformat(issued["expires_at"].replace("Z", "+00:00"))
+    left = (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    assert 800 < left <= 900, issued["expires_at"]
+    wrong = subprocess.run([binary(), "tokens", "issue", "--ttl", "15 minutes"], capture_output=True, text=True, timeout=60, env=environment)
+    assert wrong.returncode == 64 and "--ttl" in wrong.stderr
+
+    for shell, marker in (("bash", "complete -"), ("zsh", "#compdef rampart"), ("fish", "complete -c 'rampart'")):
+        script = rampart("--generate-completion-script", shell)
+        assert marker in script and "snapshot" in script, shell
