@@ -48,9 +48,20 @@ extension AdminRoutes {
         case "promote":
             return try await membershipChange(.promote(body.replica, force: body.force ?? false), deadline: deadline)
         case "remove":
-            let response = try await membershipChange(.remove(body.replica), deadline: deadline)
-            let hasEntry = try await wrap { () throws(ClusterError) in try cluster.readNow { $0.peerAddressBook[body.replica] != nil } }.value
-            guard hasEntry else { return response }
+            let hasEntry = { () async throws -> Bool in
+                try await self.wrap { () throws(ClusterError) in try self.cluster.readNow { $0.peerAddressBook[body.replica] != nil } }.value
+            }
+            let response: Response
+            do {
+                response = try await membershipChange(.remove(body.replica), deadline: deadline)
+            } catch APIError.cluster(.refused(let reason)) where reason.hasSuffix("is not a member") {
+                // An address left behind (a failure between the two steps of an add or a
+                // remove): the leader says the replica is no member, so only the address goes.
+                guard try await hasEntry() else { throw APIError.cluster(.refused(reason)) }
+                let outcome = try await submit(.removePeerAddress(replica: body.replica), actor: input.actor, request: input.request)
+                return try json(RevisionResponse(revision: outcome.revision))
+            }
+            guard try await hasEntry() else { return response }
             let outcome = try await submit(.removePeerAddress(replica: body.replica), actor: input.actor, request: input.request)
             return try json(RevisionResponse(revision: outcome.revision))
         default:

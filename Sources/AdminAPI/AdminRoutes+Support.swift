@@ -107,7 +107,7 @@ extension AdminRoutes {
             // The token's own checks (its attenuation) see the request; they need no state.
             try checkToken(token, permission: permission, on: scope, operation: Self.operation(request))
         }
-        let principal: Result<PrincipalReference, APIError>
+        var principal: Result<PrincipalReference, APIError>
         let caller: PrincipalReference
         if request.uri.queryParameters["min_revision"] == nil {
             let both = try await wrap { () throws(ClusterError) in
@@ -125,10 +125,34 @@ extension AdminRoutes {
                 try await cluster.read(.stale, timeout: deadline(request)) { state in Self.verify(credential, permission, on: scope, in: state) }
             }.value
         }
+        if Self.isWrite(request), case .failure(let refusal) = principal, Self.mayBeStale(refusal) {
+            // A write refused by this replica's state as it is now: a follower may not have
+            // applied what the caller wrote a moment ago through another replica (the
+            // organization it writes into, the binding that gives it the right). Refused only
+            // if the state at the leader's commit index refuses it too (one ReadIndex round, on
+            // refusals of known callers only).
+            principal = try await wrap { () async throws(ClusterError) in
+                try await cluster.read(.linearizable, timeout: deadline(request)) { state in Self.verify(credential, permission, on: scope, in: state) }
+            }.value
+        }
         if case .failure(.forbidden) = principal, let permission {
             denials.record(caller, permission, on: scope, .lacksPermission, requestID: request.headers[requestIDHeader] ?? "-")
         }
         return try principal.get()
+    }
+
+    /// Whether `request` asks for a change (anything but GET and HEAD).
+    static func isWrite(_ request: Request) -> Bool {
+        request.method != .get && request.method != .head
+    }
+
+    /// Whether a known caller's refusal may come from a state that has not caught up: a
+    /// missing resource, or a permission not (yet) held.
+    static func mayBeStale(_ refusal: APIError) -> Bool {
+        switch refusal {
+        case .forbidden, .rejected(.notFound): return true
+        default: return false
+        }
     }
 
     /// The one check of a credential against the state: an API key must exist with the

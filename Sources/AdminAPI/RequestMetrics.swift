@@ -53,11 +53,13 @@ public final class RequestMetrics: Sendable {
     /// Counts one request.
     /// - Parameters:
     ///   - method: its HTTP method.
-    ///   - path: its path, parameters filled in (matched against the templates).
+    ///   - path: its path, parameters filled in (matched against the templates); a query
+    ///     string, if any, is not part of it.
     ///   - status: the status answered.
     ///   - elapsed: from its head's arrival to its answer.
     func record(method: String, path: String, status: Int, elapsed: Duration) {
-        let route = table.operation(method: method, path: path) ?? routeLabels.count - 1
+        let bare = path.firstIndex(of: "?").map { String(path[..<$0]) } ?? path
+        let route = table.operation(method: method, path: bare) ?? routeLabels.count - 1
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         let bucket = Self.boundsNanoseconds.firstIndex { nanoseconds <= $0 } ?? Self.boundsNanoseconds.count
         let shard = shards[Self.shardIndex()]

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import PeerTransport
 import PolicyModel
 import RaftCore
@@ -30,51 +31,75 @@ struct PeerMaintenance {
     /// How long a promotion may take to commit before the next look tries again.
     static let stepTimeout: Duration = .seconds(5)
 
-    func run() async {
+    /// The longest wait before a name that did not resolve is tried again (the wait doubles
+    /// from `interval` on each failure; the warning is logged once per address).
+    static let maximumRetryDelay: Duration = .seconds(30)
+
+    /// What the loop remembers between looks.
+    private struct Progress {
+        /// The book's addresses given to the network, by replica.
         var applied: [UInt64: String] = [:]
+        /// Addresses that did not resolve: when to try again, and the wait after that.
+        var retries: [UInt64: (address: String, at: ContinuousClock.Instant, delay: Duration)] = [:]
+    }
+
+    func run() async {
+        var progress = Progress()
         var tracker = PromotionTracker()
         let localID = replica.status.id
         while !Task.isCancelled {
-            let book = (try? replica.readState { state, _ in state.peerAddressBook }) ?? [:]
-            applied = await apply(book, over: applied, localID: localID)
-            if let autoPromoteAfter {
-                let status = replica.status
-                let due = tracker.update(status: status, autoPromote: Set(book.values.filter(\.autoPromote).map(\.replica)), now: .now, after: autoPromoteAfter)
-                for learner in due { await promote(learner, tracker: &tracker) }
+            // A replica that cannot be read (it stopped) changes nothing: the loop ends with it.
+            if let book = try? replica.readState({ state, _ in state.peerAddressBook }) {
+                await apply(book, to: &progress, localID: localID)
+                if let autoPromoteAfter {
+                    let status = replica.status
+                    let due = tracker.update(
+                        status: status, autoPromote: Set(book.values.filter(\.autoPromote).map(\.replica)), now: .now, after: autoPromoteAfter)
+                    for learner in due { await promote(learner, tracker: &tracker) }
+                }
             }
             try? await Task.sleep(for: Self.interval)
         }
     }
 
-    /// Gives the network the entries of `book` that differ from `previous`.
-    /// - Returns: the addresses now in force from the book (those that resolved).
-    private func apply(_ book: [UInt64: PeerAddress], over previous: [UInt64: String], localID: ReplicaID) async -> [UInt64: String] {
-        var now: [UInt64: String] = [:]
+    /// Gives the network the entries of `book` that differ from what it was given; an entry
+    /// removed from the book falls back on the configured address, or is forgotten.
+    private func apply(_ book: [UInt64: PeerAddress], to progress: inout Progress, localID: ReplicaID) async {
+        let now = ContinuousClock.now
         for (replica, entry) in book.sorted(by: { $0.key < $1.key }) where replica != localID.rawValue {
-            if previous[replica] == entry.address {
-                now[replica] = entry.address
-                continue
-            }
+            if progress.applied[replica] == entry.address { continue }
+            if let retry = progress.retries[replica], retry.address == entry.address, now < retry.at { continue }
             do {
                 let address = try await Self.resolve(entry.address)
                 network.setPeer(ReplicaID(rawValue: replica), address: address)
-                now[replica] = entry.address
+                progress.applied[replica] = entry.address
+                progress.retries[replica] = nil
                 logger.info("peer address in force", metadata: ["replica": "\(replica)", "address": "\(entry.address)", "revision": "\(entry.revision)"])
             } catch {
-                // Tried again at the next look: a name may resolve later.
-                logger.warning("cannot resolve a peer address", metadata: ["replica": "\(replica)", "address": "\(entry.address)", "error": "\(error)"])
+                let previous = progress.retries[replica]
+                let delay = previous?.address == entry.address ? min((previous?.delay ?? Self.interval) * 2, Self.maximumRetryDelay) : Self.interval
+                progress.retries[replica] = (entry.address, now + delay, delay)
+                if previous?.address != entry.address {
+                    logger.warning(
+                        "cannot resolve a peer address; trying again, less and less often",
+                        metadata: [
+                            "replica": "\(replica)", "address": "\(entry.address)", "error": "\(error)",
+                            "in_use": "\(progress.applied[replica] ?? configured[ReplicaID(rawValue: replica)].map { "\($0)" } ?? "none")",
+                        ])
+                }
             }
         }
-        for replica in previous.keys where book[replica] == nil {
+        for replica in Set(progress.applied.keys).union(progress.retries.keys) where book[replica] == nil {
             let id = ReplicaID(rawValue: replica)
             if let configured = configured[id] {
                 network.setPeer(id, address: configured)
             } else {
                 network.removePeer(id)
             }
+            progress.applied[replica] = nil
+            progress.retries[replica] = nil
             logger.info("peer address removed", metadata: ["replica": "\(replica)", "fallback": "\(configured[id].map { "\($0)" } ?? "none")"])
         }
-        return now
     }
 
     private func promote(_ learner: ReplicaID, tracker: inout PromotionTracker) async {
@@ -87,11 +112,13 @@ struct PeerMaintenance {
         tracker.forget(learner)
     }
 
-    /// Resolves `host:port` (a DNS name off the calling thread's executor).
+    /// Resolves `host:port`: an IP address at once, a DNS name on NIO's blocking-work thread
+    /// pool (never on an event loop or Swift's cooperative pool, which a slow resolver would
+    /// stall).
     static func resolve(_ text: String) async throws -> SocketAddress {
         guard case .success(let parts) = PeerAddress.parse(text) else { throw PeerAddressError.invalid(text) }
         if let literal = try? SocketAddress(ipAddress: parts.host, port: parts.port) { return literal }
-        return try await Task.detached { try SocketAddress.makeAddressResolvingHost(parts.host, port: parts.port) }.value
+        return try await NIOThreadPool.singleton.runIfActive { try SocketAddress.makeAddressResolvingHost(parts.host, port: parts.port) }
     }
 }
 

@@ -74,7 +74,13 @@ public struct ReplicaServer {
             do {
                 resolved = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
             } catch {
-                throw ServerStartError("cannot resolve the address of replica \(peer) (\(address)): \(error)")
+                // Not fatal: the replicated address book may hold the member's address now (it
+                // moved), and a name that does not resolve today may tomorrow. Unreachable
+                // until then, as a member that is down.
+                logger.warning(
+                    "cannot resolve a configured peer address; its address book entry, if any, will be used",
+                    metadata: ["replica": "\(peer)", "address": "\(address)", "error": "\(error)"])
+                continue
             }
             network.setPeer(ReplicaID(rawValue: peer), address: resolved)
             configuredPeers[ReplicaID(rawValue: peer)] = resolved

@@ -41,7 +41,7 @@ public struct PeerAddress: Hashable, Sendable {
         if host.hasPrefix("[") {
             guard host.hasSuffix("]"), host.count > 2 else { return invalid("has an unclosed IPv6 bracket") }
             host = String(host.dropFirst().dropLast())
-            guard host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }), host.contains(":") else {
+            guard host.allSatisfy({ $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == ".") }), host.contains(":") else {
                 return invalid("has an invalid IPv6 host")
             }
             return .success((host, port))

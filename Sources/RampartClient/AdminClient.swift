@@ -269,13 +269,15 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a replica as a learner, by its peer address.",
             discussion: """
-                Start the new replica first (no initial_cluster; its peers may list just itself and one \
-                member), then: rampart cluster add --id 4 --peer-address 10.0.0.14:7001. The replica \
+                Start the new replica first (no initial_cluster; its peers list the current members and \
+                itself: it accepts only peers it has an address for), then: rampart cluster add --id 4 \
+                --peer-address 10.0.0.14:7001. The replica \
                 serving the request proves that replica 4 runs there with the cluster secret, writes the \
                 address to the replicated address book (every replica reaches it with no restart), and \
                 adds it as a learner. The leader promotes it to a voter once it has stayed caught up \
                 (the auto_promote_seconds setting), unless --no-auto-promote is given. Without \
-                --peer-address the address must be in every replica's configured peers.
+                --peer-address the address must be in every replica's configured peers. The command \
+                warns when the leader has heard nothing from the new replica within 5 seconds.
                 """)
         @OptionGroup var options: ClientOptions
         @OptionGroup var target: ReplicaArgument
@@ -290,6 +292,35 @@ struct ClusterCommand: AsyncParsableCommand {
             try await member(
                 "add_learner", target.replica, options, peerAddress: peerAddress,
                 autoPromote: peerAddress == nil ? nil : !noAutoPromote)
+            if let warning = await Self.unacknowledged(target.replica, options) {
+                FileHandle.standardError.write(Data((warning + "\n").utf8))
+            }
+        }
+
+        /// How long the learner has to answer the leader before the command warns.
+        static let acknowledgementWait: Duration = .seconds(5)
+
+        /// A warning when the leader (among the endpoints) has heard nothing from `replica`
+        /// within `acknowledgementWait`: a new replica accepts only peers it has an address
+        /// for, so one whose `peers` lack the leader never answers it. Nil when it answered, or
+        /// when no endpoint is the leader (nothing to tell).
+        static func unacknowledged(_ replica: UInt64, _ options: ClientOptions) async -> String? {
+            let deadline = ContinuousClock.now + acknowledgementWait
+            var leader: ClusterStatus?
+            while ContinuousClock.now < deadline {
+                let token = try? options.token()
+                let answers = (try? await ClusterView.each(options) { client, _ -> ClusterStatus in
+                    try await client.call(Endpoint.clusterStatus, token: token)
+                }) ?? []
+                leader = answers.compactMap { try? $0.answer.get() }.first { $0.role == "leader" }
+                guard let leader else { return nil }
+                if let progress = leader.progress?.first(where: { $0.id == replica }), progress.matchIndex > 0 { return nil }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+            guard let leader else { return nil }
+            let address = leader.members?.first { $0.id == leader.id }?.peerAddress ?? "its peer address"
+            return "warning: replica \(replica) has not answered the leader (replica \(leader.id)) in \(acknowledgementWait): "
+                + "its peers must list the current members, the leader at \(address) included (rampart cluster status shows them)"
         }
     }
 

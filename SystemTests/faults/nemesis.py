@@ -389,11 +389,12 @@ class LossyLinks(Partition):
 
 class GrowShrink(Nemesis):
     """Membership by address under load: starts replicas 4 and 5 (no `initial_cluster`; their
-    `peers` name the founders and themselves, the founders' configurations are never touched),
-    adds each with `rampart cluster add --id N --peer-address`, waits for the leader to promote
-    it on its own (`auto_promote_seconds`), then removes both with `rampart cluster remove`: 3
-    voters to 5 and back to 3, again while the run lasts. Every step goes through the CLI on a
-    founder's endpoint; the removed replicas must stop by themselves."""
+    `peers` name the current members and themselves, the founders' configurations are never
+    touched), adds each with `rampart cluster add --id N --peer-address`, waits for the leader to
+    promote it on its own (`auto_promote_seconds`), hands leadership to replica 5, then removes
+    5 (the leader itself) and 4 with `rampart cluster remove`: 3 voters to 5 and back to 3, again
+    while the run lasts. Every step goes through the CLI on a founder's endpoint; the removed
+    replicas must stop by themselves."""
 
     cluster_settings = {"auto_promote_seconds": 1}
     minimum_seconds = 25
@@ -431,7 +432,8 @@ class GrowShrink(Nemesis):
         replica.write_config()
         config = json.loads(replica.config_path.read_text())
         del config["initial_cluster"]
-        config["peers"] = {**{str(r.id): f"{r.host}:{r.peer_port}" for r in self.cluster.replicas}, str(replica_id): f"{replica.host}:{replica.peer_port}"}
+        members = list(self.cluster.replicas) + [j for j in self.joiners.values() if j.running()]
+        config["peers"] = {**{str(r.id): f"{r.host}:{r.peer_port}" for r in members}, str(replica_id): f"{replica.host}:{replica.peer_port}"}
         replica.config_path.write_text(json.dumps(config, indent=2))
         if replica.data.exists():
             shutil.rmtree(replica.data)
@@ -445,9 +447,20 @@ class GrowShrink(Nemesis):
         return replica
 
     def members(self):
-        leader = self.cluster.leader(timeout=20)
-        status = leader.status()
-        return sorted(status["voters"]), sorted(status["learners"])
+        """The voters and learners as the founders agree on them (the leader may be a joiner)."""
+        views = set()
+        for founder in self.cluster.replicas:
+            status = founder.status()
+            views.add((tuple(sorted(status["voters"])), tuple(sorted(status["learners"]))))
+        if len(views) != 1:
+            raise RuntimeError(f"the founders disagree on the members: {views}")
+        voters, learners = views.pop()
+        return list(voters), list(learners)
+
+    def leader_id(self):
+        leaders = {founder.status().get("leader") for founder in self.cluster.replicas}
+        leader = leaders.pop() if len(leaders) == 1 else None
+        return leader
 
     def await_members(self, voters, learners, timeout=40):
         deadline = time.monotonic() + timeout
@@ -470,6 +483,15 @@ class GrowShrink(Nemesis):
             self.await_members(voters, [])
             self.note(f"replica {replica_id} promoted on its own: {len(voters)} voters")
         self.grow_times.append(time.monotonic() - started)
+        # A leader that joined by address: the founders follow it, and it is removed first.
+        last = self.JOINERS[-1]
+        self.rampart("cluster", "transfer", "--id", str(last))
+        deadline = time.monotonic() + 20
+        while self.leader_id() != last:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"leadership never reached replica {last}")
+            time.sleep(0.05)
+        self.note(f"leadership handed to replica {last}")
 
     def shrink(self):
         started = time.monotonic()

@@ -154,7 +154,7 @@ final class FakeCluster: PolicyCluster {
                 guard state.policy.peerAddressBook[id] != nil else { return .failure(.invalidArgument("replica \(id) has no peer address")) }
                 state.learners.append(id)
             case .remove(let id):
-                guard let index = state.learners.firstIndex(of: id) else { return .failure(.refused("replica \(id) is not a learner of the fake")) }
+                guard let index = state.learners.firstIndex(of: id) else { return .failure(.refused("membership change rejected: replica \(id) is not a member")) }
                 state.learners.remove(at: index)
             case .promote:
                 return .failure(.refused("a fake cluster has one voter"))

@@ -38,6 +38,26 @@ import Testing
         #expect(fixture.cluster.auditLog.last?.action == "cluster.peer-address.remove")
     }
 
+    @Test func anAddressLeftBehindIsRemovedByRemove() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.run(replica: 6, at: "127.0.0.1:7006")
+        // An address with no member (a failure between the two steps of an add).
+        let set = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"set_address","replica":6,"peer_address":"127.0.0.1:7006"}"#, token: fixture.admin)
+        #expect(set.status == 404, "set_address is for members and known addresses: \(set.body)")
+        let added = try await fixture.client.send(
+            .post, Self.path, body: #"{"action":"add_learner","replica":6,"peer_address":"127.0.0.1:7006"}"#, token: fixture.admin)
+        #expect(added.status == 200)
+        _ = try await fixture.cluster.changeMembership(.remove(6), timeout: .seconds(1))
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook[6] != nil }.value, "left behind")
+        let removed = try await fixture.client.send(.post, Self.path, body: #"{"action":"remove","replica":6}"#, token: fixture.admin)
+        #expect(removed.status == 200, "\(removed.body)")
+        #expect(try fixture.cluster.readNow { $0.peerAddressBook }.value.isEmpty)
+        // Neither a member nor an address: refused as before.
+        let again = try await fixture.client.send(.post, Self.path, body: #"{"action":"remove","replica":6}"#, token: fixture.admin)
+        #expect(again.status == 409 && again.body.contains("is not a member"), "\(again.body)")
+    }
+
     @Test func aLearnerCanBeKeptFromAutomaticPromotion() async throws {
         let fixture = try await Fixture()
         fixture.cluster.run(replica: 5, at: "[::1]:7005")
@@ -90,5 +110,23 @@ import Testing
         #expect(answer.status == 403)
         #expect(fixture.cluster.probes.isEmpty, "nothing was probed for a refused caller")
         #expect(try fixture.cluster.readNow { $0.peerAddressBook }.value.isEmpty)
+    }
+}
+
+/// Writes through a replica that has not applied what the caller just wrote elsewhere: refused
+/// only if the state at the leader's commit index refuses them too.
+@Suite struct LaggingReplicaWriteTests {
+    @Test func aWriteIntoAnOrganizationThisReplicaHasNotAppliedYetSucceeds() async throws {
+        let fixture = try await Fixture()
+        fixture.cluster.lag()  // this replica's reads stop at the current revision...
+        // ...while the organization is created (elsewhere, as far as this replica knows).
+        let created = try await fixture.client.send(.post, "/v1/orgs", body: #"{"name":"fresh"}"#, token: fixture.admin)
+        #expect(created.status == 201)
+        #expect(try fixture.cluster.readNow { $0.organization(try! Name("fresh")) == nil }.value, "this replica lags")
+        let project = try await fixture.client.send(.post, "/v1/orgs/fresh/projects", body: #"{"name":"web"}"#, token: fixture.admin)
+        #expect(project.status == 201, "\(project.body)")
+        // A refusal that holds at the leader too is still a refusal.
+        let missing = try await fixture.client.send(.post, "/v1/orgs/nowhere/projects", body: #"{"name":"web"}"#, token: fixture.admin)
+        #expect(missing.status == 404)
     }
 }

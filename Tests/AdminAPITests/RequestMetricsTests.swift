@@ -17,7 +17,7 @@ import Testing
         let metrics = RequestMetrics()
         metrics.record(method: "GET", path: "/v1/orgs/acme/projects", status: 200, elapsed: .microseconds(80))
         metrics.record(method: "GET", path: "/v1/orgs/globex/projects", status: 200, elapsed: .milliseconds(3))
-        metrics.record(method: "GET", path: "/v1/orgs/acme/projects", status: 404, elapsed: .milliseconds(2))
+        metrics.record(method: "GET", path: "/v1/orgs/acme/projects?limit=5", status: 404, elapsed: .milliseconds(2))
         metrics.record(method: "GET", path: "/v1/cluster/hash", status: 200, elapsed: .seconds(9))
         metrics.record(method: "GET", path: "/nowhere/at/all", status: 404, elapsed: .microseconds(10))
         metrics.record(method: "DELETE", path: "/v1/cluster/hash", status: 405, elapsed: .microseconds(10))
