@@ -67,11 +67,15 @@ struct ClusterView {
         let statuses = rows.compactMap(\.status)
         let leader = statuses.first { $0.role == "leader" }
         let newest = statuses.map(\.commitIndex).max() ?? 0
-        let header = ["ENDPOINT", "ID", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "CONTACT", "STATE", "AUDIT"]
+        let header = ["ENDPOINT", "ID", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "CONTACT", "STATE", "AUDIT", "VERSION"]
         var cells: [[String]] = [header]
+        // The endpoint without its scheme (the same for every row; `-o json` has it whole).
+        func shown(_ endpoint: String) -> String {
+            endpoint.range(of: "://").map { String(endpoint[$0.upperBound...]) } ?? endpoint
+        }
         for row in rows {
             guard let status = row.status else {
-                cells.append([row.endpoint, "-", "unreachable", "", "", "", "", "", "", "", ""])
+                cells.append([shown(row.endpoint), "-", "unreachable", "", "", "", "", "", "", "", "", ""])
                 continue
             }
             let contact: String
@@ -83,9 +87,10 @@ struct ClusterView {
                 contact = "?"
             }
             cells.append([
-                row.endpoint, "\(status.id)", status.role, "\(status.term)", status.leader.map { "\($0)" } ?? "none", "\(status.commitIndex)",
+                shown(row.endpoint), "\(status.id)", status.role, "\(status.term)", status.leader.map { "\($0)" } ?? "none", "\(status.commitIndex)",
                 "\(status.appliedIndex)", "\(newest > status.appliedIndex ? newest - status.appliedIndex : 0)", contact,
                 String((row.hash?.stateHash ?? "").prefix(8)), String(status.auditHead.prefix(8)) + "#\(status.auditSequence)",
+                status.version ?? "?",
             ])
         }
         let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
@@ -145,7 +150,7 @@ extension ClusterCommand {
                 Every endpoint of --endpoints (or $RAMPART_ENDPOINTS) is asked on its own: its id, role, term, the leader it \
                 knows, commit and applied index, LAG (entries it has not applied of the newest commit index seen), CONTACT \
                 (how long ago the leader last heard from it), STATE (its state hash at its revision) and AUDIT (its audit \
-                head and sequence). A summary line follows: the leader, the voters and how many may fail, and whether the \
+                head and sequence) and VERSION (its build). A summary line follows: the leader, the voters and how many may fail, and whether the \
                 state hashes agree; then the leader's table of members: role, peer address (from the replicated address \
                 book or the configuration), match index, lag and last contact. --output json gives every field whole. Exits 1 when an endpoint cannot be reached.
                 """)

@@ -277,6 +277,8 @@ def test_cluster_status_and_health_show_every_endpoint(cluster):
     assert [line.split()[0] for line in members.splitlines()[1:]] == ["1", "2", "3"], shown.stdout
     assert all("configured" in line for line in members.splitlines()[1:]), shown.stdout
     assert sorted(line.split()[1] for line in lines[1:4]) == ["1", "2", "3"]
+    built = json.loads(subprocess.run([binary(), "version", "-o", "json"], capture_output=True, text=True, check=True).stdout)
+    assert lines[0].split()[-1] == "VERSION" and all(line.split()[-1] == built["version"] for line in lines[1:4]), shown.stdout
     assert f"leader {leader.id}" in lines[-1] and "3 voters (tolerates 1 failure)" in lines[-1] and "state hashes agree" in lines[-1], lines[-1]
     as_json = json.loads(rampart("cluster", "status", "--output", "json").stdout)
     leader_row = next(row for row in as_json if row["status"]["role"] == "leader")
@@ -292,7 +294,7 @@ def test_cluster_status_and_health_show_every_endpoint(cluster):
     down.kill()
     shown = rampart("cluster", "status")
     assert shown.returncode == 1
-    assert any(line.startswith(down.endpoint) and "unreachable" in line for line in shown.stdout.splitlines()), shown.stdout
+    assert any(line.startswith(down.endpoint.split("://")[1]) and "unreachable" in line for line in shown.stdout.splitlines()), shown.stdout
     assert any(line.startswith(f"leader {leader.id},") for line in shown.stdout.splitlines()), shown.stdout
     health = rampart("cluster", "health")
     assert health.returncode == 1 and health.stdout.count("healthy, ready") == 2 and f"{down.endpoint}: unreachable" in health.stdout
