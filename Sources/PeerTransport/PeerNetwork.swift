@@ -267,12 +267,18 @@ public final class PeerNetwork: Sendable {
             + [PeerEndpointHandler(network: self, link: link)]
     }
 
-    func connect(to address: SocketAddress, peer: ReplicaID, link: PeerLink, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        var bootstrap = ClientBootstrap(group: eventLoop)
+    /// A client bootstrap on `eventLoop` that connects from the replica's peer address
+    /// (`PeerNetworkOptions.sourceHost`) when one is set.
+    func clientBootstrap(on eventLoop: any EventLoop) -> ClientBootstrap {
+        let bootstrap = ClientBootstrap(group: eventLoop)
         if let sourceHost = options.sourceHost, let source = try? SocketAddress(ipAddress: sourceHost, port: 0) {
-            bootstrap = bootstrap.bind(to: source)
+            return bootstrap.bind(to: source)
         }
         return bootstrap
+    }
+
+    func connect(to address: SocketAddress, peer: ReplicaID, link: PeerLink, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        clientBootstrap(on: eventLoop)
             .connectTimeout(options.connectTimeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)

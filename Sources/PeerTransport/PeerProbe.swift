@@ -14,10 +14,7 @@ extension PeerNetwork {
         let eventLoop = group.next()
         let outcome = eventLoop.makePromise(of: Void.self)
         let deadline = eventLoop.scheduleTask(in: timeout) { outcome.fail(PeerProbeError.timedOut(timeout)) }
-        var bootstrap = ClientBootstrap(group: eventLoop)
-        if let sourceHost = options.sourceHost, let source = try? SocketAddress(ipAddress: sourceHost, port: 0) {
-            bootstrap = bootstrap.bind(to: source)
-        }
+        let bootstrap = clientBootstrap(on: eventLoop)
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let handshake = PeerHandshake(localID: options.localID, secret: options.clusterSecret, nonce: nonce, expectedPeer: peer)

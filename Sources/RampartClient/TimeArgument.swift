@@ -19,16 +19,9 @@ struct TimeArgument: ExpressibleByArgument, Sendable {
     static func milliseconds(_ text: String, now: Date) -> Int64? {
         if let seconds = RFC3339.seconds(text) { return Int64(seconds) * 1000 }
         if !text.isEmpty, text.allSatisfy(\.isNumber), let milliseconds = Int64(text) { return milliseconds }
-        guard let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0 else { return nil }
-        let unitSeconds: Int64
-        switch unit {
-        case "s": unitSeconds = 1
-        case "m": unitSeconds = 60
-        case "h": unitSeconds = 3600
-        case "d": unitSeconds = 86_400
-        case "w": unitSeconds = 604_800
-        default: return nil
-        }
+        guard let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0,
+            let unitSeconds = DurationArgument.unitSeconds(unit).map(Int64.init)
+        else { return nil }
         let (seconds, overflow) = amount.multipliedReportingOverflow(by: unitSeconds)
         guard !overflow, seconds < 100 * 365 * 86_400 else { return nil }
         return Int64(now.timeIntervalSince1970 * 1000) - seconds * 1000
@@ -54,16 +47,20 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         guard let unit = text.last, !text.dropLast().isEmpty, text.dropLast().allSatisfy(\.isNumber), let amount = Int(text.dropLast()) else {
             return nil
         }
-        let unitSeconds: Int
-        switch unit {
-        case "s": unitSeconds = 1
-        case "m": unitSeconds = 60
-        case "h": unitSeconds = 3600
-        case "d": unitSeconds = 86_400
-        case "w": unitSeconds = 604_800
-        default: return nil
-        }
+        guard let unitSeconds = unitSeconds(unit) else { return nil }
         let (seconds, overflow) = amount.multipliedReportingOverflow(by: unitSeconds)
         return overflow || seconds > 100 * 365 * 86_400 ? nil : seconds
+    }
+
+    /// The seconds of one `unit`: s, m, h, d or w; nil for anything else.
+    static func unitSeconds(_ unit: Character) -> Int? {
+        switch unit {
+        case "s": return 1
+        case "m": return 60
+        case "h": return 3600
+        case "d": return 86_400
+        case "w": return 604_800
+        default: return nil
+        }
     }
 }

@@ -772,6 +772,9 @@ def test_cli_tables_fit_100_columns_durations_and_completion(cluster):
     assert 800 < left <= 900, issued["expires_at"]
     wrong = subprocess.run([binary(), "tokens", "issue", "--ttl", "15 minutes"], capture_output=True, text=True, timeout=60, env=environment)
     assert wrong.returncode == 64 and "--ttl" in wrong.stderr
+    for extreme in ("99999999999999999999w", "9223372036854775807w", "5300w"):  # overflow, overflow, over 100 years
+        refused = subprocess.run([binary(), "tokens", "issue", "--ttl", extreme], capture_output=True, text=True, timeout=60, env=environment)
+        assert refused.returncode == 64 and "--ttl" in refused.stderr, extreme
 
     for shell, marker in (("bash", "complete -"), ("zsh", "#compdef rampart"), ("fish", "complete -c 'rampart'")):
         script = rampart("--generate-completion-script", shell)
