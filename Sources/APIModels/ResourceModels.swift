@@ -426,21 +426,25 @@ public struct TokenResponse: Codable, Sendable, Hashable {
     public var revocationIDs: [String]
     /// The revision of the state it was decided at.
     public var revision: UInt64
+    /// What the caller asked for and did not get as asked (a life cut to the server's maximum or
+    /// to the life of the presenting token); absent when none.
+    public var warnings: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case token, revision
+        case token, revision, warnings
         case rootKeyID = "root_key_id"
         case expiresAt = "expires_at"
         case revocationIDs = "revocation_ids"
     }
 
     /// Creates the value.
-    public init(token: String, rootKeyID: UInt32, expiresAt: String, revocationIDs: [String], revision: UInt64) {
+    public init(token: String, rootKeyID: UInt32, expiresAt: String, revocationIDs: [String], revision: UInt64, warnings: [String]? = nil) {
         self.token = token
         self.rootKeyID = rootKeyID
         self.expiresAt = expiresAt
         self.revocationIDs = revocationIDs
         self.revision = revision
+        self.warnings = warnings
     }
 }
 

@@ -75,6 +75,14 @@ extension AdminRoutes {
         }
         let issued = UInt64(max(0, cluster.now().millisecondsSinceEpoch / 1000))
         let expires = min(issued + UInt64(lifetime), ceiling)
+        // As Vault does, a life longer than allowed is cut, not refused, and the answer says so.
+        var warnings: [String] = []
+        if ttl > maxTTL {
+            warnings.append("ttl_seconds \(ttl) is above the server's token_max_ttl_seconds (\(maxTTL)): the token lives \(maxTTL) seconds")
+        }
+        if expires == ceiling && ceiling < issued + UInt64(lifetime) {
+            warnings.append("the token that asked expires at \(Self.rfc3339(ceiling)): the new token expires with it")
+        }
         var token: Token
         do {
             token = try Token(authority: try Self.authority(grant, issued: issued, expires: expires), rootKey: signer, rootKeyID: grant.rootKey.biscuitKeyID)
@@ -85,7 +93,7 @@ extension AdminRoutes {
         return try json(
             TokenResponse(
                 token: token.base64, rootKeyID: grant.rootKey.biscuitKeyID, expiresAt: Self.rfc3339(expires),
-                revocationIDs: token.revocationIDs.map { Hex.encode($0) }, revision: read.revision),
+                revocationIDs: token.revocationIDs.map { Hex.encode($0) }, revision: read.revision, warnings: warnings.isEmpty ? nil : warnings),
             status: .created)
     }
 

@@ -616,6 +616,8 @@ struct TokensCommand: AsyncParsableCommand {
         func run() async throws {
             let request = IssueTokenRequest(ttlSeconds: ttl?.seconds, attenuation: attenuation.isEmpty ? nil : attenuation)
             let issued: TokenResponse = try await options.client().call(Endpoint.issueToken, body: request, token: try options.token())
+            // On the standard error, so that the token printed alone stays usable in a pipe.
+            for warning in issued.warnings ?? [] { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if let tokenFile {
                 try SecureFile.create(tokenFile, contents: issued.token + "\n")
                 print("token (root key \(issued.rootKeyID), expires \(issued.expiresAt)) written to \(tokenFile)")

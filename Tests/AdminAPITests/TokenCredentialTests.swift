@@ -39,6 +39,8 @@ import Testing
         let child = try await fixture.client.send(.post, "/v1/tokens", body: #"{"ttl_seconds":3000}"#, token: token.text)
         #expect(child.status == 201, "\(child.body)")
         #expect(try TokenRoutesTests.seconds(child.object["expires_at"] as! String) == UInt64(fixture.cluster.now().millisecondsSinceEpoch / 1000) + 600)
+        let warnings = try #require(child.object["warnings"] as? [String])
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("the token that asked expires at "), "\(warnings)")
     }
 
     @Test func anAttenuatedTokenCanDoOnlyWhatItsChecksAllow() async throws {

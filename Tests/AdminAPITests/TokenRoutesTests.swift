@@ -72,11 +72,13 @@ import Testing
         let now = UInt64(fixture.cluster.now().millisecondsSinceEpoch / 1000)
         let capped = try await fixture.client.send(.post, "/v1/tokens", body: #"{"ttl_seconds":999999}"#, token: fixture.admin)
         #expect(try Self.seconds(capped.object["expires_at"] as! String) == now + 3600, "capped at the server's maximum")
+        #expect(capped.object["warnings"] as? [String] == ["ttl_seconds 999999 is above the server's token_max_ttl_seconds (3600): the token lives 3600 seconds"])
         let extreme = try await fixture.client.send(.post, "/v1/tokens", body: #"{"ttl_seconds":9223372036854775807}"#, token: fixture.admin)
         #expect(try Self.seconds(extreme.object["expires_at"] as! String) == now + 3600, "the largest integer is capped too")
         let defaulted = try await fixture.client.send(.post, "/v1/tokens", token: fixture.admin)
         #expect(defaulted.status == 201, "no body: the defaults")
         #expect(try Self.seconds(defaulted.object["expires_at"] as! String) == now + 3600)
+        #expect(defaulted.object["warnings"] == nil, "nothing asked was cut")
         let attenuated = try await fixture.client.send(
             .post, "/v1/tokens", body: #"{"attenuation":["check if operation(\"read\");"]}"#, token: fixture.admin)
         #expect(attenuated.status == 201, "\(attenuated.body)")
