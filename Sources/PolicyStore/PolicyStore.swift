@@ -145,7 +145,8 @@ public final class PolicyStore {
     /// - Parameter entries: the entries right after `appliedIndex`, consecutive.
     /// - Returns: one outcome per entry: nil for entries without a command.
     /// - Throws: `.misuse` for entries that do not follow `appliedIndex` or when a staged batch
-    ///   was not written; the state is unchanged then.
+    ///   was not written; `.newerCommand` for a command this build does not know (the runtime
+    ///   must stop the replica); the state is unchanged then.
     public func stage(_ entries: [AppliedEntry]) throws(PolicyStoreError) -> [CommandOutcome?] {
         guard staged == nil else { throw .misuse("a staged batch was not written to the database") }
         guard !entries.isEmpty else { return [] }
@@ -172,6 +173,13 @@ public final class PolicyStore {
                 record = AuditRecord.describing(
                     envelope, organization: organization, revision: entry.index, outcome: outcome,
                     sequence: head.sequence + 1, previousHash: head.hash)
+            } catch CommandDecodingError.unknownCommand(let tag) {
+                // A well-formed command of a kind this build does not know: a newer build
+                // proposed it. Recording it as invalid would make this replica's state and audit
+                // chain differ from the upgraded replicas' that apply it; it stops instead, with
+                // nothing of this batch applied, until it runs a build that knows the command.
+                try? reloadFromDatabase()
+                throw .newerCommand(index: entry.index, tag: tag)
             } catch {
                 // Every replica holds the same bytes, so every replica rejects them the same way.
                 state.advance(to: entry.index)

@@ -11,6 +11,10 @@ public enum PolicyStoreError: Error, Hashable, Sendable, CustomStringConvertible
     case misuse(String)
     /// A snapshot copy was stopped by its owner (`SnapshotCopyControl.cancelAndWait()`).
     case cancelled
+    /// The committed entry at `index` holds a well-formed command whose kind (`tag`) this build
+    /// does not know: a replica of a newer build proposed it. The replica must stop until it
+    /// runs a build that knows it (applying it differently would fork the state).
+    case newerCommand(index: UInt64, tag: UInt64)
 
     public var description: String {
         switch self {
@@ -19,6 +23,9 @@ public enum PolicyStoreError: Error, Hashable, Sendable, CustomStringConvertible
         case .io(let operation, let path, let errno): return "\(operation) \(path) failed: errno \(errno)"
         case .misuse(let what): return "misuse: \(what)"
         case .cancelled: return "cancelled"
+        case .newerCommand(let index, let tag):
+            return "entry \(index) holds command kind \(tag), which this build does not know: a newer build proposed it; "
+                + "run this replica with that build (upgrade every replica before using what a new version adds)"
         }
     }
 }

@@ -174,6 +174,41 @@ final class SQLiteDatabase {
         }
     }
 
+    /// Copies this connection's database into `destination` (an empty database on a connection
+    /// of its own) with SQLite's online backup, `pagesPerStep` pages at a time, and calls `between`
+    /// after each step with the pages copied so far and the database's page count; `between` may
+    /// pause (pacing) or throw (cancelling: the destination then holds a partial copy, which
+    /// the caller removes). Open a read transaction on this connection first: the copy is then the
+    /// database as that transaction sees it, however much others commit meanwhile (without one,
+    /// each commit by another connection would restart the copy).
+    /// - Throws: the step's error, or `between`'s.
+    func backup(into destination: SQLiteDatabase, pagesPerStep: Int32, between: (_ copied: Int, _ total: Int) throws(DatabaseError) -> Void)
+        throws(DatabaseError)
+    {
+        guard let backup = sqlite3_backup_init(destination.handle, "main", handle, "main") else {
+            throw destination.error(sqlite3_errcode(destination.handle), "backup of \(path) into \(destination.path)")
+        }
+        var finished = false
+        defer { if !finished { sqlite3_backup_finish(backup) } }
+        while true {
+            let result = sqlite3_backup_step(backup, pagesPerStep)
+            switch result & 0xFF {
+            case SQLITE_DONE:
+                finished = true
+                let code = sqlite3_backup_finish(backup)
+                guard code == SQLITE_OK else { throw destination.error(code, "backup of \(path) into \(destination.path)") }
+                return
+            case SQLITE_OK, SQLITE_BUSY, SQLITE_LOCKED:
+                // Busy or locked: a lock held briefly (the destination is ours alone, so it is the
+                // source's); the next step tries again after `between`'s pause.
+                let total = Int(sqlite3_backup_pagecount(backup))
+                try between(total - Int(sqlite3_backup_remaining(backup)), total)
+            default:
+                throw DatabaseError(code: result, message: String(cString: sqlite3_errstr(result)), context: "backup of \(path) into \(destination.path)")
+            }
+        }
+    }
+
     private func prepared(_ sql: String) throws(DatabaseError) -> OpaquePointer {
         if let cached = statements[sql] { return cached }
         var statement: OpaquePointer?

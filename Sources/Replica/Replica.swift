@@ -226,8 +226,7 @@ public final class Replica: Sendable {
         try await readInBackground(.export) { ticket throws(ReplicaError) in
             do throws(PolicyStoreError) {
                 let path = ticket.exportPath
-                let index = try PolicyStore.writeSnapshot(
-                    of: ticket.databasePath, aside: path + ".partial", control: ticket.control, durable: false) { _ in path }
+                let index = try PolicyStore.exportCopy(of: ticket.databasePath, to: path, control: ticket.control, pacing: .backup)
                 return DatabaseExport(path: path, appliedIndex: index)
             } catch .cancelled {
                 throw .stopped

@@ -300,11 +300,7 @@ func editWithSQLite(_ path: String, _ statement: String) throws {
         #expect(!FileManager.default.fileExists(atPath: aside))
 
         // A larger database, so that a copy is still reading when it is stopped.
-        var next = store.appliedIndex
-        let bulk = (0..<20_000).map { number -> AppliedEntry in
-            next += 1
-            return entry(next, .createPrincipal(principal("system", "bulk-\(number)"), kind: .serviceAccount))
-        }
+        let bulk = bulkPrincipals(after: store.appliedIndex, count: 20_000)
         for batch in stride(from: 0, to: bulk.count, by: 1_000) { try store.apply(Array(bulk[batch..<batch + 1_000])) }
         var interrupted = 0
         for round in 0..<10 {
@@ -339,28 +335,111 @@ func editWithSQLite(_ path: String, _ statement: String) throws {
         #expect(interrupted > 0, "no copy was stopped while it was writing")
     }
 
+    // A backup's paced copy, made while the owner goes on committing (more commits than steps,
+    // each a restart of an unguarded online backup), holds exactly one commit, is an ordinary
+    // database (no write-ahead log named in its header, none beside it), and restores to the
+    // state the owner had at its index.
+    @Test func backupCopyMadeWhileCommittingHoldsOneCommit() throws {
+        let directory = try StoreDirectory()
+        let entries = try workload()
+        let store = try PolicyStore(path: directory.database(), durability: .replayable)
+        try store.apply(Array(entries.prefix(5)))
+        try store.apply(bulkPrincipals(after: store.appliedIndex, count: 3_000))
+        let (source, copyPath) = (directory.database(), directory.path + "/backup")
+        let result = ResultBox()
+        let copier = Thread {
+            do throws(PolicyStoreError) {
+                // Steps of one page, at the slowest pace: the copy is still running when the
+                // owner commits.
+                result.set(.success(try PolicyStore.exportCopy(of: source, to: copyPath, pacing: CopyPacing(bytesPerSecond: 0, pagesPerStep: 1))))
+            } catch {
+                result.set(.failure(error))
+            }
+        }
+        copier.start()
+        // Commits only once the copy has begun (its read transaction is open when it creates
+        // its file), so that the copy's index is known.
+        while !FileManager.default.fileExists(atPath: copyPath + ".partial") && result.value == nil { sched_yield() }
+        let remaining = bulkPrincipals(after: store.appliedIndex, count: 200, prefix: "late")
+        for next in remaining {
+            try store.apply([next])
+            #expect(result.value == nil, "the copy ended before the owner's commits did: it proves nothing")
+        }
+        while result.value == nil { Thread.sleep(forTimeInterval: 0.001) }
+        let index = try #require(try result.value?.get())
+        #expect(index == remaining[0].index - 1)
+        let header = try #require(FileHandle(forReadingAtPath: copyPath)).readData(ofLength: 20)
+        #expect(Array(header[18..<20]) == [1, 1], "the copy's header still names a write-ahead log")
+        for leftover in ["-wal", "-shm", "-journal", ".partial"] {
+            #expect(!FileManager.default.fileExists(atPath: copyPath + leftover), "\(leftover) left beside the copy")
+        }
+        try PolicyStore.restoreSnapshot(from: copyPath, to: directory.database("restored"))
+        let restored = try PolicyStore(path: directory.database("restored"))
+        #expect(restored.appliedIndex == index)
+        let reference = try PolicyStore(path: directory.database("reference"))
+        try reference.apply(Array(entries.prefix(5)))
+        try reference.apply(bulkPrincipals(after: reference.appliedIndex, count: 3_000))
+        #expect(try restored.stateHash() == reference.stateHash())
+    }
+
+    // The pace holds: a copy of a database of about 1.5 MiB at 1 MiB/s cannot end before the
+    // pace allows (a lower bound, which no slowness of the machine can break); and a copy
+    // stopped by its owner between two steps leaves nothing behind.
+    @Test func backupCopyKeepsItsPaceAndStopsBetweenSteps() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database(), durability: .replayable)
+        try store.apply(Array(try workload().prefix(5)))
+        try store.apply(bulkPrincipals(after: store.appliedIndex, count: 6_000))
+        let source = directory.database()
+        let pace = CopyPacing(bytesPerSecond: 1 << 20, pagesPerStep: 16)
+        let started = ContinuousClock.now
+        _ = try PolicyStore.exportCopy(of: source, to: directory.path + "/paced", pacing: pace)
+        let took = ContinuousClock.now - started
+        // The database's pages are in its file and its write-ahead log: the copy holds them all.
+        let bytes = try #require(try FileManager.default.attributesOfItem(atPath: directory.path + "/paced")[.size] as? Int)
+        try #require(bytes > 1 << 20, "the database is too small (\(bytes) bytes) to measure a pace of 1 MiB/s")
+        // The last step is not waited for: the bound is the pace of all pages but one step's.
+        let floor = Double(bytes - 16 * 4096) / Double(1 << 20)
+        #expect(took >= .milliseconds(Int(floor * 1000)), "a copy of \(bytes) bytes at 1 MiB/s took \(took)")
+
+        let control = SnapshotCopyControl()
+        let result = ResultBox()
+        let stopped = directory.path + "/stopped"
+        let aside = stopped + ".partial"
+        let copier = Thread {
+            do throws(PolicyStoreError) {
+                result.set(.success(try PolicyStore.exportCopy(of: source, to: stopped, control: control, pacing: pace)))
+            } catch {
+                result.set(.failure(error))
+            }
+        }
+        copier.start()
+        while !FileManager.default.fileExists(atPath: aside) && result.value == nil { sched_yield() }
+        control.cancelAndWait()
+        #expect(!FileManager.default.fileExists(atPath: aside))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/stopped"))
+        while result.value == nil { sched_yield() }
+        #expect(throws: PolicyStoreError.cancelled) { try result.value?.get() }
+    }
+
     // Reopening rebuilds the in-memory state: authorization and idempotency survive restarts.
     /// Token revocations and the feed's floor are stored, and restored as they were.
     @Test func revocationsSurviveARestartAndCountInTheStateHash() throws {
         let directory = try StoreDirectory()
         let store = try PolicyStore(path: directory.database())
         try store.apply(Array(try workload()[0..<10]))
-        var index = store.appliedIndex
-        func next(_ command: Command) -> AppliedEntry {
-            index += 1
-            return entry(index, command)
-        }
-        let soon = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(index) + 2)
+        var numbering = EntryNumbering(after: store.appliedIndex)
+        let soon = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(numbering.index) + 2)
         let later = Timestamp(millisecondsSinceEpoch: 1_700_003_600_000)
         let hashBefore = try store.stateHash()
         try store.apply([
-            next(.revokeTokens(ids: [[1, 2, 3]], organization: nil, reason: "soon", expiresAt: soon)),
-            next(.revokeTokens(ids: [Array(repeating: 9, count: 64)], organization: name("acme"), reason: "later", expiresAt: later)),
-            next(.revokeTokenEpoch(.principal(principal("acme", "alice")), reason: "left", expiresAt: later)),
-            next(.revokeTokenEpoch(.organization(name("globex")), reason: "", expiresAt: later)),
+            numbering.next(.revokeTokens(ids: [[1, 2, 3]], organization: nil, reason: "soon", expiresAt: soon)),
+            numbering.next(.revokeTokens(ids: [Array(repeating: 9, count: 64)], organization: name("acme"), reason: "later", expiresAt: later)),
+            numbering.next(.revokeTokenEpoch(.principal(principal("acme", "alice")), reason: "left", expiresAt: later)),
+            numbering.next(.revokeTokenEpoch(.organization(name("globex")), reason: "", expiresAt: later)),
         ])
         #expect(try store.stateHash() != hashBefore, "revocations are part of the state")
-        try store.apply([next(.expireRevocations)])
+        try store.apply([numbering.next(.expireRevocations)])
         let revocations = store.state.allRevocations
         let floor = store.state.revocationFloor
         let hash = try store.stateHash()
@@ -379,17 +458,13 @@ func editWithSQLite(_ path: String, _ statement: String) throws {
         let directory = try StoreDirectory()
         let store = try PolicyStore(path: directory.database())
         try store.apply(Array(try workload()[0..<10]))
-        var index = store.appliedIndex
-        func next(_ command: Command) -> AppliedEntry {
-            index += 1
-            return entry(index, command)
-        }
+        var numbering = EntryNumbering(after: store.appliedIndex)
         let hashBefore = try store.stateHash()
         try store.apply([
-            next(.setPeerAddress(replica: 4, address: "127.0.0.1:7004", autoPromote: true)),
-            next(.setPeerAddress(replica: 5, address: "[::1]:7005", autoPromote: false)),
-            next(.setPeerAddress(replica: 6, address: "rampart-6.internal:7001", autoPromote: true)),
-            next(.removePeerAddress(replica: 6)),
+            numbering.next(.setPeerAddress(replica: 4, address: "127.0.0.1:7004", autoPromote: true)),
+            numbering.next(.setPeerAddress(replica: 5, address: "[::1]:7005", autoPromote: false)),
+            numbering.next(.setPeerAddress(replica: 6, address: "rampart-6.internal:7001", autoPromote: true)),
+            numbering.next(.removePeerAddress(replica: 6)),
         ])
         #expect(try store.stateHash() != hashBefore, "the address book is part of the state")
         let book = store.state.peerAddressBook
@@ -428,6 +503,37 @@ func editWithSQLite(_ path: String, _ statement: String) throws {
         let other = try store.apply([entry(store.appliedIndex + 1, .createOrganization(name: name("zzz")), actor: original.actor, key: key)])[0]
         #expect(other?.rejection?.code == "invalid_argument")
         #expect(store.state.organization(name("zzz")) == nil)
+    }
+
+    // A well-formed command of a kind this build does not know (a newer build proposed it)
+    // stops the store's owner instead of being recorded as invalid, which would fork this
+    // replica's state and audit chain from the upgraded ones: the whole batch is refused, the
+    // state is as before, and the same batch is refused again (bytes that are no command at all
+    // are still recorded as invalid, by every build alike: see the workload).
+    @Test func aCommandOfANewerBuildStopsTheStoreWithNothingApplied() throws {
+        let directory = try StoreDirectory()
+        let store = try PolicyStore(path: directory.database())
+        try store.apply(Array(try workload()[0..<10]))
+        // Version 1, time 0, no actor, request id "r", no idempotency key, no expected
+        // revision, command kind 99.
+        let newer: [UInt8] = [1, 0, 0, 1, UInt8(ascii: "r"), 0, 0, 99]
+        #expect(throws: CommandDecodingError.unknownCommand(99)) { try CommandCodec.decode(newer) }
+        let (index, hash, audit) = (store.appliedIndex, try store.stateHash(), store.auditHead)
+        var numbering = EntryNumbering(after: index)
+        let batch = [
+            numbering.next(.createOrganization(name: name("before-the-newer-one"))),
+            AppliedEntry(index: index + 2, command: newer),
+        ]
+        for _ in 0..<2 {
+            #expect(throws: PolicyStoreError.newerCommand(index: index + 2, tag: 99)) { try store.apply(batch) }
+            #expect(store.appliedIndex == index)
+            #expect(try store.stateHash() == hash)
+            #expect(store.auditHead == audit)
+            #expect(store.state.organization(name("before-the-newer-one")) == nil)
+        }
+        // The store goes on once given what it can apply.
+        try store.apply([batch[0]])
+        #expect(store.state.organization(name("before-the-newer-one")) != nil)
     }
 
     // Every command leaves one audit record, rejections included; the chain verifies, and
@@ -690,6 +796,30 @@ func editWithSQLite(_ path: String, _ statement: String) throws {
 }
 
 /// A copy's result, set by its thread.
+/// Entries numbered on from an index, one per command.
+struct EntryNumbering {
+    /// The index of the last entry made.
+    private(set) var index: UInt64
+
+    init(after index: UInt64) {
+        self.index = index
+    }
+
+    /// The entry after the last one made, carrying `command`.
+    mutating func next(_ command: Command) -> AppliedEntry {
+        index += 1
+        return entry(index, command)
+    }
+}
+
+/// `count` entries after `index`, each creating a service account in `system` (a database large
+/// enough that a copy of it takes many steps).
+func bulkPrincipals(after index: UInt64, count: Int, prefix: String = "bulk") -> [AppliedEntry] {
+    (0..<count).map { number in
+        entry(index + 1 + UInt64(number), .createPrincipal(principal("system", "\(prefix)-\(number)"), kind: .serviceAccount))
+    }
+}
+
 final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Result<UInt64, PolicyStoreError>?

@@ -273,6 +273,33 @@ import Testing
         await cluster.stopAll()
     }
 
+    // A command of a kind this build does not know (as a newer build's leader would propose
+    // it) stops every replica that meets it, naming the entry, rather than being recorded as
+    // invalid by the older ones and applied by the newer (a fork of the state and the audit
+    // chain); what they applied before stays.
+    @Test func aCommandOfANewerBuildStopsTheReplicasThatDoNotKnowIt() async throws {
+        let cluster = try TestCluster(size: 3)
+        let leader = try #require(await cluster.leader())
+        let written = try await cluster.write(try cluster.createOrganization("acme"), via: leader)
+        // Version 1, time 0, no actor, request id "r", no idempotency key, no expected
+        // revision, command kind 99.
+        let newer: [UInt8] = [1, 0, 0, 1, UInt8(ascii: "r"), 0, 0, 99]
+        await #expect(throws: (any Error).self) { _ = try await cluster.write(.command(newer), via: leader, timeout: .seconds(2)) }
+        // A majority commits it, so at least two replicas meet it; a third that had not yet
+        // learnt the commit when they stopped cannot apply it either.
+        let replicas = Array(cluster.replicas.values)
+        #expect(await cluster.stepUntil { replicas.filter(\.status.stopped).count >= 2 })
+        let newerIndex = written.revision + 1
+        for replica in replicas {
+            if replica.status.stopped {
+                let reason = try #require(replica.status.failure)
+                #expect(reason.contains("entry \(newerIndex) holds command kind 99, which this build does not know"), "\(reason)")
+            }
+            #expect(replica.status.appliedIndex == written.revision, "what came before is applied, the newer command is not")
+        }
+        await cluster.stopAll()
+    }
+
     // Read-your-writes of a revision the replica already applied needs no turn of its runtime:
     // the wait is answered while the runtime is busy (here, held in a query).
     @Test func waitForAnAppliedRevisionDoesNotQueueForTheRuntime() async throws {
