@@ -6,8 +6,8 @@ import PolicyModel
 /// rest on (`PeerAddress`).
 ///
 /// Adding by address is two replicated steps, each committed before the next: the address
-/// (an audited command, so auditors see who added which replica where), then the learner. The
-/// address first, so that when the learner joins, every replica can already reach it; an
+/// (an audited command, so auditors see who added which replica where; the addresses of the
+/// members known so far only from the configuration go first), then the learner. The address first, so that when the learner joins, every replica can already reach it; an
 /// address left behind by a failure between the two is harmless (nothing is sent to a replica
 /// that is not a member), and the retry overwrites it. Removal is the reverse: the member, then
 /// its address.
@@ -33,7 +33,10 @@ extension AdminRoutes {
                 guard !status.voters.contains(body.replica), !status.learners.contains(body.replica) else {
                     throw APIError.cluster(.refused("replica \(body.replica) is already a member"))
                 }
-                try await recordPeerAddress(body.replica, address, autoPromote: body.autoPromote ?? true, input)
+                // Proved before anything is written: a refused add changes nothing.
+                try await provePeer(body.replica, at: address)
+                try await recordConfiguredAddresses(of: status, input)
+                try await recordPeerAddress(body.replica, address, autoPromote: body.autoPromote ?? true, input, proved: true)
             }
             return try await membershipChange(.addLearner(body.replica), deadline: deadline)
         case "set_address":
@@ -69,12 +72,32 @@ extension AdminRoutes {
         }
     }
 
-    /// Checks `address`, proves the replica runs there, and commits it to the address book.
-    @discardableResult
-    private func recordPeerAddress(_ replica: UInt64, _ address: String, autoPromote: Bool, _ input: RouteInput) async throws -> CommandOutcome {
+    /// Checks `address` and proves the replica runs there.
+    private func provePeer(_ replica: UInt64, at address: String) async throws {
         if case .failure(let error) = PeerAddress.parse(address) { throw APIError.rejected(error) }
         try await wrap { () async throws(ClusterError) in try await cluster.probePeer(replica, at: address, timeout: Self.peerProbeTimeout) }
+    }
+
+    /// Commits `address` to the address book, once proved (`provePeer`, done here unless
+    /// `proved`).
+    @discardableResult
+    private func recordPeerAddress(_ replica: UInt64, _ address: String, autoPromote: Bool, _ input: RouteInput, proved: Bool = false)
+        async throws -> CommandOutcome
+    {
+        if !proved { try await provePeer(replica, at: address) }
         return try await submit(.setPeerAddress(replica: replica, address: address, autoPromote: autoPromote), actor: input.actor, request: input.request)
+    }
+
+    /// Writes to the address book the address of each member known only from the serving
+    /// replica's configuration (a founder's `peers` entry), as it dials it: a replica that joins
+    /// by address then learns every member's address from the book, and needs none configured.
+    /// Each is written once; a member with an entry keeps it.
+    private func recordConfiguredAddresses(of status: ClusterStatus, _ input: RouteInput) async throws {
+        for member in status.members ?? [] where member.addressSource == "configured" {
+            guard let address = member.peerAddress, case .success = PeerAddress.parse(address) else { continue }
+            try await submit(
+                .setPeerAddress(replica: member.id, address: address, autoPromote: false), actor: input.actor, request: input.request, accompanying: true)
+        }
     }
 
     private func membershipChange(_ operation: MembershipOperation, deadline: Duration) async throws -> Response {

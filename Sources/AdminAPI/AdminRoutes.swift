@@ -168,11 +168,16 @@ public struct AdminRoutes: Sendable {
     /// Proposes `command` as `actor` with the request's id, idempotency key and expected
     /// revision, and answers its outcome; a rejection is thrown. Unless the caller checked it
     /// already (`propose`), the escalation rule is checked first.
-    func submit(_ command: Command, actor: PrincipalReference?, request: Request, escalationChecked: Bool = false) async throws -> CommandOutcome {
+    /// - Parameter accompanying: a command the route adds to the one the request asks for
+    ///   (recorded under the request's id): the request's idempotency key and If-Match belong
+    ///   to the other, and are not given to it.
+    func submit(
+        _ command: Command, actor: PrincipalReference?, request: Request, escalationChecked: Bool = false, accompanying: Bool = false
+    ) async throws -> CommandOutcome {
         let requestID = request.headers[requestIDHeader] ?? Hex.encode(cluster.newSecret().prefix(8))
-        let key = request.headers[.init("Idempotency-Key")!]
+        let key = accompanying ? nil : request.headers[.init("Idempotency-Key")!]
         var expected: UInt64?
-        if let ifMatch = request.headers[.ifMatch] {
+        if !accompanying, let ifMatch = request.headers[.ifMatch] {
             guard let revision = UInt64(ifMatch.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))) else {
                 throw APIError.badRequest("If-Match must be a revision number")
             }

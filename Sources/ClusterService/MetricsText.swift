@@ -66,6 +66,10 @@ enum MetricsText {
             "Peer connections refused: the TLS certificate does not name the replica the peer proved to be.", network.identityRefused)
         metric("rampart_peer_unknown_total", "counter", "Authenticated peer connections refused: a replica id with no address.", network.unknownPeers)
         metric(
+            "rampart_peer_unknown_admitted_total", "counter",
+            "Authenticated peer connections from a replica id with no address, heard while this replica belonged to no membership (joining).",
+            network.admittedUnknownPeers)
+        metric(
             "rampart_raft_refused_messages_total", "counter", "Peer messages refused as impossible from a correct member (term out of bounds, non-member).",
             metrics.refusedPeerMessages)
         metric("rampart_peer_refused_requests_total", "counter", "Forwarded writes refused: the sender is not a member.", metrics.refusedPeerRequests)

@@ -71,7 +71,12 @@ struct PeerMaintenance {
             if let retry = progress.retries[replica], retry.address == entry.address, now < retry.at { continue }
             do {
                 let address = try await Self.resolve(entry.address)
-                network.setPeer(ReplicaID(rawValue: replica), address: address)
+                let id = ReplicaID(rawValue: replica)
+                // A founder's configured address written to the book as it was: the connection
+                // already goes there, and stays.
+                if progress.applied[replica] != nil || configured[id] != address || !network.knowsPeer(id) {
+                    network.setPeer(id, address: address)
+                }
                 progress.applied[replica] = entry.address
                 progress.retries[replica] = nil
                 logger.info("peer address in force", metadata: ["replica": "\(replica)", "address": "\(entry.address)", "revision": "\(entry.revision)"])

@@ -93,6 +93,10 @@ public struct ReplicaServer {
             throw ServerStartError("cannot start the replica: \(error)")
         }
         network.onDelivery { delivery in replica.receive(delivery) }
+        // A replica started to join (no membership yet) hears the leader that adds it, though it
+        // has no address for it, and answers over the leader's connection; it learns every
+        // member's address from the address book it receives.
+        network.admitUnknownPeers { replica.status.membership == .empty }
         do {
             _ = try await network.listen(host: settings.peerListen.host, port: settings.peerListen.port)
         } catch {

@@ -54,8 +54,12 @@ public struct PeerNetworkStatistics: Sendable, Hashable {
     /// Connections closed because the handshake failed (wrong secret, wrong replica…).
     public var handshakeFailures = 0
     /// Inbound connections refused after the handshake: the peer names a replica id this
-    /// replica has no address for (`setPeer`).
+    /// replica has no address for (`setPeer`), and unknown peers are not admitted
+    /// (`admitUnknownPeers`).
     public var unknownPeers = 0
+    /// Inbound connections from a peer with no address admitted while `admitUnknownPeers` said
+    /// so (a joining replica hearing from the leader); packets to that peer go back over them.
+    public var admittedUnknownPeers = 0
     /// Outbound connections that authenticated.
     public var connections = 0
     /// Outbound connection attempts (bounded by the backoff, whatever the send rate).
@@ -78,7 +82,11 @@ public final class PeerNetwork: Sendable {
     /// the packet for its runtime at once. It returns false when it dropped the packet.
     public typealias DeliveryHandler = @Sendable (PeerDelivery) -> Bool
 
+    /// Says whether an authenticated peer with no address may be heard; see `admitUnknownPeers`.
+    public typealias UnknownPeerPolicy = @Sendable () -> Bool
+
     private let deliveryTarget = DeliveryTarget()
+    private let unknownPeerPolicy = NIOLockedValueBox<UnknownPeerPolicy?>(nil)
     let group: any EventLoopGroup
     private let counters = NIOLockedValueBox(PeerNetworkStatistics())
     private let state = NIOLockedValueBox(State())
@@ -90,6 +98,9 @@ public final class PeerNetwork: Sendable {
         var server: (any Channel)?
         /// Connections peers opened to this replica, closed on shutdown.
         var accepted: [ObjectIdentifier: any Channel] = [:]
+        /// Admitted connections from peers with no address (`admitUnknownPeers`): the way back to
+        /// each, the newest per peer, until it closes or the peer gets an address.
+        var returnRoutes: [ReplicaID: any Channel] = [:]
         var stopped = false
     }
 
@@ -105,6 +116,21 @@ public final class PeerNetwork: Sendable {
     /// wake-up per message). Packets received before it is set are dropped and counted.
     public func onDelivery(_ handler: @escaping DeliveryHandler) {
         deliveryTarget.set(handler)
+    }
+
+    /// Sets when an authenticated peer this replica has no address for is heard rather than
+    /// refused: while `policy` returns true (asked at each such peer's authentication). A
+    /// replica joining a cluster sets it to "while I belong to no membership": the leader that
+    /// adds it connects first, and its packets back go over that same connection, so the new
+    /// replica needs no address for the leader (it learns every member's from the replicated
+    /// address book it receives). Without a policy such peers are refused.
+    public func admitUnknownPeers(while policy: @escaping UnknownPeerPolicy) {
+        unknownPeerPolicy.withLockedValue { $0 = policy }
+    }
+
+    /// Whether an authenticated peer with no address is heard now (`admitUnknownPeers`).
+    func admitsUnknownPeer() -> Bool {
+        unknownPeerPolicy.withLockedValue { $0 }?() ?? false
     }
 
     /// The counters so far.
@@ -167,12 +193,20 @@ public final class PeerNetwork: Sendable {
     /// - Parameter promise: completed when the packet is written to the connection, failed
     ///   when it is dropped (`PeerNetworkError.dropped`) or its connection closes first.
     public func send(_ packet: PeerPacket, to peer: ReplicaID, promise: EventLoopPromise<Void>?) {
-        guard let link = state.withLockedValue({ $0.stopped ? nil : $0.links[peer] }) else {
+        let (link, returnRoute) = state.withLockedValue { state -> (PeerLink?, (any Channel)?) in
+            state.stopped ? (nil, nil) : (state.links[peer], state.returnRoutes[peer])
+        }
+        if let link {
+            link.send(packet, promise: promise)
+        } else if let returnRoute, returnRoute.isWritable {
+            // No queue of its own: a connection that cannot take more drops, as a full queue
+            // does, and Raft sends again.
+            count { $0.sent += 1 }
+            returnRoute.writeAndFlush(packet, promise: promise)
+        } else {
             count { $0.dropped += 1 }
             promise?.fail(PeerNetworkError.dropped(peer))
-            return
         }
-        link.send(packet, promise: promise)
     }
 
     /// Queues a packet for `peer` and calls `onDropped` if it is dropped before it is written to
@@ -199,6 +233,7 @@ public final class PeerNetwork: Sendable {
             defer {
                 state.links = [:]
                 state.accepted = [:]
+                state.returnRoutes = [:]
             }
             return (state.server, Array(state.links.values), Array(state.accepted.values))
         }
@@ -237,6 +272,21 @@ public final class PeerNetwork: Sendable {
             }
         }
         if refuse.stopped || refuse.full { channel.close(promise: nil) }
+    }
+
+    /// Packets to `peer`, which has no address, go back over `channel` (an admitted inbound
+    /// connection) until it closes.
+    func addReturnRoute(_ channel: any Channel, to peer: ReplicaID) {
+        state.withLockedValue { state in
+            if !state.stopped { state.returnRoutes[peer] = channel }
+        }
+    }
+
+    /// `channel` closed: it is no longer a way back to any peer.
+    func removeReturnRoute(_ channel: any Channel) {
+        state.withLockedValue { state in
+            for (peer, route) in state.returnRoutes where route === channel { state.returnRoutes[peer] = nil }
+        }
     }
 
     func count(_ update: (inout PeerNetworkStatistics) -> Void) {
@@ -358,8 +408,16 @@ final class PeerEndpointHandler: ChannelInboundHandler {
             }
             // A peer that proved the cluster secret but names a replica this one has no address
             // for is not a member it knows: nothing it sends is delivered (the outside review
-            // saw a made-up id's messages stepped by every replica).
-            if link == nil, !network.knowsPeer(event.peer) {
+            // saw a made-up id's messages stepped by every replica) — unless this replica admits
+            // such peers now (a joining replica, which the leader contacts first).
+            if link == nil, !network.knowsPeer(event.peer), network.admitsUnknownPeer() {
+                network.count { $0.admittedUnknownPeers += 1 }
+                network.addReturnRoute(context.channel, to: event.peer)
+                let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                network.options.logger.info(
+                    "heard a peer with no address (this replica belongs to no membership yet); answering over its connection",
+                    metadata: ["remote": "\(remote)", "peer": "\(event.peer)"])
+            } else if link == nil, !network.knowsPeer(event.peer) {
                 refused = true
                 network.count { $0.unknownPeers += 1 }
                 let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown"
@@ -399,6 +457,7 @@ final class PeerEndpointHandler: ChannelInboundHandler {
             link.disconnected(context.channel)
         } else {
             network.accepted(context.channel, active: false)
+            network.removeReturnRoute(context.channel)
         }
         context.fireChannelInactive()
     }

@@ -269,8 +269,9 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a replica as a learner, by its peer address.",
             discussion: """
-                Start the new replica first (no initial_cluster; its peers list the current members and \
-                itself: it accepts only peers it has an address for), then: rampart cluster add --id 4 \
+                Start the new replica first (no initial_cluster; its peers need list only itself: until it \
+                belongs to the cluster it hears the leader that adds it, and it learns every member's \
+                address from the replicated address book), then: rampart cluster add --id 4 \
                 --peer-address 10.0.0.14:7001. The replica \
                 serving the request proves that replica 4 runs there with the cluster secret, writes the \
                 address to the replicated address book (every replica reaches it with no restart), and \
@@ -301,9 +302,10 @@ struct ClusterCommand: AsyncParsableCommand {
         static let acknowledgementWait: Duration = .seconds(5)
 
         /// A warning when the leader (among the endpoints) has heard nothing from `replica`
-        /// within `acknowledgementWait`: a new replica accepts only peers it has an address
-        /// for, so one whose `peers` lack the leader never answers it. Nil when it answered, or
-        /// when no endpoint is the leader (nothing to tell).
+        /// within `acknowledgementWait`: the new replica refused the leader (another cluster
+        /// secret, a certificate that does not name the leader, a replica that already belongs
+        /// to a membership and lacks the leader's address) or cannot be reached from it. Nil
+        /// when it answered, or when no endpoint is the leader (nothing to tell).
         static func unacknowledged(_ replica: UInt64, _ options: ClientOptions) async -> String? {
             let deadline = ContinuousClock.now + acknowledgementWait
             var leader: ClusterStatus?
@@ -319,8 +321,8 @@ struct ClusterCommand: AsyncParsableCommand {
             }
             guard let leader else { return nil }
             let address = leader.members?.first { $0.id == leader.id }?.peerAddress ?? "its peer address"
-            return "warning: replica \(replica) has not answered the leader (replica \(leader.id)) in \(acknowledgementWait): "
-                + "its peers must list the current members, the leader at \(address) included (rampart cluster status shows them)"
+            return "warning: replica \(replica) has not answered the leader (replica \(leader.id), at \(address)) in \(acknowledgementWait): "
+                + "check its log (the cluster secret, its certificate, whether it already belongs to a cluster) and that it can be reached"
         }
     }
 

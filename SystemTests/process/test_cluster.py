@@ -350,18 +350,21 @@ def test_cluster_add_by_address_proves_the_replica_first(cluster):
     assert (after["voters"], after["learners"]) == (before["voters"], before["learners"])
     assert leader.request("GET", "/v1/audit?limit=1000", token=cluster.token)["items"] == audit_before, "nothing was written"
 
-    # Replica 4 runs (its peers: the founders and itself; no initial cluster): it joins.
+    # Replica 4 runs knowing no other replica (its peers: itself alone; no initial cluster):
+    # it hears the leader that adds it, answers over the leader's connection, and learns every
+    # member's address from the replicated book.
     joiner = Replica(cluster, 4)
     joiner.write_config()
     config = json.loads(joiner.config_path.read_text())
     del config["initial_cluster"]
-    config["peers"] = {**{str(r.id): f"{r.host}:{r.peer_port}" for r in cluster.replicas}, "4": f"{joiner.host}:{joiner.peer_port}"}
+    config["peers"] = {"4": f"{joiner.host}:{joiner.peer_port}"}
     joiner.config_path.write_text(json.dumps(config))
     joiner.start()
     try:
         eventually(lambda: joiner.request("GET", "/healthz", timeout=2), message="replica 4 serving")
         added = rampart("cluster", "add", "--id", "4", "--peer-address", f"{joiner.host}:{joiner.peer_port}")
         assert added.returncode == 0, added.stderr
+        assert "has heard nothing" not in added.stderr, added.stderr
         # The founders were started with auto_promote_seconds at its default (10 s).
         eventually(lambda: sorted(cluster.leader().status()["voters"]) == [1, 2, 3, 4], timeout=40, message="replica 4 promoted")
         cluster.create_organization(joiner)
@@ -375,7 +378,10 @@ def test_cluster_add_by_address_proves_the_replica_first(cluster):
         assert removed.returncode == 0, removed.stderr
         joiner.process.wait(timeout=30)
         status = cluster.leader().status()
-        assert sorted(status["voters"]) == [1, 2, 3] and [m["address_source"] for m in status["members"]] == ["configured"] * 3
+        # The founders' configured addresses went to the book with the first member added by
+        # address (that is how replica 4 learnt them), and stay there.
+        assert sorted(status["voters"]) == [1, 2, 3] and [m["address_source"] for m in status["members"]] == ["replicated"] * 3
+        assert "heard a peer with no address" in joiner.log_path.read_text(), "replica 4 was reached with no address of its own for the leader"
         actions = [r["action"] for r in cluster.leader().request("GET", "/v1/audit?limit=1000", token=cluster.token)["items"]]
         assert "cluster.peer-address.set" in actions and "cluster.peer-address.remove" in actions
     finally:

@@ -69,11 +69,21 @@ final class FakeCluster: PolicyCluster {
         }
     }
 
+    /// The configured peer address of the one voter, replica 1 (as a founder's `peers` has it).
+    static let configuredAddress = "127.0.0.1:7001"
+
     func status() -> ClusterStatus {
         let revision = self.revision
-        return ClusterStatus(
+        var status = ClusterStatus(
             id: 1, role: "leader", term: 1, leader: 1, commitIndex: revision, appliedIndex: revision, lastIndex: revision, snapshotIndex: 0,
             voters: [1], learners: state.withLockedValue { $0.learners }, auditSequence: UInt64(auditCount), auditHead: "")
+        let book = (try? readNow { $0.peerAddressBook }.value) ?? [:]
+        status.members = ([1] + status.learners).map { id in
+            ClusterStatus.Member(
+                id: id, voter: id == 1, peerAddress: book[id]?.address ?? (id == 1 ? Self.configuredAddress : nil),
+                addressSource: book[id] != nil ? "replicated" : "configured", autoPromote: book[id]?.autoPromote ?? false)
+        }
+        return status
     }
 
     /// Makes `probePeer` find `replica` running at `address`.

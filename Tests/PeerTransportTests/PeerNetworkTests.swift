@@ -105,6 +105,51 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
         await stranger.shutdown()
     }
 
+    /// A joining replica admits peers with no address while its policy says so: the leader's
+    /// packets are delivered and the joiner's answers go back over the leader's connection;
+    /// once the policy says no (the joiner has a membership), a new connection from a peer with
+    /// no address is refused again. A wrong secret is refused whatever the policy.
+    @Test func aReplicaThatAdmitsUnknownPeersAnswersOverTheirConnection() async throws {
+        let joiner = network(4)
+        let leader = network(1)
+        let intruder = network(9, secret: [UInt8](repeating: 0x01, count: 32))
+        let admitting = NIOLockedValueBox(true)
+        joiner.admitUnknownPeers { admitting.withLockedValue { $0 } }
+        let toJoiner = Received(joiner)
+        let toLeader = Received(leader)
+        let address = try await joiner.listen(host: "127.0.0.1", port: 0)
+        leader.setPeer(4, address: address)
+        #expect(!joiner.knowsPeer(1), "the joiner has no address for the leader")
+        leader.send(ping(1, 4, 1))
+        #expect(await eventually { toJoiner.all == [ping(1, 4, 1)] })
+        joiner.send(ping(4, 1, 2))
+        #expect(await eventually { toLeader.all == [ping(4, 1, 2)] }, "the answer went back over the leader's connection")
+        #expect(joiner.statistics.admittedUnknownPeers == 1 && joiner.statistics.unknownPeers == 0)
+
+        intruder.setPeer(4, address: address)
+        intruder.send(ping(9, 4, 3))
+        #expect(await eventually { joiner.statistics.handshakeFailures + intruder.statistics.handshakeFailures >= 1 })
+
+        // The joiner now belongs to a membership: a peer with no address is refused, and once
+        // the leader's connection is gone there is no way back to it.
+        admitting.withLockedValue { $0 = false }
+        let stranger = network(77)
+        stranger.setPeer(4, address: address)
+        stranger.send(ping(77, 4, 4))
+        #expect(await eventually { joiner.statistics.unknownPeers >= 1 })
+        await leader.shutdown()
+        let noWayBack = await eventually {
+            let before = joiner.statistics.dropped
+            joiner.send(ping(4, 1, 5))
+            return joiner.statistics.dropped == before + 1
+        }
+        #expect(noWayBack, "no way back once the leader's connection closed")
+        #expect(toJoiner.all == [ping(1, 4, 1)], "nothing from the intruder or the stranger")
+        await joiner.shutdown()
+        await intruder.shutdown()
+        await stranger.shutdown()
+    }
+
     /// Outside review, finding 3: connections to the peer port were not capped, so a flood
     /// could take every descriptor. Beyond `maxInboundConnections` open at once, a connection
     /// is closed at once and counted; a member still connects once one closes.
