@@ -11,14 +11,16 @@ public struct PolicyState: Sendable {
     /// The revision (Raft log index) of the last applied command.
     public internal(set) var revision: UInt64 = 0
 
+    // The tables that grow with the principals are sharded (`ShardedDictionary`): one large
+    // dictionary's growth would pause every replica at the same entry.
     var organizations: [Name: Organization] = [:]
     var projects: [Name: [Name: Project]] = [:]
-    var principals: [PrincipalReference: Principal] = [:]
+    var principals = ShardedDictionary<PrincipalReference, Principal>()
     var roles: [RoleReference: Role] = [:]
-    var bindings: [EntityID: RoleBinding] = [:]
+    var bindings = ShardedDictionary<EntityID, RoleBinding>()
     // Invariant: bindingsByPrincipal[p] is the sorted ids of exactly the bindings of p.
-    var bindingsByPrincipal: [PrincipalReference: [EntityID]] = [:]
-    var apiKeys: [EntityID: APIKey] = [:]
+    var bindingsByPrincipal = ShardedDictionary<PrincipalReference, [EntityID]>()
+    var apiKeys = ShardedDictionary<EntityID, APIKey>()
     var rootKeys: [EntityID: RootKey] = [:]
     var revocations: [TokenRevocation.Target: TokenRevocation] = [:]
     var peerAddresses: [UInt64: PeerAddress] = [:]
@@ -28,7 +30,7 @@ public struct PolicyState: Sendable {
     // Invariant: roleCounts and apiKeyCounts count exactly the custom roles per organization and
     // the API keys per principal (kept so that limits are checked without scanning).
     var roleCounts: [Name: Int] = [:]
-    var apiKeyCounts: [PrincipalReference: Int] = [:]
+    var apiKeyCounts = ShardedDictionary<PrincipalReference, Int>()
     var idempotency = IdempotencyWindow()
     /// The revision the cluster was bootstrapped at (`Command.bootstrap`); 0 before.
     public internal(set) var bootstrapRevision: UInt64 = 0
