@@ -2,7 +2,7 @@
 save, an inspection and a restore of a large cluster take (not part of the test suite).
 
     python3 SystemTests/bench/snapshot.py [--principals 100000] [--seconds 10] [--pairs 3] [--connections 16,64]
-                                          [--client rampart|curl]
+                                          [--client rampart|curl] [--load wrk|python] [--isolate]
 
 A 3-replica cluster (release build from $RAMPART_BINARY, ticks of 50 ms as in compare.py; no
 Raft snapshot during the run, so that only the saves differ between the runs of a pair) is
@@ -63,7 +63,16 @@ CLIENT = "rampart"
 PIN = []
 
 
+#: What makes the write load: `wrk` (rampart-create.lua) or `python` (httpload.py, which times
+#: each request end to end; see its docstring for why).
+LOAD = "wrk"
+
+
 def writes(cluster, leader, connections, seconds, label):
+    if LOAD == "python":
+        output = subprocess.run([sys.executable, str(HERE / "httpload.py"), leader.endpoint, cluster.token, "--connections", str(connections),
+                                 "--seconds", str(seconds), "--run", label], capture_output=True, text=True, check=True, timeout=seconds + 120)
+        return json.loads(output.stdout)
     return wrk("rampart-create.lua", leader.endpoint, connections, seconds, {"RAMPART_TOKEN": cluster.token, "BENCH_RUN": label})
 
 
@@ -100,11 +109,13 @@ def main():
     parser.add_argument("--pairs", type=int, default=3, help="0: only the save, inspection and restore at rest")
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--client", choices=["rampart", "curl"], default="rampart")
+    parser.add_argument("--load", choices=["wrk", "python"], default="wrk", help="the write load's generator (python: httpload.py)")
     parser.add_argument("--isolate", action="store_true",
                         help="the saving follower on a core and a disk (tmpfs) of its own, as on a host of its own")
     arguments = parser.parse_args()
-    global CLIENT, PIN
+    global CLIENT, PIN, LOAD
     CLIENT = arguments.client
+    LOAD = arguments.load
     PIN = ["taskset", "-c", "1"] if arguments.isolate else []
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -148,8 +159,9 @@ def main():
                             result, saves = writes_while_saving(cluster, leader, follower, connections, arguments.seconds, label, root)
                         results[kind] = result
                         name = f"{connections} conns, pair {pair + 1}, " + ("alone" if kind == "alone" else "saving")
+                        pauses = f"  pauses at {result['pauses']} s" if result.get("pauses") else ""
                         print(f"{name:<36} {result['rate']:>8.0f} {result['p50']:>8.2f} {result['p99']:>8.2f} {result['p999']:>9.2f} "
-                              f"{result['failed']:>7} {len(saves):>6}")
+                              f"{result['failed']:>7} {len(saves):>6}{pauses}")
                     ratios.append(results["saving"]["p99"] / results["alone"]["p99"])
                 if not ratios:
                     continue
