@@ -7,8 +7,9 @@ import PolicyModel
 ///
 /// Adding by address is two replicated steps, each committed before the next: the address
 /// (an audited command, so auditors see who added which replica where; the addresses of the
-/// members known so far only from the configuration go first), then the learner. The address first, so that when the learner joins, every replica can already reach it; an
-/// address left behind by a failure between the two is harmless (nothing is sent to a replica
+/// members known so far only from the configuration go first), then the learner. The address
+/// first, so that when the learner joins, every replica can already reach it; an address left
+/// behind by a failure between the two is harmless (nothing is sent to a replica
 /// that is not a member), and the retry overwrites it. Removal is the reverse: the member, then
 /// its address.
 extension AdminRoutes {
@@ -36,7 +37,7 @@ extension AdminRoutes {
                 // Proved before anything is written: a refused add changes nothing.
                 try await provePeer(body.replica, at: address)
                 try await recordConfiguredAddresses(of: status, input)
-                try await recordPeerAddress(body.replica, address, autoPromote: body.autoPromote ?? true, input, proved: true)
+                try await recordPeerAddress(body.replica, address, autoPromote: body.autoPromote ?? true, input)
             }
             return try await membershipChange(.addLearner(body.replica), deadline: deadline)
         case "set_address":
@@ -46,6 +47,7 @@ extension AdminRoutes {
             guard entry != nil || status.voters.contains(body.replica) || status.learners.contains(body.replica) else {
                 throw APIError.rejected(.notFound("replica \(body.replica) (neither a member nor in the address book)"))
             }
+            try await provePeer(body.replica, at: address)
             let outcome = try await recordPeerAddress(body.replica, address, autoPromote: entry?.autoPromote ?? false, input)
             return try json(RevisionResponse(revision: outcome.revision))
         case "promote":
@@ -78,14 +80,10 @@ extension AdminRoutes {
         try await wrap { () async throws(ClusterError) in try await cluster.probePeer(replica, at: address, timeout: Self.peerProbeTimeout) }
     }
 
-    /// Commits `address` to the address book, once proved (`provePeer`, done here unless
-    /// `proved`).
+    /// Commits `address`, proved first (`provePeer`), to the address book.
     @discardableResult
-    private func recordPeerAddress(_ replica: UInt64, _ address: String, autoPromote: Bool, _ input: RouteInput, proved: Bool = false)
-        async throws -> CommandOutcome
-    {
-        if !proved { try await provePeer(replica, at: address) }
-        return try await submit(.setPeerAddress(replica: replica, address: address, autoPromote: autoPromote), actor: input.actor, request: input.request)
+    private func recordPeerAddress(_ replica: UInt64, _ address: String, autoPromote: Bool, _ input: RouteInput) async throws -> CommandOutcome {
+        try await submit(.setPeerAddress(replica: replica, address: address, autoPromote: autoPromote), actor: input.actor, request: input.request)
     }
 
     /// Writes to the address book the address of each member known only from the serving

@@ -80,7 +80,7 @@ extension AdminRoutes {
         if ttl > maxTTL {
             warnings.append("ttl_seconds \(ttl) is above the server's token_max_ttl_seconds (\(maxTTL)): the token lives \(maxTTL) seconds")
         }
-        if expires == ceiling && ceiling < issued + UInt64(lifetime) {
+        if ceiling < issued + UInt64(lifetime) {
             warnings.append("the token that asked expires at \(Self.rfc3339(ceiling)): the new token expires with it")
         }
         var token: Token

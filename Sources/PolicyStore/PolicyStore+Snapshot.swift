@@ -205,9 +205,9 @@ extension PolicyStore {
         var pageBytes: Int64 = 4096
         try source.query("PRAGMA page_size") { (row) throws(DatabaseError) in pageBytes = row.integer(0) }
         let clock = pacing.start(pageBytes: Int(pageBytes))
-        try source.backup(into: copy, pagesPerStep: pacing.pagesPerStep) { (copied, total) throws(DatabaseError) in
+        try source.backup(into: copy, pagesPerStep: pacing.pagesPerStep) { (copied, _) throws(DatabaseError) in
             if control?.isCancelled == true { throw DatabaseError(code: 9, message: "cancelled", context: "backup copy") }
-            clock.pause(afterPages: copied, of: total)
+            clock.pause(afterPages: copied)
         }
         // The pages came with the source's header, which names the write-ahead log; a copy
         // read by itself (inspected, restored) is an ordinary database.
@@ -349,7 +349,7 @@ public struct CopyPacing: Sendable, Equatable {
 
         /// Sleeps for as long as the copy is ahead of its pace after `copied` pages; at most a
         /// quarter of a second at a time (so that a cancelled copy stops soon).
-        func pause(afterPages copied: Int, of total: Int) {
+        func pause(afterPages copied: Int) {
             let due = Double(copied * pageBytes) / Double(pacing.bytesPerSecond)
             let ahead = min(due - (CopyPacing.now() - start), 0.25)
             guard ahead > 0.000_5 else { return }

@@ -93,9 +93,7 @@ struct ClusterView {
                 status.version ?? "?",
             ])
         }
-        let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
-        var lines = cells.map { row in zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ") }
-        lines = lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
+        var lines = TableLayout.padded(cells)
         let unreachable = rows.filter { $0.status == nil }
         for row in unreachable { lines.append("\(row.endpoint): \(row.error ?? "unreachable")") }
         if let leader {
@@ -134,11 +132,7 @@ extension ClusterView {
                 member.id == leader.id ? "-" : progress?.lastContactMilliseconds.map { "\($0)ms" } ?? "never",
             ])
         }
-        let widths = cells[0].indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
-        return cells.map { row in
-            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
-                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }
+        return TableLayout.padded(cells)
     }
 }
 

@@ -107,8 +107,15 @@ enum TableLayout {
         cells = cells.map { row in
             row.enumerated().map { column, text in text.count <= widths[column] ? text : String(text.prefix(widths[column] - 1)) + "…" }
         }
-        return cells.map { row in
-            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        return padded(cells, widths: widths, separator: "  ")
+    }
+
+    /// `rows` in columns as wide as their widest cell (or `widths`), separated by `separator`,
+    /// without trailing blanks. Cells are not cut: fitting is the caller's (`lines`).
+    static func padded(_ rows: [[String]], widths: [Int]? = nil, separator: String = " ") -> [String] {
+        let widths = widths ?? (rows.first?.indices.map { column in rows.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 } ?? [])
+        return rows.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: separator)
                 .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
     }
@@ -518,11 +525,7 @@ struct AuditCommand: AsyncParsableCommand {
                     cut(item.target, 14), cut(item.outcome, 7), String(item.hash.prefix(8)),
                 ])
             }
-            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-            return rows.map { row in
-                zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
-                    .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-            }
+            return TableLayout.padded(rows)
         }
     }
 

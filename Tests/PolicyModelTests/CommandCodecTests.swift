@@ -133,7 +133,7 @@ import Testing
     }
 }
 
-/// A tiny deterministic generator for the decoder fuzz test.
+/// A tiny deterministic generator for the tests' random operations (the same on every run).
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {

@@ -5,18 +5,6 @@ import Testing
 /// run of inserts, replacements, removals and defaulted updates, checked entry by entry and
 /// through every way of reading it.
 @Suite struct ShardedDictionaryTests {
-    /// A small deterministic generator (the test's operations are the same on every run).
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func holdsWhatADictionaryHoldsAfterTheSameOperations() {
         var generator = SplitMix(state: 7)
         var sharded = ShardedDictionary<PrincipalReference, Int>()
